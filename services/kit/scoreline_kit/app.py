@@ -1,0 +1,151 @@
+"""FastAPI app factory with the shared edge: the domain error type mapped to HTTP, JSON errors
+for validation failures, bearer-key auth, ``/healthz`` and Prometheus ``/metrics``."""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from pydantic import SecretStr
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from scoreline.errors import ErrorCode, ScorelineError
+
+log = logging.getLogger("scoreline.http")
+
+
+def _error_response(error: ScorelineError) -> JSONResponse:
+    headers = {"Retry-After": str(error.retry_after_s)} if error.retry_after_s is not None else None
+    return JSONResponse(error.to_payload(), status_code=error.http_status, headers=headers)
+
+
+def _validation_details(exc: RequestValidationError) -> list[dict[str, Any]]:
+    details = []
+    for err in exc.errors():
+        loc = [str(part) for part in err.get("loc", ())]
+        details.append({"field": ".".join(loc), "message": err.get("msg"), "input": _jsonable(err.get("input"))})
+    return details
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, str | int | float | bool) or value is None:
+        return value
+    return repr(value)[:200]
+
+
+def create_app(service: str, *, version: str = "0.1.0", **fastapi_kwargs: Any) -> FastAPI:
+    """A FastAPI app for ``service`` with the shared error handlers, health and metrics routes.
+
+    The app's Prometheus registry is ``app.state.metrics_registry``; services add their own
+    collectors to it.
+    """
+    app = FastAPI(title=f"Scoreline {service}", version=version, **fastapi_kwargs)
+    registry = CollectorRegistry()
+    app.state.metrics_registry = registry
+    requests_total = Counter(
+        "scoreline_http_requests_total", "HTTP requests", ["service", "route", "method", "status"], registry=registry
+    )
+    latency = Histogram(
+        "scoreline_http_request_seconds",
+        "HTTP request latency",
+        ["service", "route", "method"],
+        registry=registry,
+        buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+    )
+
+    @app.middleware("http")
+    async def observe(request: Request, call_next: Callable[[Request], Any]) -> Response:
+        started = time.perf_counter()
+        status = 500
+        try:
+            response = await call_next(request)
+            status = response.status_code
+            return response
+        finally:
+            route = request.scope.get("route")
+            path = getattr(route, "path", "unmatched")
+            requests_total.labels(service, path, request.method, str(status)).inc()
+            latency.labels(service, path, request.method).observe(time.perf_counter() - started)
+
+    @app.exception_handler(ScorelineError)
+    async def on_domain_error(_: Request, exc: ScorelineError) -> JSONResponse:
+        if exc.http_status >= 500:
+            log.warning("%s: %s", exc.code, exc.message)
+        return _error_response(exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def on_validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+        details = _validation_details(exc)
+        first = details[0] if details else {"field": "?", "message": "invalid"}
+        message = f"invalid request: {first['field']}: {first['message']}"
+        return _error_response(ScorelineError(ErrorCode.INVALID_INPUT, message, details))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def on_http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: ErrorCode.NOT_FOUND, 405: ErrorCode.INVALID_INPUT, 413: ErrorCode.TOO_LARGE}.get(
+            exc.status_code, ErrorCode.INVALID_INPUT
+        )
+        payload = {"error": {"code": code.value, "message": str(exc.detail), "details": None}}
+        return JSONResponse(payload, status_code=exc.status_code)
+
+    @app.exception_handler(Exception)
+    async def on_unexpected(_: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error")
+        return _error_response(ScorelineError(ErrorCode.INTERNAL, f"internal error: {type(exc).__name__}"))
+
+    @app.get("/healthz", tags=["ops"])
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok", "service": service}
+
+    @app.get("/metrics", tags=["ops"], include_in_schema=False)
+    async def metrics() -> Response:
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+    return app
+
+
+def _check_bearer(request: Request, expected: SecretStr | None, what: str) -> None:
+    if expected is None or not expected.get_secret_value():
+        raise ScorelineError(
+            ErrorCode.FORBIDDEN,
+            f"this route needs the {what}, and the server has none configured "
+            f"(set SCORELINE_{what.upper().replace(' ', '_')})",
+        )
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise ScorelineError(ErrorCode.UNAUTHORIZED, f"expected header 'Authorization: Bearer <{what}>'")
+    if not hmac.compare_digest(token.encode(), expected.get_secret_value().encode()):
+        raise ScorelineError(ErrorCode.FORBIDDEN, f"the bearer token is not the {what}")
+
+
+def require_api_key(get_key: Callable[[], SecretStr | None]) -> Callable[[Request], None]:
+    """Dependency factory: the route needs ``Authorization: Bearer $SCORELINE_API_KEY``."""
+
+    def dependency(request: Request) -> None:
+        _check_bearer(request, get_key(), "api key")
+
+    return dependency
+
+
+def require_admin_key(get_key: Callable[[], SecretStr | None]) -> Callable[[Request], None]:
+    """Dependency factory: the route needs ``Authorization: Bearer $SCORELINE_ADMIN_KEY``."""
+
+    def dependency(request: Request) -> None:
+        _check_bearer(request, get_key(), "admin key")
+
+    return dependency
+
+
+def serve(app_path: str, host: str, port: int, *, workers: int = 1) -> None:
+    """Run a service's app with uvicorn (used by each service's ``__main__``)."""
+    import uvicorn
+
+    uvicorn.run(app_path, host=host, port=port, workers=workers, factory=True, log_level="info")

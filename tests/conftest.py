@@ -1,0 +1,97 @@
+"""Shared fixtures: real servers on free loopback ports, temporary buckets and stores.
+
+The osmem (Elasticsearch stand-in) fixtures ``osmem_server`` / ``osmem_clone`` / ``osmem_url``
+come from osmem-server's own pytest plugin.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.servers import REPO, ServerProcess, free_port, mlflow_server, moto_server, port_open
+
+SHARED_DATA = REPO.parent / "shared" / "data"
+INTERNATIONAL_RESULTS = SHARED_DATA / "international_results" / "results.csv"
+S3_ACCESS_KEY = "test-access-key"  # moto accepts any credentials
+S3_SECRET_KEY = "test-secret-key"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_scoreline_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No SCORELINE_* variable from the developer's shell leaks into a test."""
+    for name in list(os.environ):
+        if name.startswith("SCORELINE_"):
+            monkeypatch.delenv(name)
+
+
+@pytest.fixture(scope="session")
+def logs_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("server-logs")
+
+
+@pytest.fixture(scope="session")
+def moto_s3(logs_dir: Path) -> Iterator[ServerProcess]:
+    """moto's S3 server (the MinIO stand-in), one per test session."""
+    port = free_port()
+    with moto_server(port, logs_dir / "moto.log").start(timeout_s=30) as server:
+        yield server
+
+
+@pytest.fixture
+def s3_bucket(moto_s3: ServerProcess) -> str:
+    """A fresh, empty bucket on the moto server."""
+    from minio import Minio
+
+    bucket = f"scoreline-{uuid.uuid4().hex[:12]}"
+    client = Minio(f"127.0.0.1:{moto_s3.port}", access_key=S3_ACCESS_KEY, secret_key=S3_SECRET_KEY, secure=False)
+    client.make_bucket(bucket)
+    return bucket
+
+
+@pytest.fixture
+def s3_env(moto_s3: ServerProcess, s3_bucket: str) -> dict[str, str]:
+    """SCORELINE_* variables that point a service at the fresh bucket on moto."""
+    return {
+        "SCORELINE_STORAGE_URI": f"s3://{s3_bucket}",
+        "SCORELINE_S3_ENDPOINT": moto_s3.url,
+        "SCORELINE_S3_ACCESS_KEY": S3_ACCESS_KEY,
+        "SCORELINE_S3_SECRET_KEY": S3_SECRET_KEY,
+    }
+
+
+@pytest.fixture(scope="session")
+def mlflow_sqlite(tmp_path_factory: pytest.TempPathFactory, logs_dir: Path) -> Iterator[ServerProcess]:
+    """The real ``mlflow server`` with SQLite and local proxied artifacts, one per session."""
+    root = tmp_path_factory.mktemp("mlflow")
+    port = free_port()
+    server = mlflow_server(port, f"sqlite:///{root / 'mlflow.db'}", str(root / "artifacts"), logs_dir / "mlflow.log")
+    with server.start(timeout_s=180) as running:
+        yield running
+
+
+@pytest.fixture(scope="session")
+def postgres_dsn() -> str:
+    """A fresh database on the machine's PostgreSQL (127.0.0.1:5432, trust auth), or a plain skip."""
+    if not port_open(5432):
+        pytest.skip("PostgreSQL is not running on 127.0.0.1:5432; this suite needs it (skipped, not passed)")
+    import psycopg2
+
+    name = f"scoreline_test_{uuid.uuid4().hex[:8]}"
+    admin = psycopg2.connect(host="127.0.0.1", port=5432, user="postgres", dbname="postgres")
+    admin.autocommit = True
+    with admin.cursor() as cursor:
+        cursor.execute(f'CREATE DATABASE "{name}"')
+    admin.close()
+    return f"postgresql://postgres@127.0.0.1:5432/{name}"
+
+
+@pytest.fixture(scope="session")
+def international_results() -> Path:
+    if not INTERNATIONAL_RESULTS.exists():
+        pytest.skip(f"the shared dataset is not at {INTERNATIONAL_RESULTS} (skipped, not passed)")
+    return INTERNATIONAL_RESULTS
