@@ -11,8 +11,8 @@ install:
 
 # Debian packages the browser test and the serving benchmark use.
 system-deps:
-	@if ! command -v chromium >/dev/null 2>&1 || ! command -v wrk >/dev/null 2>&1; then \
-		apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium wrk >/dev/null; \
+	@if ! command -v chromium >/dev/null 2>&1 || ! command -v wrk >/dev/null 2>&1 || ! command -v docker-compose >/dev/null 2>&1; then \
+		apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium wrk docker-compose >/dev/null; \
 	fi
 
 run: install
