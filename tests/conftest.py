@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from scoreline.stack import LocalStack, StackSettings, resolve_keys
 from tests.servers import REPO, ServerProcess, free_port, mlflow_server, moto_server, port_open
 
 SHARED_DATA = REPO.parent / "shared" / "data"
@@ -88,6 +89,27 @@ def postgres_dsn() -> str:
         cursor.execute(f'CREATE DATABASE "{name}"')
     admin.close()
     return f"postgresql://postgres@127.0.0.1:5432/{name}"
+
+
+@pytest.fixture(scope="session")
+def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    """``make run``'s stack (``scoreline up``) on free ports in a temporary home, bootstrapped:
+    every task simulated, ingested, trained, promoted and served. One per session."""
+    settings = StackSettings(
+        home=tmp_path_factory.mktemp("stack"),
+        mlflow_port=free_port(),
+        ingest_port=free_port(),
+        trainer_port=free_port(),
+        model_api_port=free_port(),
+        dashboard_port=free_port(),
+        simulated_matches=6_000,
+        api_key="test-api-key",
+        admin_key="test-admin-key",
+    )
+    stack = LocalStack(settings, resolve_keys(settings), say=lambda _: None)
+    with stack.running():
+        stack.bootstrap()
+        yield stack
 
 
 @pytest.fixture(scope="session")
