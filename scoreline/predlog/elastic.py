@@ -1,0 +1,323 @@
+"""Elasticsearch prediction sink: bulk writes batched by size and time, retries with backoff,
+a disk spool when Elasticsearch is unreachable, and a replayer that drains the spool once it answers.
+
+Every document's ``_id`` is its ``request_id`` and its index comes from its own timestamp
+(``scoreline-predictions-YYYY.MM.DD``), so delivering a record twice (a replay after a partial
+failure, a restart) overwrites the same document instead of duplicating it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import SecretStr
+
+from scoreline.errors import ErrorCode, ScorelineError
+from scoreline.predlog.record import PredictionRecord
+from scoreline.predlog.spool import DiskSpool, SpoolStats
+from scoreline.settings import DEFAULT_HOME, ElasticSettings
+
+log = logging.getLogger(__name__)
+
+PREDICTIONS_PREFIX = "scoreline-predictions-"
+RETRYABLE_ITEM_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+
+
+class ElasticSinkSettings(ElasticSettings):
+    """Settings of the Elasticsearch sink; services compose this into their own settings class."""
+
+    predlog_spool_dir: Path = DEFAULT_HOME / "spool"
+    elasticsearch_bulk_max_records: int = 500
+    elasticsearch_bulk_max_bytes: int = 5 * 1024 * 1024
+    elasticsearch_flush_interval_s: float = 1.0
+    elasticsearch_retries: int = 3
+    elasticsearch_backoff_s: float = 0.2
+    elasticsearch_replay_interval_s: float = 2.0
+    elasticsearch_timeout_s: float = 5.0
+
+
+def prediction_index(timestamp: str) -> str:
+    """``scoreline-predictions-YYYY.MM.DD`` from an ISO 8601 timestamp (UTC date of the prediction)."""
+    day = timestamp[:10]
+    if len(day) != 10 or day[4] != "-" or day[7] != "-":
+        raise ScorelineError(
+            ErrorCode.INVALID_INPUT, f"prediction timestamp {timestamp!r} is not ISO 8601 (expected YYYY-MM-DD...)"
+        )
+    return PREDICTIONS_PREFIX + day.replace("-", ".")
+
+
+def to_action(record: PredictionRecord) -> dict[str, Any]:
+    """The spool/bulk envelope of one record: target index, id and source document."""
+    return {"index": prediction_index(record.timestamp), "id": record.request_id, "doc": record.to_document()}
+
+
+def build_client(
+    url: str,
+    username: str | None = None,
+    password: SecretStr | None = None,
+    *,
+    timeout_s: float = 5.0,
+    **client_kwargs: Any,
+) -> Any:
+    """The official client; retries are ours (with the spool behind them), so the transport's are off."""
+    from elasticsearch import Elasticsearch
+
+    auth = (username, password.get_secret_value()) if username and password is not None else None
+    return Elasticsearch(
+        url, basic_auth=auth, request_timeout=timeout_s, max_retries=0, retry_on_timeout=False, **client_kwargs
+    )
+
+
+@dataclass(frozen=True)
+class SinkStats:
+    delivered: int  # documents Elasticsearch acknowledged (replays included)
+    spooled: int  # documents that went to the disk spool
+    rejected: int  # documents Elasticsearch refused for good (kept in the rejected folder)
+    buffered: int  # documents waiting in memory for the next bulk
+    healthy: bool  # last contact with Elasticsearch succeeded
+    spool: SpoolStats
+
+
+class _BulkFailed(Exception):
+    """Elasticsearch did not take the whole batch; ``pending`` are the actions still to deliver."""
+
+    def __init__(self, pending: list[dict[str, Any]], cause: str) -> None:
+        super().__init__(cause)
+        self.pending = pending
+
+
+class ElasticsearchSink:
+    """A ``PredictionSink`` that never raises on ``write`` and never loses an accepted record.
+
+    ``write`` buffers; the buffer is sent when it reaches ``bulk_max_records``/``bulk_max_bytes``
+    (in the caller's thread) or is ``flush_interval_s`` old (in the sink's thread). A batch that
+    still fails after the retries is appended to the spool; while Elasticsearch is down, new
+    batches go straight to the spool, and the replayer brings them back in order.
+    """
+
+    def __init__(
+        self,
+        client: Any,
+        spool: DiskSpool,
+        *,
+        bulk_max_records: int = 500,
+        bulk_max_bytes: int = 5 * 1024 * 1024,
+        flush_interval_s: float = 1.0,
+        retries: int = 3,
+        backoff_s: float = 0.2,
+        replay_interval_s: float = 2.0,
+        rejected_dir: Path | None = None,
+        start: bool = True,
+    ) -> None:
+        self.client = client
+        self.spool = spool
+        self.bulk_max_records = bulk_max_records
+        self.bulk_max_bytes = bulk_max_bytes
+        self.flush_interval_s = flush_interval_s
+        self.retries = retries
+        self.backoff_s = backoff_s
+        self.replay_interval_s = replay_interval_s
+        self.rejected = DiskSpool(rejected_dir or spool.directory.parent / f"{spool.directory.name}-rejected")
+        self._buffer: list[dict[str, Any]] = []
+        self._buffer_bytes = 0
+        self._buffer_since = 0.0
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._healthy = True
+        self._delivered = 0
+        self._spooled = 0
+        self._rejected = 0
+        self._thread: threading.Thread | None = None
+        if start:
+            self.start()
+
+    @classmethod
+    def from_settings(cls, settings: ElasticSinkSettings, **client_kwargs: Any) -> ElasticsearchSink:
+        if not settings.elasticsearch_url:
+            raise ScorelineError(
+                ErrorCode.INVALID_INPUT, "SCORELINE_ELASTICSEARCH_URL is not set; the Elasticsearch sink needs it"
+            )
+        client = build_client(
+            settings.elasticsearch_url,
+            settings.elasticsearch_username,
+            settings.elasticsearch_password,
+            timeout_s=settings.elasticsearch_timeout_s,
+            **client_kwargs,
+        )
+        return cls(
+            client,
+            DiskSpool(settings.predlog_spool_dir),
+            bulk_max_records=settings.elasticsearch_bulk_max_records,
+            bulk_max_bytes=settings.elasticsearch_bulk_max_bytes,
+            flush_interval_s=settings.elasticsearch_flush_interval_s,
+            retries=settings.elasticsearch_retries,
+            backoff_s=settings.elasticsearch_backoff_s,
+            replay_interval_s=settings.elasticsearch_replay_interval_s,
+        )
+
+    # ---- PredictionSink --------------------------------------------------------------------
+    def write(self, records: list[PredictionRecord]) -> None:
+        actions = [to_action(record) for record in records]
+        full: list[list[dict[str, Any]]] = []
+        with self._lock:
+            for action in actions:
+                if not self._buffer:
+                    self._buffer_since = time.monotonic()
+                self._buffer.append(action)
+                self._buffer_bytes += len(json.dumps(action["doc"], separators=(",", ":")))
+                if len(self._buffer) >= self.bulk_max_records or self._buffer_bytes >= self.bulk_max_bytes:
+                    full.append(self._take_buffer_locked())
+        for batch in full:
+            self._send_or_spool(batch)
+
+    def spill(self, records: list[PredictionRecord]) -> None:
+        """Straight to the spool: the caller's queue is full and must neither block nor drop."""
+        actions = [to_action(record) for record in records]
+        self.spool.append(actions)
+        with self._lock:
+            self._spooled += len(actions)
+
+    def flush(self) -> None:
+        with self._lock:
+            batch = self._take_buffer_locked()
+        if batch:
+            self._send_or_spool(batch)
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+        self.flush()
+        if self._healthy:
+            self._replay_once()
+        self.spool.close()
+        self.rejected.close()
+        self.client.close()
+
+    def stats(self) -> SinkStats:
+        with self._lock:
+            buffered = len(self._buffer)
+            return SinkStats(
+                delivered=self._delivered,
+                spooled=self._spooled,
+                rejected=self._rejected,
+                buffered=buffered,
+                healthy=self._healthy,
+                spool=self.spool.stats(),
+            )
+
+    # ---- background: time-based flush and replay -------------------------------------------
+    def start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="scoreline-es-sink", daemon=True)
+            self._thread.start()
+
+    def _run(self) -> None:
+        next_replay = time.monotonic()
+        tick = min(self.flush_interval_s, self.replay_interval_s, 0.25)
+        while not self._stop.wait(tick):
+            with self._lock:
+                due = bool(self._buffer) and time.monotonic() - self._buffer_since >= self.flush_interval_s
+                batch = self._take_buffer_locked() if due else []
+            if batch:
+                self._send_or_spool(batch)
+            if time.monotonic() >= next_replay:
+                self._replay_once()
+                next_replay = time.monotonic() + self.replay_interval_s
+
+    def _replay_once(self) -> int:
+        if self.spool.is_empty():
+            return 0
+        try:
+            delivered = self.spool.drain(self._bulk_strict, batch_size=self.bulk_max_records)
+        except _BulkFailed as failure:
+            self._mark(healthy=False, why=str(failure))
+            return 0
+        if delivered:
+            log.info("replayed %d spooled prediction records to Elasticsearch", delivered)
+        self._mark(healthy=True)
+        return delivered
+
+    # ---- delivery --------------------------------------------------------------------------
+    def _take_buffer_locked(self) -> list[dict[str, Any]]:
+        batch, self._buffer, self._buffer_bytes = self._buffer, [], 0
+        return batch
+
+    def _send_or_spool(self, actions: list[dict[str, Any]]) -> None:
+        if not self._healthy:
+            # Down: don't make the writer wait on retries; the replayer probes and drains.
+            self._to_spool(actions)
+            return
+        pending = actions
+        for attempt in range(self.retries + 1):
+            try:
+                self._bulk_strict(pending)
+                self._mark(healthy=True)
+                return
+            except _BulkFailed as failure:
+                pending = failure.pending
+                last = str(failure)
+            if attempt < self.retries:
+                time.sleep(self.backoff_s * (2**attempt) * (0.5 + random.random()))
+        self._mark(healthy=False, why=last)
+        self._to_spool(pending)
+
+    def _to_spool(self, actions: list[dict[str, Any]]) -> None:
+        self.spool.append(actions)
+        with self._lock:
+            self._spooled += len(actions)
+
+    def _bulk_strict(self, actions: list[dict[str, Any]]) -> None:
+        """One bulk request; raises ``_BulkFailed`` with what is left to deliver.
+
+        Documents refused for a reason a retry cannot fix (mapping errors, 4xx) go to the rejected
+        folder instead, so a bad record cannot stall the spool forever.
+        """
+        from elastic_transport import ApiError, TransportError
+
+        operations: list[dict[str, Any]] = []
+        for action in actions:
+            operations.append({"index": {"_index": action["index"], "_id": action["id"]}})
+            operations.append(action["doc"])
+        try:
+            response = self.client.bulk(operations=operations, refresh=False)
+        except (TransportError, ApiError) as error:
+            raise _BulkFailed(actions, f"bulk request failed: {type(error).__name__}: {error}") from error
+        body = response.body if hasattr(response, "body") else response
+        if not body.get("errors"):
+            with self._lock:
+                self._delivered += len(actions)
+            return
+        retry: list[dict[str, Any]] = []
+        refused: list[dict[str, Any]] = []
+        reasons: list[str] = []
+        for action, item in zip(actions, body.get("items", []), strict=False):
+            result = next(iter(item.values()))
+            status = int(result.get("status", 500))
+            if status < 300:
+                continue
+            reasons.append(f"{status} {result.get('error')}")
+            (retry if status in RETRYABLE_ITEM_STATUSES else refused).append(action)
+        if refused:
+            log.error("Elasticsearch refused %d prediction records for good: %s", len(refused), reasons[:3])
+            self.rejected.append(refused)
+        with self._lock:
+            self._delivered += len(actions) - len(retry) - len(refused)
+            self._rejected += len(refused)
+        if retry:
+            raise _BulkFailed(retry, f"{len(retry)} items to retry: {reasons[:3]}")
+
+    def _mark(self, *, healthy: bool, why: str = "") -> None:
+        if healthy != self._healthy:
+            if healthy:
+                log.info("Elasticsearch answers again; delivering directly")
+            else:
+                log.warning("Elasticsearch unreachable, spooling prediction records to disk: %s", why)
+        self._healthy = healthy
