@@ -1,0 +1,70 @@
+"""Batch: upload a CSV or Parquet file, preview it, predict it through model-api, download the result."""
+
+from __future__ import annotations
+
+import io
+
+import pandas as pd
+import streamlit as st
+from scoreline_dashboard import ui
+from scoreline_dashboard.services import ModelApi
+
+PREVIEW_ROWS = 20
+CONTENT_TYPES = {"csv": "text/csv", "parquet": "application/vnd.apache.parquet"}
+
+config = ui.settings()
+st.title("Batch predictions")
+st.caption("Upload many matches at once; model-api predicts every row and gives back a file with the probabilities.")
+
+task = ui.task_picker(config, key="batch_task")
+upload = st.file_uploader("CSV or Parquet file", type=list(CONTENT_TYPES), key="batch_file")
+if upload is None:
+    schema = ui.read("schema", task, config=config)
+    if schema and schema.get("fields"):
+        fields = schema["fields"]
+        names = list(fields) if isinstance(fields, dict) else [f.get("name") for f in fields]
+        st.info(f"Expected columns: {', '.join(str(n) for n in names)}")
+    st.stop()
+
+content = upload.getvalue()
+extension = upload.name.rsplit(".", 1)[-1].lower()
+
+
+def read_table(data: bytes, kind: str) -> pd.DataFrame:
+    return pd.read_parquet(io.BytesIO(data)) if kind == "parquet" else pd.read_csv(io.BytesIO(data))
+
+
+try:
+    preview = read_table(content, extension)
+except Exception as exc:  # any parser error means the file is not what it claims to be
+    st.error(f"{upload.name} could not be read as {extension.upper()}: {exc}")
+    st.stop()
+st.markdown(f"**{upload.name}** · {len(preview):,} rows · columns: {', '.join(map(str, preview.columns))}")
+st.dataframe(preview.head(PREVIEW_ROWS), use_container_width=True)
+
+if st.button("Predict all rows", type="primary", key="batch_predict"):
+    answer = ui.attempt(
+        lambda: ModelApi(config).predict_batch(task, upload.name, content, CONTENT_TYPES[extension]),
+        spinner=f"Predicting {len(preview):,} rows…",
+    )
+    if answer is not None:
+        st.session_state["batch_result"] = (upload.name, answer)
+
+if "batch_result" in st.session_state and st.session_state["batch_result"][0] == upload.name:
+    _, (data, content_type) = st.session_state["batch_result"]
+    kind = "parquet" if "parquet" in content_type else "csv"
+    try:
+        result = read_table(data, kind)
+    except Exception as exc:  # model-api answered something that is not a table
+        st.error(f"model-api answered {content_type} that could not be read as a table: {exc}")
+        st.stop()
+    st.success(f"Predicted {len(result):,} rows.")
+    st.dataframe(result.head(PREVIEW_ROWS), use_container_width=True)
+    stem = upload.name.rsplit(".", 1)[0]
+    st.download_button(
+        "Download predictions",
+        data=data,
+        file_name=f"{stem}-predictions.{kind}",
+        mime=content_type,
+        key="batch_download",
+    )

@@ -1,0 +1,125 @@
+"""Models: registered versions with holdout metrics against baselines, champion/challenger, promotion history
+and the admin actions (promote, approve, roll back)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+from scoreline_dashboard import ui, views
+from scoreline_dashboard.services import Trainer
+
+config = ui.settings()
+st.title("Models")
+task = ui.task_picker(config, key="models_task")
+
+# ---- what model-api serves --------------------------------------------------------------
+st.header("Served now")
+models = ui.read("models", config=config, spinner="Asking model-api what it serves…")
+if models is not None:
+    served = ui.served_entry(models, task)
+    if served is None:
+        st.warning(f"model-api serves no model for {task} yet.")
+    else:
+        columns = st.columns(3)
+        columns[0].metric("Served version", str(served.get("version") or served.get("model_version") or "?"))
+        columns[1].metric("Alias", str(served.get("alias", "champion")))
+        columns[2].metric("Loaded at", str(served.get("loaded_at", "?"))[:19].replace("T", " "))
+        error = served.get("last_reload_error") or served.get("reload_error")
+        if error:
+            st.error(f"Last reload failed: {error}")
+        metrics = served.get("holdout_metrics") or served.get("metrics")
+        if metrics:
+            st.dataframe(pd.DataFrame([metrics]), hide_index=True)
+
+# ---- the registry -----------------------------------------------------------------------
+st.header("Registered versions")
+registry = ui.read("registry", task, config=config, spinner="Reading the MLflow registry…")
+if registry is not None:
+    rows = views.version_rows(registry["versions"], registry["aliases"], registry["runs"])
+    if not rows:
+        st.info(f"scoreline-{task} has no versions yet.")
+    else:
+        aliases = registry["aliases"]
+        columns = st.columns(2)
+        columns[0].metric("Champion", f"v{aliases['champion']}" if "champion" in aliases else "none")
+        columns[1].metric("Challenger", f"v{aliases['challenger']}" if "challenger" in aliases else "none")
+        table = pd.DataFrame(
+            [
+                {
+                    "version": row["version"],
+                    "aliases": row["aliases"],
+                    "created": row["created"],
+                    **{f"holdout {k}": v for k, v in sorted(row["holdout"].items())},
+                    "dataset": row["tags"].get("dataset_version", row["tags"].get("dataset", "")),
+                }
+                for row in rows
+            ]
+        )
+        st.dataframe(table, hide_index=True, use_container_width=True)
+        chosen = st.selectbox("Compare with baselines", [row["version"] for row in rows], key="compare_version")
+        row = next(r for r in rows if r["version"] == chosen)
+        comparison = views.comparison_frame(row)
+        if comparison.empty:
+            st.info(f"Version {chosen} has no holdout metrics logged.")
+        else:
+            chart = (
+                alt.Chart(comparison)
+                .mark_bar()
+                .encode(
+                    x=alt.X("value:Q", title=None),
+                    y=alt.Y("scorer:N", title=None),
+                    color=alt.Color("scorer:N", legend=None),
+                    row=alt.Row("metric:N", title=None),
+                    tooltip=["scorer", "metric", alt.Tooltip("value:Q", format=".4f")],
+                )
+                .properties(height=alt.Step(18))
+                .resolve_scale(x="independent")
+            )
+            st.altair_chart(chart)
+            with st.expander("Tags"):
+                st.json(row["tags"])
+
+# ---- promotions -------------------------------------------------------------------------
+st.header("Promotion history")
+history = ui.read("promotions", task, config=config, spinner="Reading the promotion history…")
+if history is not None:
+    entries: list[dict[str, Any]] = history.get("history", history) if isinstance(history, dict) else history
+    if entries:
+        st.dataframe(pd.DataFrame(entries), hide_index=True, use_container_width=True)
+    else:
+        st.info("No promotion has happened yet.")
+
+st.header("Change the champion")
+with st.form("promotion_form"):
+    action = st.radio(
+        "Action",
+        ["promote", "approve", "rollback"],
+        format_func={
+            "promote": "Evaluate the challenger and promote it if it is better",
+            "approve": "Approve a pending promotion (manual mode)",
+            "rollback": "Roll back to the previous champion",
+        }.get,
+        key="promotion_action",
+    )
+    version = st.text_input("Version (optional for promote and rollback)", key="promotion_version")
+    reason = st.text_input("Reason", key="promotion_reason")
+    admin_key = st.text_input("Admin key", type="password", key="admin_key", help="SCORELINE_ADMIN_KEY of the trainer")
+    submitted = st.form_submit_button("Run", type="primary")
+if submitted:
+    if not admin_key:
+        st.error("This action needs the admin key.")
+    else:
+        body: dict[str, Any] = {"reason": reason or f"{action} from the dashboard", "actor": "dashboard"}
+        if version.strip():
+            body["version"] = version.strip()
+        answer = ui.attempt(
+            lambda: Trainer(config).promotion_action(task, action, admin_key, body),
+            spinner=f"Running {action}…",
+        )
+        if answer is not None:
+            st.success(f"{action} done.")
+            st.json(answer)
+            st.cache_data.clear()
