@@ -1,0 +1,68 @@
+"""The served model of each task, replaced in one atomic step, and the last reload error."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from scoreline.errors import ErrorCode, ScorelineError
+from scoreline.serving.model import ServedModel
+
+
+@dataclass(frozen=True)
+class ReloadError:
+    version: str | None
+    message: str
+    at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
+
+
+class ModelHolder:
+    """Readers call :meth:`get` once per request and keep the object; writers :meth:`swap`.
+
+    The mapping is copied on write and the new dict is published by one reference assignment,
+    so a reader sees either the old or the new model, never a mix.
+    """
+
+    def __init__(self, tasks: tuple[str, ...]) -> None:
+        self.tasks = tasks
+        self._models: dict[str, ServedModel] = {}
+        self._errors: dict[str, ReloadError] = {}
+        self._write_lock = threading.Lock()
+
+    def get(self, task_id: str) -> ServedModel:
+        model = self._models.get(task_id)
+        if model is None:
+            error = self._errors.get(task_id)
+            why = f" (last error: {error.message})" if error else ""
+            raise ScorelineError(
+                ErrorCode.UNAVAILABLE,
+                f"no model is served for {task_id} yet{why}; expected a version with alias champion",
+                {"task": task_id},
+                retry_after_s=5,
+            )
+        return model
+
+    def peek(self, task_id: str) -> ServedModel | None:
+        return self._models.get(task_id)
+
+    def swap(self, model: ServedModel) -> ServedModel | None:
+        with self._write_lock:
+            previous = self._models.get(model.task)
+            self._models = {**self._models, model.task: model}
+            return previous
+
+    def record_error(self, task_id: str, error: ReloadError | None) -> None:
+        with self._write_lock:
+            errors = dict(self._errors)
+            if error is None:
+                errors.pop(task_id, None)
+            else:
+                errors[task_id] = error
+            self._errors = errors
+
+    def last_error(self, task_id: str) -> ReloadError | None:
+        return self._errors.get(task_id)
+
+    def ready(self) -> bool:
+        return all(task in self._models for task in self.tasks)

@@ -1,0 +1,163 @@
+"""One loaded model version as served: the bundle, a fast single-row path, and where it came from.
+
+A :class:`ServedModel` never changes after construction; a reload builds a new one and swaps the
+reference. A request takes the reference once and uses only that object, so it finishes on the
+version it started with.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from scoreline.errors import ErrorCode, ScorelineError
+from scoreline.tasks.base import Task
+
+Source = Literal["mlflow", "cache"]
+FEATURE_CACHE_SIZE = 65_536
+FAST_PATH_TOLERANCE = 1e-5
+
+
+class Predictor:
+    """Probabilities for request instances from a model bundle.
+
+    Many rows go through ``bundle.predict_proba`` (pandas, vectorized). A few rows skip pandas for
+    the model call: their feature rows come from a per-version memo (features depend only on the
+    instance and the version's serving state) and go straight to ``booster.inplace_predict``. The
+    fast path is used only if it reproduces ``bundle.predict_proba`` on the model's own input
+    example (checked by :meth:`enable_fast_path`).
+    """
+
+    def __init__(self, bundle: Any, task: Task) -> None:
+        self.bundle = bundle
+        self.task = task
+        self.classes: tuple[str, ...] = tuple(task.classes)
+        self.feature_names: list[str] = list(getattr(bundle, "feature_names", []) or [])
+        self._booster = getattr(bundle, "booster", None)
+        self._fast = False
+        self._memo: OrderedDict[tuple, np.ndarray] = OrderedDict()
+        self._memo_lock = threading.Lock()
+
+    @property
+    def fast_path(self) -> bool:
+        return self._fast
+
+    # ---- many rows --------------------------------------------------------------------
+    def predict_frame(self, requests: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        """(probabilities (n, classes), features (n, feature_names)) for a request table."""
+        features = self.bundle.features(requests)
+        if not self.feature_names:
+            self.feature_names = list(features.columns)
+        probabilities = self.bundle.predict_proba(requests)
+        if isinstance(probabilities, pd.DataFrame):
+            probabilities = probabilities[list(self.classes)].to_numpy(dtype=float) if self.classes else probabilities
+        return np.asarray(probabilities, dtype=float), features.to_numpy(dtype=float)
+
+    # ---- few rows ---------------------------------------------------------------------
+    def predict_instances(self, instances: Sequence[Mapping[str, Any]]) -> tuple[np.ndarray, np.ndarray]:
+        if not self._fast or len(instances) > 64:
+            return self.predict_frame(pd.DataFrame(list(instances)))
+        rows = np.vstack([self._feature_row(instance) for instance in instances])
+        return self._booster_proba(rows), rows
+
+    def _feature_row(self, instance: Mapping[str, Any]) -> np.ndarray:
+        # Features depend on the day too (rest days when the date is omitted), so the day is in the key.
+        key = (date.today().toordinal(), *sorted(instance.items()))
+        with self._memo_lock:
+            row = self._memo.get(key)
+            if row is not None:
+                self._memo.move_to_end(key)
+                return row
+        frame = self.bundle.features(pd.DataFrame([dict(instance)]))
+        row = frame[self.feature_names].to_numpy(dtype=float)[0]
+        with self._memo_lock:
+            self._memo[key] = row
+            if len(self._memo) > FEATURE_CACHE_SIZE:
+                self._memo.popitem(last=False)
+        return row
+
+    def _booster_proba(self, rows: np.ndarray) -> np.ndarray:
+        raw = np.asarray(self._booster.inplace_predict(rows.astype(np.float32), validate_features=False), dtype=float)
+        if raw.ndim == 1 and len(self.classes) == 2:
+            raw = np.column_stack([1.0 - raw, raw])
+        return raw.reshape(len(rows), -1)
+
+    def enable_fast_path(self, example: Sequence[Mapping[str, Any]]) -> bool:
+        """Turn the booster fast path on if it gives the same answers as the bundle."""
+        if self._booster is None or not hasattr(self._booster, "inplace_predict") or not example:
+            return False
+        try:
+            expected, _ = self.predict_frame(pd.DataFrame(list(example)))
+            self._fast = True
+            got, _ = self.predict_instances(example)
+            self._fast = got.shape == expected.shape and bool(
+                np.allclose(got, expected, atol=FAST_PATH_TOLERANCE, rtol=0)
+            )
+        except Exception:
+            self._fast = False
+        if not self._fast:
+            with self._memo_lock:
+                self._memo.clear()
+        return self._fast
+
+
+@dataclass(frozen=True)
+class ServedModel:
+    task: str
+    model_name: str
+    version: str
+    alias: str
+    source: Source
+    bundle: Any
+    predictor: Predictor
+    loaded_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
+    load_seconds: float = 0.0
+
+    @property
+    def holdout_metrics(self) -> dict[str, float]:
+        return dict(getattr(self.bundle, "holdout_metrics", {}) or {})
+
+    @property
+    def serving_state(self) -> dict[str, Any]:
+        return getattr(self.bundle, "serving_state", {}) or {}
+
+    @property
+    def input_example(self) -> list[dict[str, Any]]:
+        return list(getattr(self.bundle, "input_example", []) or [])
+
+
+def smoke_test(predictor: Predictor, example: Sequence[Mapping[str, Any]], version: str) -> None:
+    """The version must answer its own input example with finite probabilities that sum to 1.
+
+    Raises ``ScorelineError(UPSTREAM_FAILED)`` saying what was wrong; the caller keeps the old version.
+    """
+    if not example:
+        raise ScorelineError(
+            ErrorCode.UPSTREAM_FAILED, f"version {version} has no input example to smoke-test it with; not served"
+        )
+    try:
+        probabilities, _ = predictor.predict_frame(pd.DataFrame(list(example)))
+    except Exception as exc:
+        raise ScorelineError(
+            ErrorCode.UPSTREAM_FAILED,
+            f"version {version} failed to predict its own input example: {type(exc).__name__}: {exc}",
+        ) from exc
+    expected_shape = (len(example), len(predictor.classes)) if predictor.classes else (len(example),)
+    if predictor.classes and probabilities.shape != expected_shape:
+        raise ScorelineError(
+            ErrorCode.UPSTREAM_FAILED,
+            f"version {version} answered shape {probabilities.shape} for its input example; expected {expected_shape}",
+        )
+    if not np.isfinite(probabilities).all():
+        raise ScorelineError(ErrorCode.UPSTREAM_FAILED, f"version {version} answered NaN or infinite probabilities")
+    if predictor.classes and not np.allclose(probabilities.sum(axis=1), 1.0, atol=1e-3):
+        raise ScorelineError(
+            ErrorCode.UPSTREAM_FAILED, f"version {version} answered probabilities that do not sum to 1"
+        )

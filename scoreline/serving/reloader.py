@@ -1,0 +1,240 @@
+"""Hot reload: resolve ``models:/scoreline-<task>@champion``, load the version beside the one being
+served, smoke-test it on its own input example, and only then swap it in.
+
+Triggers: :meth:`Reloader.start_polling` (every few seconds), an admin call and the MLflow registry
+webhook both call :meth:`Reloader.reload`. MLflow down → the served model stays. Started while
+MLflow is down → the champion remembered on local disk is served (source ``cache``) until MLflow
+answers again.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any, Literal
+
+from scoreline.errors import ErrorCode, ScorelineError
+from scoreline.serving.holder import ModelHolder, ReloadError
+from scoreline.serving.model import Predictor, ServedModel, Source, smoke_test
+from scoreline.tasks import get_task
+
+log = logging.getLogger("scoreline.serving")
+
+Outcome = Literal["swapped", "cached", "unchanged", "failed", "refused", "unreachable", "no_champion"]
+KEEP_IN_MEMORY = 3  # recently served versions kept loaded, so a rollback swaps back at once
+
+
+@dataclass(frozen=True)
+class ReloadOutcome:
+    task: str
+    outcome: Outcome
+    version: str | None
+    previous: str | None
+    reason: str
+    seconds: float
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def mlflow_client_timeouts() -> None:
+    """Fail fast when MLflow is down instead of retrying for minutes (the served model keeps serving)."""
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "10")
+
+
+class Reloader:
+    def __init__(
+        self,
+        holder: ModelHolder,
+        *,
+        tracking_uri: str,
+        cache_dir: Path,
+        alias: str = "champion",
+        on_outcome: Callable[[ReloadOutcome], None] | None = None,
+    ) -> None:
+        from scoreline.registry import Registry
+
+        self.holder = holder
+        self.tracking_uri = tracking_uri
+        self.cache_dir = Path(cache_dir)
+        self.alias = alias
+        self.on_outcome = on_outcome
+        self.registry = Registry(tracking_uri)
+        self._locks = {task: threading.Lock() for task in holder.tasks}
+        self._refused: dict[str, set[str]] = {task: set() for task in holder.tasks}
+        self._recent: OrderedDict[tuple[str, str], ServedModel] = OrderedDict()
+        self._stop = threading.Event()
+        self._poller: threading.Thread | None = None
+
+    # ---- one reload -------------------------------------------------------------------------
+    def reload(self, task_id: str, *, reason: str, force: bool = False) -> ReloadOutcome:
+        started = time.perf_counter()
+        with self._locks[task_id]:
+            outcome = self._reload_locked(task_id, reason=reason, force=force, started=started)
+        if outcome.outcome in ("swapped", "cached", "failed"):
+            log.info("reload %s (%s): %s %s -> %s %s", task_id, reason, outcome.outcome, outcome.previous,
+                     outcome.version, outcome.error or "")  # fmt: skip
+        if self.on_outcome is not None:
+            self.on_outcome(outcome)
+        return outcome
+
+    def _reload_locked(self, task_id: str, *, reason: str, force: bool, started: float) -> ReloadOutcome:
+        current = self.holder.peek(task_id)
+        previous = current.version if current else None
+
+        def done(outcome: Outcome, version: str | None, error: str | None = None) -> ReloadOutcome:
+            return ReloadOutcome(task_id, outcome, version, previous, reason, time.perf_counter() - started, error)
+
+        try:
+            found = self.registry.version_by_alias(task_id, self.alias)
+        except ScorelineError as exc:
+            message = f"MLflow unreachable at {self.tracking_uri}: {exc.message}; still serving {previous or 'nothing'}"
+            if current is None:
+                cached = self._serve_cached_champion(task_id)
+                if cached is not None:
+                    message += f"; serving the cached champion version {cached.version}"
+                    previous_outcome = done("cached", cached.version, message)
+                    self.holder.record_error(task_id, ReloadError(None, message))
+                    return previous_outcome
+            self.holder.record_error(task_id, ReloadError(None, message))
+            return done("unreachable", previous, message)
+        if found is None:
+            message = f"{self.registry_name(task_id)} has no version with alias {self.alias!r}"
+            if current is None:
+                self.holder.record_error(task_id, ReloadError(None, message))
+            return done("no_champion", previous, message)
+        version = str(found.version)
+        if current is not None and current.version == version and not force:
+            if current.source != "mlflow":
+                self.holder.swap(replace(current, source="mlflow"))
+                self.holder.record_error(task_id, None)
+            return done("unchanged", version)
+        if version in self._refused[task_id] and not force:
+            return done("refused", version, self._error_text(task_id))
+        try:
+            served = self._prepare(task_id, version, source="mlflow")
+        except Exception as exc:
+            text = exc.message if isinstance(exc, ScorelineError) else f"{type(exc).__name__}: {exc}"
+            message = f"version {version} not served: {text}; still serving {previous or 'nothing'}"
+            self._refused[task_id].add(version)
+            self.holder.record_error(task_id, ReloadError(version, message))
+            return done("failed", version, message)
+        self.holder.swap(served)
+        self.holder.record_error(task_id, None)
+        self._remember_champion(task_id, version)
+        return done("swapped", version)
+
+    def _error_text(self, task_id: str) -> str | None:
+        error = self.holder.last_error(task_id)
+        return error.message if error else None
+
+    def registry_name(self, task_id: str) -> str:
+        from scoreline.registry import model_name
+
+        return model_name(task_id)
+
+    # ---- loading, checking ----------------------------------------------------------------------
+    def _prepare(self, task_id: str, version: str, *, source: Source) -> ServedModel:
+        recent = self._recent.get((task_id, version))
+        if recent is not None:
+            return replace(recent, source=source)
+        from scoreline.registry import load_bundle, model_uri_for
+
+        started = time.perf_counter()
+        uri = model_uri_for(task_id, version=version)
+        try:
+            bundle = load_bundle(uri, tracking_uri=self.tracking_uri, cache_dir=self.cache_dir / "models")
+        except ScorelineError:
+            raise
+        except Exception as exc:
+            raise ScorelineError(
+                ErrorCode.UPSTREAM_FAILED, f"could not load {uri}: {type(exc).__name__}: {exc}"
+            ) from exc
+        bundle_task = getattr(bundle, "task_id", None) or getattr(bundle, "task", task_id)
+        if isinstance(bundle_task, str) and bundle_task != task_id:
+            raise ScorelineError(
+                ErrorCode.UPSTREAM_FAILED, f"{uri} is a model of task {bundle_task!r}, not {task_id!r}"
+            )
+        predictor = Predictor(bundle, get_task(task_id))
+        example = list(getattr(bundle, "input_example", []) or [])
+        smoke_test(predictor, example, version)
+        predictor.enable_fast_path(example)
+        served = ServedModel(
+            task=task_id,
+            model_name=self.registry_name(task_id),
+            version=version,
+            alias=self.alias,
+            source=source,
+            bundle=bundle,
+            predictor=predictor,
+            load_seconds=time.perf_counter() - started,
+        )
+        self._recent[(task_id, version)] = served
+        while len(self._recent) > KEEP_IN_MEMORY:
+            self._recent.popitem(last=False)
+        return served
+
+    # ---- the champion remembered on disk --------------------------------------------------------
+    def _champion_file(self, task_id: str) -> Path:
+        return self.cache_dir / "champions" / f"{task_id}.json"
+
+    def _remember_champion(self, task_id: str, version: str) -> None:
+        path = self._champion_file(task_id)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            staging = path.with_suffix(".tmp")
+            staging.write_text(json.dumps({"task": task_id, "version": version, "alias": self.alias}))
+            staging.replace(path)
+        except OSError as exc:
+            log.warning("could not remember the champion of %s on disk: %s", task_id, exc)
+
+    def cached_champion_version(self, task_id: str) -> str | None:
+        try:
+            return str(json.loads(self._champion_file(task_id).read_text())["version"])
+        except (OSError, ValueError, KeyError):
+            return None
+
+    def _serve_cached_champion(self, task_id: str) -> ServedModel | None:
+        version = self.cached_champion_version(task_id)
+        if version is None:
+            return None
+        try:
+            served = self._prepare(task_id, version, source="cache")
+        except Exception as exc:
+            log.warning("cached champion %s of %s does not load: %s", version, task_id, exc)
+            return None
+        self.holder.swap(served)
+        return served
+
+    # ---- all tasks, polling ---------------------------------------------------------------------
+    def reload_all(self, *, reason: str, force: bool = False) -> list[ReloadOutcome]:
+        return [self.reload(task, reason=reason, force=force) for task in self.holder.tasks]
+
+    def start_polling(self, interval_s: float) -> None:
+        if self._poller is not None:
+            return
+
+        def loop() -> None:
+            while not self._stop.wait(interval_s):
+                for task in self.holder.tasks:
+                    try:
+                        self.reload(task, reason="poll")
+                    except Exception:
+                        log.exception("poll reload of %s failed", task)
+
+        self._poller = threading.Thread(target=loop, name="model-reload-poller", daemon=True)
+        self._poller.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._poller is not None:
+            self._poller.join(timeout=15)

@@ -1,0 +1,331 @@
+"""Request validation for serving: every problem becomes a 422 naming the row, the field and what
+was expected (never a 500).
+
+Two layers: the task's pydantic request model (missing fields, wrong types, unknown fields), then
+checks against the served model's state (unknown team with the closest known names, a team
+playing itself, NaN or infinite numbers). Batch files get the same checks column by column.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+from collections.abc import Callable, Mapping, Sequence
+from datetime import date, datetime
+from functools import cache
+from typing import Any, get_args, get_origin
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, TypeAdapter, ValidationError
+
+from scoreline.errors import ErrorCode, ScorelineError
+
+MAX_PROBLEMS = 50
+Problem = dict[str, Any]
+
+
+def _invalid(problems: list[Problem], what: str = "instance") -> ScorelineError:
+    first = problems[0]
+    where = f"row {first['row']}, " if first.get("row") is not None else ""
+    message = f"invalid {what}: {where}{first['field']}: {first['message']}"
+    if first.get("expected"):
+        message += f"; expected {first['expected']}"
+    if len(problems) > 1:
+        message += f" (and {len(problems) - 1} more problem(s), see details)"
+    return ScorelineError(
+        ErrorCode.INVALID_INPUT, message, {"problems": problems[:MAX_PROBLEMS], "count": len(problems)}
+    )
+
+
+def _jsonable(value: Any) -> Any:
+    if value is None or isinstance(value, str | bool | int):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)
+    return repr(value)[:200]
+
+
+# ---- the request body ----------------------------------------------------------------------
+def instances_of(body: Any, max_instances: int) -> list[Any]:
+    """The instances of a ``{"instances": [...] | {...}}`` body, or a 422/413 saying what was expected."""
+    if not isinstance(body, Mapping) or "instances" not in body:
+        raise ScorelineError(
+            ErrorCode.INVALID_INPUT,
+            'invalid request: instances: field required; expected a JSON object {"instances": [ {...}, ... ]}',
+            {"problems": [{"row": None, "field": "instances", "message": "field required"}], "count": 1},
+        )
+    extra = sorted(set(body) - {"instances"})
+    if extra:
+        raise ScorelineError(
+            ErrorCode.INVALID_INPUT,
+            f"invalid request: unknown top-level field(s) {extra}; expected only 'instances'",
+            {"problems": [{"row": None, "field": name, "message": "unknown field"} for name in extra]},
+        )
+    instances = body["instances"]
+    if isinstance(instances, Mapping):
+        instances = [instances]
+    if not isinstance(instances, list) or not instances:
+        raise ScorelineError(
+            ErrorCode.INVALID_INPUT,
+            "invalid request: instances: expected one instance object or a non-empty list of them",
+            {"problems": [{"row": None, "field": "instances", "message": f"got {type(instances).__name__}"}]},
+        )
+    if len(instances) > max_instances:
+        raise ScorelineError(
+            ErrorCode.TOO_LARGE,
+            f"{len(instances)} instances in one request; at most {max_instances} "
+            "(send more requests, or a file to /predict/batch)",
+            {"count": len(instances), "limit": max_instances},
+        )
+    return instances
+
+
+@cache
+def _list_adapter(model: type[BaseModel]) -> TypeAdapter[list[BaseModel]]:
+    return TypeAdapter(list[model])  # type: ignore[valid-type]
+
+
+def validate_instances(model: type[BaseModel], instances: list[Any]) -> list[dict[str, Any]]:
+    """Instances checked against the task's request model, as JSON-mode dicts (with defaults)."""
+    try:
+        parsed = _list_adapter(model).validate_python(instances)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            loc = list(err.get("loc", ()))
+            row = loc.pop(0) if loc and isinstance(loc[0], int) else None
+            field_name = ".".join(str(part) for part in loc) or "instance"
+            problems.append(
+                {
+                    "row": row,
+                    "field": field_name,
+                    "message": err.get("msg", "invalid"),
+                    "expected": _expected_for(model, field_name, err.get("type", "")),
+                    "input": _jsonable(err.get("input")) if err.get("type") != "missing" else None,
+                }
+            )
+        raise _invalid(problems) from exc
+    rows = [item.model_dump(mode="json") for item in parsed]
+    problems = [
+        {"row": i, "field": name, "message": f"{value} is not a finite number", "expected": "a finite number"}
+        for i, item in enumerate(parsed)
+        for name, value in item.__dict__.items()
+        if isinstance(value, float) and not math.isfinite(value)
+    ]
+    if problems:
+        raise _invalid(problems)
+    return rows
+
+
+def _expected_for(model: type[BaseModel], field_name: str, error_type: str) -> str | None:
+    info = model.model_fields.get(field_name)
+    if info is None:
+        return f"only the fields {', '.join(model.model_fields)}" if error_type == "extra_forbidden" else None
+    return _describe_type(info.annotation)
+
+
+def _describe_type(annotation: Any) -> str:
+    origin = get_origin(annotation)
+    if origin is not None and type(None) in get_args(annotation):
+        inner = [arg for arg in get_args(annotation) if arg is not type(None)]
+        return f"{_describe_type(inner[0])} or null" if len(inner) == 1 else str(annotation)
+    names = {str: "a string", int: "an integer", float: "a finite number", bool: "true or false"}
+    if annotation in names:
+        return names[annotation]
+    if annotation is date:
+        return "a date YYYY-MM-DD"
+    if annotation is datetime:
+        return "an ISO 8601 date-time"
+    return getattr(annotation, "__name__", str(annotation))
+
+
+# ---- checks against the served model's state ------------------------------------------------
+def closest(name: str, known: Sequence[str], n: int = 3) -> list[str]:
+    matches = difflib.get_close_matches(name, known, n=n, cutoff=0.6)
+    if len(matches) < n:
+        lowered = name.lower()
+        matches += [k for k in known if lowered and lowered in k.lower() and k not in matches][: n - len(matches)]
+    return matches
+
+
+class TeamIndex:
+    """Known team names of one model version, with a case-insensitive lookup for suggestions."""
+
+    def __init__(self, teams: Sequence[str]) -> None:
+        self.teams = sorted(teams)
+        self.known = frozenset(teams)
+
+    def problems(
+        self, rows: Sequence[Mapping[str, Any]], fields: Sequence[str] = ("home_team", "away_team")
+    ) -> list[Problem]:
+        found: list[Problem] = []
+        for i, row in enumerate(rows):
+            for field_name in fields:
+                name = row.get(field_name)
+                if name is not None and name not in self.known:
+                    found.append(self._unknown(i, field_name, name))
+            home, away = row.get(fields[0]), row.get(fields[1])
+            if home is not None and home == away:
+                found.append(
+                    {
+                        "row": i,
+                        "field": fields[1],
+                        "message": f"{home!r} cannot play itself",
+                        "expected": f"an away team other than the home team {home!r}",
+                        "input": away,
+                    }
+                )
+        return found
+
+    def _unknown(self, row: int | None, field_name: str, name: Any) -> Problem:
+        suggestions = closest(str(name), self.teams)
+        hint = f"; did you mean {', '.join(repr(s) for s in suggestions)}?" if suggestions else ""
+        return {
+            "row": row,
+            "field": field_name,
+            "message": f"unknown team {name!r}{hint}",
+            "expected": "a team the model knows (GET /v1/match-outcome/schema lists them)",
+            "input": _jsonable(name),
+            "closest": suggestions,
+        }
+
+    def frame_problems(self, frame: pd.DataFrame, fields: Sequence[str] = ("home_team", "away_team")) -> list[Problem]:
+        found: list[Problem] = []
+        for field_name in fields:
+            values = frame[field_name]
+            unknown = ~values.isin(self.known)
+            for row in np.flatnonzero(unknown.to_numpy())[:MAX_PROBLEMS].tolist():
+                found.append(self._unknown(row, field_name, values.iloc[row]))
+        same = (frame[fields[0]] == frame[fields[1]]).to_numpy()
+        for row in np.flatnonzero(same)[:MAX_PROBLEMS].tolist():
+            home = frame[fields[0]].iloc[row]
+            found.append(
+                {
+                    "row": row,
+                    "field": fields[1],
+                    "message": f"{home!r} cannot play itself",
+                    "expected": f"an away team other than the home team {home!r}",
+                    "input": home,
+                }
+            )
+        return found
+
+
+def known_teams(state: Mapping[str, Any]) -> list[str]:
+    teams = state.get("teams", ())
+    return list(teams.keys() if isinstance(teams, Mapping) else teams)
+
+
+StateCheck = Callable[[Any, Sequence[Mapping[str, Any]]], list[Problem]]
+
+
+def state_problems(task_id: str, teams: TeamIndex | None, rows: Sequence[Mapping[str, Any]]) -> list[Problem]:
+    if task_id == "match-outcome" and teams is not None:
+        return teams.problems(rows)
+    return []
+
+
+def check_state(task_id: str, teams: TeamIndex | None, rows: Sequence[Mapping[str, Any]]) -> None:
+    problems = state_problems(task_id, teams, rows)
+    if problems:
+        raise _invalid(problems)
+
+
+# ---- batch files ----------------------------------------------------------------------------
+def validate_frame(model: type[BaseModel], frame: pd.DataFrame, task_id: str, teams: TeamIndex | None) -> pd.DataFrame:
+    """A batch table checked column by column (vectorized), converted to the request types."""
+    if frame.empty:
+        raise ScorelineError(ErrorCode.INVALID_INPUT, "the file has no rows; expected at least one row to predict")
+    problems: list[Problem] = []
+    fields = model.model_fields
+    missing = [name for name, info in fields.items() if info.is_required() and name not in frame.columns]
+    for name in missing:
+        problems.append(
+            {
+                "row": None,
+                "field": name,
+                "message": "column missing",
+                "expected": f"a column {name!r} ({_describe_type(fields[name].annotation)})",
+            }
+        )
+    if problems:
+        raise _invalid(problems, "file")
+    out = pd.DataFrame(index=pd.RangeIndex(len(frame)))
+    frame = frame.reset_index(drop=True)
+    for name, info in fields.items():
+        if name not in frame.columns:
+            continue
+        default = None if info.is_required() else info.get_default(call_default_factory=True)
+        column, column_problems = _convert_column(frame[name], name, info.annotation, info.is_required(), default)
+        problems.extend(column_problems)
+        out[name] = column
+    if problems:
+        raise _invalid(problems, "file")
+    if task_id == "match-outcome" and teams is not None:
+        problems = teams.frame_problems(out)
+        if problems:
+            raise _invalid(problems, "file")
+    return out
+
+
+def _convert_column(
+    values: pd.Series, name: str, annotation: Any, required: bool, default: Any
+) -> tuple[pd.Series, list[Problem]]:
+    optional = get_origin(annotation) is not None and type(None) in get_args(annotation)
+    base = next((a for a in get_args(annotation) if a is not type(None)), annotation) if optional else annotation
+    problems: list[Problem] = []
+    expected = _describe_type(base)
+    null = values.isna().to_numpy()
+    if base is str:
+        converted = values.astype("string").str.strip()
+        null |= (converted == "").fillna(True).to_numpy()
+        result = converted.astype(object)
+    elif base in (float, int):
+        result = pd.to_numeric(values, errors="coerce")
+        bad = result.isna().to_numpy() & ~null
+        inf = np.isinf(result.to_numpy(dtype=float, na_value=np.nan))
+        problems += _rows(bad | inf, values, name, expected)
+    elif base is bool:
+        text = values.astype("string").str.strip().str.lower()
+        mapping = {
+            "true": True,
+            "1": True,
+            "yes": True,
+            "false": False,
+            "0": False,
+            "no": False,
+            "1.0": True,
+            "0.0": False,
+        }
+        result = text.map(mapping)
+        bad = result.isna().to_numpy() & ~null
+        problems += _rows(bad, values, name, "true or false")
+        result = result.astype(object)
+    elif base is date:
+        result = pd.to_datetime(values, errors="coerce")
+        bad = result.isna().to_numpy() & ~null
+        problems += _rows(bad, values, name, expected)
+        result = result.dt.strftime("%Y-%m-%d").astype(object)
+    else:
+        result = values
+    if null.any():
+        if required:
+            problems += _rows(null, values, name, expected, message="empty cell")
+        else:
+            fill = default.isoformat() if isinstance(default, date) else default
+            result = result.astype(object).where(~pd.Series(null, index=result.index), fill)
+    return result, problems
+
+
+def _rows(mask: np.ndarray, values: pd.Series, name: str, expected: str, message: str | None = None) -> list[Problem]:
+    return [
+        {
+            "row": row,
+            "field": name,
+            "message": message or f"{_jsonable(values.iloc[row])!r} is not {expected}",
+            "expected": expected,
+            "input": _jsonable(values.iloc[row]),
+        }
+        for row in np.flatnonzero(mask)[:MAX_PROBLEMS].tolist()
+    ]
