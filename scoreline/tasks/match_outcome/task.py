@@ -2,11 +2,25 @@
 
 from __future__ import annotations
 
+from datetime import date as Date
 from typing import Any, ClassVar, Literal
 
 import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field
 
 from scoreline.tasks.base import MetricSpec, Task
+
+
+class MatchRequest(BaseModel):
+    """One match to predict (an instance of ``POST /v1/match-outcome/predict``)."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    home_team: str = Field(min_length=1, max_length=100, examples=["Brazil"])
+    away_team: str = Field(min_length=1, max_length=100, examples=["Argentina"])
+    date: Date | None = Field(default=None, description="kick-off date; today when omitted")
+    neutral: bool = Field(default=False, description="played at a neutral venue (no home advantage)")
+    competition: str = Field(default="Friendly", max_length=200, examples=["FIFA World Cup", "Friendly"])
 
 
 class MatchOutcomeTask(Task):
@@ -32,15 +46,46 @@ class MatchOutcomeTask(Task):
 
         return simulate(n, seed)
 
-    # The training and serving side is filled in by the trainer work (features.py).
+    # ---- training and serving side: one feature code path (features.py) ----------------
+    request_model: ClassVar[type[BaseModel]] = MatchRequest
+    # Feature columns that are codes rather than quantities (for drift profiles).
+    categorical_features: ClassVar[tuple[str, ...]] = ("tier", "neutral")
+    # Baselines beyond base rates: a logistic regression on these feature columns each.
+    baseline_features: ClassVar[dict[str, tuple[str, ...]]] = {"elo": ("elo_diff",)}
+
     def build_features(self, canonical: pd.DataFrame) -> pd.DataFrame:
-        raise NotImplementedError
+        from scoreline.tasks.match_outcome.features import build_features
+
+        return build_features(canonical)[0]
 
     def target(self, canonical: pd.DataFrame) -> pd.Series:
-        raise NotImplementedError
+        home = canonical["home_score"].to_numpy()
+        away = canonical["away_score"].to_numpy()
+        codes = (home < away).astype("int64") * 2 + (home == away).astype("int64")
+        return pd.Series(codes, index=canonical.index, name="outcome")
 
     def serving_state(self, canonical: pd.DataFrame) -> dict[str, Any]:
-        raise NotImplementedError
+        from scoreline.tasks.match_outcome.features import build_features
+
+        return build_features(canonical)[1].to_json()
 
     def serving_features(self, state: dict[str, Any], requests: pd.DataFrame) -> pd.DataFrame:
-        raise NotImplementedError
+        from scoreline.tasks.match_outcome.features import serving_features
+
+        return serving_features(_compiled_state(state), requests)
+
+
+_COMPILED: list[tuple[dict[str, Any], Any]] = []  # (state dict, RatingState): a few recent, by identity
+
+
+def _compiled_state(state: dict[str, Any]) -> Any:
+    """The array form of a JSON state, built once per state object (serving calls this per request)."""
+    from scoreline.tasks.match_outcome.features import RatingState
+
+    for known, compiled in _COMPILED:
+        if known is state:
+            return compiled
+    compiled = RatingState.from_json(state)
+    _COMPILED.insert(0, (state, compiled))
+    del _COMPILED[4:]
+    return compiled

@@ -1,0 +1,522 @@
+"""Point-in-time match features: Elo, form, rest, experience, head-to-head, competition tier.
+
+One chronological pass over the canonical table keeps every team's state (Elo rating,
+exponentially weighted form, last match day, matches played) and every pairing's
+head-to-head record. The features of a match are read from the state *before* its day;
+the state is updated only after every match of that day has been read, so matches on the
+same day never see each other and nothing dated at or after a match reaches its features.
+
+Serving reads the state at the end of the data through the very same row function
+(``_write_row``), so a request's features equal the training features of the same match.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field
+from datetime import date
+from functools import lru_cache
+from typing import Any, Literal
+
+import numba
+import numpy as np
+import pandas as pd
+
+from scoreline.errors import ErrorCode, ScorelineError
+
+FEATURE_NAMES: tuple[str, ...] = (
+    "elo_home",
+    "elo_away",
+    "elo_diff",  # home minus away, plus the home advantage unless neutral
+    "elo_expected_home",
+    "form_points_home",
+    "form_points_away",
+    "form_goals_for_home",
+    "form_goals_against_home",
+    "form_goals_for_away",
+    "form_goals_against_away",
+    "rest_days_home",
+    "rest_days_away",
+    "played_home",
+    "played_away",
+    "h2h_matches",
+    "h2h_home_score",  # (wins + draws / 2) / meetings, from the home side's view
+    "h2h_home_goal_diff",  # mean goal difference per meeting, from the home side's view
+    "tier",
+    "neutral",
+)
+N_FEATURES = len(FEATURE_NAMES)
+
+# Competition tiers, lowest stakes first; the Elo K factor grows with them.
+TIER_FRIENDLY = 0
+TIER_OTHER = 1
+TIER_NATIONS_LEAGUE = 2
+TIER_QUALIFIER = 3
+TIER_CONTINENTAL = 4
+TIER_WORLD_CUP = 5
+TIER_NAMES: tuple[str, ...] = (
+    "friendly",
+    "other tournament",
+    "nations league",
+    "qualifier",
+    "continental finals",
+    "world cup",
+)
+
+_CONTINENTAL_FINALS = re.compile(
+    r"^(uefa euro|copa am[eé]rica|african cup of nations|africa cup of nations|afc asian cup|(concacaf )?gold cup|"
+    r"concacaf championship|oceania nations cup|ofc nations cup|confederations cup)$"
+)
+_WORLD_CUP = re.compile(r"^(fifa )?world cup$")
+
+
+@lru_cache(maxsize=4096)
+def competition_tier(name: str) -> int:
+    """Tier of a competition from its name (international results naming, case-insensitive)."""
+    text = " ".join(str(name).lower().split())
+    if "friendly" in text:
+        return TIER_FRIENDLY
+    if "qualification" in text or "qualifier" in text:
+        return TIER_QUALIFIER
+    if "nations league" in text:
+        return TIER_NATIONS_LEAGUE
+    if _WORLD_CUP.match(text):
+        return TIER_WORLD_CUP
+    if _CONTINENTAL_FINALS.match(text):
+        return TIER_CONTINENTAL
+    return TIER_OTHER
+
+
+@dataclass(frozen=True)
+class FeatureParams:
+    elo_initial: float = 1500.0
+    elo_home_advantage: float = 100.0
+    k_by_tier: tuple[float, ...] = (20.0, 30.0, 40.0, 40.0, 50.0, 60.0)
+    form_decay: float = 0.85  # weight of the previous form per match (half-life about 4 matches)
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["k_by_tier"] = list(self.k_by_tier)
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> FeatureParams:
+        return cls(**{**data, "k_by_tier": tuple(data["k_by_tier"])})
+
+
+@dataclass
+class RatingState:
+    """Every team's and pairing's state after a prefix of matches; JSON round-trippable."""
+
+    params: FeatureParams
+    teams: list[str]
+    elo: np.ndarray
+    form_weight: np.ndarray
+    form_points: np.ndarray
+    form_goals_for: np.ndarray
+    form_goals_against: np.ndarray
+    last_day: np.ndarray  # days since 1970-01-01 of the team's last match
+    played: np.ndarray
+    pair_first: np.ndarray  # team index of each pairing's first side (the lower index)
+    pair_second: np.ndarray
+    h2h_matches: np.ndarray
+    h2h_first_wins: np.ndarray
+    h2h_draws: np.ndarray
+    h2h_first_goal_diff: np.ndarray
+    as_of: str | None = None  # date of the last match in the state
+    team_index: dict[str, int] = field(default_factory=dict, repr=False)
+    pair_index: dict[tuple[int, int], int] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        self.team_index = {name: i for i, name in enumerate(self.teams)}
+        self.pair_index = {
+            (int(a), int(b)): i for i, (a, b) in enumerate(zip(self.pair_first, self.pair_second, strict=True))
+        }
+
+    def to_json(self) -> dict[str, Any]:
+        teams = {
+            name: {
+                "elo": float(self.elo[i]),
+                "form_weight": float(self.form_weight[i]),
+                "form_points": float(self.form_points[i]),
+                "form_goals_for": float(self.form_goals_for[i]),
+                "form_goals_against": float(self.form_goals_against[i]),
+                "last_date": _day_to_iso(int(self.last_day[i])) if self.played[i] > 0 else None,
+                "played": int(self.played[i]),
+            }
+            for i, name in enumerate(self.teams)
+        }
+        h2h = [
+            [
+                self.teams[int(self.pair_first[p])],
+                self.teams[int(self.pair_second[p])],
+                int(self.h2h_matches[p]),
+                int(self.h2h_first_wins[p]),
+                int(self.h2h_draws[p]),
+                int(self.h2h_first_goal_diff[p]),
+            ]
+            for p in range(len(self.pair_first))
+        ]
+        return {
+            "format": "match-outcome-state/1",
+            "as_of": self.as_of,
+            "params": self.params.to_json(),
+            "teams": teams,
+            "h2h_columns": ["team_a", "team_b", "matches", "team_a_wins", "draws", "team_a_goal_diff"],
+            "h2h": h2h,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> RatingState:
+        names = list(data["teams"])
+        rows = [data["teams"][name] for name in names]
+        index = {name: i for i, name in enumerate(names)}
+        h2h = data["h2h"]
+        firsts = np.array([index[row[0]] for row in h2h], dtype=np.int64)
+        seconds = np.array([index[row[1]] for row in h2h], dtype=np.int64)
+        swap = firsts > seconds  # keep the invariant first < second, whatever order the JSON used
+        wins = np.array([row[3] for row in h2h], dtype=np.int64)
+        matches = np.array([row[2] for row in h2h], dtype=np.int64)
+        draws = np.array([row[4] for row in h2h], dtype=np.int64)
+        goal_diff = np.array([row[5] for row in h2h], dtype=np.int64)
+        return cls(
+            params=FeatureParams.from_json(data["params"]),
+            teams=names,
+            elo=np.array([r["elo"] for r in rows], dtype=np.float64),
+            form_weight=np.array([r["form_weight"] for r in rows], dtype=np.float64),
+            form_points=np.array([r["form_points"] for r in rows], dtype=np.float64),
+            form_goals_for=np.array([r["form_goals_for"] for r in rows], dtype=np.float64),
+            form_goals_against=np.array([r["form_goals_against"] for r in rows], dtype=np.float64),
+            last_day=np.array([_iso_to_day(r["last_date"]) if r["last_date"] else 0 for r in rows], dtype=np.int64),
+            played=np.array([r["played"] for r in rows], dtype=np.int64),
+            pair_first=np.where(swap, seconds, firsts),
+            pair_second=np.where(swap, firsts, seconds),
+            h2h_matches=matches,
+            h2h_first_wins=np.where(swap, matches - wins - draws, wins),
+            h2h_draws=draws,
+            h2h_first_goal_diff=np.where(swap, -goal_diff, goal_diff),
+            as_of=data.get("as_of"),
+        )
+
+
+# ---- the kernel ----------------------------------------------------------------------------
+
+
+@numba.njit(cache=True)
+def _write_row(
+    out: np.ndarray,
+    row: int,
+    home: int,
+    away: int,
+    day: int,
+    neutral: bool,
+    tier: int,
+    pair: int,
+    home_is_first: bool,
+    elo: np.ndarray,
+    form_weight: np.ndarray,
+    form_points: np.ndarray,
+    form_goals_for: np.ndarray,
+    form_goals_against: np.ndarray,
+    last_day: np.ndarray,
+    played: np.ndarray,
+    h2h_matches: np.ndarray,
+    h2h_first_wins: np.ndarray,
+    h2h_draws: np.ndarray,
+    h2h_first_goal_diff: np.ndarray,
+    elo_initial: float,
+    home_advantage: float,
+) -> None:
+    """Features of one match from the state as it is; a team or pair index below 0 means never seen."""
+    nan = np.nan
+    for side in range(2):
+        team = home if side == 0 else away
+        if team >= 0 and played[team] > 0:
+            rating = elo[team]
+            weight = form_weight[team]
+            points = form_points[team] / weight
+            goals_for = form_goals_for[team] / weight
+            goals_against = form_goals_against[team] / weight
+            rest = float(max(day - last_day[team], 0))
+            count = float(played[team])
+        else:
+            rating = elo_initial if team < 0 else elo[team]
+            points = nan
+            goals_for = nan
+            goals_against = nan
+            rest = nan
+            count = 0.0
+        out[row, side] = rating
+        out[row, 4 + side] = points
+        out[row, 6 + 2 * side] = goals_for
+        out[row, 7 + 2 * side] = goals_against
+        out[row, 10 + side] = rest
+        out[row, 12 + side] = count
+    diff = out[row, 0] - out[row, 1] + (0.0 if neutral else home_advantage)
+    out[row, 2] = diff
+    out[row, 3] = 1.0 / (1.0 + 10.0 ** (-diff / 400.0))
+    if pair >= 0 and h2h_matches[pair] > 0:
+        meetings = h2h_matches[pair]
+        first_wins = h2h_first_wins[pair]
+        draws = h2h_draws[pair]
+        home_wins = first_wins if home_is_first else meetings - first_wins - draws
+        goal_diff = h2h_first_goal_diff[pair] if home_is_first else -h2h_first_goal_diff[pair]
+        out[row, 14] = float(meetings)
+        out[row, 15] = (home_wins + 0.5 * draws) / meetings
+        out[row, 16] = goal_diff / meetings
+    else:
+        out[row, 14] = 0.0
+        out[row, 15] = nan
+        out[row, 16] = nan
+    out[row, 17] = float(tier)
+    out[row, 18] = 1.0 if neutral else 0.0
+
+
+@numba.njit(cache=True)
+def _goal_multiplier(goal_diff: int) -> float:
+    margin = abs(goal_diff)
+    if margin <= 1:
+        return 1.0
+    if margin == 2:
+        return 1.5
+    return 1.75 + (margin - 3) / 8.0
+
+
+@numba.njit(cache=True)
+def _pass(
+    home: np.ndarray,
+    away: np.ndarray,
+    day: np.ndarray,
+    home_score: np.ndarray,
+    away_score: np.ndarray,
+    neutral: np.ndarray,
+    tier: np.ndarray,
+    pair: np.ndarray,
+    home_is_first: np.ndarray,
+    elo: np.ndarray,
+    form_weight: np.ndarray,
+    form_points: np.ndarray,
+    form_goals_for: np.ndarray,
+    form_goals_against: np.ndarray,
+    last_day: np.ndarray,
+    played: np.ndarray,
+    h2h_matches: np.ndarray,
+    h2h_first_wins: np.ndarray,
+    h2h_draws: np.ndarray,
+    h2h_first_goal_diff: np.ndarray,
+    elo_initial: float,
+    home_advantage: float,
+    k_by_tier: np.ndarray,
+    form_decay: float,
+    out: np.ndarray,
+) -> None:
+    """Rows must be sorted by day. Reads a whole day's features, then applies that day's results."""
+    n = home.shape[0]
+    start = 0
+    while start < n:
+        stop = start
+        while stop < n and day[stop] == day[start]:
+            stop += 1
+        for i in range(start, stop):
+            _write_row(
+                out, i, home[i], away[i], day[i], neutral[i], tier[i], pair[i], home_is_first[i],
+                elo, form_weight, form_points, form_goals_for, form_goals_against, last_day, played,
+                h2h_matches, h2h_first_wins, h2h_draws, h2h_first_goal_diff, elo_initial, home_advantage,
+            )  # fmt: skip
+        for i in range(start, stop):
+            h = home[i]
+            a = away[i]
+            gh = home_score[i]
+            ga = away_score[i]
+            # Elo from the ratings as read before the day, so same-day order does not matter for it.
+            expected = out[i, 3]
+            result = 1.0 if gh > ga else (0.5 if gh == ga else 0.0)
+            delta = k_by_tier[tier[i]] * _goal_multiplier(gh - ga) * (result - expected)
+            elo[h] += delta
+            elo[a] -= delta
+            points_home = 3.0 if gh > ga else (1.0 if gh == ga else 0.0)
+            points_away = 3.0 if ga > gh else (1.0 if gh == ga else 0.0)
+            form_weight[h] = form_decay * form_weight[h] + 1.0
+            form_points[h] = form_decay * form_points[h] + points_home
+            form_goals_for[h] = form_decay * form_goals_for[h] + gh
+            form_goals_against[h] = form_decay * form_goals_against[h] + ga
+            form_weight[a] = form_decay * form_weight[a] + 1.0
+            form_points[a] = form_decay * form_points[a] + points_away
+            form_goals_for[a] = form_decay * form_goals_for[a] + ga
+            form_goals_against[a] = form_decay * form_goals_against[a] + gh
+            last_day[h] = day[i]
+            last_day[a] = day[i]
+            played[h] += 1
+            played[a] += 1
+            p = pair[i]
+            h2h_matches[p] += 1
+            if gh == ga:
+                h2h_draws[p] += 1
+            elif (gh > ga) == home_is_first[i]:
+                h2h_first_wins[p] += 1
+            h2h_first_goal_diff[p] += (gh - ga) if home_is_first[i] else (ga - gh)
+        start = stop
+
+
+@numba.njit(cache=True)
+def _serve(
+    home: np.ndarray,
+    away: np.ndarray,
+    day: np.ndarray,
+    neutral: np.ndarray,
+    tier: np.ndarray,
+    pair: np.ndarray,
+    home_is_first: np.ndarray,
+    elo: np.ndarray,
+    form_weight: np.ndarray,
+    form_points: np.ndarray,
+    form_goals_for: np.ndarray,
+    form_goals_against: np.ndarray,
+    last_day: np.ndarray,
+    played: np.ndarray,
+    h2h_matches: np.ndarray,
+    h2h_first_wins: np.ndarray,
+    h2h_draws: np.ndarray,
+    h2h_first_goal_diff: np.ndarray,
+    elo_initial: float,
+    home_advantage: float,
+    out: np.ndarray,
+) -> None:
+    for i in range(home.shape[0]):
+        _write_row(
+            out, i, home[i], away[i], day[i], neutral[i], tier[i], pair[i], home_is_first[i],
+            elo, form_weight, form_points, form_goals_for, form_goals_against, last_day, played,
+            h2h_matches, h2h_first_wins, h2h_draws, h2h_first_goal_diff, elo_initial, home_advantage,
+        )  # fmt: skip
+
+
+# ---- the Python side -----------------------------------------------------------------------
+
+_EPOCH = np.datetime64("1970-01-01", "D")
+
+
+def _day_to_iso(day: int) -> str:
+    return str(_EPOCH + np.timedelta64(day, "D"))
+
+
+def _iso_to_day(text: str) -> int:
+    return int((np.datetime64(text, "D") - _EPOCH).astype(np.int64))
+
+
+def _days(dates: pd.Series) -> np.ndarray:
+    return pd.to_datetime(dates).to_numpy(dtype="datetime64[D]").astype(np.int64)
+
+
+def _tiers(competitions: pd.Series) -> np.ndarray:
+    return np.fromiter((competition_tier(c) for c in competitions.astype(str)), dtype=np.int64, count=len(competitions))
+
+
+def _neutral(values: pd.Series) -> np.ndarray:
+    return values.fillna(False).astype(bool).to_numpy()
+
+
+def build_features(canonical: pd.DataFrame, params: FeatureParams | None = None) -> tuple[pd.DataFrame, RatingState]:
+    """Point-in-time features of every row (same index) and the state after the last row."""
+    params = params or FeatureParams()
+    n = len(canonical)
+    day = _days(canonical["date"])
+    order = np.argsort(day, kind="stable")
+    team_codes, teams = pd.factorize(
+        pd.concat([canonical["home_team"], canonical["away_team"]], ignore_index=True).astype(str), sort=False
+    )
+    home = team_codes[:n].astype(np.int64)
+    away = team_codes[n:].astype(np.int64)
+    first = np.minimum(home, away)
+    second = np.maximum(home, away)
+    pair, pair_keys = pd.factorize(first * max(len(teams), 1) + second, sort=False)
+    n_teams, n_pairs = len(teams), len(pair_keys)
+    state = RatingState(
+        params=params,
+        teams=[str(t) for t in teams],
+        elo=np.full(n_teams, params.elo_initial),
+        form_weight=np.zeros(n_teams),
+        form_points=np.zeros(n_teams),
+        form_goals_for=np.zeros(n_teams),
+        form_goals_against=np.zeros(n_teams),
+        last_day=np.zeros(n_teams, dtype=np.int64),
+        played=np.zeros(n_teams, dtype=np.int64),
+        pair_first=(np.asarray(pair_keys, dtype=np.int64) // max(n_teams, 1)),
+        pair_second=(np.asarray(pair_keys, dtype=np.int64) % max(n_teams, 1)),
+        h2h_matches=np.zeros(n_pairs, dtype=np.int64),
+        h2h_first_wins=np.zeros(n_pairs, dtype=np.int64),
+        h2h_draws=np.zeros(n_pairs, dtype=np.int64),
+        h2h_first_goal_diff=np.zeros(n_pairs, dtype=np.int64),
+    )
+    out = np.empty((n, N_FEATURES))
+    _pass(
+        home[order], away[order], day[order],
+        canonical["home_score"].to_numpy(dtype=np.int64)[order],
+        canonical["away_score"].to_numpy(dtype=np.int64)[order],
+        _neutral(canonical["neutral"])[order], _tiers(canonical["competition"])[order],
+        pair.astype(np.int64)[order], (home == first)[order],
+        state.elo, state.form_weight, state.form_points, state.form_goals_for, state.form_goals_against,
+        state.last_day, state.played, state.h2h_matches, state.h2h_first_wins, state.h2h_draws,
+        state.h2h_first_goal_diff, params.elo_initial, params.elo_home_advantage,
+        np.asarray(params.k_by_tier, dtype=np.float64), params.form_decay, out,
+    )  # fmt: skip
+    if n:
+        state.as_of = _day_to_iso(int(day.max()))
+    features = np.empty_like(out)
+    features[order] = out
+    return pd.DataFrame(features, index=canonical.index, columns=list(FEATURE_NAMES)), state
+
+
+def serving_features(
+    state: RatingState,
+    requests: pd.DataFrame,
+    *,
+    unknown_teams: Literal["error", "new"] = "error",
+) -> pd.DataFrame:
+    """Features of requested matches (home_team, away_team, date, neutral, competition) from ``state``.
+
+    ``date`` may be missing or null (today). A team never seen in training is an input error
+    unless ``unknown_teams="new"``, which rates it like a newcomer (as training does).
+    """
+    n = len(requests)
+    teams_home = requests["home_team"].astype(str).tolist()
+    teams_away = requests["away_team"].astype(str).tolist()
+    index = state.team_index
+    home = np.fromiter((index.get(t, -1) for t in teams_home), dtype=np.int64, count=n)
+    away = np.fromiter((index.get(t, -1) for t in teams_away), dtype=np.int64, count=n)
+    if unknown_teams == "error" and (home.min(initial=0) < 0 or away.min(initial=0) < 0):
+        problems = [
+            {"row": row, "field": side, "value": name, "expected": "a team that played in the training data"}
+            for side, codes, names in (("home_team", home, teams_home), ("away_team", away, teams_away))
+            for row in np.flatnonzero(codes < 0).tolist()
+            for name in [names[row]]
+        ]
+        raise ScorelineError(
+            ErrorCode.INVALID_INPUT,
+            f"{len(problems)} unknown team name(s); expected teams the model was trained on",
+            {"problems": problems[:50], "count": len(problems)},
+        )
+    if "date" in requests:
+        dates = pd.to_datetime(requests["date"]).fillna(pd.Timestamp(date.today()))
+        day = dates.to_numpy(dtype="datetime64[D]").astype(np.int64)
+    else:
+        day = np.full(n, _iso_to_day(date.today().isoformat()), dtype=np.int64)
+    neutral = _neutral(requests["neutral"]) if "neutral" in requests else np.zeros(n, dtype=bool)
+    tier = (
+        _tiers(requests["competition"].fillna("Friendly")) if "competition" in requests else np.zeros(n, dtype=np.int64)
+    )
+    pair_index = state.pair_index
+    first = np.minimum(home, away)
+    second = np.maximum(home, away)
+    pair = np.fromiter(
+        (pair_index.get((int(a), int(b)), -1) if a >= 0 else -1 for a, b in zip(first, second, strict=True)),
+        dtype=np.int64,
+        count=n,
+    )
+    out = np.empty((n, N_FEATURES))
+    _serve(
+        home, away, day, neutral, tier, pair, home == first,
+        state.elo, state.form_weight, state.form_points, state.form_goals_for, state.form_goals_against,
+        state.last_day, state.played, state.h2h_matches, state.h2h_first_wins, state.h2h_draws,
+        state.h2h_first_goal_diff, state.params.elo_initial, state.params.elo_home_advantage, out,
+    )  # fmt: skip
+    return pd.DataFrame(out, index=requests.index, columns=list(FEATURE_NAMES))
