@@ -3,7 +3,7 @@ SHELL := /bin/bash
 UV ?= $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 PYTEST_ARGS ?=
 
-.PHONY: install system-deps run test lint bench airflow airflow-install clean
+.PHONY: install system-deps run test lint bench airflow airflow-install test-orchestration clean
 
 install:
 	@command -v uv >/dev/null 2>&1 || python3 -m pip install --quiet uv
@@ -30,6 +30,29 @@ bench: install system-deps
 	uv run python benchmarks/ingest.py
 	uv run python benchmarks/train.py
 	uv run python benchmarks/serve.py
+
+# Airflow lives in its own environment (orchestration/.venv, orchestration/uv.lock): it caps fastapi.
+airflow-install:
+	@command -v uv >/dev/null 2>&1 || python3 -m pip install --quiet uv
+	uv sync --project orchestration --frozen
+
+# Airflow standalone (UI on :8080) against make run's services; keys from .scoreline/secrets.env.
+airflow: airflow-install
+	@mkdir -p .scoreline/airflow
+	set -a; [ -f .scoreline/secrets.env ] && . .scoreline/secrets.env; set +a; \
+	PATH="$(CURDIR)/orchestration/.venv/bin:$$PATH" \
+	AIRFLOW_HOME="$(CURDIR)/.scoreline/airflow" \
+	AIRFLOW__CORE__DAGS_FOLDER="$(CURDIR)/orchestration/dags" \
+	AIRFLOW__CORE__LOAD_EXAMPLES=False \
+	AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION=False \
+	SCORELINE_INGEST_URL="$${SCORELINE_INGEST_URL:-http://127.0.0.1:8001}" \
+	SCORELINE_TRAINER_URL="$${SCORELINE_TRAINER_URL:-http://127.0.0.1:8002}" \
+	SCORELINE_MODEL_API_URL="$${SCORELINE_MODEL_API_URL:-http://127.0.0.1:8000}" \
+	airflow standalone
+
+# The orchestration suite runs in Airflow's environment; its services come from the workspace's .venv.
+test-orchestration: install airflow-install
+	cd orchestration && .venv/bin/python -m pytest tests $(PYTEST_ARGS)
 
 clean:
 	rm -rf .scoreline .pytest_cache

@@ -1,0 +1,167 @@
+"""Fixtures for the orchestration suite, which runs in orchestration's own environment (Airflow 3).
+
+Airflow reads its configuration when it is first imported, so ``pytest_configure`` points it at a fresh
+AIRFLOW_HOME, this repo's DAG folder and a fresh metadata database before any test module imports it:
+a new database on the machine's PostgreSQL (as in compose) when it is running, SQLite otherwise.
+
+The Scoreline services run as real processes from the workspace's environment (``/work/main/.venv``,
+i.e. ``<repo>/.venv``), started like tests/servers.py does (own process group, stopped with children).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import pytest
+
+ORCHESTRATION = Path(__file__).resolve().parents[1]
+REPO = ORCHESTRATION.parent
+DAGS_FOLDER = ORCHESTRATION / "dags"
+AIRFLOW_BIN = Path(sys.executable).parent
+WORKSPACE_BIN = REPO / ".venv" / "bin"
+AIRFLOW_USER = "scoreline-test"
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def port_open(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+@dataclass
+class ServerProcess:
+    """A server in its own process group (``setsid``), so stopping it stops its children too.
+
+    The minimal copy of tests/servers.py's launcher: this suite runs in another environment.
+    """
+
+    name: str
+    argv: Sequence[str]
+    port: int
+    health_path: str = "/healthz"
+    env: dict[str, str] = field(default_factory=dict)
+    log_path: Path | None = None
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout_s: float = 120.0, ready: Callable[[ServerProcess], bool] | None = None) -> ServerProcess:
+        log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
+        self.process = subprocess.Popen(
+            list(self.argv),
+            env={**os.environ, **self.env},
+            cwd=REPO,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + timeout_s
+        check = ready or (lambda server: _http_ok(server.url + server.health_path))
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"{self.name} exited with {self.process.returncode}; log: {self.log_path}")
+            if check(self):
+                return self
+            time.sleep(0.3)
+        self.stop()
+        raise RuntimeError(f"{self.name} not ready on port {self.port} within {timeout_s}s; log: {self.log_path}")
+
+    def stop(self, timeout_s: float = 15.0) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        try:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            self.process.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout_s)
+        except ProcessLookupError:
+            pass
+
+    def __enter__(self) -> ServerProcess:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+
+def _http_ok(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=1.0).status_code < 500
+    except httpx.HTTPError:
+        return False
+
+
+def _fresh_postgres_database() -> str | None:
+    if not port_open(5432):
+        return None
+    import psycopg2
+
+    name = f"scoreline_airflow_{uuid.uuid4().hex[:8]}"
+    admin = psycopg2.connect(host="127.0.0.1", port=5432, user="postgres", dbname="postgres")
+    admin.autocommit = True
+    with admin.cursor() as cursor:
+        cursor.execute(f'CREATE DATABASE "{name}"')
+    admin.close()
+    return f"postgresql+psycopg2://postgres@127.0.0.1:5432/{name}"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    home = Path(tempfile.mkdtemp(prefix="scoreline-airflow-"))
+    password = secrets.token_urlsafe(16)
+    passwords_file = home / "simple_auth_passwords.json"
+    passwords_file.write_text(json.dumps({AIRFLOW_USER: password}))
+    database = _fresh_postgres_database() or f"sqlite:///{home / 'airflow.db'}"
+    os.environ.update(
+        {
+            "AIRFLOW_HOME": str(home),
+            "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS_FOLDER),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": database,
+            "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_urlsafe(32),
+            "AIRFLOW__API__SECRET_KEY": secrets.token_urlsafe(32),
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{AIRFLOW_USER}:admin",
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords_file),
+            "SCORELINE_TEST_AIRFLOW_PASSWORD": password,
+        }
+    )
+    for name in list(os.environ):
+        if name.startswith("SCORELINE_") and name != "SCORELINE_TEST_AIRFLOW_PASSWORD":
+            del os.environ[name]
+
+
+@pytest.fixture(scope="session")
+def airflow_home() -> Path:
+    return Path(os.environ["AIRFLOW_HOME"])
+
+
+@pytest.fixture(scope="session")
+def airflow_database() -> str:
+    return os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
+
+
+@pytest.fixture(scope="session")
+def logs_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("server-logs")
