@@ -124,6 +124,8 @@ def _remote_error(response: httpx.Response) -> tuple[str, Any]:
         error = body.get("error")
         if isinstance(error, dict) and "message" in error:
             return str(error["message"]), error.get("details")
+        if isinstance(error, dict) and "reason" in error:  # Elasticsearch: {"error": {"type", "reason"}}
+            return f"{error.get('type', 'error')}: {error['reason']}", error.get("root_cause")
         if "message" in body:  # MLflow: {"error_code": ..., "message": ...}
             return str(body["message"]), body.get("error_code")
         if "detail" in body:  # plain FastAPI

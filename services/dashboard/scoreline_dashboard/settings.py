@@ -22,7 +22,8 @@ class DashboardSettings(ServiceUrls, ElasticSettings):
     dashboard_request_timeout_s: float = Field(10.0, gt=0)
     # Batch predictions and promotions can take longer than an interactive call.
     dashboard_long_timeout_s: float = Field(120.0, gt=0)
-    dashboard_max_log_records: int = Field(20_000, ge=100)
+    # Elasticsearch answers at most 10,000 hits per search (index.max_result_window).
+    dashboard_max_log_records: int = Field(5_000, ge=100, le=10_000)
 
     @property
     def mlflow_url(self) -> str:

@@ -107,7 +107,8 @@ def predictions_over_time(log: pd.DataFrame) -> pd.DataFrame:
     span = log["timestamp"].max() - log["timestamp"].min()
     freq = "1min" if span <= pd.Timedelta(hours=2) else "1h" if span <= pd.Timedelta(days=3) else "1D"
     counts = log.set_index("timestamp").resample(freq).size()
-    return pd.DataFrame({"time": counts.index, "predictions": counts.to_numpy()})
+    times = counts.index.tz_convert(None) if counts.index.tz is not None else counts.index  # charts want naive UTC
+    return pd.DataFrame({"time": times, "predictions": counts.to_numpy()})
 
 
 def latency_summary(log: pd.DataFrame) -> dict[str, float]:

@@ -6,9 +6,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from streamlit.testing.v1 import AppTest
-
 import scoreline_dashboard
+from streamlit.testing.v1 import AppTest
 
 PAGES = Path(scoreline_dashboard.__file__).parent / "pages"
 PAGE_NAMES = ("predict", "batch", "models", "data", "monitoring")

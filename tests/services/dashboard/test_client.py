@@ -1,0 +1,122 @@
+"""The one place that turns HTTP failures into messages: against a real HTTP server (the service kit's
+FastAPI edge under uvicorn, with routes that fail on purpose) and a closed port."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+import uvicorn
+from fastapi import Request
+from scoreline_dashboard.client import ServiceCallError, ServiceClient
+from scoreline_kit import create_app
+
+from scoreline.errors import ErrorCode, ScorelineError
+from scoreline.processes import free_port
+
+
+def _failing_app():  # a real kit app whose routes fail in the ways the services do
+    app = create_app("failing")
+
+    @app.get("/missing")
+    async def missing() -> None:
+        raise ScorelineError(ErrorCode.NOT_FOUND, "no served model for task 'esports-win'")
+
+    @app.post("/invalid")
+    async def invalid(request: Request) -> None:
+        raise ScorelineError(ErrorCode.INVALID_INPUT, "home_team: unknown team 'Atlantis'", [{"row": 0}])
+
+    @app.get("/broken")
+    async def broken() -> None:
+        raise RuntimeError("boom")
+
+    @app.get("/unavailable")
+    async def unavailable() -> None:
+        raise ScorelineError(ErrorCode.UNAVAILABLE, "no model loaded yet", retry_after_s=5)
+
+    @app.get("/slow")
+    async def slow() -> dict[str, str]:
+        await asyncio.sleep(3)
+        return {"status": "late"}
+
+    @app.get("/plain-text-error")
+    async def plain() -> None:
+        from fastapi.responses import PlainTextResponse
+
+        return PlainTextResponse("Bad Gateway from a proxy", status_code=502)
+
+    return app
+
+
+@pytest.fixture(scope="module")
+def failing_server() -> Iterator[str]:
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(_failing_app(), host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert server.started
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(10)
+
+
+def _client(url: str, timeout_s: float = 2.0) -> ServiceClient:
+    return ServiceClient("model-api", url, timeout_s, setting="SCORELINE_MODEL_API_URL")
+
+
+def test_a_closed_port_says_not_reachable_and_which_setting() -> None:
+    url = f"http://127.0.0.1:{free_port()}"
+    with pytest.raises(ServiceCallError) as caught:
+        _client(url).get("/v1/models")
+    error = caught.value
+    assert error.code is ErrorCode.UNAVAILABLE
+    assert url in error.message and "SCORELINE_MODEL_API_URL" in error.message
+    assert "connection refused" in error.message
+    assert isinstance(error.__cause__, httpx.ConnectError)
+
+
+def test_a_slow_service_times_out_with_the_limit_in_the_message(failing_server: str) -> None:
+    started = time.monotonic()
+    with pytest.raises(ServiceCallError) as caught:
+        _client(failing_server, timeout_s=0.5).get("/slow")
+    assert caught.value.code is ErrorCode.TIMEOUT
+    assert "did not answer within 0.5 s" in caught.value.message
+    assert time.monotonic() - started < 2.5
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status", "code", "fragment"),
+    [
+        ("GET", "/missing", 404, ErrorCode.NOT_FOUND, "no served model for task 'esports-win'"),
+        ("POST", "/invalid", 422, ErrorCode.INVALID_INPUT, "rejected the request (422): home_team: unknown team"),
+        ("GET", "/broken", 500, ErrorCode.UPSTREAM_FAILED, "failed on its side (500): internal error: RuntimeError"),
+        ("GET", "/unavailable", 503, ErrorCode.UNAVAILABLE, "not ready or a service behind it is down (503)"),
+        ("GET", "/plain-text-error", 502, ErrorCode.UNAVAILABLE, "Bad Gateway from a proxy"),
+    ],
+)
+def test_error_answers_keep_the_service_message(
+    failing_server: str, method: str, path: str, status: int, code: ErrorCode, fragment: str
+) -> None:
+    with pytest.raises(ServiceCallError) as caught:
+        _client(failing_server).request(method, path)
+    assert caught.value.status == status
+    assert caught.value.code is code
+    assert caught.value.message.startswith("model-api ")
+    assert fragment in caught.value.message
+
+
+def test_the_service_error_details_travel_along(failing_server: str) -> None:
+    with pytest.raises(ServiceCallError) as caught:
+        _client(failing_server).post("/invalid", json={})
+    assert caught.value.details == [{"row": 0}]
+
+
+def test_a_healthy_answer_is_returned(failing_server: str) -> None:
+    assert _client(failing_server).get("/healthz") == {"status": "ok", "service": "failing"}
