@@ -23,6 +23,7 @@ class Loose(BaseModel):
 class Prediction(Loose):
     probabilities: dict[str, float] = Field(default_factory=dict)
     prediction: str | float | None = None
+    label: str | None = None  # the prediction in words, e.g. "Brazil win"
 
 
 class PredictResult(Loose):
@@ -37,6 +38,8 @@ class ModelApi:
             "model-api", settings.model_api_url, settings.dashboard_request_timeout_s, setting="SCORELINE_MODEL_API_URL"
         )
         self.long_timeout_s = settings.dashboard_long_timeout_s
+        key = settings.api_key.get_secret_value() if settings.api_key else None
+        self.auth_headers = {"Authorization": f"Bearer {key}"} if key else {}
 
     def models(self) -> dict[str, Any]:
         return self.http.get("/v1/models")
@@ -45,13 +48,14 @@ class ModelApi:
         return self.http.get(f"/v1/{task}/schema")
 
     def predict(self, task: str, instances: list[dict[str, Any]]) -> PredictResult:
-        response = self.http.post(f"/v1/{task}/predict", json={"instances": instances})
+        response = self.http.post(f"/v1/{task}/predict", json={"instances": instances}, headers=self.auth_headers)
         return parse_predict(response.json(), response.headers.get("X-Model-Version"))
 
     def predict_batch(self, task: str, filename: str, content: bytes, content_type: str) -> tuple[bytes, str]:
         response = self.http.post(
             f"/v1/{task}/predict/batch",
             files={"file": (filename, content, content_type)},
+            headers=self.auth_headers,
             timeout_s=self.long_timeout_s,
         )
         return response.content, response.headers.get("content-type", "application/octet-stream")

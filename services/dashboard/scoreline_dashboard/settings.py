@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 
 from scoreline.settings import DEFAULT_HOME, ElasticSettings, ServiceUrls
 
@@ -23,6 +23,8 @@ class DashboardSettings(ServiceUrls, ElasticSettings):
     # Batch predictions and promotions can take longer than an interactive call.
     dashboard_long_timeout_s: float = Field(120.0, gt=0)
     # Elasticsearch answers at most 10,000 hits per search (index.max_result_window).
+    # Sent on predictions when model-api requires the API key for them (SCORELINE_API_KEY; no default).
+    api_key: SecretStr | None = None
     dashboard_max_log_records: int = Field(5_000, ge=100, le=10_000)
 
     @property

@@ -239,3 +239,30 @@ def home_advantage_by_year(matches: pd.DataFrame) -> pd.DataFrame:
     ).astype(float)
     frame = edge.groupby(year).agg(["mean", "size"])
     return pd.DataFrame({"year": frame.index, "home_advantage": frame["mean"].to_numpy(), "matches": frame["size"]})
+
+
+def request_fields(schema: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Instance fields from model-api's schema: the JSON schema of one request (``request``), by name."""
+    request = schema.get("request") or {}
+    properties = request.get("properties") or schema.get("fields") or {}
+    if isinstance(properties, list):
+        properties = {str(f.get("name")): f for f in properties if isinstance(f, dict)}
+    required = set(request.get("required", []))
+    fields = {}
+    for name, spec in properties.items():
+        spec = dict(spec) if isinstance(spec, dict) else {"type": str(spec)}
+        kinds = [spec.get("type")] + [
+            option.get("type") for option in spec.get("anyOf", []) if isinstance(option, dict)
+        ]
+        kind = next((k for k in kinds if k and k != "null"), "string")
+        fields[name] = {**spec, "type": kind, "required": name in required}
+    return fields
+
+
+def promotion_events(history: Any) -> pd.DataFrame:
+    """The trainer's promotion history (``{"events": [...]}``) as a table, newest first, metrics left out."""
+    events = history.get("events", history.get("history", [])) if isinstance(history, dict) else history
+    columns = ["at", "event", "version", "decision", "reason", "by", "mode", "compared_with"]
+    rows = [{name: event.get(name) for name in columns} for event in events or [] if isinstance(event, dict)]
+    frame = pd.DataFrame(rows, columns=columns)
+    return frame.dropna(axis=1, how="all")

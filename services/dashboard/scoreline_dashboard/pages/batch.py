@@ -6,7 +6,7 @@ import io
 
 import pandas as pd
 import streamlit as st
-from scoreline_dashboard import ui
+from scoreline_dashboard import ui, views
 from scoreline_dashboard.services import ModelApi
 
 PREVIEW_ROWS = 20
@@ -20,10 +20,10 @@ task = ui.task_picker(config, key="batch_task")
 upload = st.file_uploader("CSV or Parquet file", type=list(CONTENT_TYPES), key="batch_file")
 if upload is None:
     schema = ui.read("schema", task, config=config)
-    if schema and schema.get("fields"):
-        fields = schema["fields"]
-        names = list(fields) if isinstance(fields, dict) else [f.get("name") for f in fields]
-        st.info(f"Expected columns: {', '.join(str(n) for n in names)}")
+    fields = views.request_fields(schema) if schema else {}
+    if fields:
+        names = [f"**{n}**" if spec["required"] else n for n, spec in fields.items()]
+        st.info(f"One row per request. Columns: {', '.join(names)} (bold ones are required).")
     st.stop()
 
 content = upload.getvalue()

@@ -27,9 +27,10 @@ if models is not None:
         columns[0].metric("Served version", str(served.get("version") or served.get("model_version") or "?"))
         columns[1].metric("Alias", str(served.get("alias", "champion")))
         columns[2].metric("Loaded at", str(served.get("loaded_at", "?"))[:19].replace("T", " "))
-        error = served.get("last_reload_error") or served.get("reload_error")
+        error = served.get("last_reload_error")
         if error:
-            st.error(f"Last reload failed: {error}")
+            text = error.get("message", error) if isinstance(error, dict) else error
+            st.warning(f"The last reload failed, the served version stays: {text}")
         metrics = served.get("holdout_metrics") or served.get("metrics")
         if metrics:
             st.dataframe(pd.DataFrame([metrics]), hide_index=True)
@@ -86,40 +87,46 @@ if registry is not None:
 st.header("Promotion history")
 history = ui.read("promotions", task, config=config, spinner="Reading the promotion history…")
 if history is not None:
-    entries: list[dict[str, Any]] = history.get("history", history) if isinstance(history, dict) else history
-    if entries:
-        st.dataframe(pd.DataFrame(entries), hide_index=True, use_container_width=True)
-    else:
+    events = views.promotion_events(history)
+    if events.empty:
         st.info("No promotion has happened yet.")
+    else:
+        st.dataframe(events, hide_index=True, use_container_width=True)
 
 st.header("Change the champion")
-with st.form("promotion_form"):
-    action = st.radio(
-        "Action",
-        ["promote", "approve", "rollback"],
-        format_func={
-            "promote": "Evaluate the challenger and promote it if it is better",
-            "approve": "Approve a pending promotion (manual mode)",
-            "rollback": "Roll back to the previous champion",
-        }.get,
-        key="promotion_action",
+st.caption("These actions change what model-api serves; the trainer asks for the admin key (SCORELINE_ADMIN_KEY).")
+action = st.radio(
+    "Action",
+    ["promote", "approve", "rollback"],
+    format_func={
+        "promote": "Decide: compare the challenger with the champion and promote it if it is better",
+        "approve": "Approve a version waiting for approval (manual mode)",
+        "rollback": "Roll back to the previous champion",
+    }.get,
+    key="promotion_action",
+)
+body: dict[str, Any] = {"actor": "dashboard"}
+if action == "promote":
+    mode = st.radio(
+        "Mode", ["auto", "manual"], horizontal=True, key="promotion_mode",
+        help="manual: a better challenger waits for approval instead of being promoted.",
+    )  # fmt: skip
+    body["mode"] = mode
+elif action == "approve":
+    body["version"] = st.text_input("Version to approve", key="promotion_version").strip()
+admin_key = st.text_input("Admin key", type="password", key="admin_key")
+missing = "the admin key" if not admin_key else "a version" if action == "approve" and not body["version"] else None
+if missing:
+    st.caption(f"Enter {missing} to run this.")
+if st.button("Run", type="primary", disabled=bool(missing), key="promotion_run"):
+    answer = ui.attempt(
+        lambda: Trainer(config).promotion_action(task, action, admin_key, body),
+        spinner=f"Running {action}… (a decision evaluates both models; this can take a while)",
     )
-    version = st.text_input("Version (optional for promote and rollback)", key="promotion_version")
-    reason = st.text_input("Reason", key="promotion_reason")
-    admin_key = st.text_input("Admin key", type="password", key="admin_key", help="SCORELINE_ADMIN_KEY of the trainer")
-    submitted = st.form_submit_button("Run", type="primary")
-if submitted:
-    if not admin_key:
-        st.error("This action needs the admin key.")
-    else:
-        body: dict[str, Any] = {"reason": reason or f"{action} from the dashboard", "actor": "dashboard"}
-        if version.strip():
-            body["version"] = version.strip()
-        answer = ui.attempt(
-            lambda: Trainer(config).promotion_action(task, action, admin_key, body),
-            spinner=f"Running {action}…",
-        )
-        if answer is not None:
-            st.success(f"{action} done.")
+    if answer is not None:
+        decision = answer.get("decision", action) if isinstance(answer, dict) else action
+        reason = answer.get("reason", "") if isinstance(answer, dict) else ""
+        st.success(f"{decision}: {reason}" if reason else str(decision))
+        with st.expander("Full answer"):
             st.json(answer)
-            st.cache_data.clear()
+        st.cache_data.clear()  # the registry and the history changed

@@ -43,6 +43,8 @@ def show_result(result: PredictResult, instance: dict[str, Any]) -> None:
     )
     st.altair_chart(chart, use_container_width=True)
     st.caption(f"Model {result.model_name or f'scoreline-{task}'} · version {result.model_version or 'unknown'}")
+    if prediction.label:
+        st.caption(f"Predicted: {prediction.label}")
     raw = prediction.model_dump()
     details = {side: views.team_details(schema, raw, team, side) for side, team in (("home", home), ("away", away))}
     if any(details.values()):
@@ -56,24 +58,36 @@ def show_result(result: PredictResult, instance: dict[str, Any]) -> None:
                 column.caption("no details")
 
 
+COMPETITIONS = [
+    "Friendly",
+    "FIFA World Cup",
+    "FIFA World Cup qualification",
+    "UEFA Euro",
+    "UEFA Nations League",
+    "Copa América",
+    "African Cup of Nations",
+    "AFC Asian Cup",
+    "Gold Cup",
+]
+
+
 def match_form() -> dict[str, Any] | None:
     teams = views.team_names(schema)
     if not teams:
-        st.warning("The served model lists no teams, so there is nothing to pick from.")
+        st.warning("The served model lists no teams yet: is a champion loaded? See the Models page.")
         return None
+    st.caption(f"{len(teams):,} teams known to the served model. Type in a box to search.")
     left, right = st.columns(2)
     home = left.selectbox("Home team", teams, index=None, placeholder="Type to search…", key="home_team")
     away = right.selectbox("Away team", teams, index=None, placeholder="Type to search…", key="away_team")
     left, middle, right = st.columns(3)
     date = left.date_input("Match date", value=dt.date.today(), key="match_date")
-    competitions = [str(c) for c in schema.get("competitions") or []]
-    if competitions:
-        default = competitions.index("Friendly") if "Friendly" in competitions else 0
-        competition = middle.selectbox("Competition", competitions, index=default, key="competition")
-    else:
-        competition = middle.text_input("Competition", value="Friendly", key="competition")
+    competition = middle.selectbox(
+        "Competition", COMPETITIONS, index=0, accept_new_options=True, key="competition",
+        help="Its importance shapes the prediction; type another name if it is not listed.",
+    )  # fmt: skip
     right.write("")
-    neutral = right.checkbox("Neutral venue", key="neutral")
+    neutral = right.checkbox("Neutral venue", key="neutral", help="No home advantage, e.g. a tournament abroad.")
     problems = views.match_problems(home, away, teams)
     for problem in problems:
         st.info(problem)
@@ -84,22 +98,23 @@ def match_form() -> dict[str, Any] | None:
         "away_team": away,
         "date": date.isoformat(),
         "neutral": neutral,
-        "competition": competition,
+        "competition": competition or "Friendly",
     }
 
 
 def generic_form() -> dict[str, Any] | None:
-    fields = schema.get("fields") or {}
-    items = fields.items() if isinstance(fields, dict) else ((f.get("name"), f) for f in fields)
     instance: dict[str, Any] = {}
-    for name, spec in items:
-        kind = str((spec or {}).get("type", "string")) if isinstance(spec, dict) else str(spec)
-        if kind in ("number", "integer", "float"):
-            instance[name] = st.number_input(name, key=f"field_{name}")
-        elif kind == "boolean":
-            instance[name] = st.checkbox(name, key=f"field_{name}")
+    for name, spec in views.request_fields(schema).items():
+        label = f"{name}{' *' if spec['required'] else ''}"
+        help_text = spec.get("description")
+        if spec["type"] in ("number", "integer"):
+            value = st.number_input(label, value=spec.get("default"), key=f"field_{name}", help=help_text)
+        elif spec["type"] == "boolean":
+            value = st.checkbox(label, value=bool(spec.get("default", False)), key=f"field_{name}", help=help_text)
         else:
-            instance[name] = st.text_input(name, key=f"field_{name}")
+            value = st.text_input(label, value=spec.get("default") or "", key=f"field_{name}", help=help_text) or None
+        if value is not None:
+            instance[name] = int(value) if spec["type"] == "integer" else value
     if not st.button("Predict", type="primary", key="predict_button"):
         return None
     return instance
