@@ -20,7 +20,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -165,3 +165,86 @@ def airflow_database() -> str:
 @pytest.fixture(scope="session")
 def logs_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("server-logs")
+
+
+def airflow_cli(*args: str, timeout_s: float = 600.0) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(
+        [str(AIRFLOW_BIN / "airflow"), *args], capture_output=True, text=True, timeout=timeout_s, cwd=REPO
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"airflow {' '.join(args)} failed:\n{result.stdout[-2000:]}\n{result.stderr[-4000:]}")
+    return result
+
+
+@pytest.fixture(scope="session")
+def airflow_db(airflow_database: str) -> str:
+    """The metadata database migrated, with the DAG folder parsed into it (as the dag-processor would)."""
+    airflow_cli("db", "migrate")
+    airflow_cli("dags", "reserialize")
+    return airflow_database
+
+
+@pytest.fixture(scope="session")
+def airflow_api(airflow_db: str, logs_dir: Path) -> Iterator[ServerProcess]:
+    """``airflow api-server`` on a free port, sharing the metadata DB with the test process's ``dag.test()``."""
+    port = free_port()
+    server = ServerProcess(
+        "airflow-api-server",
+        [str(AIRFLOW_BIN / "airflow"), "api-server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
+        port,
+        health_path="/api/v2/monitor/health",
+        env={"PATH": f"{AIRFLOW_BIN}{os.pathsep}{os.environ.get('PATH', '')}"},
+        log_path=logs_dir / "airflow-api-server.log",
+    )
+    with server.start(timeout_s=180) as running:
+        yield running
+
+
+def airflow_token(api: ServerProcess) -> str:
+    """A JWT from the simple auth manager, as ingest's notifier gets one."""
+    response = httpx.post(
+        f"{api.url}/auth/token",
+        json={"username": AIRFLOW_USER, "password": os.environ["SCORELINE_TEST_AIRFLOW_PASSWORD"]},
+        timeout=30,
+    )
+    response.raise_for_status()
+    return response.json()["access_token"]
+
+
+class WebhookReceiver:
+    """A real HTTP server on loopback that records the JSON bodies posted to it (the Slack stand-in)."""
+
+    def __init__(self) -> None:
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+        from threading import Thread
+
+        received: list[dict[str, object]] = []
+        self.received = received
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length", "0"))
+                received.append(json.loads(self.rfile.read(length)))
+                self.send_response(200)
+                self.send_header("Content-Type", "text/plain")
+                self.end_headers()
+                self.wfile.write(b"ok")
+
+            def log_message(self, *_: object) -> None:
+                return
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks/scoreline"
+        self.thread = Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def webhook() -> Iterator[WebhookReceiver]:
+    receiver = WebhookReceiver()
+    yield receiver
+    receiver.close()
