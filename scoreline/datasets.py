@@ -1,0 +1,310 @@
+"""Immutable, content-addressed dataset versions in the object store (DESIGN.md §4).
+
+Layout per version::
+
+    raw/<task>/<dataset>/<version>/<original-file>        the bytes as received
+    datasets/<task>/<dataset>/<version>/data.parquet      the canonical table
+    datasets/<task>/<dataset>/<version>/manifest.json     written last: without it the version does not exist
+
+The version is a prefix of the SHA-256 of the canonical content (not of the raw bytes), so the same
+matches ingested twice, even from differently formatted files, give the same version.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import json
+import re
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path, PurePosixPath
+from typing import Literal
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+from pydantic import BaseModel, Field
+
+from scoreline.errors import ErrorCode, ScorelineError
+from scoreline.storage import ObjectStore
+from scoreline.tasks import get_task
+
+VERSION_LENGTH = 12
+MANIFEST_SCHEMA_VERSION = 1
+DATASET_SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+_FILENAME_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+Progress = Callable[[str, float], None]
+
+
+class DatasetSource(BaseModel):
+    kind: Literal["upload", "url", "object-store", "cli", "api"] = "api"
+    filename: str
+    url: str | None = None
+    raw_key: str = ""
+    raw_sha256: str = ""
+    raw_bytes: int = 0
+    format: str | None = None  # the raw format the task detected, e.g. "international"
+
+
+class DatasetManifest(BaseModel):
+    task: str
+    dataset: str
+    version: str
+    sha256: str = Field(description="SHA-256 of the canonical content; the version is its prefix")
+    rows: int
+    columns: list[str]
+    dtypes: dict[str, str]
+    source: DatasetSource
+    created_at: datetime
+    schema_version: int = MANIFEST_SCHEMA_VERSION
+    data_key: str
+    date_min: str | None = None
+    date_max: str | None = None
+
+
+class DatasetSummary(BaseModel):
+    task: str
+    dataset: str
+    versions: int
+    latest: DatasetManifest
+
+
+class IngestResult(BaseModel):
+    manifest: DatasetManifest
+    created: bool  # False when this content was already stored under the same version
+
+
+def check_dataset_name(dataset: str) -> str:
+    if not DATASET_SLUG.match(dataset):
+        raise ScorelineError(
+            ErrorCode.INVALID_INPUT,
+            f"invalid dataset name {dataset!r}: expected a slug of lowercase letters, digits, '-' and '_' "
+            "(1-63 characters, starting with a letter or digit)",
+            {"field": "dataset", "value": dataset[:200], "expected": DATASET_SLUG.pattern},
+        )
+    return dataset
+
+
+def check_version(version: str) -> str:
+    if not re.fullmatch(rf"[0-9a-f]{{{VERSION_LENGTH}}}", version):
+        raise ScorelineError(
+            ErrorCode.NOT_FOUND,
+            f"no version {version!r}: versions are {VERSION_LENGTH} lowercase hex characters",
+            {"version": version[:100]},
+        )
+    return version
+
+
+def safe_filename(filename: str | None) -> str:
+    """The original file's base name, reduced to characters that are safe in an object key."""
+    name = PurePosixPath((filename or "").replace("\\", "/")).name
+    name = _FILENAME_UNSAFE.sub("_", name).strip("._")
+    return name[:120] or "data.csv"
+
+
+def content_digest(canonical: pd.DataFrame) -> str:
+    """SHA-256 of the canonical table: column names, dtypes and a stable per-row hash of every value."""
+    digest = hashlib.sha256()
+    digest.update(json.dumps([[c, str(t)] for c, t in canonical.dtypes.items()]).encode())
+    digest.update(pd.util.hash_pandas_object(canonical, index=False).to_numpy().tobytes())
+    return digest.hexdigest()
+
+
+def _parquet_bytes(canonical: pd.DataFrame) -> bytes:
+    table = pa.Table.from_pandas(canonical, preserve_index=False)
+    buffer = io.BytesIO()
+    pq.write_table(table, buffer, compression="zstd")
+    return buffer.getvalue()
+
+
+_locks_guard = threading.Lock()
+_version_locks: dict[tuple[str, str, str, str], threading.Lock] = {}
+
+
+def _version_lock(store: ObjectStore, task: str, dataset: str, version: str) -> threading.Lock:
+    """One lock per version in this process, so concurrent ingests of the same content write it once."""
+    with _locks_guard:
+        return _version_locks.setdefault((store.uri, task, dataset, version), threading.Lock())
+
+
+class DatasetCatalog:
+    """Versioned datasets of every task in one object store."""
+
+    def __init__(self, store: ObjectStore) -> None:
+        self.store = store
+
+    # ---- keys ----------------------------------------------------------------------------
+    @staticmethod
+    def data_key(task: str, dataset: str, version: str) -> str:
+        return f"datasets/{task}/{dataset}/{version}/data.parquet"
+
+    @staticmethod
+    def manifest_key(task: str, dataset: str, version: str) -> str:
+        return f"datasets/{task}/{dataset}/{version}/manifest.json"
+
+    @staticmethod
+    def raw_key(task: str, dataset: str, version: str, filename: str) -> str:
+        return f"raw/{task}/{dataset}/{version}/{safe_filename(filename)}"
+
+    # ---- writing -------------------------------------------------------------------------
+    def ingest(
+        self,
+        task: str,
+        dataset: str,
+        raw: bytes | Path,
+        filename: str | None = None,
+        *,
+        source_kind: Literal["upload", "url", "object-store", "cli", "api"] = "api",
+        source_url: str | None = None,
+        progress: Progress | None = None,
+    ) -> IngestResult:
+        """Validate ``raw`` into the task's canonical table and store it as a version (if new).
+
+        Bad content raises ``ScorelineError(INVALID_INPUT)`` before anything is written. A storage
+        failure raises ``ScorelineError(UNAVAILABLE)`` and leaves no manifest, so no visible version.
+        """
+        report = progress or (lambda _stage, _fraction: None)
+        task_impl = get_task(task)
+        check_dataset_name(dataset)
+        filename = safe_filename(filename or (raw.name if isinstance(raw, Path) else None))
+        raw_path = raw if isinstance(raw, Path) else None
+        raw_bytes = raw.read_bytes() if isinstance(raw, Path) else raw
+
+        report("validating", 0.05)
+        canonical = task_impl.to_canonical(raw_bytes, filename)
+        report("hashing", 0.55)
+        sha256 = content_digest(canonical)
+        version = sha256[:VERSION_LENGTH]
+
+        existing = self._manifest_or_none(task, dataset, version)
+        if existing is not None:
+            report("done", 1.0)
+            return IngestResult(manifest=existing, created=False)
+
+        with _version_lock(self.store, task, dataset, version):
+            existing = self._manifest_or_none(task, dataset, version)
+            if existing is not None:
+                report("done", 1.0)
+                return IngestResult(manifest=existing, created=False)
+            raw_key = self.raw_key(task, dataset, version, filename)
+            data_key = self.data_key(task, dataset, version)
+            manifest = DatasetManifest(
+                task=task,
+                dataset=dataset,
+                version=version,
+                sha256=sha256,
+                rows=len(canonical),
+                columns=list(canonical.columns),
+                dtypes={c: str(t) for c, t in canonical.dtypes.items()},
+                source=DatasetSource(
+                    kind=source_kind,
+                    filename=filename,
+                    url=source_url,
+                    raw_key=raw_key,
+                    raw_sha256=hashlib.sha256(raw_bytes).hexdigest(),
+                    raw_bytes=len(raw_bytes),
+                    format=canonical.attrs.get("format"),
+                ),
+                created_at=datetime.now(UTC),
+                data_key=data_key,
+                **_date_range(canonical, task_impl.date_column),
+            )
+            written: list[str] = []
+            try:
+                report("writing raw file", 0.65)
+                if raw_path is not None:
+                    self.store.put_file(raw_key, raw_path, "text/csv")
+                else:
+                    self.store.put(raw_key, raw_bytes, "text/csv")
+                written.append(raw_key)
+                report("writing parquet", 0.8)
+                self.store.put(data_key, _parquet_bytes(canonical), "application/vnd.apache.parquet")
+                written.append(data_key)
+                report("writing manifest", 0.95)
+                payload = manifest.model_dump_json(indent=2).encode()
+                created = self.store.put_if_absent(
+                    self.manifest_key(task, dataset, version), payload, "application/json"
+                )
+            except BaseException:
+                # Without a manifest the version is invisible already; also drop what this attempt wrote.
+                for key in written:
+                    with contextlib.suppress(Exception):
+                        self.store.delete(key)
+                raise
+        report("done", 1.0)
+        if not created:
+            return IngestResult(manifest=self.manifest(task, dataset, version), created=False)
+        return IngestResult(manifest=manifest, created=True)
+
+    # ---- reading -------------------------------------------------------------------------
+    def _manifest_or_none(self, task: str, dataset: str, version: str) -> DatasetManifest | None:
+        try:
+            return self.manifest(task, dataset, version)
+        except ScorelineError as exc:
+            if exc.code == ErrorCode.NOT_FOUND:
+                return None
+            raise
+
+    def manifest(self, task: str, dataset: str, version: str) -> DatasetManifest:
+        get_task(task)
+        check_dataset_name(dataset)
+        check_version(version)
+        try:
+            payload = self.store.get(self.manifest_key(task, dataset, version))
+        except ScorelineError as exc:
+            if exc.code == ErrorCode.NOT_FOUND:
+                raise ScorelineError(
+                    ErrorCode.NOT_FOUND,
+                    f"no version {version} of dataset {task}/{dataset}",
+                    {"task": task, "dataset": dataset, "version": version},
+                ) from exc
+            raise
+        return DatasetManifest.model_validate_json(payload)
+
+    def versions(self, task: str, dataset: str) -> list[DatasetManifest]:
+        """Every version of the dataset, oldest first."""
+        get_task(task)
+        check_dataset_name(dataset)
+        keys = [k for k in self.store.list(f"datasets/{task}/{dataset}/") if k.endswith("/manifest.json")]
+        manifests = [DatasetManifest.model_validate_json(self.store.get(k)) for k in keys]
+        return sorted(manifests, key=lambda m: (m.created_at, m.version))
+
+    def latest(self, task: str, dataset: str) -> DatasetManifest:
+        versions = self.versions(task, dataset)
+        if not versions:
+            raise ScorelineError(
+                ErrorCode.NOT_FOUND, f"dataset {task}/{dataset} has no versions", {"task": task, "dataset": dataset}
+            )
+        return versions[-1]
+
+    def list_datasets(self) -> list[DatasetSummary]:
+        found: dict[tuple[str, str], list[DatasetManifest]] = {}
+        for key in self.store.list("datasets/"):
+            parts = key.split("/")
+            if len(parts) == 5 and parts[4] == "manifest.json":
+                manifest = DatasetManifest.model_validate_json(self.store.get(key))
+                found.setdefault((parts[1], parts[2]), []).append(manifest)
+        summaries = []
+        for (task, dataset), manifests in sorted(found.items()):
+            manifests.sort(key=lambda m: (m.created_at, m.version))
+            summaries.append(DatasetSummary(task=task, dataset=dataset, versions=len(manifests), latest=manifests[-1]))
+        return summaries
+
+    def load(self, task: str, dataset: str, version: str | None = None) -> pd.DataFrame:
+        """The canonical table of a version (the latest when ``version`` is None)."""
+        manifest = self.manifest(task, dataset, version) if version else self.latest(task, dataset)
+        table = pq.read_table(io.BytesIO(self.store.get(manifest.data_key)))
+        frame = table.to_pandas()
+        frame.attrs["version"] = manifest.version
+        return frame
+
+
+def _date_range(canonical: pd.DataFrame, date_column: str) -> dict[str, str | None]:
+    if date_column not in canonical.columns or canonical.empty:
+        return {"date_min": None, "date_max": None}
+    dates = pd.to_datetime(canonical[date_column])
+    return {"date_min": dates.min().date().isoformat(), "date_max": dates.max().date().isoformat()}

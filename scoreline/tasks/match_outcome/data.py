@@ -1,0 +1,453 @@
+"""Raw match files → the canonical match table, with every problem explained.
+
+Two raw formats are recognised from the header:
+
+* ``international``: the international results CSV
+  (``date,home_team,away_team,home_score,away_score,tournament,city,country,neutral``);
+* ``football-data``: football-data.co.uk season files (``Div,Date,HomeTeam,AwayTeam,FTHG,FTAG,FTR,...``)
+  with dates as dd/mm/yy or dd/mm/yyyy and optional 1X2 odds (Bet365, Pinnacle, Pinnacle closing,
+  market average), kept as ``odds_home``/``odds_draw``/``odds_away``.
+
+Reading is pyarrow's multi-threaded CSV reader with every column as text; parsing is vectorized
+and records what could not be parsed; the typed table then goes through a pandera schema (lazy,
+so every rule failure is collected). Problems are reported as ``{row, column, value, expected}``
+where ``row`` is the spreadsheet row (the header is row 1): the first 50 plus the total count.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass, field
+from functools import cache
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+
+from scoreline.errors import ErrorCode, ScorelineError
+
+if TYPE_CHECKING:
+    import pandera.pandas as pa_schema
+
+CANONICAL_COLUMNS: tuple[str, ...] = (
+    "date",
+    "home_team",
+    "away_team",
+    "home_score",
+    "away_score",
+    "competition",
+    "neutral",
+)
+ODDS_COLUMNS: tuple[str, ...] = ("odds_home", "odds_draw", "odds_away")
+SCHEMA_VERSION = 1
+MAX_REPORTED_PROBLEMS = 50
+FIRST_ROW = 2  # spreadsheet numbering: the header is row 1
+
+INTERNATIONAL_COLUMNS = ("date", "home_team", "away_team", "home_score", "away_score", "tournament", "neutral")
+FOOTBALL_DATA_COLUMNS = ("Date", "HomeTeam", "AwayTeam", "FTHG", "FTAG")
+# 1X2 odds triples in order of preference; a row missing the first falls back to the next.
+FOOTBALL_DATA_ODDS = (("B365H", "B365D", "B365A"), ("PSH", "PSD", "PSA"), ("PSCH", "PSCD", "PSCA"),
+                      ("AvgH", "AvgD", "AvgA"))  # fmt: skip
+_TRUE = ("TRUE", "True", "true", "1", "T", "t", "yes")
+_FALSE = ("FALSE", "False", "false", "0", "F", "f", "no")
+
+
+@dataclass
+class Problems:
+    """Collects problems up to the report limit while counting all of them and remembering failed rows."""
+
+    items: list[dict[str, Any]] = field(default_factory=list)
+    total: int = 0
+    row_numbers: np.ndarray | None = None  # file row number of each data position, when rows were dropped
+    failed: dict[str, list[np.ndarray]] = field(default_factory=dict)  # source column -> data positions
+
+    def number(self, position: int) -> int:
+        return int(self.row_numbers[position]) if self.row_numbers is not None else position + FIRST_ROW
+
+    def add_rows(
+        self, rows: np.ndarray, column: str, values: pa.Array | pa.ChunkedArray | list[Any], expected: str
+    ) -> None:
+        """``rows`` are 0-based data positions, ``values`` aligned with them."""
+        self.total += len(rows)
+        self.failed.setdefault(column, []).append(rows)
+        room = MAX_REPORTED_PROBLEMS - len(self.items)
+        if room <= 0:
+            return
+        values_list = values.to_pylist() if isinstance(values, pa.Array | pa.ChunkedArray) else list(values)
+        for row, value in zip(rows[:room], values_list[:room], strict=False):
+            self.items.append(
+                {"row": self.number(int(row)), "column": column, "value": _plain(value), "expected": expected}
+            )
+
+    def add(self, row: int | None, column: str | None, value: Any, expected: str) -> None:
+        self.total += 1
+        if len(self.items) < MAX_REPORTED_PROBLEMS:
+            self.items.append({"row": row, "column": column, "value": _plain(value), "expected": expected})
+
+    def failed_positions(self, column: str) -> set[int]:
+        return {int(row) for rows in self.failed.get(column, []) for row in rows}
+
+    def raise_if_any(self, fmt: str) -> None:
+        if not self.total:
+            return
+        self.items.sort(key=lambda p: (p["row"] is not None, p["row"] or 0))
+        first = self.items[0]
+        where = f"row {first['row']}, " if first["row"] is not None else ""
+        raise ScorelineError(
+            ErrorCode.INVALID_INPUT,
+            f"{self.total} problem(s) in the {fmt} file; first: {where}column {first['column']!r}: "
+            f"got {first['value']!r}, expected {first['expected']}",
+            {"format": fmt, "total": self.total, "problems": self.items},
+        )
+
+
+def _plain(value: Any) -> Any:
+    if value is None or isinstance(value, bool | int | float | str):
+        return value if not isinstance(value, str) else value[:200]
+    if isinstance(value, np.generic):
+        return value.item()
+    return str(value)[:200]
+
+
+# ---- detection ---------------------------------------------------------------------------
+
+
+def _decode_header(raw: bytes, filename: str) -> list[str]:
+    if not raw.strip():
+        raise ScorelineError(
+            ErrorCode.INVALID_INPUT,
+            f"{filename!r} is empty; expected a CSV file with a header row and at least one match",
+            {"format": None, "total": 1, "problems": [{"row": None, "column": None, "value": "", "expected": "data"}]},
+        )
+    head = raw[:65536]
+    if b"\x00" in head:
+        raise ScorelineError(
+            ErrorCode.UNSUPPORTED_MEDIA, f"{filename!r} looks binary (NUL bytes); expected a CSV text file"
+        )
+    try:
+        text = head.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        # a cut through a multi-byte character at the 64 KiB boundary is fine
+        if exc.start < len(head) - 4:
+            raise ScorelineError(
+                ErrorCode.UNSUPPORTED_MEDIA,
+                f"{filename!r} is not UTF-8 text (byte {exc.start}); expected a CSV text file",
+            ) from exc
+        text = head[: exc.start].decode("utf-8-sig")
+    first_line = text.splitlines()[0] if text.splitlines() else ""
+    return [name.strip().strip('"') for name in first_line.split(",")]
+
+
+def detect_format(header: list[str]) -> str:
+    present = set(header)
+    if set(INTERNATIONAL_COLUMNS) <= present:
+        return "international"
+    if set(FOOTBALL_DATA_COLUMNS) <= present:
+        return "football-data"
+    missing_intl = [c for c in INTERNATIONAL_COLUMNS if c not in present]
+    missing_fd = [c for c in FOOTBALL_DATA_COLUMNS if c not in present]
+    closest, missing = (
+        ("international results", missing_intl)
+        if len(missing_intl) <= len(missing_fd)
+        else ("football-data.co.uk", missing_fd)
+    )
+    problems = [{"row": 1, "column": c, "value": None, "expected": "column present in the header"} for c in missing]
+    raise ScorelineError(
+        ErrorCode.INVALID_INPUT,
+        f"unrecognised columns {header[:12]}; expected the international results header "
+        f"({','.join(INTERNATIONAL_COLUMNS)},...) or a football-data.co.uk header "
+        f"({','.join(FOOTBALL_DATA_COLUMNS)},...); closest is {closest}, missing {missing}",
+        {"format": None, "total": len(problems), "problems": problems[:MAX_REPORTED_PROBLEMS], "header": header[:50]},
+    )
+
+
+def _read_text_table(raw: bytes, columns: list[str]) -> pa.Table:
+    try:
+        return pacsv.read_csv(
+            io.BytesIO(raw),
+            read_options=pacsv.ReadOptions(use_threads=True, block_size=1 << 22),
+            parse_options=pacsv.ParseOptions(newlines_in_values=False),
+            convert_options=pacsv.ConvertOptions(
+                include_columns=columns,
+                column_types=dict.fromkeys(columns, pa.string()),
+                strings_can_be_null=True,
+                quoted_strings_can_be_null=False,
+            ),
+        )
+    except pa.ArrowInvalid as exc:
+        raise ScorelineError(
+            ErrorCode.INVALID_INPUT,
+            f"the CSV could not be read: {exc}; expected one header row and the same number of fields on every row",
+            {"format": None, "total": 1, "problems": [{"row": None, "column": None, "value": str(exc)[:300],
+                                                      "expected": "well-formed CSV"}]},
+        ) from exc  # fmt: skip
+
+
+# ---- parsing helpers (vectorized, problems recorded) -------------------------------------
+
+
+def _missing(column: pa.ChunkedArray) -> np.ndarray:
+    """Rows where the (already trimmed) text is null or empty."""
+    if column.null_count == 0 and len(column) and pc.min(pc.utf8_length(column)).as_py() > 0:
+        return np.zeros(len(column), dtype=bool)  # the common case, without a per-row mask
+    return np.asarray(pc.fill_null(pc.equal(column, ""), True), dtype=bool)
+
+
+def _parse_dates(column: pa.ChunkedArray, formats: list[str], name: str, problems: Problems) -> pa.ChunkedArray:
+    stripped = pc.utf8_trim_whitespace(column)
+    if formats == ["%Y-%m-%d"]:
+        try:  # the fast ISO path; anything it rejects is re-parsed strictly below to find the culprits
+            return pc.cast(pc.strptime(stripped, format="%Y-%m-%d", unit="s"), pa.timestamp("s"))
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            pass
+    parsed = None
+    for fmt in formats:
+        attempt = pc.strptime(stripped, format=fmt, unit="s", error_is_null=True)
+        parsed = attempt if parsed is None else pc.coalesce(parsed, attempt)
+    bad = np.flatnonzero(np.asarray(pc.is_null(parsed), dtype=bool))
+    if len(bad):
+        problems.add_rows(bad, name, pc.take(column, pa.array(bad)), f"a date as {' or '.join(formats)}")
+    return parsed
+
+
+def _parse_ints(column: pa.ChunkedArray, name: str, problems: Problems) -> np.ndarray:
+    stripped = pc.utf8_trim_whitespace(column)
+    if stripped.null_count == 0:
+        try:  # the fast path; a failure means some value is not an integer, found row by row below
+            return np.asarray(pc.cast(stripped, pa.int64()))
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            pass
+    is_int = np.asarray(pc.fill_null(pc.match_substring_regex(stripped, r"^[+-]?\d{1,9}$"), False), dtype=bool)
+    bad = np.flatnonzero(~is_int)
+    if len(bad):
+        problems.add_rows(bad, name, pc.take(column, pa.array(bad)), "a whole number of goals (0, 1, 2, ...)")
+    cleaned = pc.if_else(pa.array(is_int), stripped, "-1")  # placeholder; such rows are already reported
+    return np.asarray(pc.cast(cleaned, pa.int64()))
+
+
+def _parse_bools(column: pa.ChunkedArray, name: str, problems: Problems) -> np.ndarray:
+    stripped = pc.utf8_trim_whitespace(column)
+    truthy = np.asarray(pc.fill_null(pc.is_in(stripped, pa.array(_TRUE)), False), dtype=bool)
+    falsy = np.asarray(pc.fill_null(pc.is_in(stripped, pa.array(_FALSE)), False), dtype=bool)
+    bad = np.flatnonzero(~(truthy | falsy))
+    if len(bad):
+        problems.add_rows(bad, name, pc.take(column, pa.array(bad)), "TRUE or FALSE")
+    return truthy
+
+
+def _parse_odds(table: pa.Table, problems: Problems) -> dict[str, np.ndarray] | None:
+    triples = [t for t in FOOTBALL_DATA_ODDS if all(c in table.column_names for c in t)]
+    if not triples:
+        return None
+    n = table.num_rows
+    out = {name: np.full(n, np.nan) for name in ODDS_COLUMNS}
+    filled = np.zeros(n, dtype=bool)
+    for triple in triples:
+        values = []
+        for source in triple:
+            column = pc.utf8_trim_whitespace(table[source])
+            numeric = pc.cast(
+                pc.if_else(pc.match_substring_regex(column, r"^\d+(\.\d+)?$"), column, pa.scalar(None, pa.string())),
+                pa.float64(),
+            )
+            given = ~_missing(column)
+            values_np = np.asarray(pc.fill_null(numeric, np.nan), dtype=float)
+            bad = np.flatnonzero(given & ~(values_np > 1.0))
+            if len(bad):
+                problems.add_rows(bad, source, pc.take(table[source], pa.array(bad)), "decimal odds above 1.0")
+            values.append(values_np)
+        complete = ~filled & np.isfinite(values[0]) & np.isfinite(values[1]) & np.isfinite(values[2])
+        for name, values_np in zip(ODDS_COLUMNS, values, strict=True):
+            out[name][complete] = values_np[complete]
+        filled |= complete
+    return out
+
+
+def _teams(table: pa.Table, home: str, away: str, problems: Problems) -> tuple[pa.ChunkedArray, pa.ChunkedArray]:
+    columns = []
+    for name in (home, away):
+        trimmed = pc.utf8_trim_whitespace(table[name])
+        missing = np.flatnonzero(_missing(trimmed))
+        if len(missing):
+            problems.add_rows(missing, name, pc.take(table[name], pa.array(missing)), "a team name")
+        columns.append(trimmed)
+    return columns[0], columns[1]
+
+
+# ---- adapters ------------------------------------------------------------------------------
+
+
+def _international(raw: bytes, header: list[str], problems: Problems) -> dict[str, Any]:
+    table = _read_text_table(raw, list(INTERNATIONAL_COLUMNS))
+    home_team, away_team = _teams(table, "home_team", "away_team", problems)
+    competition = pc.utf8_trim_whitespace(table["tournament"])
+    bad = np.flatnonzero(_missing(competition))
+    if len(bad):
+        problems.add_rows(bad, "tournament", pc.take(table["tournament"], pa.array(bad)), "a tournament name")
+    return {
+        "date": _parse_dates(table["date"], ["%Y-%m-%d"], "date", problems),
+        "home_team": home_team,
+        "away_team": away_team,
+        "home_score": _parse_ints(table["home_score"], "home_score", problems),
+        "away_score": _parse_ints(table["away_score"], "away_score", problems),
+        "competition": competition,
+        "neutral": _parse_bools(table["neutral"], "neutral", problems),
+    }
+
+
+def _football_data(raw: bytes, header: list[str], problems: Problems) -> dict[str, Any]:
+    odds_sources = [c for triple in FOOTBALL_DATA_ODDS for c in triple if c in header]
+    wanted = [*FOOTBALL_DATA_COLUMNS, *[c for c in ("Div", "FTR") if c in header], *odds_sources]
+    table = _read_text_table(raw, wanted)
+    # Season files often end with rows of bare commas: drop rows with no match data at all.
+    blank = np.logical_and.reduce([_missing(table[c]) for c in FOOTBALL_DATA_COLUMNS])
+    if blank.any():
+        table = table.filter(pa.array(~blank))
+        problems.row_numbers = np.flatnonzero(~blank) + FIRST_ROW  # row numbers stay true to the file
+    local = problems
+    home_team, away_team = _teams(table, "HomeTeam", "AwayTeam", local)
+    home_score = _parse_ints(table["FTHG"], "FTHG", local)
+    away_score = _parse_ints(table["FTAG"], "FTAG", local)
+    if "FTR" in table.column_names:
+        result = pc.utf8_trim_whitespace(table["FTR"])
+        implied = np.where(home_score > away_score, "H", np.where(home_score < away_score, "A", "D"))
+        given = np.asarray(pc.fill_null(result, "").to_numpy(zero_copy_only=False)).astype(str)
+        disagree = np.flatnonzero((given != implied) & (home_score >= 0) & (away_score >= 0))
+        if len(disagree):
+            values = [f"{given[i]} (score {home_score[i]}-{away_score[i]})" for i in disagree[:MAX_REPORTED_PROBLEMS]]
+            local.add_rows(disagree, "FTR", values + [None] * (len(disagree) - len(values)),
+                           "H, D or A agreeing with FTHG and FTAG")  # fmt: skip
+    odds = _parse_odds(table, local)
+    date = _parse_dates(table["Date"], ["%d/%m/%Y", "%d/%m/%y"], "Date", local)
+    if "Div" in table.column_names:
+        division = pc.utf8_trim_whitespace(table["Div"])
+        competition = pc.if_else(pc.fill_null(pc.equal(division, ""), True), "football-data", division)
+    else:
+        competition = pa.array(["football-data"] * table.num_rows)
+    columns: dict[str, Any] = {
+        "date": date,
+        "home_team": home_team,
+        "away_team": away_team,
+        "home_score": home_score,
+        "away_score": away_score,
+        "competition": competition,
+        "neutral": np.zeros(table.num_rows, dtype=bool),
+    }
+    if odds is not None:
+        columns.update(odds)
+    return columns
+
+
+# ---- schema --------------------------------------------------------------------------------
+
+
+@cache
+def canonical_schema() -> pa_schema.DataFrameSchema:
+    """The canonical match table's contract, checked with pandera (lazily: every failure is collected)."""
+    import pandera.pandas as pas
+
+    def not_blank(series: pd.Series) -> pd.Series:
+        return series.str.len() > 0
+
+    odds = {
+        name: pas.Column(float, pas.Check.gt(1.0, error="decimal odds above 1.0"), nullable=True, required=False)
+        for name in ODDS_COLUMNS
+    }
+    return pas.DataFrameSchema(
+        {
+            "date": pas.Column(
+                "datetime64[s]",
+                pas.Check.in_range(pd.Timestamp("1850-01-01"), pd.Timestamp("2100-01-01"), error="a date 1850-2100"),
+            ),
+            "home_team": pas.Column(str, pas.Check(not_blank, error="a team name")),
+            "away_team": pas.Column(str, pas.Check(not_blank, error="a team name")),
+            "home_score": pas.Column("int64", pas.Check.ge(0, error="a non-negative number of goals")),
+            "away_score": pas.Column("int64", pas.Check.ge(0, error="a non-negative number of goals")),
+            "competition": pas.Column(str, pas.Check(not_blank, error="a competition name")),
+            "neutral": pas.Column(bool),
+            **odds,
+        },
+        checks=[
+            pas.Check(
+                lambda df: df["home_team"] != df["away_team"],
+                error="two different teams (a team cannot play itself)",
+            )
+        ],
+        strict=True,
+        ordered=False,
+    )
+
+
+def _schema_problems(frame: pd.DataFrame, problems: Problems, fmt: str) -> None:
+    """Run the pandera schema lazily and add every failure not already reported as unparseable."""
+    import pandera.errors as pae
+
+    source_names = {
+        "international": {"competition": "tournament"},
+        "football-data": {"date": "Date", "home_team": "HomeTeam", "away_team": "AwayTeam", "home_score": "FTHG",
+                          "away_score": "FTAG", "competition": "Div"},
+    }[fmt]  # fmt: skip
+    try:
+        canonical_schema().validate(frame, lazy=True)
+    except pae.SchemaErrors as exc:
+        cases = exc.failure_cases
+        # Unparseable fields hold placeholders that may break rules too; they are reported once, as unparseable.
+        skip = {column: problems.failed_positions(column) for column in problems.failed}
+        team_columns = (source_names.get("home_team", "home_team"), source_names.get("away_team", "away_team"))
+        seen_frame_wide: set[int | None] = set()
+        for case in cases.itertuples(index=False):
+            index = case.index
+            position = int(index) if index is not None and not pd.isna(index) else None
+            column, value = case.column, case.failure_case
+            if case.schema_context == "DataFrameSchema":  # the one frame-wide rule: a team playing itself
+                if position in seen_frame_wide:
+                    continue  # pandera lists every column of the failing row; report the row once
+                seen_frame_wide.add(position)
+                column = "home_team"
+                if position is not None:
+                    value = f"{frame['home_team'].iat[position]} vs {frame['away_team'].iat[position]}"
+                    if any(position in skip.get(c, ()) for c in team_columns):
+                        continue
+            source = source_names.get(str(column), str(column))
+            if position is not None and position in skip.get(source, ()):
+                continue
+            problems.add(problems.number(position) if position is not None else None, source, value, str(case.check))
+
+
+def to_canonical(raw: bytes, filename: str) -> pd.DataFrame:
+    """Detect the format from the header, adapt and validate into the canonical match table (sorted by date)."""
+    header = _decode_header(raw, filename)
+    fmt = detect_format(header)
+    problems = Problems()
+    columns = _international(raw, header, problems) if fmt == "international" else _football_data(raw, header, problems)
+    if len(columns["home_score"]) == 0:
+        raise ScorelineError(
+            ErrorCode.INVALID_INPUT,
+            f"{filename!r} has a header but no matches; expected at least one data row",
+            {"format": fmt, "total": 1, "problems": [{"row": 2, "column": None, "value": None, "expected": "a match"}]},
+        )
+    frame = _to_frame(columns)
+    _schema_problems(frame, problems, fmt)
+    problems.raise_if_any(fmt)
+    if not frame["date"].is_monotonic_increasing:
+        frame = frame.sort_values("date", kind="stable", ignore_index=True)
+    frame.attrs["format"] = fmt
+    return frame
+
+
+def _to_frame(columns: dict[str, Any]) -> pd.DataFrame:
+    data: dict[str, Any] = {}
+    for name, values in columns.items():
+        if name == "date":
+            filled = pc.fill_null(values, pa.scalar(0, pa.timestamp("s")))
+            data[name] = pd.Series(
+                np.asarray(filled.to_numpy() if isinstance(filled, pa.Array) else filled.combine_chunks().to_numpy())
+            )
+        elif isinstance(values, pa.ChunkedArray | pa.Array):
+            data[name] = pd.Series(pc.fill_null(values, "").to_pandas(), dtype="str")
+        else:
+            data[name] = values
+    return pd.DataFrame(data)
