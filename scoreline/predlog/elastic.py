@@ -33,7 +33,7 @@ RETRYABLE_ITEM_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 class ElasticSinkSettings(ElasticSettings):
     """Settings of the Elasticsearch sink; services compose this into their own settings class."""
 
-    predlog_spool_dir: Path = DEFAULT_HOME / "spool"
+    predlog_spool_dir: Path = (DEFAULT_HOME / "spool").resolve()
     elasticsearch_bulk_max_records: int = 500
     elasticsearch_bulk_max_bytes: int = 5 * 1024 * 1024
     elasticsearch_flush_interval_s: float = 1.0
@@ -177,8 +177,9 @@ class ElasticsearchSink:
         for batch in full:
             self._send_or_spool(batch)
 
-    def spill(self, records: list[PredictionRecord]) -> None:
-        """Straight to the spool: the caller's queue is full and must neither block nor drop."""
+    def spill(self, records: list[PredictionRecord], error: Exception | None = None) -> None:
+        """Straight to the spool: the caller's queue is full (or its write failed) and must neither
+        block nor drop. Fits the writer's fallback hook ``(records, error)``."""
         actions = [to_action(record) for record in records]
         self.spool.append(actions)
         with self._lock:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from scoreline.predlog.elastic import ElasticSinkSettings
 from scoreline.predlog.record import PredictionSink
-from scoreline.settings import DEFAULT_HOME, ElasticSettings
+from scoreline.settings import DEFAULT_HOME
 
 
-class PredictionLogSettings(ElasticSettings):
+class PredictionLogSettings(ElasticSinkSettings):
     prediction_log_dir: Path = (DEFAULT_HOME / "predictions").resolve()
     prediction_log_max_file_bytes: int = 64 * 1024 * 1024
     prediction_log_queue_size: int = 10_000  # entries (one per request or batch file)
@@ -17,7 +18,15 @@ class PredictionLogSettings(ElasticSettings):
 
 
 def make_sink(settings: PredictionLogSettings) -> PredictionSink:
-    """The sink the settings ask for; the embedded default is rotated JSON Lines files."""
+    """The sink the settings ask for; the embedded default is rotated JSON Lines files.
+
+    With ``SCORELINE_ELASTICSEARCH_URL`` set: the Elasticsearch sink with its disk spool
+    (``SCORELINE_PREDLOG_SPOOL_DIR``); its ``spill`` is the writer's fallback.
+    """
+    if settings.elasticsearch_url:
+        from scoreline.predlog.elastic import ElasticsearchSink
+
+        return ElasticsearchSink.from_settings(settings)
     from scoreline.predlog.jsonl import JsonlSink
 
     return JsonlSink(settings.prediction_log_dir, max_file_bytes=settings.prediction_log_max_file_bytes)
