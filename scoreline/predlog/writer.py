@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from scoreline.predlog.record import PredictionRecord, PredictionSink
 
@@ -35,7 +36,7 @@ class PredictionEntry:
     task: str
     model_name: str
     model_version: str
-    inputs: Sequence[dict[str, Any]]
+    inputs: Sequence[dict[str, Any]] | pd.DataFrame  # a batch file's table is turned into dicts by the writer
     feature_names: Sequence[str]
     features: np.ndarray  # (n, len(feature_names))
     predictions: Sequence[str | float]
@@ -52,8 +53,11 @@ class PredictionEntry:
         ids = self.request_ids or [uuid.uuid4().hex for _ in range(len(self))]
         features = np.asarray(self.features, dtype=float).tolist()
         probabilities = None if self.probabilities is None else np.asarray(self.probabilities, dtype=float).tolist()
+        inputs = self.inputs
+        if isinstance(inputs, pd.DataFrame):
+            inputs = inputs.astype(object).where(inputs.notna(), None).to_dict(orient="records")
         records = []
-        for i, instance in enumerate(self.inputs):
+        for i, instance in enumerate(inputs):
             records.append(
                 PredictionRecord.model_construct(
                     timestamp=self.timestamp,

@@ -42,7 +42,7 @@ class Predictor:
         self.feature_names: list[str] = list(getattr(bundle, "feature_names", []) or [])
         self._booster = getattr(bundle, "booster", None)
         self._fast = False
-        self._memo: OrderedDict[tuple, np.ndarray] = OrderedDict()
+        self._memo: OrderedDict[tuple, tuple[np.ndarray, np.ndarray]] = OrderedDict()  # key → (features, probabilities)
         self._memo_lock = threading.Lock()
 
     @property
@@ -62,26 +62,29 @@ class Predictor:
 
     # ---- few rows ---------------------------------------------------------------------
     def predict_instances(self, instances: Sequence[Mapping[str, Any]]) -> tuple[np.ndarray, np.ndarray]:
+        """Like :meth:`predict_frame` for a few validated instances, memoized per version.
+
+        Features and probabilities are pure functions of the instance, the day (rest days when the
+        date is omitted) and this version, so repeated fixtures cost a dict lookup.
+        """
         if not self._fast or len(instances) > 64:
             return self.predict_frame(pd.DataFrame(list(instances)))
-        rows = np.vstack([self._feature_row(instance) for instance in instances])
-        return self._booster_proba(rows), rows
-
-    def _feature_row(self, instance: Mapping[str, Any]) -> np.ndarray:
-        # Features depend on the day too (rest days when the date is omitted), so the day is in the key.
-        key = (date.today().toordinal(), *sorted(instance.items()))
+        today = date.today().toordinal()
+        keys = [(today, *sorted(instance.items())) for instance in instances]
         with self._memo_lock:
-            row = self._memo.get(key)
-            if row is not None:
-                self._memo.move_to_end(key)
-                return row
-        frame = self.bundle.features(pd.DataFrame([dict(instance)]))
-        row = frame[self.feature_names].to_numpy(dtype=float)[0]
-        with self._memo_lock:
-            self._memo[key] = row
-            if len(self._memo) > FEATURE_CACHE_SIZE:
-                self._memo.popitem(last=False)
-        return row
+            found = [self._memo.get(key) for key in keys]
+        missing = [i for i, hit in enumerate(found) if hit is None]
+        if missing:
+            frame = self.bundle.features(pd.DataFrame([dict(instances[i]) for i in missing]))
+            rows = frame[self.feature_names].to_numpy(dtype=float)
+            probabilities = self._booster_proba(rows)
+            with self._memo_lock:
+                for j, i in enumerate(missing):
+                    found[i] = (rows[j], probabilities[j])
+                    self._memo[keys[i]] = found[i]
+                while len(self._memo) > FEATURE_CACHE_SIZE:
+                    self._memo.popitem(last=False)
+        return np.vstack([hit[1] for hit in found]), np.vstack([hit[0] for hit in found])  # type: ignore[index]
 
     def _booster_proba(self, rows: np.ndarray) -> np.ndarray:
         raw = np.asarray(self._booster.inplace_predict(rows.astype(np.float32), validate_features=False), dtype=float)
@@ -117,6 +120,7 @@ class ServedModel:
     source: Source
     bundle: Any
     predictor: Predictor
+    teams: Any = None  # scoreline.serving.validation.TeamIndex for tasks with teams
     loaded_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
     load_seconds: float = 0.0
 

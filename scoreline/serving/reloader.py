@@ -23,6 +23,7 @@ from typing import Any, Literal
 from scoreline.errors import ErrorCode, ScorelineError
 from scoreline.serving.holder import ModelHolder, ReloadError
 from scoreline.serving.model import Predictor, ServedModel, Source, smoke_test
+from scoreline.serving.validation import team_index
 from scoreline.tasks import get_task
 
 log = logging.getLogger("scoreline.serving")
@@ -176,6 +177,7 @@ class Reloader:
             source=source,
             bundle=bundle,
             predictor=predictor,
+            teams=team_index(task_id, getattr(bundle, "serving_state", {}) or {}),
             load_seconds=time.perf_counter() - started,
         )
         self._recent[(task_id, version)] = served

@@ -217,6 +217,10 @@ def known_teams(state: Mapping[str, Any]) -> list[str]:
     return list(teams.keys() if isinstance(teams, Mapping) else teams)
 
 
+def team_index(task_id: str, state: Mapping[str, Any]) -> TeamIndex | None:
+    return TeamIndex(known_teams(state)) if task_id == "match-outcome" else None
+
+
 StateCheck = Callable[[Any, Sequence[Mapping[str, Any]]], list[Problem]]
 
 
@@ -276,7 +280,7 @@ def _convert_column(
     base = next((a for a in get_args(annotation) if a is not type(None)), annotation) if optional else annotation
     problems: list[Problem] = []
     expected = _describe_type(base)
-    null = values.isna().to_numpy()
+    null = values.isna().to_numpy().copy()
     if base is str:
         converted = values.astype("string").str.strip()
         null |= (converted == "").fillna(True).to_numpy()

@@ -1,0 +1,193 @@
+"""The prediction service behind model-api: validate, predict on one served version, log.
+
+Each call takes the served model reference once (:meth:`ModelHolder.get`) and uses only it, so a
+swap during the call cannot mix versions. Logging is one non-blocking queue put.
+"""
+
+from __future__ import annotations
+
+import io
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from scoreline.errors import ErrorCode, ScorelineError
+from scoreline.predlog.writer import PredictionEntry, PredictionLogWriter
+from scoreline.serving.holder import ModelHolder
+from scoreline.serving.labels import describe
+from scoreline.serving.model import ServedModel
+from scoreline.serving.validation import check_state, instances_of, validate_frame, validate_instances
+from scoreline.tasks import get_task
+
+FileFormat = Literal["csv", "parquet"]
+PARQUET_MAGIC = b"PAR1"
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    content: bytes
+    media_type: str
+    file_format: FileFormat
+    rows: int
+    served: ServedModel
+
+
+class PredictionService:
+    def __init__(
+        self,
+        holder: ModelHolder,
+        writer: PredictionLogWriter | None,
+        *,
+        max_instances: int = 1000,
+        max_batch_rows: int = 1_000_000,
+    ) -> None:
+        self.holder = holder
+        self.writer = writer
+        self.max_instances = max_instances
+        self.max_batch_rows = max_batch_rows
+
+    def served(self, task_id: str) -> ServedModel:
+        get_task(task_id)  # unknown task → 404 before anything else
+        return self.holder.get(task_id)
+
+    # ---- JSON ---------------------------------------------------------------------------------
+    def predict(self, task_id: str, body: Any) -> tuple[dict[str, Any], ServedModel]:
+        started = time.perf_counter()
+        task = get_task(task_id)
+        instances = instances_of(body, self.max_instances)
+        rows = validate_instances(task.request_model, instances)
+        served = self.holder.get(task_id)
+        check_state(task_id, served.teams, rows)
+        probabilities, features = served.predictor.predict_instances(rows)
+        classes = served.predictor.classes
+        winners = probabilities.argmax(axis=1)
+        ids = [uuid.uuid4().hex for _ in rows]
+        predictions = []
+        labels = []
+        for i, row in enumerate(rows):
+            label = classes[winners[i]]
+            labels.append(label)
+            predictions.append(
+                {
+                    "request_id": ids[i],
+                    "prediction": label,
+                    "label": describe(task_id, row, label),
+                    "probabilities": dict(zip(classes, probabilities[i].tolist(), strict=True)),
+                    "model_name": served.model_name,
+                    "model_version": served.version,
+                }
+            )
+        payload = {
+            "task": task_id,
+            "model_name": served.model_name,
+            "model_version": served.version,
+            "predictions": predictions,
+        }
+        self._log(served, rows, features, labels, probabilities, ids, started)
+        return payload, served
+
+    # ---- files --------------------------------------------------------------------------------
+    def predict_file(
+        self, task_id: str, content: bytes, filename: str | None, output: FileFormat | None
+    ) -> BatchResult:
+        started = time.perf_counter()
+        task = get_task(task_id)
+        input_format, frame = read_table(content, filename)
+        if len(frame) > self.max_batch_rows:
+            raise ScorelineError(
+                ErrorCode.TOO_LARGE,
+                f"{len(frame)} rows in the file; at most {self.max_batch_rows} per batch request (split the file)",
+                {"rows": len(frame), "limit": self.max_batch_rows},
+            )
+        served = self.holder.get(task_id)
+        requests = validate_frame(task.request_model, frame, task_id, served.teams)
+        probabilities, features = served.predictor.predict_frame(requests)
+        classes = served.predictor.classes
+        out = frame.reset_index(drop=True).copy()
+        for j, name in enumerate(classes):
+            out[f"prob_{name}"] = probabilities[:, j]
+        winners = np.asarray(classes, dtype=object)[probabilities.argmax(axis=1)]
+        out["prediction"] = winners
+        out["label"] = _labels(task_id, requests, winners)
+        out["model_name"] = served.model_name
+        out["model_version"] = served.version
+        file_format = output or input_format
+        body = write_table(out, file_format)
+        self._log(served, requests, features, list(winners), probabilities, None, started)
+        media = "text/csv" if file_format == "csv" else "application/vnd.apache.parquet"
+        return BatchResult(body, media, file_format, len(out), served)
+
+    # ---- logging ------------------------------------------------------------------------------
+    def _log(
+        self,
+        served: ServedModel,
+        inputs: list[dict[str, Any]] | pd.DataFrame,
+        features: np.ndarray,
+        labels: list[Any],
+        probabilities: np.ndarray,
+        ids: list[str] | None,
+        started: float,
+    ) -> None:
+        if self.writer is None:
+            return
+        self.writer.submit(
+            PredictionEntry(
+                task=served.task,
+                model_name=served.model_name,
+                model_version=served.version,
+                inputs=inputs,
+                feature_names=served.predictor.feature_names,
+                features=features,
+                predictions=labels,
+                classes=served.predictor.classes,
+                probabilities=probabilities,
+                latency_ms=(time.perf_counter() - started) * 1000.0,
+                request_ids=ids,
+            )
+        )
+
+
+def _labels(task_id: str, requests: pd.DataFrame, winners: np.ndarray) -> np.ndarray:
+    if task_id == "match-outcome":
+        home = requests["home_team"].astype(str).to_numpy(dtype=object)
+        away = requests["away_team"].astype(str).to_numpy(dtype=object)
+        return np.where(winners == "home", home + " win", np.where(winners == "away", away + " win", "draw"))
+    return winners
+
+
+def read_table(content: bytes, filename: str | None) -> tuple[FileFormat, pd.DataFrame]:
+    """A CSV or Parquet upload as a table (the format from the content, the name only as a hint)."""
+    if not content:
+        raise ScorelineError(ErrorCode.INVALID_INPUT, "the uploaded file is empty; expected a CSV or Parquet file")
+    name = (filename or "").lower()
+    if content[:4] == PARQUET_MAGIC:
+        try:
+            return "parquet", pd.read_parquet(io.BytesIO(content))
+        except Exception as exc:
+            raise ScorelineError(ErrorCode.INVALID_INPUT, f"unreadable Parquet file: {exc}") from exc
+    if name.endswith((".parquet", ".pq")):
+        raise ScorelineError(ErrorCode.INVALID_INPUT, f"{filename} is not a Parquet file (no PAR1 header)")
+    if b"\x00" in content[:4096]:
+        raise ScorelineError(
+            ErrorCode.UNSUPPORTED_MEDIA,
+            f"{filename or 'the upload'} is binary but not Parquet; expected CSV or Parquet",
+        )
+    try:
+        frame = pd.read_csv(io.BytesIO(content), dtype=str, keep_default_na=False, na_values=[""])
+    except Exception as exc:
+        raise ScorelineError(ErrorCode.INVALID_INPUT, f"unreadable CSV file: {exc}") from exc
+    frame.columns = [str(c).strip() for c in frame.columns]
+    return "csv", frame
+
+
+def write_table(frame: pd.DataFrame, file_format: FileFormat) -> bytes:
+    buffer = io.BytesIO()
+    if file_format == "parquet":
+        frame.to_parquet(buffer, index=False)
+    else:
+        frame.to_csv(buffer, index=False)
+    return buffer.getvalue()

@@ -1,0 +1,26 @@
+"""model-api settings (SCORELINE_* environment variables)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import SecretStr
+
+from scoreline.predlog.factory import PredictionLogSettings
+from scoreline.settings import DEFAULT_HOME, AuthSettings, MlflowSettings
+from scoreline.tasks import TASK_IDS
+
+
+class ModelApiSettings(AuthSettings, MlflowSettings, PredictionLogSettings):
+    model_api_host: str = "127.0.0.1"
+    model_api_port: int = 8000
+    model_alias: str = "champion"
+    model_tasks: tuple[str, ...] = TASK_IDS
+    model_poll_interval_s: float = 5.0  # 0 disables polling (webhook and admin reload only)
+    model_cache_dir: Path = (DEFAULT_HOME / "model-cache").resolve()
+    max_instances: int = 1000  # per POST /predict; more → 413
+    max_batch_rows: int = 1_000_000
+    max_upload_bytes: int = 256 * 1024 * 1024
+    require_api_key_for_predictions: bool = False
+    webhook_secret: SecretStr | None = None  # MLflow registry webhook HMAC secret; unset → webhook refused
+    log_predictions: bool = True
