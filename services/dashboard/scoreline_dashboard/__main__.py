@@ -25,6 +25,8 @@ def streamlit_argv(settings: DashboardSettings) -> list[str]:
         "false",
         "--global.developmentMode",
         "false",
+        "--client.toolbarMode",
+        "viewer",
     ]
 
 

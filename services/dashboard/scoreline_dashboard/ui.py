@@ -30,7 +30,7 @@ def attempt(func: Callable[[], T], *, spinner: str | None = None) -> T | None:
                 return func()
         return func()
     except ScorelineError as exc:
-        st.error(exc.message, icon="🚫")
+        st.error(exc.message, icon=":material/error:")
         return None
 
 

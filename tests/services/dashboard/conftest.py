@@ -9,7 +9,7 @@ import pytest
 import scoreline_dashboard
 from streamlit.testing.v1 import AppTest
 
-PAGES = Path(scoreline_dashboard.__file__).parent / "pages"
+PAGES = Path(scoreline_dashboard.__file__).parent / "screens"
 PAGE_NAMES = ("predict", "batch", "models", "data", "monitoring")
 
 

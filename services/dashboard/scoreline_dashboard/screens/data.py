@@ -58,7 +58,7 @@ except ServiceCallError as exc:
     if exc.status == 404:
         st.info("ingest does not offer the rows of a version, so there are no plots; the manifest is above.")
     else:
-        st.error(exc.message, icon="🚫")
+        st.error(exc.message, icon=":material/error:")
     st.stop()
 
 required = {"date", "home_score", "away_score"}
