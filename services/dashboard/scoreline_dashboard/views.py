@@ -266,3 +266,48 @@ def promotion_events(history: Any) -> pd.DataFrame:
     rows = [{name: event.get(name) for name in columns} for event in events or [] if isinstance(event, dict)]
     frame = pd.DataFrame(rows, columns=columns)
     return frame.dropna(axis=1, how="all")
+
+
+# ---- monitoring results (model-api GET /v1/monitoring/drift and /accuracy) ------------------
+
+
+def monitoring_results(answer: Any) -> list[dict[str, Any]]:
+    results = answer.get("results", []) if isinstance(answer, dict) else answer
+    return [r for r in results or [] if isinstance(r, dict)]
+
+
+def latest_drift_run(results: list[dict[str, Any]]) -> pd.DataFrame:
+    """The newest monitor run's drift rows (one per feature and one for the predictions)."""
+    if not results:
+        return pd.DataFrame()
+    frame = pd.DataFrame(results)
+    if "run_id" in frame:
+        newest = (
+            frame.sort_values("@timestamp", ascending=False)["run_id"].iloc[0]
+            if "@timestamp" in frame
+            else (frame["run_id"].iloc[0])
+        )
+        frame = frame[frame["run_id"] == newest]
+    return frame.reset_index(drop=True)
+
+
+def accuracy_frame(results: list[dict[str, Any]]) -> pd.DataFrame:
+    """Live metric per version and day with the version's holdout value: long (day, version, metric, live, holdout)."""
+    rows = []
+    for doc in results:
+        for metric in ("accuracy", "log_loss", "rps", "brier", "mae"):
+            if doc.get(metric) is None:
+                continue
+            rows.append(
+                {
+                    "day": doc.get("day"),
+                    "model_version": str(doc.get("model_version")),
+                    "metric": metric,
+                    "live": float(doc[metric]),
+                    "holdout": doc.get(f"holdout_{metric}"),
+                    "matches": doc.get("count"),
+                }
+            )
+    frame = pd.DataFrame(rows, columns=["day", "model_version", "metric", "live", "holdout", "matches"])
+    frame["day"] = pd.to_datetime(frame["day"], errors="coerce")
+    return frame.sort_values("day").reset_index(drop=True)

@@ -3,14 +3,12 @@ accuracy against holdout from model-api's monitoring reads."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import altair as alt
 import pandas as pd
 import streamlit as st
 from scoreline_dashboard import predlog, ui, views
 
-DEFAULT_PSI_THRESHOLD = 0.2
+DRIFT_COLUMNS = ("feature", "kind", "psi", "statistic_name", "statistic", "p_value", "status", "rows")
 
 config = ui.settings()
 st.title("Monitoring")
@@ -53,49 +51,73 @@ if log is not None:
             )
 
 
-def entries_of(answer: Any, *keys: str) -> list[dict[str, Any]]:
-    if isinstance(answer, list):
-        return [e for e in answer if isinstance(e, dict)]
-    if isinstance(answer, dict):
-        for key in keys:
-            if isinstance(answer.get(key), list):
-                return [e for e in answer[key] if isinstance(e, dict)]
-    return []
-
-
 st.header("Drift per feature")
+st.caption("Written by the monitor run (POST /v1/admin/monitor, scheduled by the scoreline_monitor DAG).")
 drift = ui.read("drift", task, config=config, spinner="Reading drift…")
 if drift is not None:
-    rows = entries_of(drift, "features", "drift", "results", "items")
-    if not rows:
-        st.info("No drift has been measured yet (the monitor run writes it).")
+    frame = views.latest_drift_run(views.monitoring_results(drift))
+    if frame.empty or "psi" not in frame:
+        st.info("No drift has been measured yet.")
     else:
-        frame = pd.DataFrame(rows)
-        threshold = float(drift.get("psi_threshold", DEFAULT_PSI_THRESHOLD)) if isinstance(drift, dict) else 0.2
-        if "psi" in frame:
-            frame["drifted"] = frame["psi"] >= threshold
-            bars = (
-                alt.Chart(frame)
-                .mark_bar()
-                .encode(
-                    x=alt.X("psi:Q", title="PSI"),
-                    y=alt.Y("feature:N", sort="-x"),
-                    color=alt.Color("drifted:N", scale=alt.Scale(domain=[False, True], range=["#4c78a8", "#e45756"])),
-                    tooltip=list(frame.columns),
-                )
+        warn = float(frame["psi_warn_threshold"].iloc[0]) if "psi_warn_threshold" in frame else 0.1
+        alert = float(frame["psi_alert_threshold"].iloc[0]) if "psi_alert_threshold" in frame else 0.25
+        status = frame["status"] if "status" in frame else pd.Series("ok", index=frame.index)
+        frame = frame.assign(status=status.fillna("ok"))
+        window = frame["window"].iloc[0] if "window" in frame and isinstance(frame["window"].iloc[0], dict) else {}
+        alerts = frame[frame["status"] == "alert"]["feature"].tolist()
+        (st.error if alerts else st.success)(
+            f"{len(alerts)} of {len(frame)} drifting beyond PSI {alert:g}: {', '.join(alerts)}"
+            if alerts
+            else f"No feature beyond the PSI alert threshold {alert:g}."
+        )
+        if window:
+            st.caption(f"Window {window.get('start')} to {window.get('end')}, {window.get('rows')} predictions.")
+        bars = (
+            alt.Chart(frame)
+            .mark_bar()
+            .encode(
+                x=alt.X("psi:Q", title="PSI"),
+                y=alt.Y("feature:N", sort="-x", title=None),
+                color=alt.Color(
+                    "status:N",
+                    scale=alt.Scale(domain=["ok", "warn", "alert"], range=["#4c78a8", "#f2a93b", "#e45756"]),
+                ),
+                tooltip=[c for c in DRIFT_COLUMNS if c in frame],
             )
-            rule = alt.Chart(pd.DataFrame({"psi": [threshold]})).mark_rule(strokeDash=[4, 4]).encode(x="psi:Q")
-            st.altair_chart(bars + rule, use_container_width=True)
-            st.caption(f"Dashed line: PSI threshold {threshold:g}; features beyond it are drifting.")
-        st.dataframe(frame, hide_index=True, use_container_width=True)
+        )  # fmt: skip
+        rules = alt.Chart(pd.DataFrame({"psi": [warn, alert], "threshold": ["warn", "alert"]})).mark_rule(
+            strokeDash=[4, 4]
+        ).encode(x="psi:Q", tooltip=["threshold", "psi"])  # fmt: skip
+        st.altair_chart(bars + rules, use_container_width=True)
+        st.caption(f"Dashed lines: PSI thresholds warn {warn:g} and alert {alert:g}.")
+        shown = [
+            c for c in ("feature", "kind", "psi", "statistic_name", "statistic", "p_value", "status") if c in frame
+        ]
+        st.dataframe(frame[shown], hide_index=True, use_container_width=True)
 
 st.header("Live accuracy vs holdout")
 accuracy = ui.read("accuracy", task, config=config, spinner="Reading live accuracy…")
 if accuracy is not None:
-    rows = entries_of(accuracy, "versions", "results", "items", "accuracy")
-    if not rows and isinstance(accuracy, dict) and accuracy:
-        rows = [accuracy]
-    if not rows:
-        st.info("No prediction has been joined with a real result yet.")
+    frame = views.accuracy_frame(views.monitoring_results(accuracy))
+    if frame.empty:
+        st.info("No prediction has been joined with a real result yet (the monitor run does that).")
     else:
-        st.dataframe(pd.json_normalize(rows), hide_index=True, use_container_width=True)
+        metric = st.selectbox("Metric", sorted(frame["metric"].unique()), key="accuracy_metric")
+        chosen = frame[frame["metric"] == metric]
+        live = (
+            alt.Chart(chosen)
+            .mark_line(point=True)
+            .encode(
+                x=alt.X("day:T", title="match day"),
+                y=alt.Y("live:Q", title=f"live {metric}"),
+                color=alt.Color("model_version:N", title="version"),
+                tooltip=["day:T", "model_version", "live", "holdout", "matches"],
+            )
+        )
+        holdout = (
+            alt.Chart(chosen.dropna(subset=["holdout"]).drop_duplicates("model_version"))
+            .mark_rule(strokeDash=[4, 4])
+            .encode(y="holdout:Q", color="model_version:N", tooltip=["model_version", "holdout"])
+        )
+        st.altair_chart(live + holdout, use_container_width=True)
+        st.caption("Lines: live score per match day; dashed: the version's holdout score.")
