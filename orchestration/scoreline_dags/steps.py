@@ -202,38 +202,33 @@ def promote(services: Services, task: str, decision: dict[str, Any], actor: str)
     return None
 
 
-def served_versions(services: Services) -> dict[str, str | None]:
-    """Task id → version model-api serves, from ``GET /v1/models``."""
+def served_models(services: Services) -> dict[str, dict[str, Any]]:
+    """Task id → what model-api reports serving for it (``GET /v1/models``: version, last reload error...)."""
     body = services.request("GET", f"{services.model_api}/v1/models").json()
-    models = body.get("models", body) if isinstance(body, dict) else body
-    if isinstance(models, dict):
-        return {task: _version_of(entry) for task, entry in models.items()}
-    return {entry.get("task"): _version_of(entry) for entry in models}
-
-
-def _version_of(entry: Any) -> str | None:
-    if isinstance(entry, dict):
-        version = entry.get("version", entry.get("model_version"))
-        return None if version is None else str(version)
-    return None if entry is None else str(entry)
+    return {entry["task"]: entry for entry in body.get("models", [])}
 
 
 def reload_and_wait(
     services: Services, task: str, expected_version: str, *, sleep: Callable[[float], None] = time.sleep
 ) -> str:
     """Make model-api reload and wait until it serves ``expected_version``; fail loudly if it never does."""
-    services.request("POST", f"{services.model_api}/v1/admin/reload", admin=True)
+    answer = services.request("POST", f"{services.model_api}/v1/admin/reload?task={task}", admin=True).json()
+    log.info("model-api reload of %s answered: %s", task, answer)
     deadline = time.monotonic() + services.settings.reload_timeout_s
-    served: str | None = None
-    while time.monotonic() < deadline:
-        served = served_versions(services).get(task)
-        if served == expected_version:
-            log.info("model-api serves version %s of %s", served, task)
-            return served
+    served: dict[str, Any] = {}
+    while True:
+        served = served_models(services).get(task, {})
+        version = None if served.get("version") is None else str(served["version"])
+        if version == expected_version:
+            log.info("model-api serves version %s of %s", version, task)
+            return version
+        if time.monotonic() >= deadline:
+            break
         sleep(services.settings.reload_poll_interval_s)
     raise ServiceCallError(
-        f"model-api still serves version {served} of {task} {services.settings.reload_timeout_s:.0f}s after the "
-        f"reload; expected the new champion {expected_version}"
+        f"model-api still serves version {served.get('version')} of {task} "
+        f"{services.settings.reload_timeout_s:.0f}s after the reload; expected the new champion {expected_version}; "
+        f"its last reload error: {served.get('last_reload_error')}"
     )
 
 
