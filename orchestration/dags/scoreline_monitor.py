@@ -14,7 +14,6 @@ from typing import Any
 
 from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
 from airflow.sdk import dag, task
-
 from scoreline_dags.factory import TRAINING_TASKS, dag_id_for
 
 MONITOR_TIMEOUT_S = 600.0
