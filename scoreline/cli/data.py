@@ -35,13 +35,25 @@ def write_simulation(task_id: str, matches: int, seed: int, out: Path) -> tuple[
         if pa.types.is_boolean(field.type):  # the source format spells booleans TRUE/FALSE
             spelled = pa.array(np.where(raw[field.name].to_numpy(), "TRUE", "FALSE"))
             table = table.set_column(index, field.name, spelled)
-    try:  # unquoted like the source format; names with separators would need quotes
-        pacsv.write_csv(table, out, pacsv.WriteOptions(quoting_style="none"))
-    except pa.ArrowInvalid:
-        pacsv.write_csv(table, out, pacsv.WriteOptions(quoting_style="needed"))
+    _write_plain_csv(table, out)
     side = truth_path(out)
-    pacsv.write_csv(pa.Table.from_pandas(truth, preserve_index=False), side, pacsv.WriteOptions(quoting_style="none"))
+    _write_plain_csv(pa.Table.from_pandas(truth, preserve_index=False), side)
     return out, side
+
+
+def _write_plain_csv(table: Any, path: Path) -> None:
+    """CSV without quotes, like the source formats (quotes only if a value needs them)."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    with path.open("wb") as handle:
+        handle.write((",".join(table.column_names) + "\n").encode())
+        try:
+            pacsv.write_csv(table, handle, pacsv.WriteOptions(include_header=False, quoting_style="none"))
+        except pa.ArrowInvalid:
+            handle.seek(0)
+            handle.truncate()
+            pacsv.write_csv(table, handle, pacsv.WriteOptions(quoting_style="needed"))
 
 
 def simulate(
