@@ -111,11 +111,22 @@ class PredictionLogWriter:
 
     # ---- request side -----------------------------------------------------------------
     def submit(self, entry: PredictionEntry) -> bool:
-        """Queue an entry without blocking; False (and counted as dropped) when the queue is full."""
+        """Queue an entry without blocking. When the queue is full the entry goes to the fallback hook
+        (the Elasticsearch sink's disk spool), or is counted as dropped when there is none; False then."""
         try:
             self._queue.put_nowait(entry)
             return True
         except queue.Full:
+            if self.fallback is not None:
+                try:
+                    records = entry.to_records()
+                except Exception:
+                    log.exception("could not build prediction records; %d lost", len(entry))
+                    with self._counts_lock:
+                        self.records_dropped += len(entry)
+                    return False
+                self._to_fallback(records, queue.Full("prediction log queue is full"))
+                return False
             with self._counts_lock:
                 self.records_dropped += len(entry)
             return False

@@ -121,6 +121,9 @@ def create_app(settings: ModelApiSettings | None = None) -> FastAPI:
                 fallback=getattr(sink, "spill", None),
             ).start()
         metrics.bind(holder, writer)
+        if writer is not None:
+            monitoring.register_sink_metrics(app.state.metrics_registry, writer.sink)
+        monitoring.start_monitoring(app, settings)  # with Elasticsearch: installs the templates in the background
         reloader = Reloader(
             holder,
             tracking_uri=settings.mlflow_uri,

@@ -74,7 +74,7 @@ def _monitor(request: Request) -> Monitor:
 
 def _served_models(request: Request) -> list[MonitoredModel]:
     serving = getattr(request.app.state, "serving", None) or {}
-    holder = serving.get("holder") or getattr(serving.get("service"), "holder", None)
+    holder = getattr(request.app.state, "holder", None) or getattr(serving.get("service"), "holder", None)
     if holder is None:
         raise ScorelineError(ErrorCode.UNAVAILABLE, "model-api is starting; try again", retry_after_s=1)
     models = []

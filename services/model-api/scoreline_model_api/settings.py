@@ -6,12 +6,13 @@ from pathlib import Path
 
 from pydantic import SecretStr
 
+from scoreline.monitoring.settings import MonitoringSettings
 from scoreline.predlog.factory import PredictionLogSettings
-from scoreline.settings import DEFAULT_HOME, AuthSettings, MlflowSettings
+from scoreline.settings import DEFAULT_HOME, AuthSettings, MlflowSettings, StorageSettings
 from scoreline.tasks import TASK_IDS
 
 
-class ModelApiSettings(AuthSettings, MlflowSettings, PredictionLogSettings):
+class ModelApiSettings(AuthSettings, MlflowSettings, PredictionLogSettings, MonitoringSettings, StorageSettings):
     model_api_host: str = "127.0.0.1"
     model_api_port: int = 8000
     model_alias: str = "champion"
