@@ -24,7 +24,6 @@ def write_simulation(task_id: str, matches: int, seed: int, out: Path) -> tuple[
     """Simulate ``matches`` rows of ``task_id`` into ``out`` and the truth side file next to it."""
     import numpy as np
     import pyarrow as pa
-    import pyarrow.csv as pacsv
 
     from scoreline.tasks import get_task
 
