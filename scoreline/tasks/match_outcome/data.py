@@ -151,7 +151,7 @@ def detect_format(header: list[str]) -> str:
     missing_fd = [c for c in FOOTBALL_DATA_COLUMNS if c not in present]
     closest, missing = (
         ("international results", missing_intl)
-        if len(missing_intl) <= len(missing_fd)
+        if len(INTERNATIONAL_COLUMNS) - len(missing_intl) >= len(FOOTBALL_DATA_COLUMNS) - len(missing_fd)
         else ("football-data.co.uk", missing_fd)
     )
     problems = [{"row": 1, "column": c, "value": None, "expected": "column present in the header"} for c in missing]
@@ -204,8 +204,15 @@ def _parse_dates(column: pa.ChunkedArray, formats: list[str], name: str, problem
         except (pa.ArrowInvalid, pa.ArrowTypeError):
             pass
     parsed = None
+    lengths = pc.utf8_length(stripped)
     for fmt in formats:
         attempt = pc.strptime(stripped, format=fmt, unit="s", error_is_null=True)
+        if "%y" in fmt:  # strptime's %Y also takes "23" as year 23: two-digit years only where the text is short
+            expected_length = len(fmt.replace("%y", "yy").replace("%d", "dd").replace("%m", "mm"))
+            attempt = pc.if_else(pc.equal(lengths, expected_length), attempt, pa.scalar(None, attempt.type))
+        elif "%Y" in fmt:
+            expected_length = len(fmt.replace("%Y", "yyyy").replace("%d", "dd").replace("%m", "mm"))
+            attempt = pc.if_else(pc.equal(lengths, expected_length), attempt, pa.scalar(None, attempt.type))
         parsed = attempt if parsed is None else pc.coalesce(parsed, attempt)
     bad = np.flatnonzero(np.asarray(pc.is_null(parsed), dtype=bool))
     if len(bad):
