@@ -117,3 +117,13 @@ def international_results() -> Path:
     if not INTERNATIONAL_RESULTS.exists():
         pytest.skip(f"the shared dataset is not at {INTERNATIONAL_RESULTS} (skipped, not passed)")
     return INTERNATIONAL_RESULTS
+
+
+# Simulated datasets, small trained models and a clean MLflow registry (registry, promotion, trainer suites).
+from tests.mlflow_fixtures import (  # noqa: E402, F401
+    clean_registry,
+    good_result,
+    simulated_catalog,
+    simulated_table,
+    weak_result,
+)

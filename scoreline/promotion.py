@@ -1,0 +1,439 @@
+"""The promotion policy: when does the ``challenger`` deserve to become ``champion``.
+
+* Champion and challenger are scored on the same window: the most recent holdout window neither
+  of them trained on (the later of their two holdout starts), cut from the latest version of the
+  challenger's dataset, with point-in-time features (``scoreline.training.evaluate_bundle``).
+* With a champion: promote when the challenger's primary metric is better by at least ``margin``
+  (relative: 0.001 = 0.1 %) and, in its own training run, it is not worse than the baseline
+  (``policy.baseline``: a baseline name, or ``best`` = the run's strongest baseline).
+* Without a champion: promote the first model when it beats that baseline in its run.
+* Manual mode: a positive decision is recorded as ``pending_approval`` and waits for ``approve``.
+* ``rollback`` points ``champion`` back at the version it replaced.
+* Idempotent: a challenger that was already promoted or rejected is not decided again
+  (``unchanged``), so retries (Airflow) never promote twice.
+
+Every decision leaves ``promotion.*`` tags on the versions involved (decision, reason, metrics
+compared, when, by whom); ``history`` reads them back.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Literal
+
+import pandas as pd
+
+from scoreline.errors import ErrorCode, ScorelineError
+from scoreline.registry import (
+    CHALLENGER,
+    CHAMPION,
+    TAG_DATASET,
+    TAG_HOLDOUT_START,
+    TAG_RUN_ID,
+    Registry,
+    load_bundle,
+    model_uri_for,
+)
+
+if TYPE_CHECKING:
+    from mlflow.entities.model_registry import ModelVersion
+
+    from scoreline.modeling import ModelBundle
+
+Mode = Literal["auto", "manual"]
+Outcome = Literal["promoted", "rejected", "pending_approval", "unchanged", "rolled_back"]
+
+TAG_DECISION = "promotion.decision"
+TAG_REASON = "promotion.reason"
+TAG_DECIDED_AT = "promotion.decided_at"
+TAG_DECIDED_BY = "promotion.decided_by"
+TAG_MODE = "promotion.mode"
+TAG_METRICS = "promotion.metrics"  # JSON: what was compared, on which window
+TAG_COMPARED_WITH = "promotion.compared_with"  # champion version at decision time ("" = none)
+TAG_PREVIOUS_CHAMPION = "promotion.previous_champion"  # set when promoted: what rollback restores
+TAG_APPROVED_AT = "promotion.approved_at"
+TAG_APPROVED_BY = "promotion.approved_by"
+TAG_REPLACED_AT = "promotion.replaced_at"
+TAG_REPLACED_BY = "promotion.replaced_by_version"
+TAG_ROLLED_BACK_AT = "promotion.rolled_back_at"
+TAG_ROLLED_BACK_BY = "promotion.rolled_back_by"
+TAG_RESTORED_AT = "promotion.restored_at"
+TAG_RESTORED_BY = "promotion.restored_by"
+
+FINAL_DECISIONS = ("promoted", "rejected")
+
+# (version of the dataset, canonical table) for the latest version of a task's dataset.
+LatestDataset = Callable[[str, str], tuple[str, pd.DataFrame]]
+Evaluate = Callable[["ModelBundle", pd.DataFrame, pd.Timestamp], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class PromotionPolicy:
+    margin: float = 0.001  # minimum relative improvement of the primary metric over the champion
+    mode: Mode = "auto"
+    baseline: str = "best"  # the baseline a model must not be worse than: a name, or the run's strongest
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.margin < 1:
+            raise ScorelineError(
+                ErrorCode.INVALID_INPUT,
+                f"promotion margin must be a relative improvement in [0, 1), got {self.margin}",
+                {"field": "margin", "value": self.margin},
+            )
+        if self.mode not in ("auto", "manual"):
+            raise ScorelineError(
+                ErrorCode.INVALID_INPUT,
+                f"promotion mode must be 'auto' or 'manual', got {self.mode!r}",
+                {"field": "mode", "value": self.mode},
+            )
+
+
+@dataclass
+class Decision:
+    task: str
+    decision: Outcome
+    reason: str
+    challenger_version: str | None
+    champion_version: str | None  # the champion after this decision
+    previous_champion_version: str | None = None  # the champion before it
+    primary_metric: str | None = None
+    greater_is_better: bool | None = None
+    metrics: dict[str, Any] = field(default_factory=dict)
+    mode: Mode = "auto"
+    margin: float | None = None
+    decided_at: str = ""
+    decided_by: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+_task_locks: dict[str, threading.Lock] = {}
+_locks_guard = threading.Lock()
+
+
+def _task_lock(task_id: str) -> threading.Lock:
+    """Decisions of one task never interleave within a process (the trainer serves them concurrently)."""
+    with _locks_guard:
+        return _task_locks.setdefault(task_id, threading.Lock())
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+def _baseline(metrics: dict[str, float], primary: str, greater_is_better: bool, which: str) -> tuple[str, float] | None:
+    """The baseline's score on the primary metric from the run's ``baseline_<b>_<metric>`` keys.
+
+    ``which`` is a baseline name, or ``best`` for the strongest baseline of the run.
+    """
+    suffix = f"_{primary}"
+    scores = {
+        key.removeprefix("baseline_").removesuffix(suffix): value
+        for key, value in metrics.items()
+        if key.startswith("baseline_") and key.endswith(suffix)
+    }
+    if not scores:
+        return None
+    if which != "best":
+        if which not in scores:
+            raise ScorelineError(
+                ErrorCode.INVALID_INPUT,
+                f"the run has no baseline {which!r}; expected one of {sorted(scores)} or 'best'",
+                {"field": "baseline", "value": which},
+            )
+        return which, float(scores[which])
+    name = (max if greater_is_better else min)(scores, key=lambda b: scores[b])
+    return name, float(scores[name])
+
+
+def _better(a: float, b: float, greater_is_better: bool) -> float:
+    """How much better ``a`` is than ``b`` (positive = better), in the metric's units."""
+    return a - b if greater_is_better else b - a
+
+
+class Promoter:
+    """Applies the policy to one MLflow registry; the datasets and the evaluator are injected."""
+
+    def __init__(
+        self,
+        registry: Registry,
+        latest_dataset: LatestDataset,
+        *,
+        evaluate: Evaluate | None = None,
+        load: Callable[[str], ModelBundle] | None = None,
+    ) -> None:
+        self.registry = registry
+        self.latest_dataset = latest_dataset
+        self._evaluate = evaluate
+        self._load = load or (lambda uri: load_bundle(uri, tracking_uri=registry.tracking_uri))
+
+    def evaluate(self, bundle: ModelBundle, canonical: pd.DataFrame, holdout_start: pd.Timestamp) -> dict[str, Any]:
+        if self._evaluate is not None:
+            return self._evaluate(bundle, canonical, holdout_start)
+        from scoreline.training import evaluate_bundle
+
+        return evaluate_bundle(bundle, canonical, holdout_start)
+
+    # ---- decide --------------------------------------------------------------------------------
+    def decide(self, task_id: str, policy: PromotionPolicy, actor: str) -> Decision:
+        from scoreline.tasks import get_task
+
+        task = get_task(task_id)
+        with _task_lock(task_id):
+            challenger = self.registry.version_by_alias(task_id, CHALLENGER)
+            champion = self.registry.version_by_alias(task_id, CHAMPION)
+            champion_v = champion.version if champion else None
+            base = Decision(
+                task=task_id,
+                decision="unchanged",
+                reason="",
+                challenger_version=challenger.version if challenger else None,
+                champion_version=champion_v,
+                previous_champion_version=champion_v,
+                primary_metric=task.primary.name,
+                greater_is_better=task.primary.greater_is_better,
+                mode=policy.mode,
+                margin=policy.margin,
+                decided_at=_now(),
+                decided_by=actor,
+            )
+            if challenger is None:
+                base.reason = f"no version of scoreline-{task_id} carries the '{CHALLENGER}' alias; train one first"
+                return base
+            if champion is not None and champion.version == challenger.version:
+                base.reason = f"version {challenger.version} is already the champion"
+                return base
+            earlier = challenger.tags.get(TAG_DECISION)
+            if earlier in FINAL_DECISIONS:
+                when = challenger.tags.get(TAG_DECIDED_AT, "?")
+                base.reason = f"version {challenger.version} was already {earlier} at {when}; not deciding it again"
+                base.metrics = json.loads(challenger.tags.get(TAG_METRICS, "{}"))
+                return base
+            if earlier == "pending_approval" and policy.mode == "manual":
+                since = challenger.tags.get(TAG_DECIDED_AT, "?")
+                base.reason = f"version {challenger.version} has been waiting for approval since {since}"
+                base.decision = "pending_approval"
+                base.metrics = json.loads(challenger.tags.get(TAG_METRICS, "{}"))
+                return base
+
+            decision = self._evaluate_pair(task_id, challenger, champion, policy, base)
+            self._record(task_id, challenger, champion, decision)
+            return decision
+
+    def _evaluate_pair(
+        self,
+        task_id: str,
+        challenger: ModelVersion,
+        champion: ModelVersion | None,
+        policy: PromotionPolicy,
+        decision: Decision,
+    ) -> Decision:
+        primary, gib = decision.primary_metric or "", bool(decision.greater_is_better)
+        dataset = challenger.tags.get(TAG_DATASET)
+        if not dataset:
+            raise ScorelineError(
+                ErrorCode.CONFLICT,
+                f"version {challenger.version} has no '{TAG_DATASET}' tag; it was not registered by the trainer",
+            )
+        run_metrics = self.registry.run_metrics(challenger.tags.get(TAG_RUN_ID) or challenger.run_id)
+        own = run_metrics.get(f"holdout_{primary}")
+        baseline = _baseline(run_metrics, primary, gib, policy.baseline)
+        compared: dict[str, Any] = {"challenger": {"version": challenger.version, f"run_holdout_{primary}": own}}
+        if baseline is not None:
+            compared["baseline"] = {"name": baseline[0], primary: baseline[1], "on": "the challenger's run holdout"}
+        if own is None:
+            raise ScorelineError(
+                ErrorCode.CONFLICT,
+                f"the run of version {challenger.version} has no metric holdout_{primary}; it cannot be judged",
+            )
+        # The baseline is compared inside the challenger's own run: same window, same data.
+        versus_baseline = _better(own, baseline[1], gib) if baseline else 0.0
+        baseline_text = f"{baseline[0]} baseline {primary} {baseline[1]:.5f}" if baseline else "no baseline"
+        run_text = f"{primary} {own:.5f} on its holdout"
+
+        if champion is None:
+            if baseline is None or versus_baseline > 0:
+                outcome, reason = "promoted", f"first model: {run_text} beats the {baseline_text}"
+            else:
+                outcome, reason = "rejected", f"first model: {run_text} does not beat the {baseline_text}"
+        else:
+            holdout_start = max(pd.Timestamp(v.tags[TAG_HOLDOUT_START]) for v in (challenger, champion))
+            dataset_version, canonical = self.latest_dataset(task_id, dataset)
+            compared["window"] = {
+                "dataset": dataset,
+                "dataset_version": dataset_version,
+                "holdout_start": holdout_start.date().isoformat(),
+            }
+            scores = {
+                role: self.evaluate(self._load(model_uri_for(task_id, version=mv.version)), canonical, holdout_start)
+                for role, mv in (("challenger", challenger), ("champion", champion))
+            }
+            compared["challenger"].update(_floats(scores["challenger"]))
+            compared["champion"] = {"version": champion.version, **_floats(scores["champion"])}
+            ours, theirs = float(scores["challenger"][primary]), float(scores["champion"][primary])
+            gain = _better(ours, theirs, gib) / max(abs(theirs), 1e-12)
+            compared["relative_improvement"] = gain
+            versus = (
+                f"{primary} {ours:.5f} vs champion v{champion.version} {theirs:.5f} ({gain:+.3%}) "
+                f"from {holdout_start.date()}"
+            )
+            if gain < policy.margin:
+                outcome, reason = "rejected", f"{versus}: improvement below the margin {policy.margin:.3%}"
+            elif versus_baseline < 0:
+                outcome, reason = "rejected", f"{versus}, but {run_text} is worse than the {baseline_text}"
+            else:
+                outcome, reason = (
+                    "promoted",
+                    f"{versus} clears the margin {policy.margin:.3%}; not worse than the {baseline_text}",
+                )
+        if outcome == "promoted" and policy.mode == "manual":
+            outcome, reason = "pending_approval", f"{reason}; manual mode: waiting for approval"
+        decision.decision = outcome  # type: ignore[assignment]
+        decision.reason = reason
+        decision.metrics = compared
+        return decision
+
+    def _record(
+        self, task_id: str, challenger: ModelVersion, champion: ModelVersion | None, decision: Decision
+    ) -> None:
+        tags = {
+            TAG_DECISION: decision.decision,
+            TAG_REASON: decision.reason[:4900],
+            TAG_DECIDED_AT: decision.decided_at,
+            TAG_DECIDED_BY: decision.decided_by,
+            TAG_MODE: decision.mode,
+            TAG_METRICS: json.dumps(decision.metrics, sort_keys=True),
+            TAG_COMPARED_WITH: champion.version if champion else "",
+        }
+        if decision.decision == "promoted":
+            self._promote(task_id, challenger.version, champion, decision.decided_at, decision.decided_by, tags)
+            decision.champion_version = challenger.version
+        else:
+            self.registry.set_version_tags(task_id, challenger.version, tags)
+
+    def _promote(
+        self,
+        task_id: str,
+        version: str,
+        champion: ModelVersion | None,
+        when: str,
+        actor: str,
+        tags: dict[str, str],
+    ) -> None:
+        # What rollback restores is written before the alias moves, the verdict after it.
+        self.registry.set_version_tags(task_id, version, {TAG_PREVIOUS_CHAMPION: champion.version if champion else ""})
+        self.registry.set_alias(task_id, CHAMPION, version)
+        self.registry.set_version_tags(task_id, version, tags)
+        if champion is not None:
+            self.registry.set_version_tags(task_id, champion.version, {TAG_REPLACED_AT: when, TAG_REPLACED_BY: version})
+
+    # ---- approve and rollback ------------------------------------------------------------------
+    def approve(self, task_id: str, version: str, actor: str) -> Decision:
+        with _task_lock(task_id):
+            candidate = self.registry.version(task_id, version)
+            champion = self.registry.version_by_alias(task_id, CHAMPION)
+            champion_v = champion.version if champion else None
+            state = candidate.tags.get(TAG_DECISION)
+            base = Decision(
+                task=task_id,
+                decision="unchanged",
+                reason="",
+                challenger_version=candidate.version,
+                champion_version=champion_v,
+                previous_champion_version=champion_v,
+                metrics=json.loads(candidate.tags.get(TAG_METRICS, "{}")),
+                mode="manual",
+                decided_at=_now(),
+                decided_by=actor,
+            )
+            if champion_v == candidate.version:
+                base.reason = f"version {version} is already the champion"
+                return base
+            if state != "pending_approval":
+                raise ScorelineError(
+                    ErrorCode.CONFLICT,
+                    f"version {version} is not waiting for approval (its decision is {state or 'none'}); "
+                    "run a manual promotion decision first",
+                    {"version": version, "decision": state},
+                )
+            tags = {
+                TAG_DECISION: "promoted",
+                TAG_REASON: f"approved by {actor}: {candidate.tags.get(TAG_REASON, '')}"[:4900],
+                TAG_APPROVED_AT: base.decided_at,
+                TAG_APPROVED_BY: actor,
+            }
+            self._promote(task_id, candidate.version, champion, base.decided_at, actor, tags)
+            base.decision = "promoted"
+            base.reason = tags[TAG_REASON]
+            base.champion_version = candidate.version
+            return base
+
+    def rollback(self, task_id: str, actor: str) -> Decision:
+        with _task_lock(task_id):
+            champion = self.registry.version_by_alias(task_id, CHAMPION)
+            if champion is None:
+                raise ScorelineError(ErrorCode.CONFLICT, f"scoreline-{task_id} has no champion to roll back")
+            previous = champion.tags.get(TAG_PREVIOUS_CHAMPION)
+            if not previous:
+                raise ScorelineError(
+                    ErrorCode.CONFLICT,
+                    f"champion version {champion.version} of scoreline-{task_id} replaced no earlier champion; "
+                    "there is nothing to roll back to",
+                    {"champion_version": champion.version},
+                )
+            self.registry.version(task_id, previous)  # NOT_FOUND when it was deleted since
+            when = _now()
+            self.registry.set_alias(task_id, CHAMPION, previous)
+            self.registry.set_version_tags(
+                task_id, champion.version, {TAG_ROLLED_BACK_AT: when, TAG_ROLLED_BACK_BY: actor}
+            )
+            self.registry.set_version_tags(task_id, previous, {TAG_RESTORED_AT: when, TAG_RESTORED_BY: actor})
+            return Decision(
+                task=task_id,
+                decision="rolled_back",
+                reason=f"champion rolled back from version {champion.version} to version {previous} by {actor}",
+                challenger_version=None,
+                champion_version=previous,
+                previous_champion_version=champion.version,
+                decided_at=when,
+                decided_by=actor,
+            )
+
+    # ---- history -------------------------------------------------------------------------------
+    def history(self, task_id: str) -> dict[str, Any]:
+        """Aliases now, and every promotion event recorded on the versions, newest first."""
+        events: list[dict[str, Any]] = []
+        for mv in self.registry.versions(task_id):
+            tags = mv.tags
+            if TAG_DECIDED_AT in tags:
+                events.append(
+                    {
+                        "event": "decision",
+                        "version": mv.version,
+                        "decision": tags.get(TAG_DECISION),
+                        "reason": tags.get(TAG_REASON),
+                        "at": tags[TAG_DECIDED_AT],
+                        "by": tags.get(TAG_DECIDED_BY),
+                        "mode": tags.get(TAG_MODE),
+                        "compared_with": tags.get(TAG_COMPARED_WITH) or None,
+                        "metrics": json.loads(tags.get(TAG_METRICS, "{}")),
+                    }
+                )
+            for event, at_key, by_key in (
+                ("approved", TAG_APPROVED_AT, TAG_APPROVED_BY),
+                ("rolled_back", TAG_ROLLED_BACK_AT, TAG_ROLLED_BACK_BY),
+                ("restored", TAG_RESTORED_AT, TAG_RESTORED_BY),
+            ):
+                if at_key in tags:
+                    events.append({"event": event, "version": mv.version, "at": tags[at_key], "by": tags.get(by_key)})
+        events.sort(key=lambda e: e["at"], reverse=True)
+        return {"task": task_id, "aliases": self.registry.aliases(task_id), "events": events}
+
+
+def _floats(scores: dict[str, Any]) -> dict[str, float]:
+    return {k: float(v) for k, v in scores.items() if isinstance(v, int | float)}
