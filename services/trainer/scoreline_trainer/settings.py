@@ -15,3 +15,4 @@ class TrainerSettings(StorageSettings, AuthSettings, MlflowSettings):
     max_queued_jobs: int = 20  # per task; more is refused with 409
     promotion_margin: float = 0.001  # minimum relative improvement of the primary metric
     promotion_mode: Literal["auto", "manual"] = "auto"
+    promotion_baseline: str = "best"  # a baseline name (base_rates, elo, ...) or the run's strongest
