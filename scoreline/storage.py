@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 RETRY_AFTER_S = 5
 _TEMP_MARKER = ".tmp-"
-_KEY_PART = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@=+-]*$")
+_KEY_PART = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._@=+,()-]*$")
 
 
 def check_key(key: str) -> str:
@@ -37,7 +37,7 @@ def check_key(key: str) -> str:
     if not key or any(not _KEY_PART.match(part) or part in {".", ".."} for part in parts):
         raise ScorelineError(
             ErrorCode.INVALID_INPUT,
-            f"invalid object key {key!r}: expected '/'-separated segments of letters, digits, '._@=+-'",
+            f"invalid object key {key!r}: expected '/'-separated segments of letters, digits, spaces and '._@=+,()-'",
             {"key": key},
         )
     return key

@@ -196,23 +196,43 @@ def _missing(column: pa.ChunkedArray) -> np.ndarray:
     return np.asarray(pc.fill_null(pc.equal(column, ""), True), dtype=bool)
 
 
+def _layout(fmt: str) -> tuple[int, int]:
+    """Text length and offset of the day digits for a zero-padded date format such as ``%d/%m/%Y``."""
+    widths = {"%Y": 4, "%y": 2, "%m": 2, "%d": 2}
+    length, day_at, i = 0, 0, 0
+    while i < len(fmt):
+        token = fmt[i : i + 2]
+        if token in widths:
+            if token == "%d":
+                day_at = length
+            length += widths[token]
+            i += 2
+        else:
+            length += 1
+            i += 1
+    return length, day_at
+
+
+def _strict_dates(text: pa.ChunkedArray, fmt: str) -> pa.ChunkedArray:
+    """Parse with ``fmt``; null where the text does not match exactly.
+
+    Arrow's strptime accepts "23" for %Y and rolls 2001-02-30 over into March, so the text length
+    and the day digits are checked against the parsed date.
+    """
+    length, day_at = _layout(fmt)
+    parsed = pc.strptime(text, format=fmt, unit="s", error_is_null=True)
+    day_digits = pc.utf8_slice_codeunits(text, day_at, day_at + 2)
+    day_matches = pc.equal(pc.cast(pc.if_else(pc.match_substring_regex(day_digits, r"^\d\d$"), day_digits, "0"),
+                                   pa.int64()), pc.day(parsed))  # fmt: skip
+    exact = pc.and_(pc.equal(pc.utf8_length(text), length), day_matches)
+    return pc.if_else(pc.fill_null(exact, False), parsed, pa.scalar(None, pa.timestamp("s")))
+
+
 def _parse_dates(column: pa.ChunkedArray, formats: list[str], name: str, problems: Problems) -> pa.ChunkedArray:
     stripped = pc.utf8_trim_whitespace(column)
-    if formats == ["%Y-%m-%d"]:
-        try:  # the fast ISO path; anything it rejects is re-parsed strictly below to find the culprits
-            return pc.cast(pc.strptime(stripped, format="%Y-%m-%d", unit="s"), pa.timestamp("s"))
-        except (pa.ArrowInvalid, pa.ArrowTypeError):
-            pass
     parsed = None
-    lengths = pc.utf8_length(stripped)
     for fmt in formats:
-        attempt = pc.strptime(stripped, format=fmt, unit="s", error_is_null=True)
-        if "%y" in fmt:  # strptime's %Y also takes "23" as year 23: two-digit years only where the text is short
-            expected_length = len(fmt.replace("%y", "yy").replace("%d", "dd").replace("%m", "mm"))
-            attempt = pc.if_else(pc.equal(lengths, expected_length), attempt, pa.scalar(None, attempt.type))
-        elif "%Y" in fmt:
-            expected_length = len(fmt.replace("%Y", "yyyy").replace("%d", "dd").replace("%m", "mm"))
-            attempt = pc.if_else(pc.equal(lengths, expected_length), attempt, pa.scalar(None, attempt.type))
+        attempt = _strict_dates(stripped, fmt)
         parsed = attempt if parsed is None else pc.coalesce(parsed, attempt)
     bad = np.flatnonzero(np.asarray(pc.is_null(parsed), dtype=bool))
     if len(bad):

@@ -95,6 +95,8 @@ def test_ftr_must_agree_with_scores() -> None:
     [
         ("1873-13-08,England,Scotland,4,2,Friendly,L,E,FALSE", "date", "1873-13-08", "a date"),
         ("yesterday,England,Scotland,4,2,Friendly,L,E,FALSE", "date", "yesterday", "a date"),
+        ("1873-02-30,England,Scotland,4,2,Friendly,L,E,FALSE", "date", "1873-02-30", "a date"),
+        ("1873-3-08,England,Scotland,4,2,Friendly,L,E,FALSE", "date", "1873-3-08", "a date"),
         ("1873-03-08,England,Scotland,-4,2,Friendly,L,E,FALSE", "home_score", -4, "non-negative"),
         ("1873-03-08,England,Scotland,4,2.5,Friendly,L,E,FALSE", "away_score", "2.5", "whole number"),
         ("1873-03-08,England,Scotland,four,2,Friendly,L,E,FALSE", "home_score", "four", "whole number"),
