@@ -21,23 +21,32 @@ from elastic_transport import HttpHeaders, Urllib3HttpNode
 from tests.servers import free_port
 
 
+def _plain(headers: Any) -> HttpHeaders:
+    plain = HttpHeaders(headers or {})
+    for name in ("accept", "content-type"):
+        value = plain.get(name)
+        if value and "vnd.elasticsearch" in value:
+            plain[name] = "application/x-ndjson" if "x-ndjson" in value else "application/json"
+    return plain
+
+
 class PlainJsonNode(Urllib3HttpNode):
     """Urllib3 node that rewrites ``application/vnd.elasticsearch+json; compatible-with=9`` to plain JSON."""
 
     def perform_request(self, method: str, target: str, body: bytes | None = None, headers: Any = None, **kwargs: Any):  # type: ignore[no-untyped-def]
-        plain = HttpHeaders(headers or {})
-        for name in ("accept", "content-type"):
-            value = plain.get(name)
-            if value and "vnd.elasticsearch" in value:
-                plain[name] = "application/x-ndjson" if "x-ndjson" in value else "application/json"
-        return super().perform_request(method, target, body=body, headers=plain, **kwargs)
+        return super().perform_request(method, target, body=body, headers=_plain(headers), **kwargs)
 
 
 def install_plain_json_default() -> None:
-    """Make ``PlainJsonNode`` the default node class in this process (test launcher only)."""
-    import elastic_transport._transport as transport
+    """Make every urllib3 node in this process send plain JSON (test launcher of server processes only)."""
+    original = Urllib3HttpNode.perform_request
 
-    transport.NODE_CLASS_NAMES["urllib3"] = PlainJsonNode
+    def perform_request(
+        self: Urllib3HttpNode, method: str, target: str, body: bytes | None = None, headers: Any = None, **kwargs: Any
+    ):  # type: ignore[no-untyped-def]
+        return original(self, method, target, body=body, headers=_plain(headers), **kwargs)
+
+    Urllib3HttpNode.perform_request = perform_request  # type: ignore[method-assign]
 
 
 def es_client(url: str, **kwargs: Any) -> Any:

@@ -18,7 +18,6 @@ from tests.services.model_api.conftest import ADMIN_KEY, WEBHOOK_SECRET, Version
 
 pytestmark = pytest.mark.slow
 ALL = "scoreline-predictions-*"
-MATCH = {"home_team": "Brazil", "away_team": "Argentina", "neutral": True}
 
 
 def launch(workdir: Path, logs_dir: Path, mlflow_url: str, es_url: str) -> ServerProcess:
@@ -63,12 +62,12 @@ def wait_for(condition: Any, timeout_s: float = 60.0) -> None:
     raise AssertionError("condition not met in time")
 
 
-def load(url: str, stop: threading.Event, outcomes: list[int], limit: int = 1500) -> None:
+def load(url: str, match: dict[str, Any], stop: threading.Event, outcomes: list[int], limit: int = 1500) -> None:
     """Bounded load: one client, at most ``limit`` requests, until ``stop``."""
     with httpx.Client(base_url=url, timeout=10) as client:
         while not stop.is_set() and len(outcomes) < limit:
             try:
-                outcomes.append(client.post("/v1/match-outcome/predict", json={"instances": [MATCH]}).status_code)
+                outcomes.append(client.post("/v1/match-outcome/predict", json={"instances": [match]}).status_code)
             except httpx.HTTPError:
                 outcomes.append(0)
             time.sleep(0.005)
@@ -82,10 +81,11 @@ def test_outage_and_restart_lose_and_duplicate_nothing(
     es = es_client(osmem_url)
     api = launch(tmp_path, logs_dir, serving_mlflow.url, proxy.url)
     outcomes: list[int] = []
+    match = dict(versions.results[versions.first].bundle.input_example[0])
     try:
         wait_for(lambda: es.indices.exists_index_template(name="scoreline-predictions").body)
         stop = threading.Event()
-        loader = threading.Thread(target=load, args=(api.url, stop, outcomes))
+        loader = threading.Thread(target=load, args=(api.url, match, stop, outcomes))
         loader.start()
         time.sleep(1.5)
         proxy.stop()  # Elasticsearch unreachable
@@ -99,15 +99,18 @@ def test_outage_and_restart_lose_and_duplicate_nothing(
         ok = sum(1 for status in outcomes if 200 <= status < 300)
         assert ok == len(outcomes), f"failed requests: {[s for s in outcomes if s >= 300 or s == 0][:5]}"
         wait_for(lambda: count(es) == ok)
-        assert es.search(index=ALL, size=0, aggs={"ids": {"cardinality": {"field": "request_id"}}})[
-            "aggregations"
-        ]["ids"]["value"] == ok
+        assert (
+            es.search(index=ALL, size=0, aggs={"ids": {"cardinality": {"field": "request_id"}}})["aggregations"]["ids"][
+                "value"
+            ]
+            == ok
+        )
 
         # Restart with records only in the spool: they are delivered by the next process.
         proxy.stop()
         with httpx.Client(base_url=api.url, timeout=10) as client:
             for _ in range(25):
-                assert client.post("/v1/match-outcome/predict", json={"instances": [MATCH]}).status_code == 200
+                assert client.post("/v1/match-outcome/predict", json={"instances": [match]}).status_code == 200
         time.sleep(1.0)
         api.stop()
         spooled = sum(1 for path in (tmp_path / "spool").glob("*.jsonl") for line in path.open() if line.strip())
