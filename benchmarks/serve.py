@@ -1,0 +1,294 @@
+"""Serving benchmark: model-api against `mlflow models serve` and a bare endpoint, batch files, swap latency.
+
+Everything runs on loopback in one run, on the same champion (trained by the real pipeline on
+simulated matches, registered in a real MLflow server started here):
+
+1. model-api single-instance throughput and p50/p99 latency (wrk, 16 connections), logging on,
+   and the same with logging off (the logging cost);
+2. ``mlflow models serve -m models:/scoreline-match-outcome@champion --env-manager local``;
+3. a bare uvicorn + FastAPI endpoint returning a constant JSON (the framework's limit);
+4. batch: rows/s for a 100,000-row Parquet file through ``/predict/batch`` vs in-process
+   ``ModelBundle.predict_proba`` on the same rows (features + booster);
+5. swap latency, alias set → first response from the new version, by MLflow webhook and by poll (5 s).
+
+    uv run python benchmarks/serve.py [--seconds 20] [--connections 16] [--rows 100000]
+
+Needs wrk (``apt-get install -y wrk``). Every server is stopped at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import ExitStack
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pandas as pd
+
+from scoreline.processes import VENV_BIN, ServerProcess, free_port
+from scoreline.tasks import get_task
+from scoreline.training import TrainingResult, train
+
+TASK = "match-outcome"
+
+WEBHOOK_SECRET = "benchmark-webhook-secret"
+ADMIN_KEY = "benchmark-admin-key"
+MODEL = "scoreline-match-outcome"
+
+LUA = """
+local bodies = {}
+local i = 0
+init = function(args)
+  for line in io.lines(args[1]) do bodies[#bodies + 1] = line end
+end
+request = function()
+  i = (i % #bodies) + 1
+  return wrk.format("POST", nil, {["Content-Type"] = "application/json"}, bodies[i])
+end
+done = function(summary, latency, requests)
+  io.write(string.format("RESULT %d %d %d %d %d %d\\n", summary.requests, summary.duration,
+    latency:percentile(50), latency:percentile(99), summary.errors.status,
+    summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout))
+end
+"""
+
+
+def train_small(seed: int, max_depth: int) -> TrainingResult:
+    """A quick real model: 3,000 simulated matches through the real training pipeline, no tuning."""
+    task = get_task(TASK)
+    raw, _ = task.simulate(3000, seed=seed)
+    buffer = io.BytesIO()
+    raw.to_csv(buffer, index=False)
+    canonical = task.to_canonical(buffer.getvalue(), "results.csv")
+    return train(task, canonical, params={"max_depth": max_depth, "learning_rate": 0.2}, seed=seed)
+
+
+def wrk(url: str, bodies: list[str], seconds: int, connections: int, work: Path) -> dict[str, float]:
+    script, data = work / "post.lua", work / f"bodies-{abs(hash(url))}.txt"
+    script.write_text(LUA)
+    data.write_text("\n".join(bodies) + "\n")
+    out = subprocess.run(
+        ["wrk", "-t", "2", "-c", str(connections), "-d", f"{seconds}s", "--timeout", "10s", "-s", str(script), url,
+         "--", str(data)],
+        capture_output=True, text=True, check=True, timeout=seconds + 60,
+    ).stdout  # fmt: skip
+    match = re.search(r"RESULT (\d+) (\d+) (\d+) (\d+) (\d+) (\d+)", out)
+    if not match:
+        raise RuntimeError(f"wrk printed no result:\n{out}")
+    requests, duration_us, p50, p99, non2xx, socket_errors = (int(g) for g in match.groups())
+    return {
+        "rps": requests / (duration_us / 1e6),
+        "p50_ms": p50 / 1000,
+        "p99_ms": p99 / 1000,
+        "non_2xx": non2xx,
+        "socket_errors": socket_errors,
+        "requests": requests,
+    }
+
+
+def model_api(work: Path, mlflow_url: str, logs: Path, **settings: str) -> ServerProcess:
+    port = free_port()
+    env = {
+        "SCORELINE_MLFLOW_URI": mlflow_url,
+        "SCORELINE_MODEL_API_PORT": str(port),
+        "SCORELINE_MODEL_CACHE_DIR": str(work / "model-cache"),
+        "SCORELINE_PREDICTION_LOG_DIR": str(work / f"predictions-{port}"),
+        "SCORELINE_ADMIN_KEY": ADMIN_KEY,
+        "SCORELINE_WEBHOOK_SECRET": WEBHOOK_SECRET,
+        **{f"SCORELINE_{k.upper()}": v for k, v in settings.items()},
+    }
+    return ServerProcess(
+        "model-api", [sys.executable, "-m", "scoreline_model_api"], port, health_path="/readyz", env=env,
+        log_path=logs / f"model-api-{port}.log",
+    )  # fmt: skip
+
+
+def ready(server: ServerProcess) -> bool:
+    try:
+        return httpx.get(server.url + server.health_path, timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def first_new_response(url: str, instance: dict, new_version: str, timeout_s: float = 60) -> float:
+    started = time.perf_counter()
+    with httpx.Client(timeout=10) as client:
+        while time.perf_counter() - started < timeout_s:
+            response = client.post(url, json={"instances": instance})
+            if response.headers.get("X-Model-Version") == new_version:
+                return time.perf_counter() - started
+    raise RuntimeError(f"version {new_version} not served within {timeout_s}s")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=int, default=20)
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--rows", type=int, default=100_000)
+    parser.add_argument("--swaps", type=int, default=3)
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        sys.exit("wrk is missing: apt-get install -y wrk")
+    from mlflow.tracking import MlflowClient
+
+    from scoreline.registry import CHAMPION, Registry, log_training
+
+    work = Path(tempfile.mkdtemp(prefix="scoreline-serve-bench-"))
+    logs = work / "logs"
+    logs.mkdir()
+    print(f"work folder: {work}")
+    with ExitStack() as stack:
+        mlflow_port = free_port()
+        mlflow = ServerProcess(
+            "mlflow",
+            [str(VENV_BIN / "mlflow"), "server", "--host", "127.0.0.1", "--port", str(mlflow_port), "--workers", "1",
+             "--backend-store-uri", f"sqlite:///{work / 'mlflow.db'}", "--artifacts-destination",
+             str(work / "artifacts"), "--serve-artifacts"],
+            mlflow_port, health_path="/health", log_path=logs / "mlflow.log",
+            env={"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false", "MLFLOW_WEBHOOK_ALLOWED_SCHEMES": "http,https",
+                 "MLFLOW_WEBHOOK_ALLOW_PRIVATE_IPS": "true", "MLFLOW_WEBHOOK_CACHE_TTL": "1"},
+        )  # fmt: skip
+        stack.enter_context(mlflow.start(timeout_s=180))
+        print("training two versions with the real pipeline (simulated matches) ...")
+        first, second = train_small(seed=1, max_depth=3), train_small(seed=2, max_depth=5)
+        v1 = log_training(first, "simulated", "bench-1", "bench", mlflow.url).version
+        v2 = log_training(second, "simulated", "bench-2", "bench", mlflow.url).version
+        registry = Registry(mlflow.url)
+        registry.set_alias(TASK, CHAMPION, v1)
+        bundle = first.bundle
+        instances = [dict(i) for i in bundle.input_example]
+        bodies = [json.dumps({"instances": [i]}) for i in instances]
+
+        results: dict[str, dict[str, float]] = {}
+        api = stack.enter_context(model_api(work, mlflow.url, logs).start(timeout_s=120, ready=ready))
+        api_quiet = stack.enter_context(
+            model_api(work, mlflow.url, logs, log_predictions="false").start(timeout_s=120, ready=ready)
+        )
+        for server in (api, api_quiet):  # warm up (feature memo, connections)
+            for body in bodies:
+                httpx.post(f"{server.url}/v1/{TASK}/predict", content=body, timeout=10)
+        print("1. model-api, logging on ...")
+        results["model-api"] = wrk(f"{api.url}/v1/{TASK}/predict", bodies, args.seconds, args.connections, work)
+        print("   model-api, logging off ...")
+        results["model-api (no log)"] = wrk(
+            f"{api_quiet.url}/v1/{TASK}/predict", bodies, args.seconds, args.connections, work
+        )
+        api_quiet.stop()
+
+        print("2. mlflow models serve ...")
+        serve_port = free_port()
+        mlflow_serve = ServerProcess(
+            "mlflow-serve",
+            [str(VENV_BIN / "mlflow"), "models", "serve", "-m", f"models:/{MODEL}@champion", "--env-manager", "local",
+             "--host", "127.0.0.1", "--port", str(serve_port)],
+            serve_port, health_path="/ping", log_path=logs / "mlflow-serve.log",
+            env={"MLFLOW_TRACKING_URI": mlflow.url},
+        )  # fmt: skip
+        with mlflow_serve.start(timeout_s=300, ready=ready):
+            serve_bodies = [json.dumps({"dataframe_records": [i]}) for i in instances]
+            check = httpx.post(f"{mlflow_serve.url}/invocations", content=serve_bodies[0],
+                               headers={"Content-Type": "application/json"}, timeout=60)  # fmt: skip
+            check.raise_for_status()
+            results["mlflow models serve"] = wrk(
+                f"{mlflow_serve.url}/invocations", serve_bodies, args.seconds, args.connections, work
+            )
+
+        print("3. bare uvicorn endpoint ...")
+        bare_port = free_port()
+        bare = ServerProcess(
+            "bare",
+            [str(VENV_BIN / "uvicorn"), "_bare_app:create_app", "--factory", "--host", "127.0.0.1", "--port",
+             str(bare_port), "--loop", "uvloop", "--http", "httptools", "--no-access-log", "--log-level", "warning"],
+            bare_port, health_path="/healthz", cwd=Path(__file__).resolve().parent, log_path=logs / "bare.log",
+        )  # fmt: skip
+        with bare.start(timeout_s=60):
+            results["bare endpoint"] = wrk(f"{bare.url}/predict", bodies, args.seconds, args.connections, work)
+
+        print(f"4. batch: {args.rows} rows ...")
+        rng = np.random.default_rng(0)
+        teams = sorted(bundle.serving_state["teams"])
+        home = rng.choice(len(teams), args.rows)
+        away = (home + rng.integers(1, len(teams), args.rows)) % len(teams)
+        frame = pd.DataFrame({
+            "home_team": np.asarray(teams, dtype=object)[home], "away_team": np.asarray(teams, dtype=object)[away],
+            "date": "2026-06-15", "neutral": rng.random(args.rows) < 0.3,
+            "competition": rng.choice(["Friendly", "FIFA World Cup", "UEFA Euro qualification"], args.rows),
+        })  # fmt: skip
+        buffer = io.BytesIO()
+        frame.to_parquet(buffer, index=False)
+        payload = buffer.getvalue()
+        batch_times, local_times, booster_times = [], [], []
+        for _ in range(3):
+            started = time.perf_counter()
+            response = httpx.post(
+                f"{api.url}/v1/{TASK}/predict/batch", files={"file": ("rows.parquet", payload)}, timeout=300
+            )
+            response.raise_for_status()
+            batch_times.append(time.perf_counter() - started)
+            started = time.perf_counter()
+            bundle.predict_proba(frame)
+            local_times.append(time.perf_counter() - started)
+            features = bundle.features(frame)
+            started = time.perf_counter()
+            bundle.predict_features(features)
+            booster_times.append(time.perf_counter() - started)
+        batch_rps = args.rows / min(batch_times)
+        local_rps = args.rows / min(local_times)
+        booster_rps = args.rows / min(booster_times)
+
+        print("5. swap latency ...")
+        client = MlflowClient(tracking_uri=mlflow.url, registry_uri=mlflow.url)
+        hook = client.create_webhook(
+            name="model-api", url=f"{api.url}/v1/webhooks/mlflow", events=["model_version_alias.created"],
+            secret=WEBHOOK_SECRET,
+        )  # fmt: skip
+        time.sleep(1.5)
+        predict_url = f"{api.url}/v1/{TASK}/predict"
+        by_webhook, by_poll = [], []
+        current = v1
+        for _ in range(args.swaps):
+            target = v2 if current == v1 else v1
+            registry.set_alias(TASK, CHAMPION, target)
+            by_webhook.append(first_new_response(predict_url, instances[0], target))
+            current = target
+        client.delete_webhook(hook.webhook_id)
+        time.sleep(1.5)
+        for _ in range(args.swaps):
+            target = v2 if current == v1 else v1
+            registry.set_alias(TASK, CHAMPION, target)
+            by_poll.append(first_new_response(predict_url, instances[0], target))
+            current = target
+            time.sleep(1.0)
+
+    ours, theirs, limit = results["model-api"], results["mlflow models serve"], results["bare endpoint"]
+    quiet = results["model-api (no log)"]
+    print()
+    print(f"{'server':<22}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'non-2xx':>10}{'errors':>8}")
+    for name, r in results.items():
+        print(f"{name:<22}{r['rps']:>10.0f}{r['p50_ms']:>10.2f}{r['p99_ms']:>10.2f}{r['non_2xx']:>10}"
+              f"{r['socket_errors']:>8}")  # fmt: skip
+    print()
+    print(f"throughput vs mlflow serve: {ours['rps'] / theirs['rps']:.1f}x   (target >= 5x)")
+    print(f"p99 vs mlflow serve:        {ours['p99_ms'] / theirs['p99_ms']:.3f}x (target <= 0.2x)")
+    print(f"throughput vs bare:         {ours['rps'] / limit['rps']:.2f}x  (target >= 0.5x)")
+    print(f"logging cost on p50:        {(ours['p50_ms'] / quiet['p50_ms'] - 1) * 100:+.1f}% (target <= 10%)")
+    print(f"batch: {batch_rps:,.0f} rows/s over HTTP (Parquet in and out), in-process predict_proba "
+          f"{local_rps:,.0f} rows/s -> {batch_rps / local_rps:.2f}x (target >= 0.5x); booster alone "
+          f"{booster_rps:,.0f} rows/s")  # fmt: skip
+    print(f"swap by webhook: median {statistics.median(by_webhook):.2f} s, max {max(by_webhook):.2f} s (target <= 2 s)")
+    print(f"swap by poll (5 s):  median {statistics.median(by_poll):.2f} s, max {max(by_poll):.2f} s")
+    shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

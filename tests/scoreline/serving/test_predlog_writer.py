@@ -1,0 +1,91 @@
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import numpy as np
+
+from scoreline.predlog.jsonl import JsonlSink, read_jsonl
+from scoreline.predlog.record import PredictionRecord
+from scoreline.predlog.writer import PredictionEntry, PredictionLogWriter
+
+
+def entry(n: int = 2, version: str = "1") -> PredictionEntry:
+    return PredictionEntry(
+        task="match-outcome",
+        model_name="scoreline-match-outcome",
+        model_version=version,
+        inputs=[{"home_team": f"A{i}", "away_team": "B"} for i in range(n)],
+        feature_names=["elo_diff", "rest"],
+        features=np.array([[float(i), np.nan] for i in range(n)]),
+        predictions=["home"] * n,
+        classes=["home", "draw", "away"],
+        probabilities=np.tile([0.5, 0.3, 0.2], (n, 1)),
+        latency_ms=1.5,
+    )
+
+
+def test_records_reach_rotated_jsonl_files(tmp_path: Path) -> None:
+    sink = JsonlSink(tmp_path, max_file_bytes=600)
+    writer = PredictionLogWriter(sink, flush_interval_s=0.01, batch_records=2).start()
+    for _ in range(5):
+        assert writer.submit(entry())
+    assert writer.flush(5)
+    writer.close()
+    documents = read_jsonl(tmp_path)
+    assert len(documents) == 10
+    assert len(sink.files()) > 1
+    assert writer.records_written == 10
+    first = documents[0]
+    assert first["@timestamp"] and first["probabilities"] == {"home": 0.5, "draw": 0.3, "away": 0.2}
+    assert first["features"]["rest"] is None  # NaN features are stored as null
+
+
+class FailingSink:
+    def __init__(self) -> None:
+        self.closed = False
+
+    def write(self, records: list[PredictionRecord]) -> None:
+        raise ConnectionError("sink down")
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def test_failed_write_goes_to_the_fallback(tmp_path: Path) -> None:
+    spilled: list[PredictionRecord] = []
+    writer = PredictionLogWriter(FailingSink(), flush_interval_s=0.01, fallback=spilled.extend).start()
+    writer.submit(entry(3))
+    assert writer.flush(5)
+    writer.close()
+    assert len(spilled) == 3
+    assert (writer.failed_writes, writer.records_to_fallback, writer.records_dropped) == (1, 3, 0)
+
+
+def test_without_fallback_the_loss_is_counted_not_raised() -> None:
+    writer = PredictionLogWriter(FailingSink(), flush_interval_s=0.01).start()
+    writer.submit(entry(2))
+    assert writer.flush(5)
+    writer.close()
+    assert writer.records_dropped == 2
+
+
+class BlockedSink:
+    def __init__(self) -> None:
+        self.release = threading.Event()
+
+    def write(self, records: list[PredictionRecord]) -> None:
+        self.release.wait(10)
+
+    def close(self) -> None:
+        pass
+
+
+def test_full_queue_drops_without_blocking() -> None:
+    sink = BlockedSink()
+    writer = PredictionLogWriter(sink, queue_size=2, flush_interval_s=0.01).start()
+    accepted = [writer.submit(entry(1)) for _ in range(10)]
+    assert accepted.count(False) >= 7
+    assert writer.records_dropped == accepted.count(False)
+    sink.release.set()
+    writer.close()
