@@ -65,7 +65,7 @@ if drift is not None:
         frame = frame.assign(status=status.fillna("ok"))
         window = frame["window"].iloc[0] if "window" in frame and isinstance(frame["window"].iloc[0], dict) else {}
         alerts = frame[frame["status"] == "alert"]["feature"].tolist()
-        (st.error if alerts else st.success)(
+        (st.warning if alerts else st.success)(
             f"{len(alerts)} of {len(frame)} drifting beyond PSI {alert:g}: {', '.join(alerts)}"
             if alerts
             else f"No feature beyond the PSI alert threshold {alert:g}."

@@ -1,0 +1,104 @@
+"""The dashboard in headless Chromium (Debian's ``chromium``, driven by Playwright) against ``make run``'s stack:
+pick two teams on Predict, submit, read three probabilities that sum to 1 and the served model version.
+Screenshots of every page go to test-artifacts/dashboard/ (gitignored) for a person to look at."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from scoreline.stack import LocalStack
+from tests.servers import REPO
+
+pytestmark = [pytest.mark.slow, pytest.mark.browser]
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = REPO / "test-artifacts" / "dashboard"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
+PAGES = {"batch": "Batch predictions", "models": "Models", "data": "Data", "monitoring": "Monitoring"}
+
+
+@pytest.fixture(scope="module")
+def browser_page() -> Iterator[Any]:
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (make system-deps)")
+    from playwright.sync_api import sync_playwright
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 1000})
+        page.set_default_timeout(60_000)
+        try:
+            yield page
+        finally:
+            browser.close()
+
+
+def settled(page: Any) -> None:
+    """Wait until the script run is over: no spinner, no 'running' status widget."""
+    page.wait_for_selector('[data-testid="stSpinner"]', state="detached")
+    page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')")
+    page.wait_for_timeout(500)  # charts draw after the run ends
+
+
+def choose(page: Any, label: str, option: str) -> None:
+    box = page.locator('[data-testid="stSelectbox"]').filter(has_text=label)
+    box.click()
+    page.keyboard.type(option)
+    page.get_by_role("option", name=option, exact=True).click()
+
+
+def test_predict_in_the_browser_and_screenshot_every_page(local_stack: LocalStack, browser_page: Any) -> None:
+    page = browser_page
+    settings = local_stack.settings
+    dashboard = local_stack.url(settings.dashboard_port)
+    api = local_stack.url(settings.model_api_port)
+    teams = httpx.get(f"{api}/v1/match-outcome/schema", timeout=10).json()["teams"]
+    served = next(m for m in httpx.get(f"{api}/v1/models", timeout=10).json()["models"] if m["task"] == "match-outcome")
+    home, away = teams[0], teams[1]
+
+    page.goto(dashboard + "/")
+    page.get_by_role("heading", name="Predict").wait_for()
+    settled(page)
+    predict_button = page.get_by_role("button", name="Predict", exact=True)
+    assert predict_button.is_disabled()  # no teams chosen yet
+    choose(page, "Home team", home)
+    settled(page)
+    choose(page, "Away team", away)
+    settled(page)
+    predict_button.click()
+    page.locator('[data-testid="stMetricValue"]').nth(2).wait_for()
+    settled(page)
+
+    values = page.locator('[data-testid="stMetricValue"]').all_inner_texts()
+    probabilities = [float(v.strip().rstrip("%")) / 100 for v in values]
+    assert len(probabilities) == 3
+    assert all(0 < p < 1 for p in probabilities)
+    assert sum(probabilities) == pytest.approx(1.0, abs=0.002)  # each shown to 0.1 %
+    labels = page.locator('[data-testid="stMetricLabel"]').all_inner_texts()
+    assert [label.strip() for label in labels] == [f"{home} win", "Draw", f"{away} win"]
+    assert page.get_by_text(re.compile(rf"version {re.escape(served['version'])}\b")).count() == 1
+    assert page.locator('[data-testid="stException"]').count() == 0
+    page.screenshot(path=str(ARTIFACTS / "predict.png"), full_page=True)
+
+    for path, title in PAGES.items():
+        page.goto(f"{dashboard}/{path}")
+        page.get_by_role("heading", name=title).first.wait_for()
+        settled(page)
+        page.screenshot(path=str(ARTIFACTS / f"{path}.png"), full_page=True)
+        assert page.locator('[data-testid="stException"]').count() == 0, f"{path} shows a traceback"
+        assert "Traceback" not in page.content()
+    assert {p.name for p in ARTIFACTS.glob("*.png")} >= {"predict.png", *(f"{p}.png" for p in PAGES)}
