@@ -4,13 +4,18 @@
 #   MLFLOW_ARTIFACTS_DESTINATION  s3://bucket/mlflow                                (required)
 #   MLFLOW_S3_ENDPOINT_URL, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY                (MinIO)
 #   MLFLOW_ALLOWED_HOSTS          hosts clients may use, e.g. mlflow,mlflow:5000   (else 403 on Host: mlflow:5000)
-#   MLFLOW_PORT (5000), MLFLOW_WORKERS (2)
+#   MLFLOW_HOST (0.0.0.0), MLFLOW_PORT (5000), MLFLOW_WORKERS (2)
 set -eu
 : "${MLFLOW_BACKEND_STORE_URI:?set MLFLOW_BACKEND_STORE_URI (postgresql://...)}"
 : "${MLFLOW_ARTIFACTS_DESTINATION:?set MLFLOW_ARTIFACTS_DESTINATION (s3://bucket/prefix)}"
 
+# SQLAlchemy 2.1 maps a bare postgresql:// to psycopg 3; the image ships psycopg2.
+case "$MLFLOW_BACKEND_STORE_URI" in
+    postgresql://*) MLFLOW_BACKEND_STORE_URI="postgresql+psycopg2://${MLFLOW_BACKEND_STORE_URI#postgresql://}" ;;
+esac
+
 set -- mlflow server \
-    --host 0.0.0.0 \
+    --host "${MLFLOW_HOST:-0.0.0.0}" \
     --port "${MLFLOW_PORT:-5000}" \
     --workers "${MLFLOW_WORKERS:-2}" \
     --backend-store-uri "$MLFLOW_BACKEND_STORE_URI" \
