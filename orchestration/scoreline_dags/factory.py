@@ -18,8 +18,8 @@ from scoreline_dags import steps
 from scoreline_dags.operators import PromotionApproval, WaitForTrainerJob
 from scoreline_dags.settings import OrchestrationSettings
 
-# The tasks Airflow trains, with the dataset each trains on by default.
-TRAINING_TASKS: dict[str, str] = {"match-outcome": "international-results"}
+# The tasks Airflow trains, with the dataset each trains on by default (make run ingests "simulated").
+TRAINING_TASKS: dict[str, str] = {"match-outcome": "simulated"}
 
 SCHEDULE = "@daily"
 TAGS = ["scoreline", "training"]
@@ -103,6 +103,12 @@ def build_training_dag(task_id: str, default_dataset: str) -> DAG:
         def decide_step(job: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
             mode = params.get("promotion_mode") or Variable.get(f"{prefix}_promotion_mode", default="auto")
             decision = steps.decide(_services(), task_id, mode, _actor(get_current_context()))
+            if job.get("model_version") and str(decision.get("challenger_version")) != str(job["model_version"]):
+                steps.log.warning(
+                    "the challenger is version %s, not version %s this run trained: a later job registered it",
+                    decision.get("challenger_version"),
+                    job["model_version"],
+                )
             return {**decision, "mode": mode, "job_id": job.get("id"), "trained_version": job.get("model_version")}
 
         @task(task_id="promote", trigger_rule="none_failed")

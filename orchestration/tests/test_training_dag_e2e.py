@@ -143,6 +143,8 @@ def stack(
         "PATH": f"{WORKSPACE_BIN}{os.pathsep}{os.environ.get('PATH', '')}",
         "SCORELINE_STORAGE_URI": f"file://{home / 'store'}",
         "SCORELINE_MLFLOW_URI": url["mlflow"],
+        # scoreline.registry resolves models:/ URIs through MLflow's global registry URI, not the one passed.
+        "MLFLOW_TRACKING_URI": url["mlflow"],
         "SCORELINE_INGEST_URL": url["ingest"],
         "SCORELINE_TRAINER_URL": url["trainer"],
         "SCORELINE_MODEL_API_URL": url["model_api"],
@@ -159,6 +161,9 @@ def stack(
         "SCORELINE_NOTIFY_USERNAME": "scoreline-test",
         "SCORELINE_NOTIFY_PASSWORD": os.environ["SCORELINE_TEST_AIRFLOW_PASSWORD"],
         "SCORELINE_NOTIFY_BACKOFF_S": "0.5",
+        # On a few thousand simulated matches XGBoost and the Elo baseline tie within noise; the first model
+        # must still beat the base rates, and every later one must beat the champion on the same window.
+        "SCORELINE_PROMOTION_BASELINE": "base_rates",
     }
     python = str(WORKSPACE_BIN / "python")
     servers = [
