@@ -19,10 +19,12 @@ import json
 import re
 import threading
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import Literal
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -106,11 +108,36 @@ def safe_filename(filename: str | None) -> str:
     return name[:120] or "data.csv"
 
 
-def content_digest(canonical: pd.DataFrame) -> str:
-    """SHA-256 of the canonical table: column names, dtypes and a stable per-row hash of every value."""
+def _column_digest(column: pd.Series) -> bytes:
     digest = hashlib.sha256()
-    digest.update(json.dumps([[c, str(t)] for c, t in canonical.dtypes.items()]).encode())
-    digest.update(pd.util.hash_pandas_object(canonical, index=False).to_numpy().tobytes())
+    if pd.api.types.is_string_dtype(column.dtype) or column.dtype == object:
+        text = pa.array(column, type=pa.string(), from_pandas=True)
+        if isinstance(text, pa.ChunkedArray):
+            text = text.combine_chunks()
+        _, offsets_buffer, data_buffer = text.buffers()
+        offsets = np.frombuffer(offsets_buffer, dtype=np.int32)[text.offset : text.offset + len(text) + 1]
+        digest.update((offsets - offsets[0]).tobytes())
+        if data_buffer is not None:
+            digest.update(memoryview(data_buffer)[offsets[0] : offsets[-1]])
+        digest.update(np.asarray(text.is_null()).tobytes())
+    else:
+        digest.update(np.ascontiguousarray(column.to_numpy()).tobytes())
+    return digest.digest()
+
+
+def content_digest(canonical: pd.DataFrame) -> str:
+    """SHA-256 of the canonical table: column names and dtypes, then every column's values in order.
+
+    Numbers, booleans and dates are hashed as their fixed-width machine values; text as its UTF-8
+    bytes with the value boundaries, so ``["ab", "c"]`` and ``["a", "bc"]`` differ. Columns are
+    hashed in parallel (hashlib releases the GIL) and their digests combined.
+    """
+    digest = hashlib.sha256()
+    digest.update(json.dumps([[str(c), str(t)] for c, t in canonical.dtypes.items()]).encode())
+    digest.update(len(canonical).to_bytes(8, "little"))
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        for column_digest in pool.map(_column_digest, (canonical[name] for name in canonical.columns)):
+            digest.update(column_digest)
     return digest.hexdigest()
 
 
@@ -168,13 +195,37 @@ class DatasetCatalog:
         failure raises ``ScorelineError(UNAVAILABLE)`` and leaves no manifest, so no visible version.
         """
         report = progress or (lambda _stage, _fraction: None)
-        task_impl = get_task(task)
+        get_task(task)  # unknown task: 404 before reading anything
         check_dataset_name(dataset)
         filename = safe_filename(filename or (raw.name if isinstance(raw, Path) else None))
         raw_path = raw if isinstance(raw, Path) else None
         raw_bytes = raw.read_bytes() if isinstance(raw, Path) else raw
 
         report("validating", 0.05)
+        pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="scoreline-ingest")
+        try:
+            # The raw file's hash runs beside validation; hashlib and Arrow both release the GIL.
+            raw_sha256 = pool.submit(lambda: hashlib.sha256(raw_bytes).hexdigest())
+            return self._validate_and_store(
+                task, dataset, raw_bytes, raw_path, filename, raw_sha256, pool, source_kind, source_url, report
+            )
+        finally:
+            pool.shutdown(wait=True)
+
+    def _validate_and_store(
+        self,
+        task: str,
+        dataset: str,
+        raw_bytes: bytes,
+        raw_path: Path | None,
+        filename: str,
+        raw_sha256: Future[str],
+        pool: ThreadPoolExecutor,
+        source_kind: Literal["upload", "url", "object-store", "cli", "api"],
+        source_url: str | None,
+        report: Progress,
+    ) -> IngestResult:
+        task_impl = get_task(task)
         canonical = task_impl.to_canonical(raw_bytes, filename)
         report("hashing", 0.55)
         sha256 = content_digest(canonical)
@@ -205,7 +256,7 @@ class DatasetCatalog:
                     filename=filename,
                     url=source_url,
                     raw_key=raw_key,
-                    raw_sha256=hashlib.sha256(raw_bytes).hexdigest(),
+                    raw_sha256=raw_sha256.result(),
                     raw_bytes=len(raw_bytes),
                     format=canonical.attrs.get("format"),
                 ),
@@ -213,17 +264,19 @@ class DatasetCatalog:
                 data_key=data_key,
                 **_date_range(canonical, task_impl.date_column),
             )
-            written: list[str] = []
             try:
-                report("writing raw file", 0.65)
+                report("writing raw file and parquet", 0.7)
+                # Both objects are written side by side; neither is visible as a version until the manifest.
                 if raw_path is not None:
-                    self.store.put_file(raw_key, raw_path, "text/csv")
+                    raw_write = pool.submit(self.store.put_file, raw_key, raw_path, "text/csv")
                 else:
-                    self.store.put(raw_key, raw_bytes, "text/csv")
-                written.append(raw_key)
-                report("writing parquet", 0.8)
-                self.store.put(data_key, _parquet_bytes(canonical), "application/vnd.apache.parquet")
-                written.append(data_key)
+                    raw_write = pool.submit(self.store.put, raw_key, raw_bytes, "text/csv")
+                parquet_write = pool.submit(
+                    lambda: self.store.put(data_key, _parquet_bytes(canonical), "application/vnd.apache.parquet")
+                )
+                wait([raw_write, parquet_write])
+                raw_write.result()
+                parquet_write.result()
                 report("writing manifest", 0.95)
                 payload = manifest.model_dump_json(indent=2).encode()
                 created = self.store.put_if_absent(
@@ -231,7 +284,7 @@ class DatasetCatalog:
                 )
             except BaseException:
                 # Without a manifest the version is invisible already; also drop what this attempt wrote.
-                for key in written:
+                for key in (raw_key, data_key):
                     with contextlib.suppress(Exception):
                         self.store.delete(key)
                 raise

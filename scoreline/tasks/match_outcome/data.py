@@ -17,6 +17,7 @@ where ``row`` is the spreadsheet row (the header is row 1): the first 50 plus th
 from __future__ import annotations
 
 import io
+import re
 from dataclasses import dataclass, field
 from functools import cache
 from typing import TYPE_CHECKING, Any
@@ -116,7 +117,7 @@ def _plain(value: Any) -> Any:
 
 
 def _decode_header(raw: bytes, filename: str) -> list[str]:
-    if not raw.strip():
+    if re.search(rb"\S", raw) is None:  # empty or only whitespace (a search, not a copy of the file)
         raise ScorelineError(
             ErrorCode.INVALID_INPUT,
             f"{filename!r} is empty; expected a CSV file with a header row and at least one match",
@@ -189,9 +190,23 @@ def _read_text_table(raw: bytes, columns: list[str]) -> pa.Table:
 # ---- parsing helpers (vectorized, problems recorded) -------------------------------------
 
 
+def _shortest(column: pa.ChunkedArray) -> int:
+    """Length in bytes of the shortest value, from the offsets buffers alone."""
+    shortest = None
+    for chunk in column.chunks if isinstance(column, pa.ChunkedArray) else [column]:
+        if len(chunk) == 0:
+            continue
+        if chunk.type != pa.string():
+            return int(pc.min(pc.binary_length(chunk)).as_py())
+        offsets = np.frombuffer(chunk.buffers()[1], dtype=np.int32)[chunk.offset : chunk.offset + len(chunk) + 1]
+        low = int(np.diff(offsets).min())
+        shortest = low if shortest is None else min(shortest, low)
+    return shortest if shortest is not None else 0
+
+
 def _missing(column: pa.ChunkedArray) -> np.ndarray:
     """Rows where the (already trimmed) text is null or empty."""
-    if column.null_count == 0 and len(column) and pc.min(pc.utf8_length(column)).as_py() > 0:
+    if column.null_count == 0 and len(column) and _shortest(column) > 0:
         return np.zeros(len(column), dtype=bool)  # the common case, without a per-row mask
     return np.asarray(pc.fill_null(pc.equal(column, ""), True), dtype=bool)
 
@@ -213,7 +228,21 @@ def _layout(fmt: str) -> tuple[int, int]:
     return length, day_at
 
 
-def _strict_dates(text: pa.ChunkedArray, fmt: str) -> pa.ChunkedArray:
+def _fixed_width_day(text: pa.ChunkedArray, length: int, day_at: int) -> np.ndarray | None:
+    """The day digits as numbers, read straight from Arrow's buffer when every value has ``length`` bytes."""
+    array = text.combine_chunks() if isinstance(text, pa.ChunkedArray) else text
+    if array.null_count or array.type != pa.string() or len(array) == 0:
+        return None
+    _, offsets_buffer, data_buffer = array.buffers()
+    offsets = np.frombuffer(offsets_buffer, dtype=np.int32)[array.offset : array.offset + len(array) + 1]
+    if not (np.diff(offsets) == length).all():
+        return None
+    chars = np.frombuffer(data_buffer, dtype=np.uint8)[offsets[0] : offsets[-1]].reshape(-1, length)
+    tens, ones = chars[:, day_at].astype(np.int64) - 48, chars[:, day_at + 1].astype(np.int64) - 48
+    return tens * 10 + ones
+
+
+def _strict_dates(text: pa.ChunkedArray, fmt: str) -> pa.ChunkedArray | pa.Array:
     """Parse with ``fmt``; null where the text does not match exactly.
 
     Arrow's strptime accepts "23" for %Y and rolls 2001-02-30 over into March, so the text length
@@ -221,15 +250,25 @@ def _strict_dates(text: pa.ChunkedArray, fmt: str) -> pa.ChunkedArray:
     """
     length, day_at = _layout(fmt)
     parsed = pc.strptime(text, format=fmt, unit="s", error_is_null=True)
-    day_digits = pc.utf8_slice_codeunits(text, day_at, day_at + 2)
-    day_matches = pc.equal(pc.cast(pc.if_else(pc.match_substring_regex(day_digits, r"^\d\d$"), day_digits, "0"),
-                                   pa.int64()), pc.day(parsed))  # fmt: skip
-    exact = pc.and_(pc.equal(pc.utf8_length(text), length), day_matches)
-    return pc.if_else(pc.fill_null(exact, False), parsed, pa.scalar(None, pa.timestamp("s")))
+    day = _fixed_width_day(text, length, day_at)
+    if day is not None:  # the common case, checked in numpy
+        parsed_day = np.asarray(pc.fill_null(pc.day(parsed), -1))
+        exact = pa.array(day == parsed_day)
+    else:
+        day_digits = pc.utf8_slice_codeunits(text, day_at, day_at + 2)
+        day_matches = pc.equal(pc.cast(pc.if_else(pc.match_substring_regex(day_digits, r"^\d\d$"), day_digits, "0"),
+                                       pa.int64()), pc.day(parsed))  # fmt: skip
+        exact = pc.fill_null(pc.and_(pc.equal(pc.utf8_length(text), length), day_matches), False)
+    return pc.if_else(exact, parsed, pa.scalar(None, pa.timestamp("s")))
 
 
 def _parse_dates(column: pa.ChunkedArray, formats: list[str], name: str, problems: Problems) -> pa.ChunkedArray:
     stripped = pc.utf8_trim_whitespace(column)
+    if formats == ["%Y-%m-%d"] and _fixed_width_day(stripped, 10, 8) is not None:
+        try:  # Arrow's ISO-8601 cast is fast and checks days per month; any failure takes the strict path
+            return pc.cast(stripped, pa.timestamp("s"))
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            pass
     parsed = None
     for fmt in formats:
         attempt = _strict_dates(stripped, fmt)
@@ -377,7 +416,7 @@ def canonical_schema() -> pa_schema.DataFrameSchema:
     import pandera.pandas as pas
 
     def not_blank(series: pd.Series) -> pd.Series:
-        return series.str.len() > 0
+        return series != ""
 
     odds = {
         name: pas.Column(float, pas.Check.gt(1.0, error="decimal odds above 1.0"), nullable=True, required=False)
