@@ -192,19 +192,12 @@ def catalog_results_loader(storage_settings: Any) -> ResultsLoader:
         from scoreline.storage import open_store
 
         catalog = DatasetCatalog(open_store(storage_settings))
-        frames = []
-        for entry in catalog.list_datasets():
-            if _field(entry, "task") != task:
-                continue
-            dataset = _field(entry, "dataset")
-            latest = catalog.latest(task, dataset)
-            if latest is None:
-                continue
-            frames.append(catalog.load(task, dataset, _field(latest, "version")))
+        frames = [
+            catalog.load(task, summary.dataset, summary.latest.version)
+            for summary in catalog.list_datasets()
+            if summary.task == task
+        ]
         return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
     return load
 
-
-def _field(entry: Any, name: str) -> Any:
-    return entry[name] if isinstance(entry, dict) else getattr(entry, name)
