@@ -117,8 +117,11 @@ class Trainer:
     def jobs(self) -> Any:
         return self.http.get("/v1/jobs")
 
-    def promotions(self, task: str) -> Any:
-        return self.http.get(f"/v1/promotions/{task}")
+    def promotions(self, task: str, admin_key: str) -> Any:
+        """The promotion history; the trainer keeps it behind the admin key."""
+        return self.http.request(
+            "GET", f"/v1/promotions/{task}", headers={"Authorization": f"Bearer {admin_key}"}
+        ).json()
 
     def promotion_action(self, task: str, action: str, admin_key: str, body: dict[str, Any]) -> Any:
         """``action`` is "promote" (decide), "approve" or "rollback"."""

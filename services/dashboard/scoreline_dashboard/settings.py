@@ -25,6 +25,9 @@ class DashboardSettings(ServiceUrls, ElasticSettings):
     # Elasticsearch answers at most 10,000 hits per search (index.max_result_window).
     # Sent on predictions when model-api requires the API key for them (SCORELINE_API_KEY; no default).
     api_key: SecretStr | None = None
+    # Lets the Models page read the promotion history, which the trainer keeps behind the admin key
+    # (SCORELINE_ADMIN_KEY; no default). Promote, approve and roll back always ask for the key on the page.
+    admin_key: SecretStr | None = None
     dashboard_max_log_records: int = Field(5_000, ge=100, le=10_000)
 
     @property

@@ -70,8 +70,8 @@ def _data(config: str, task: str, dataset: str, version: str) -> Any:
     return Ingest(DashboardSettings.model_validate_json(config)).data(task, dataset, version)
 
 
-def _promotions(config: str, task: str) -> Any:
-    return Trainer(DashboardSettings.model_validate_json(config)).promotions(task)
+def _promotions(config: str, task: str, admin_key: str) -> Any:
+    return Trainer(DashboardSettings.model_validate_json(config)).promotions(task, admin_key)
 
 
 def _jobs(config: str) -> Any:
@@ -127,8 +127,10 @@ def read(name: str, *args: str, config: DashboardSettings | None = None, spinner
 def config_key(config: DashboardSettings) -> str:
     """The settings as JSON with secrets in clear, so a cached reader can rebuild them exactly."""
     data = config.model_dump(mode="json")
-    if config.elasticsearch_password is not None:
-        data["elasticsearch_password"] = config.elasticsearch_password.get_secret_value()
+    for secret in ("elasticsearch_password", "api_key", "admin_key"):
+        value = getattr(config, secret)
+        if value is not None:
+            data[secret] = value.get_secret_value()
     return json.dumps(data, sort_keys=True)
 
 

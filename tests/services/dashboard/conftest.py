@@ -12,10 +12,12 @@ import pytest
 import scoreline_dashboard
 from streamlit.testing.v1 import AppTest
 
+from scoreline.tasks import get_task
 from tests.servers import ServerProcess, free_port
 
 PAGES = Path(scoreline_dashboard.__file__).parent / "screens"
 ADMIN_KEY = "dashboard-test-admin-key"
+API_KEY = "dashboard-test-api-key"
 PAGE_NAMES = ("predict", "batch", "models", "data", "monitoring")
 
 
@@ -36,21 +38,24 @@ def run_page(monkeypatch: pytest.MonkeyPatch) -> Callable[..., AppTest]:
 
 @dataclass
 class ServingStack:
-    """A real MLflow server with a trained champion and a real model-api process serving it."""
+    """Real MLflow with a trained champion, and real model-api, ingest and trainer processes around it."""
 
     mlflow: ServerProcess
     model_api: ServerProcess
+    ingest: ServerProcess
+    trainer: ServerProcess
     prediction_log_dir: Path
     version: str
+    dataset_version: str
 
-    def env(self, **closed: str) -> dict[str, str]:
-        """SCORELINE_* for the dashboard: model-api and MLflow real, the rest on closed ports unless given."""
+    def env(self) -> dict[str, str]:
+        """SCORELINE_* for the dashboard pointing at these services."""
         return {
             "SCORELINE_MODEL_API_URL": self.model_api.url,
             "SCORELINE_MLFLOW_URI": self.mlflow.url,
             "SCORELINE_PREDICTION_LOG_DIR": str(self.prediction_log_dir),
-            "SCORELINE_INGEST_URL": closed.get("ingest", f"http://127.0.0.1:{free_port()}"),
-            "SCORELINE_TRAINER_URL": closed.get("trainer", f"http://127.0.0.1:{free_port()}"),
+            "SCORELINE_INGEST_URL": self.ingest.url,
+            "SCORELINE_TRAINER_URL": self.trainer.url,
         }
 
     def teams(self) -> list[str]:
@@ -61,36 +66,62 @@ class ServingStack:
 def serving_stack(
     mlflow_sqlite: ServerProcess, tmp_path_factory: pytest.TempPathFactory, logs_dir: Path
 ) -> Iterator[ServingStack]:
-    """A champion from the real training pipeline registered in the session's MLflow, served by model-api."""
+    """A champion from the real training pipeline registered in the session's MLflow and served by model-api;
+    ingest holding one simulated dataset; the trainer on the same registry."""
     from scoreline.registry import CHAMPION, Registry, log_training
     from tests.scoreline.serving.models import TASK, train_small
 
     result = train_small(seed=11, max_depth=3)
     version = log_training(result, "simulated", "sim-dashboard", "test", mlflow_sqlite.url).version
     Registry(mlflow_sqlite.url).set_alias(TASK, CHAMPION, version)
-    home = tmp_path_factory.mktemp("dashboard-model-api")
-    port = free_port()
-    model_api = ServerProcess(
+    home = tmp_path_factory.mktemp("dashboard-stack")
+    shared = {
+        "SCORELINE_MLFLOW_URI": mlflow_sqlite.url,
+        "SCORELINE_STORAGE_URI": f"file://{home / 'store'}",
+        "SCORELINE_API_KEY": API_KEY,
+        "SCORELINE_ADMIN_KEY": ADMIN_KEY,
+    }
+
+    def service(name: str, module: str, health: str, **env: str) -> ServerProcess:
+        port = free_port()
+        return ServerProcess(
+            name,
+            [sys.executable, "-m", module],
+            port,
+            health_path=health,
+            env={**shared, f"SCORELINE_{name.upper().replace('-', '_')}_PORT": str(port), **env},
+            log_path=logs_dir / f"dashboard-{name}-{port}.log",
+        )
+
+    model_api = service(
         "model-api",
-        [sys.executable, "-m", "scoreline_model_api"],
-        port,
-        health_path="/readyz",
-        env={
-            "SCORELINE_MLFLOW_URI": mlflow_sqlite.url,
-            "SCORELINE_MODEL_API_PORT": str(port),
-            "SCORELINE_MODEL_CACHE_DIR": str(home / "model-cache"),
-            "SCORELINE_PREDICTION_LOG_DIR": str(home / "predictions"),
-            "SCORELINE_PREDICTION_LOG_FLUSH_INTERVAL_S": "0.1",
-            "SCORELINE_MODEL_POLL_INTERVAL_S": "0",
-            "SCORELINE_ADMIN_KEY": ADMIN_KEY,
-            "SCORELINE_MONITORING_DIR": str(home / "monitoring"),
-            "SCORELINE_DRIFT_MIN_ROWS": "10",
-            "SCORELINE_STORAGE_URI": f"file://{home / 'store'}",
-        },
-        log_path=logs_dir / f"dashboard-model-api-{port}.log",
+        "scoreline_model_api",
+        "/readyz",
+        SCORELINE_MODEL_CACHE_DIR=str(home / "model-cache"),
+        SCORELINE_PREDICTION_LOG_DIR=str(home / "predictions"),
+        SCORELINE_PREDICTION_LOG_FLUSH_INTERVAL_S="0.1",
+        SCORELINE_MODEL_POLL_INTERVAL_S="0",
+        SCORELINE_MONITORING_DIR=str(home / "monitoring"),
+        SCORELINE_DRIFT_MIN_ROWS="10",
     )
-    with model_api.start(timeout_s=420, ready=_ready):  # the first load compiles the feature kernel
-        yield ServingStack(mlflow_sqlite, model_api, home / "predictions", str(version))
+    ingest = service("ingest", "scoreline_ingest", "/healthz")
+    trainer = service("trainer", "scoreline_trainer", "/healthz", SCORELINE_JOBS_DIR=str(home / "jobs"))
+    with (
+        model_api.start(timeout_s=420, ready=_ready),  # the first load compiles the feature kernel
+        ingest.start(timeout_s=120),
+        trainer.start(timeout_s=120),
+    ):
+        raw, _ = get_task(TASK).simulate(2_000, seed=3)
+        upload = httpx.post(
+            f"{ingest.url}/v1/datasets/{TASK}/simulated",
+            files={"file": ("simulated.csv", raw.to_csv(index=False).encode(), "text/csv")},
+            headers={"Authorization": f"Bearer {API_KEY}"},
+            timeout=120,
+        )
+        assert upload.status_code in (200, 201), upload.text
+        yield ServingStack(
+            mlflow_sqlite, model_api, ingest, trainer, home / "predictions", str(version), upload.json()["version"]
+        )
 
 
 def _ready(server: ServerProcess) -> bool:

@@ -102,16 +102,53 @@ def test_models_shows_served_and_registered_versions(
     serving_stack: ServingStack, run_page: Callable[..., AppTest]
 ) -> None:
     app = run_page("models", serving_stack.env())
-    assert not app.exception
+    assert not app.exception and not app.error
     metrics = {m.label: m.value for m in app.metric}
     assert metrics["Served version"] == serving_stack.version
     assert metrics["Champion"] == f"v{serving_stack.version}"
     versions = app.dataframe[1].value
     assert serving_stack.version in set(versions["version"])
     assert any(c.startswith("holdout ") for c in versions.columns)
-    # The trainer is down: its sections say so, the registry sections above still work.
-    assert [e.value for e in app.error] and all("trainer is not reachable" in e.value for e in app.error)
+    assert "Enter the admin key to see the promotion history." in [i.value for i in app.info]
     assert app.button(key="promotion_run").disabled  # no admin key entered
+
+
+def test_models_promotion_history_and_actions_need_the_admin_key(
+    serving_stack: ServingStack, run_page: Callable[..., AppTest]
+) -> None:
+    app = run_page("models", serving_stack.env())
+    app.text_input(key="admin_key").input("not-the-key").run()
+    assert [e.value for e in app.error] == [
+        "trainer refused the key (the bearer token is not the admin key). Check the key and try again."
+    ]
+
+    app.text_input(key="admin_key").input(ADMIN_KEY).run()
+    assert not app.error
+    assert "No promotion has happened yet." in [i.value for i in app.info]
+    app.radio(key="promotion_action").set_value("rollback").run()
+    app.button(key="promotion_run").click().run()
+    assert not app.exception
+    errors = [e.value for e in app.error]
+    assert len(errors) == 1 and errors[0].startswith("trainer rejected the request (409)")
+    assert "nothing to roll back to" in errors[0]
+
+
+def test_data_lists_dataset_versions_and_manifests(
+    serving_stack: ServingStack, run_page: Callable[..., AppTest]
+) -> None:
+    manifest = httpx.get(
+        f"{serving_stack.ingest.url}/v1/datasets/match-outcome/simulated/versions/{serving_stack.dataset_version}",
+        timeout=10,
+    ).json()
+    app = run_page("data", serving_stack.env())
+    assert not app.exception and not app.error
+    assert app.selectbox(key="data_task").value == "match-outcome"
+    assert app.selectbox(key="data_dataset").value == "simulated"
+    assert app.selectbox(key="data_version").value == serving_stack.dataset_version
+    metrics = {m.label: m.value for m in app.metric}
+    assert metrics["Rows"] == f"{manifest['rows']:,}"
+    assert metrics["Columns"] == str(len(manifest["columns"]))
+    assert serving_stack.dataset_version in set(app.dataframe[0].value["version"])
 
 
 def test_monitoring_shows_logged_predictions_and_drift(

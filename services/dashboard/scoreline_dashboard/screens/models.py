@@ -84,17 +84,23 @@ if registry is not None:
                 st.json(row["tags"])
 
 # ---- promotions -------------------------------------------------------------------------
-st.header("Promotion history")
-history = ui.read("promotions", task, config=config, spinner="Reading the promotion history…")
-if history is not None:
-    events = views.promotion_events(history)
-    if events.empty:
-        st.info("No promotion has happened yet.")
-    else:
-        st.dataframe(events, hide_index=True, use_container_width=True)
+st.header("Promotions")
+st.caption("The trainer keeps the promotion history and the actions behind the admin key (SCORELINE_ADMIN_KEY).")
+admin_key = st.text_input("Admin key", type="password", key="admin_key")
+history_key = admin_key or (config.admin_key.get_secret_value() if config.admin_key else "")
+st.subheader("History")
+if not history_key:
+    st.info("Enter the admin key to see the promotion history.")
+else:
+    history = ui.read("promotions", task, history_key, config=config, spinner="Reading the promotion history…")
+    if history is not None:
+        events = views.promotion_events(history)
+        if events.empty:
+            st.info("No promotion has happened yet.")
+        else:
+            st.dataframe(events, hide_index=True, use_container_width=True)
 
-st.header("Change the champion")
-st.caption("These actions change what model-api serves; the trainer asks for the admin key (SCORELINE_ADMIN_KEY).")
+st.subheader("Change the champion")
 action = st.radio(
     "Action",
     ["promote", "approve", "rollback"],
@@ -114,10 +120,9 @@ if action == "promote":
     body["mode"] = mode
 elif action == "approve":
     body["version"] = st.text_input("Version to approve", key="promotion_version").strip()
-admin_key = st.text_input("Admin key", type="password", key="admin_key")
 missing = "the admin key" if not admin_key else "a version" if action == "approve" and not body["version"] else None
 if missing:
-    st.caption(f"Enter {missing} to run this.")
+    st.caption(f"Enter {missing} above to run this.")
 if st.button("Run", type="primary", disabled=bool(missing), key="promotion_run"):
     answer = ui.attempt(
         lambda: Trainer(config).promotion_action(task, action, admin_key, body),
