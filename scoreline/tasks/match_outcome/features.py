@@ -39,6 +39,8 @@ FEATURE_NAMES: tuple[str, ...] = (
     "rest_days_away",
     "played_home",
     "played_away",
+    "goal_rate_home",  # expected goals of the home side from online Poisson attack/defence ratings
+    "goal_rate_away",
     "h2h_matches",
     "h2h_home_score",  # (wins + draws / 2) / meetings, from the home side's view
     "h2h_home_goal_diff",  # mean goal difference per meeting, from the home side's view
@@ -93,6 +95,9 @@ class FeatureParams:
     elo_home_advantage: float = 100.0
     k_by_tier: tuple[float, ...] = (20.0, 30.0, 40.0, 40.0, 50.0, 60.0)
     form_decay: float = 0.85  # weight of the previous form per match (half-life about 4 matches)
+    goal_learning_rate: float = 0.04  # step of the online Poisson attack/defence ratings
+    goal_home_advantage: float = 0.25  # added to the home side's log goal rate unless neutral
+    goal_cap: int = 6  # goals above this count as this many in the goal ratings (blowouts)
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -115,6 +120,9 @@ class RatingState:
     form_points: np.ndarray
     form_goals_for: np.ndarray
     form_goals_against: np.ndarray
+    attack: np.ndarray  # log goal-rate ratings
+    defence: np.ndarray
+    goal_mu: np.ndarray  # shape (1,): log goal rate between equal sides at a neutral venue, drifts with the era
     last_day: np.ndarray  # days since 1970-01-01 of the team's last match
     played: np.ndarray
     pair_first: np.ndarray  # team index of each pairing's first side (the lower index)
@@ -141,6 +149,8 @@ class RatingState:
                 "form_points": float(self.form_points[i]),
                 "form_goals_for": float(self.form_goals_for[i]),
                 "form_goals_against": float(self.form_goals_against[i]),
+                "attack": float(self.attack[i]),
+                "defence": float(self.defence[i]),
                 "last_date": _day_to_iso(int(self.last_day[i])) if self.played[i] > 0 else None,
                 "played": int(self.played[i]),
             }
@@ -160,6 +170,7 @@ class RatingState:
         return {
             "format": "match-outcome-state/1",
             "as_of": self.as_of,
+            "goal_mu": float(self.goal_mu[0]),
             "params": self.params.to_json(),
             "teams": teams,
             "h2h_columns": ["team_a", "team_b", "matches", "team_a_wins", "draws", "team_a_goal_diff"],
@@ -187,6 +198,9 @@ class RatingState:
             form_points=np.array([r["form_points"] for r in rows], dtype=np.float64),
             form_goals_for=np.array([r["form_goals_for"] for r in rows], dtype=np.float64),
             form_goals_against=np.array([r["form_goals_against"] for r in rows], dtype=np.float64),
+            attack=np.array([r["attack"] for r in rows], dtype=np.float64),
+            defence=np.array([r["defence"] for r in rows], dtype=np.float64),
+            goal_mu=np.array([data["goal_mu"]], dtype=np.float64),
             last_day=np.array([_iso_to_day(r["last_date"]) if r["last_date"] else 0 for r in rows], dtype=np.int64),
             played=np.array([r["played"] for r in rows], dtype=np.int64),
             pair_first=np.where(swap, seconds, firsts),
@@ -218,6 +232,9 @@ def _write_row(
     form_points: np.ndarray,
     form_goals_for: np.ndarray,
     form_goals_against: np.ndarray,
+    attack: np.ndarray,
+    defence: np.ndarray,
+    goal_mu: np.ndarray,
     last_day: np.ndarray,
     played: np.ndarray,
     h2h_matches: np.ndarray,
@@ -226,6 +243,7 @@ def _write_row(
     h2h_first_goal_diff: np.ndarray,
     elo_initial: float,
     home_advantage: float,
+    goal_home_advantage: float,
 ) -> None:
     """Features of one match from the state as it is; a team or pair index below 0 means never seen."""
     nan = np.nan
@@ -255,21 +273,28 @@ def _write_row(
     diff = out[row, 0] - out[row, 1] + (0.0 if neutral else home_advantage)
     out[row, 2] = diff
     out[row, 3] = 1.0 / (1.0 + 10.0 ** (-diff / 400.0))
+    attack_home = attack[home] if home >= 0 else 0.0
+    attack_away = attack[away] if away >= 0 else 0.0
+    defence_home = defence[home] if home >= 0 else 0.0
+    defence_away = defence[away] if away >= 0 else 0.0
+    venue = 0.0 if neutral else goal_home_advantage
+    out[row, 14] = np.exp(goal_mu[0] + venue + attack_home - defence_away)
+    out[row, 15] = np.exp(goal_mu[0] + attack_away - defence_home)
     if pair >= 0 and h2h_matches[pair] > 0:
         meetings = h2h_matches[pair]
         first_wins = h2h_first_wins[pair]
         draws = h2h_draws[pair]
         home_wins = first_wins if home_is_first else meetings - first_wins - draws
         goal_diff = h2h_first_goal_diff[pair] if home_is_first else -h2h_first_goal_diff[pair]
-        out[row, 14] = float(meetings)
-        out[row, 15] = (home_wins + 0.5 * draws) / meetings
-        out[row, 16] = goal_diff / meetings
+        out[row, 16] = float(meetings)
+        out[row, 17] = (home_wins + 0.5 * draws) / meetings
+        out[row, 18] = goal_diff / meetings
     else:
-        out[row, 14] = 0.0
-        out[row, 15] = nan
-        out[row, 16] = nan
-    out[row, 17] = float(tier)
-    out[row, 18] = 1.0 if neutral else 0.0
+        out[row, 16] = 0.0
+        out[row, 17] = nan
+        out[row, 18] = nan
+    out[row, 19] = float(tier)
+    out[row, 20] = 1.0 if neutral else 0.0
 
 
 @numba.njit(cache=True)
@@ -298,6 +323,9 @@ def _pass(
     form_points: np.ndarray,
     form_goals_for: np.ndarray,
     form_goals_against: np.ndarray,
+    attack: np.ndarray,
+    defence: np.ndarray,
+    goal_mu: np.ndarray,
     last_day: np.ndarray,
     played: np.ndarray,
     h2h_matches: np.ndarray,
@@ -306,8 +334,11 @@ def _pass(
     h2h_first_goal_diff: np.ndarray,
     elo_initial: float,
     home_advantage: float,
+    goal_home_advantage: float,
     k_by_tier: np.ndarray,
     form_decay: float,
+    goal_learning_rate: float,
+    goal_cap: int,
     out: np.ndarray,
 ) -> None:
     """Rows must be sorted by day. Reads a whole day's features, then applies that day's results."""
@@ -320,8 +351,9 @@ def _pass(
         for i in range(start, stop):
             _write_row(
                 out, i, home[i], away[i], day[i], neutral[i], tier[i], pair[i], home_is_first[i],
-                elo, form_weight, form_points, form_goals_for, form_goals_against, last_day, played,
-                h2h_matches, h2h_first_wins, h2h_draws, h2h_first_goal_diff, elo_initial, home_advantage,
+                elo, form_weight, form_points, form_goals_for, form_goals_against, attack, defence, goal_mu,
+                last_day, played, h2h_matches, h2h_first_wins, h2h_draws, h2h_first_goal_diff, elo_initial,
+                home_advantage, goal_home_advantage,
             )  # fmt: skip
         for i in range(start, stop):
             h = home[i]
@@ -334,6 +366,14 @@ def _pass(
             delta = k_by_tier[tier[i]] * _goal_multiplier(gh - ga) * (result - expected)
             elo[h] += delta
             elo[a] -= delta
+            # Poisson attack/defence ratings: one gradient step on the log-likelihood of the score.
+            residual_home = min(gh, goal_cap) - out[i, 14]
+            residual_away = min(ga, goal_cap) - out[i, 15]
+            attack[h] += goal_learning_rate * residual_home
+            defence[a] -= goal_learning_rate * residual_home
+            attack[a] += goal_learning_rate * residual_away
+            defence[h] -= goal_learning_rate * residual_away
+            goal_mu[0] += 0.02 * goal_learning_rate * (residual_home + residual_away)
             points_home = 3.0 if gh > ga else (1.0 if gh == ga else 0.0)
             points_away = 3.0 if ga > gh else (1.0 if gh == ga else 0.0)
             form_weight[h] = form_decay * form_weight[h] + 1.0
@@ -372,6 +412,9 @@ def _serve(
     form_points: np.ndarray,
     form_goals_for: np.ndarray,
     form_goals_against: np.ndarray,
+    attack: np.ndarray,
+    defence: np.ndarray,
+    goal_mu: np.ndarray,
     last_day: np.ndarray,
     played: np.ndarray,
     h2h_matches: np.ndarray,
@@ -380,13 +423,15 @@ def _serve(
     h2h_first_goal_diff: np.ndarray,
     elo_initial: float,
     home_advantage: float,
+    goal_home_advantage: float,
     out: np.ndarray,
 ) -> None:
     for i in range(home.shape[0]):
         _write_row(
             out, i, home[i], away[i], day[i], neutral[i], tier[i], pair[i], home_is_first[i],
-            elo, form_weight, form_points, form_goals_for, form_goals_against, last_day, played,
-            h2h_matches, h2h_first_wins, h2h_draws, h2h_first_goal_diff, elo_initial, home_advantage,
+            elo, form_weight, form_points, form_goals_for, form_goals_against, attack, defence, goal_mu,
+            last_day, played, h2h_matches, h2h_first_wins, h2h_draws, h2h_first_goal_diff, elo_initial,
+            home_advantage, goal_home_advantage,
         )  # fmt: skip
 
 
@@ -438,6 +483,9 @@ def build_features(canonical: pd.DataFrame, params: FeatureParams | None = None)
         form_points=np.zeros(n_teams),
         form_goals_for=np.zeros(n_teams),
         form_goals_against=np.zeros(n_teams),
+        attack=np.zeros(n_teams),
+        defence=np.zeros(n_teams),
+        goal_mu=np.array([0.3]),
         last_day=np.zeros(n_teams, dtype=np.int64),
         played=np.zeros(n_teams, dtype=np.int64),
         pair_first=(np.asarray(pair_keys, dtype=np.int64) // max(n_teams, 1)),
@@ -455,9 +503,11 @@ def build_features(canonical: pd.DataFrame, params: FeatureParams | None = None)
         _neutral(canonical["neutral"])[order], _tiers(canonical["competition"])[order],
         pair.astype(np.int64)[order], (home == first)[order],
         state.elo, state.form_weight, state.form_points, state.form_goals_for, state.form_goals_against,
+        state.attack, state.defence, state.goal_mu,
         state.last_day, state.played, state.h2h_matches, state.h2h_first_wins, state.h2h_draws,
-        state.h2h_first_goal_diff, params.elo_initial, params.elo_home_advantage,
-        np.asarray(params.k_by_tier, dtype=np.float64), params.form_decay, out,
+        state.h2h_first_goal_diff, params.elo_initial, params.elo_home_advantage, params.goal_home_advantage,
+        np.asarray(params.k_by_tier, dtype=np.float64), params.form_decay, params.goal_learning_rate,
+        params.goal_cap, out,
     )  # fmt: skip
     if n:
         state.as_of = _day_to_iso(int(day.max()))
@@ -516,7 +566,9 @@ def serving_features(
     _serve(
         home, away, day, neutral, tier, pair, home == first,
         state.elo, state.form_weight, state.form_points, state.form_goals_for, state.form_goals_against,
+        state.attack, state.defence, state.goal_mu,
         state.last_day, state.played, state.h2h_matches, state.h2h_first_wins, state.h2h_draws,
-        state.h2h_first_goal_diff, state.params.elo_initial, state.params.elo_home_advantage, out,
+        state.h2h_first_goal_diff, state.params.elo_initial, state.params.elo_home_advantage,
+        state.params.goal_home_advantage, out,
     )  # fmt: skip
     return pd.DataFrame(out, index=requests.index, columns=list(FEATURE_NAMES))

@@ -1,0 +1,221 @@
+"""Point-in-time match features: hand-checked Elo, same-day isolation, no leakage, serving == training."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from scoreline.errors import ErrorCode, ScorelineError
+from scoreline.tasks import get_task
+from scoreline.tasks.match_outcome.features import (
+    FEATURE_NAMES,
+    TIER_CONTINENTAL,
+    TIER_FRIENDLY,
+    TIER_NATIONS_LEAGUE,
+    TIER_OTHER,
+    TIER_QUALIFIER,
+    TIER_WORLD_CUP,
+    RatingState,
+    build_features,
+    competition_tier,
+    serving_features,
+)
+from scoreline.tasks.match_outcome.task import MatchRequest
+
+TASK = get_task("match-outcome")
+
+
+def table(rows: list[tuple[str, str, str, int, int, str, bool]]) -> pd.DataFrame:
+    frame = pd.DataFrame(
+        rows, columns=["date", "home_team", "away_team", "home_score", "away_score", "competition", "neutral"]
+    )
+    frame["date"] = pd.to_datetime(frame["date"])
+    return frame
+
+
+@pytest.mark.parametrize(
+    ("name", "tier"),
+    [
+        ("Friendly", TIER_FRIENDLY),
+        ("FIFA World Cup", TIER_WORLD_CUP),
+        ("FIFA World Cup qualification", TIER_QUALIFIER),
+        ("UEFA Euro qualification", TIER_QUALIFIER),
+        ("UEFA Euro", TIER_CONTINENTAL),
+        ("Copa América", TIER_CONTINENTAL),
+        ("CONCACAF Gold Cup", TIER_CONTINENTAL),
+        ("Gold Cup", TIER_CONTINENTAL),
+        ("UEFA Nations League", TIER_NATIONS_LEAGUE),
+        ("CONIFA World Football Cup", TIER_OTHER),
+        ("Viva World Cup", TIER_OTHER),
+        ("Baltic Cup", TIER_OTHER),
+    ],
+)
+def test_competition_tier_from_name(name: str, tier: int) -> None:
+    assert competition_tier(name) == tier
+
+
+def test_elo_form_and_h2h_by_hand() -> None:
+    data = table(
+        [
+            ("2020-01-01", "A", "B", 2, 0, "Friendly", False),
+            ("2020-01-11", "B", "A", 1, 1, "FIFA World Cup", True),
+        ]
+    )
+    features, _ = build_features(data)
+    first, second = features.iloc[0], features.iloc[1]
+    assert first["elo_home"] == first["elo_away"] == 1500.0
+    assert first["elo_diff"] == pytest.approx(100.0)  # home advantage
+    assert math.isnan(first["form_points_home"]) and first["played_home"] == 0
+    expected = 1 / (1 + 10 ** (-100 / 400))
+    delta = 20 * 1.5 * (1 - expected)  # friendly K, two-goal margin
+    assert second["elo_home"] == pytest.approx(1500 - delta)  # B is at home now
+    assert second["elo_away"] == pytest.approx(1500 + delta)
+    assert second["elo_diff"] == pytest.approx(-2 * delta)  # neutral: no home advantage
+    assert second["form_points_home"] == 0.0 and second["form_points_away"] == 3.0
+    assert second["form_goals_against_home"] == 2.0
+    assert second["rest_days_home"] == 10.0 and second["played_away"] == 1.0
+    assert second["h2h_matches"] == 1.0
+    assert second["h2h_home_score"] == 0.0  # B lost the only meeting
+    assert second["h2h_home_goal_diff"] == -2.0
+    assert second["tier"] == TIER_WORLD_CUP and second["neutral"] == 1.0
+
+
+def test_same_day_matches_do_not_see_each_other() -> None:
+    data = table(
+        [
+            ("2020-01-01", "A", "B", 5, 0, "Friendly", False),
+            ("2020-01-01", "A", "C", 0, 3, "Friendly", False),
+            ("2020-01-02", "A", "C", 1, 1, "Friendly", False),
+        ]
+    )
+    features, _ = build_features(data)
+    assert features.loc[1, "played_home"] == 0.0
+    assert features.loc[1, "elo_home"] == 1500.0
+    assert features.loc[2, "played_home"] == 2.0
+
+
+def test_features_keep_the_input_index_and_order() -> None:
+    data = table(
+        [
+            ("2020-02-01", "A", "B", 1, 0, "Friendly", False),
+            ("2020-01-01", "A", "B", 2, 0, "Friendly", False),
+        ]
+    ).set_axis([10, 20])
+    features, _ = build_features(data)
+    assert list(features.index) == [10, 20]
+    assert features.loc[20, "played_home"] == 0.0  # the earlier match, though listed second
+    assert features.loc[10, "played_home"] == 1.0
+
+
+def test_target_codes_home_draw_away() -> None:
+    data = table(
+        [
+            ("2020-01-01", "A", "B", 2, 0, "Friendly", False),
+            ("2020-01-02", "A", "B", 1, 1, "Friendly", False),
+            ("2020-01-03", "A", "B", 0, 3, "Friendly", False),
+        ]
+    )
+    assert TASK.target(data).tolist() == [0, 1, 2]
+
+
+def test_state_is_json_and_round_trips() -> None:
+    data = table(
+        [
+            ("2020-01-01", "A", "B", 2, 0, "Friendly", False),
+            ("2020-01-05", "C", "A", 0, 1, "UEFA Euro", True),
+        ]
+    )
+    state = TASK.serving_state(data)
+    again = RatingState.from_json(json.loads(json.dumps(state)))
+    assert again.to_json() == state
+    assert state["as_of"] == "2020-01-05"
+    assert state["teams"]["A"]["played"] == 2
+
+
+def test_unknown_team_is_an_input_error_with_row_and_field() -> None:
+    state = TASK.serving_state(table([("2020-01-01", "A", "B", 2, 0, "Friendly", False)]))
+    requests = pd.DataFrame([{"home_team": "A", "away_team": "B"}, {"home_team": "A", "away_team": "Atlantis"}])
+    with pytest.raises(ScorelineError) as caught:
+        TASK.serving_features(state, requests)
+    assert caught.value.code is ErrorCode.INVALID_INPUT
+    assert caught.value.details["problems"] == [
+        {"row": 1, "field": "away_team", "value": "Atlantis", "expected": "a team that played in the training data"}
+    ]
+
+
+def test_match_request_defaults() -> None:
+    request = MatchRequest(home_team=" Brazil ", away_team="Argentina")
+    assert request.home_team == "Brazil"
+    assert request.date is None and request.neutral is False and request.competition == "Friendly"
+    assert TASK.request_model is MatchRequest
+
+
+def test_serving_defaults_date_to_today_and_friendly() -> None:
+    data = table([("2020-01-01", "A", "B", 2, 0, "UEFA Euro", False)])
+    state = TASK.serving_state(data)
+    features = TASK.serving_features(state, pd.DataFrame([{"home_team": "A", "away_team": "B"}]))
+    today = pd.Timestamp.today().normalize()
+    assert features.loc[0, "rest_days_home"] == (today - pd.Timestamp("2020-01-01")).days
+    assert features.loc[0, "tier"] == TIER_FRIENDLY and features.loc[0, "neutral"] == 0.0
+
+
+# ---- properties -------------------------------------------------------------------------------
+
+TEAMS = ["A", "B", "C", "D", "E"]
+COMPETITIONS = ["Friendly", "FIFA World Cup", "UEFA Euro qualification", "Baltic Cup"]
+
+match = st.tuples(
+    st.integers(0, 30),  # day offset: few distinct days, so same-day matches are common
+    st.sampled_from(TEAMS),
+    st.integers(1, 4),
+    st.integers(0, 5),
+    st.integers(0, 5),
+    st.sampled_from(COMPETITIONS),
+    st.booleans(),
+)
+
+
+def random_table(matches: list[tuple[int, str, int, int, int, str, bool]]) -> pd.DataFrame:
+    rows = []
+    for offset, home, shift, home_goals, away_goals, competition, neutral in matches:
+        away = TEAMS[(TEAMS.index(home) + shift) % len(TEAMS)]
+        day = (pd.Timestamp("2019-12-25") + pd.Timedelta(days=offset)).strftime("%Y-%m-%d")
+        rows.append((day, home, away, home_goals, away_goals, competition, neutral))
+    return table(rows)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(match, min_size=1, max_size=40), st.integers(0, 31))
+def test_features_do_not_depend_on_later_matches(matches: list, cut_offset: int) -> None:
+    data = random_table(matches)
+    cut = pd.Timestamp("2019-12-25") + pd.Timedelta(days=cut_offset)
+    full, _ = build_features(data)
+    kept = data[data["date"] <= cut]
+    partial, _ = build_features(kept)
+    pd.testing.assert_frame_equal(partial, full.loc[kept.index])
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(match, min_size=1, max_size=40), st.integers(0, 30))
+def test_serving_features_equal_training_features(matches: list, day_offset: int) -> None:
+    data = random_table(matches)
+    day = pd.Timestamp("2019-12-25") + pd.Timedelta(days=day_offset)
+    training, _ = build_features(data)
+    state = json.loads(json.dumps(TASK.serving_state(data[data["date"] < day])))  # as stored in the model
+    requests = data.loc[data["date"] == day, ["home_team", "away_team", "date", "neutral", "competition"]]
+    if requests.empty:
+        return
+    served = serving_features(RatingState.from_json(state), requests, unknown_teams="new")
+    pd.testing.assert_frame_equal(served, training.loc[requests.index])
+
+
+def test_feature_names_match_columns() -> None:
+    data = table([("2020-01-01", "A", "B", 2, 0, "Friendly", False)])
+    assert list(TASK.build_features(data).columns) == list(FEATURE_NAMES)
+    assert np.isfinite(TASK.build_features(data)[["elo_home", "elo_diff", "tier"]].to_numpy()).all()
