@@ -329,7 +329,9 @@ def log_training(
         **(extra_tags or {}),
     }
 
+    # The fluent API (runs, log_model, register_model) reads the process-wide URIs.
     mlflow.set_tracking_uri(tracking_uri)
+    mlflow.set_registry_uri(tracking_uri)
     with _mlflow_errors(f"logging a training run of {task.id} to {tracking_uri}"):
         experiment_id = _ensure_experiment(client, experiment_name(task.id))
         example = pd.DataFrame(list(bundle.input_example))
@@ -404,7 +406,7 @@ def download_model(model_uri: str, destination: Path, *, tracking_uri: str | Non
         with _mlflow_errors(f"downloading {model_uri}"):
             local = Path(
                 mlflow.artifacts.download_artifacts(
-                    artifact_uri=model_uri, dst_path=str(staging), tracking_uri=tracking_uri
+                    artifact_uri=model_uri, dst_path=str(staging), tracking_uri=tracking_uri, registry_uri=tracking_uri
                 )
             )
         if not (local / "MLmodel").exists():
