@@ -218,8 +218,8 @@ class LocalStack:
         example = (
             f"curl -s -X POST {self.url(s.model_api_port)}/v1/match-outcome/predict "
             "-H 'Content-Type: application/json' "
-            "-d '{\"instances\": [{\"home_team\": \"<team from /v1/match-outcome/schema>\", "
-            "\"away_team\": \"<another team>\", \"neutral\": false}]}'"
+            '-d \'{"instances": [{"home_team": "<team from /v1/match-outcome/schema>", '
+            '"away_team": "<another team>", "neutral": false}]}\''
         )
         return "\n".join(
             [
@@ -249,4 +249,3 @@ def _ok(response: httpx.Response, what: str) -> dict[str, Any]:
 def wait_forever() -> None:
     while True:
         time.sleep(3600)
-
