@@ -202,7 +202,7 @@ class DatasetCatalog:
         raw_bytes = raw.read_bytes() if isinstance(raw, Path) else raw
 
         report("validating", 0.05)
-        pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="scoreline-ingest")
+        pool = ThreadPoolExecutor(max_workers=3, thread_name_prefix="scoreline-ingest")
         try:
             # The raw file's hash runs beside validation; hashlib and Arrow both release the GIL.
             raw_sha256 = pool.submit(lambda: hashlib.sha256(raw_bytes).hexdigest())
@@ -228,6 +228,7 @@ class DatasetCatalog:
         task_impl = get_task(task)
         canonical = task_impl.to_canonical(raw_bytes, filename)
         report("hashing", 0.55)
+        parquet = pool.submit(_parquet_bytes, canonical)  # encoded while the digest is computed
         sha256 = content_digest(canonical)
         version = sha256[:VERSION_LENGTH]
 
@@ -272,7 +273,7 @@ class DatasetCatalog:
                 else:
                     raw_write = pool.submit(self.store.put, raw_key, raw_bytes, "text/csv")
                 parquet_write = pool.submit(
-                    lambda: self.store.put(data_key, _parquet_bytes(canonical), "application/vnd.apache.parquet")
+                    lambda: self.store.put(data_key, parquet.result(), "application/vnd.apache.parquet")
                 )
                 wait([raw_write, parquet_write])
                 raw_write.result()
