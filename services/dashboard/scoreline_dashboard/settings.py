@@ -11,7 +11,7 @@ from scoreline.settings import DEFAULT_HOME, ElasticSettings, ServiceUrls
 
 class DashboardSettings(ServiceUrls, ElasticSettings):
     dashboard_port: int = Field(8501, ge=1, le=65535)
-    dashboard_host: str = "0.0.0.0"
+    dashboard_host: str = "127.0.0.1"  # the image sets 0.0.0.0
     # The MLflow tracking server's REST address. SCORELINE_MLFLOW_URI is used when it is an HTTP
     # address (the stack's setting); a SQLite URI cannot be read over HTTP, so then this wins.
     mlflow_uri: str | None = None

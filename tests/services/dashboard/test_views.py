@@ -118,3 +118,64 @@ def test_dataset_and_version_listings_in_several_shapes() -> None:
     assert views.dataset_entries({"t": ["d"]}) == [{"task": "t", "dataset": "d"}]
     listing = {"versions": [{"version": "a", "created_at": "2026-01-01"}, {"version": "b", "created_at": "2026-02-01"}]}
     assert [v["version"] for v in views.version_entries(listing)] == ["b", "a"]
+
+
+def test_request_fields_from_the_request_json_schema() -> None:
+    schema = {
+        "request": {
+            "properties": {
+                "home_team": {"type": "string"},
+                "date": {"anyOf": [{"type": "string", "format": "date"}, {"type": "null"}], "default": None},
+                "neutral": {"type": "boolean", "default": False},
+            },
+            "required": ["home_team"],
+        }
+    }
+    fields = views.request_fields(schema)
+    assert {name: (f["type"], f["required"]) for name, f in fields.items()} == {
+        "home_team": ("string", True),
+        "date": ("string", False),
+        "neutral": ("boolean", False),
+    }
+
+
+def test_latest_drift_run_keeps_the_newest_run_only() -> None:
+    results = [
+        {"@timestamp": "2026-06-02T00:00:00Z", "run_id": "new", "feature": "elo_diff", "psi": 0.3},
+        {"@timestamp": "2026-06-02T00:00:00Z", "run_id": "new", "feature": "tier", "psi": 0.01},
+        {"@timestamp": "2026-06-01T00:00:00Z", "run_id": "old", "feature": "elo_diff", "psi": 0.05},
+    ]
+    frame = views.latest_drift_run(results)
+    assert list(frame["feature"]) == ["elo_diff", "tier"] and set(frame["run_id"]) == {"new"}
+    assert views.latest_drift_run([]).empty
+
+
+def test_accuracy_frame_pairs_live_and_holdout() -> None:
+    results = [
+        {"day": "2026-06-02", "model_version": "3", "count": 4, "accuracy": 0.5, "holdout_accuracy": 0.52},
+        {"day": "2026-06-01", "model_version": "3", "count": 2, "accuracy": 1.0, "rps": 0.1, "holdout_rps": 0.2},
+    ]
+    frame = views.accuracy_frame(results)
+    assert list(frame["day"].dt.day) == [1, 1, 2]
+    accuracy = frame[frame["metric"] == "accuracy"]
+    assert list(accuracy["live"]) == [1.0, 0.5]
+    assert accuracy["holdout"].tolist()[1] == 0.52
+
+
+def test_promotion_events_table() -> None:
+    history = {
+        "events": [
+            {
+                "event": "decision",
+                "version": "2",
+                "decision": "promoted",
+                "reason": "better",
+                "at": "t2",
+                "metrics": {},
+            },
+            {"event": "rolled_back", "version": "2", "at": "t3", "by": "dashboard"},
+        ]
+    }
+    frame = views.promotion_events(history)
+    assert list(frame.columns) == ["at", "event", "version", "decision", "reason", "by"]
+    assert frame["event"].tolist() == ["decision", "rolled_back"]
