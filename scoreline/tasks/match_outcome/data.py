@@ -16,7 +16,6 @@ where ``row`` is the spreadsheet row (the header is row 1): the first 50 plus th
 
 from __future__ import annotations
 
-import io
 import re
 from dataclasses import dataclass, field
 from functools import cache
@@ -168,7 +167,7 @@ def detect_format(header: list[str]) -> str:
 def _read_text_table(raw: bytes, columns: list[str]) -> pa.Table:
     try:
         return pacsv.read_csv(
-            io.BytesIO(raw),
+            pa.BufferReader(raw),  # zero-copy; a Python file object would be read through Python calls
             read_options=pacsv.ReadOptions(use_threads=True, block_size=1 << 22),
             parse_options=pacsv.ParseOptions(newlines_in_values=False),
             convert_options=pacsv.ConvertOptions(
