@@ -5,7 +5,7 @@ and Parquet writer with no validation (``pyarrow.csv.read_csv`` → ``pyarrow.pa
 Each side runs ``--repeats`` times, alternating, into fresh folders; the best time of each counts,
 which keeps noise from other processes on a shared machine out of the ratio.
 
-    uv run python benchmarks/ingest.py [--matches 1000000] [--repeats 3]
+    uv run python benchmarks/ingest.py [--matches 1000000] [--repeats 5]
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ def scoreline_ingest(csv: Path, store_dir: Path) -> tuple[float, int]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--matches", type=int, default=1_000_000)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
 
