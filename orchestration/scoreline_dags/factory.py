@@ -170,6 +170,8 @@ def build_training_dag(task_id: str, default_dataset: str) -> DAG:
             body="{{ ti.xcom_pull(task_ids='decide') | tojson }}",
             trigger_rule="none_failed",
             retries=0,
+            # Unanswered for a week → the task fails and the challenger stays pending for a later run.
+            response_timeout=timedelta(days=7),
         )
         promoted = promote_step(decision)
         decision >> approve >> promoted
