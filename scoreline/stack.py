@@ -178,6 +178,13 @@ class LocalStack:
             "trainer promotion",
         )
         self.say(f"{task_id}: promotion {decision.get('decision')} ({decision.get('reason')})")
+        if decision.get("decision") not in {"promoted", "unchanged"} and not decision.get("champion_version"):
+            raise ScorelineError(
+                ErrorCode.CONFLICT,
+                f"{task_id}: no champion to serve; the first model was {decision.get('decision')}: "
+                f"{decision.get('reason')}",
+                decision,
+            )
         _ok(client.post(f"{self.url(s.model_api_port)}/v1/admin/reload", headers=admin), "model-api reload")
         served = self._wait_for_served(client, task_id)
         return {"dataset_version": version, "job": job, "decision": decision, "served_version": served}
