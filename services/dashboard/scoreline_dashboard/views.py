@@ -8,6 +8,7 @@ from typing import Any
 import pandas as pd
 
 OUTCOME_ORDER = ("home", "draw", "away")
+HIGHER_IS_BETTER = frozenset({"accuracy", "roc_auc", "f1"})
 
 
 def match_problems(home: str | None, away: str | None, known_teams: list[str]) -> list[str]:
@@ -49,8 +50,13 @@ def outcome_in_words(probabilities: dict[str, float], home: str, away: str, *, n
     share = probabilities[best]
     ranked = sorted(probabilities.values(), reverse=True)
     margin = ranked[0] - ranked[1] if len(ranked) > 1 else 1.0
-    strength = "clear favourite" if margin >= 0.25 else "favourite" if margin >= 0.08 else "slight favourite"
     venue = " on neutral ground" if neutral else ""
+    if margin < 0.03:
+        names = {"home": f"{home} win", "away": f"{away} win"}
+        ranked_names = sorted(probabilities, key=lambda name: -probabilities[name])
+        shares = ", ".join(f"{names.get(name, name)} {probabilities[name]:.0%}" for name in ranked_names)
+        return f"Too close to call{venue}: {shares}."
+    strength = "clear favourite" if margin >= 0.25 else "favourite" if margin >= 0.08 else "slight favourite"
     if best == "home":
         return f"{home} are the {strength} to beat {away}{venue} ({share:.0%})."
     if best == "away":
@@ -187,7 +193,9 @@ def comparison_frame(row: dict[str, Any]) -> pd.DataFrame:
     records = [{"scorer": f"model v{row['version']}", "metric": k, "value": v} for k, v in row["holdout"].items()]
     for baseline, metrics in row["baselines"].items():
         records.extend({"scorer": baseline, "metric": k, "value": v} for k, v in metrics.items())
-    return pd.DataFrame(records, columns=["scorer", "metric", "value"])
+    frame = pd.DataFrame(records, columns=["scorer", "metric", "value"])
+    frame["metric"] = frame["metric"].map(lambda m: f"{m} ({'higher' if m in HIGHER_IS_BETTER else 'lower'} is better)")
+    return frame
 
 
 # ---- datasets --------------------------------------------------------------------------
@@ -211,6 +219,26 @@ def version_entries(listing: Any) -> list[dict[str, Any]]:
     entries = listing.get("versions", listing) if isinstance(listing, dict) else listing
     flat = [entry if isinstance(entry, dict) else {"version": str(entry)} for entry in entries or []]
     return sorted(flat, key=lambda entry: str(entry.get("created_at", "")), reverse=True)
+
+
+def versions_table(versions: list[dict[str, Any]]) -> pd.DataFrame:
+    """One line per dataset version: when, how many rows, which dates, where it came from."""
+    rows = []
+    for entry in versions:
+        source = entry.get("source")
+        if isinstance(source, dict):
+            origin = source.get("filename") or source.get("url") or source.get("key") or ""
+            source = f"{source.get('kind', '')}: {origin}".strip(": ")
+        rows.append(
+            {
+                "version": entry.get("version"),
+                "created": str(entry.get("created_at", ""))[:19].replace("T", " "),
+                "rows": entry.get("rows"),
+                "dates": f"{entry['date_min']} to {entry['date_max']}" if entry.get("date_min") else None,
+                "source": source,
+            }
+        )
+    return pd.DataFrame(rows).dropna(axis=1, how="all")
 
 
 def goals_distribution(matches: pd.DataFrame) -> pd.DataFrame:

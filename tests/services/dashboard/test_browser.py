@@ -1,10 +1,14 @@
-"""The dashboard in headless Chromium (Debian's ``chromium``, driven by Playwright) against ``make run``'s stack:
-pick two teams on Predict, submit, read three probabilities that sum to 1 and the served model version.
-Screenshots of every page go to test-artifacts/dashboard/ (gitignored) for a person to look at."""
+"""The dashboard in headless Chromium (Debian's ``chromium``, driven by Playwright) against a running stack:
+real MLflow with a trained champion, model-api, ingest and trainer processes, and the dashboard started the way
+``make run`` starts it (``python -m scoreline_dashboard``). Pick two teams on Predict, submit, read three
+probabilities that sum to 1 and the served model version. Screenshots of every page go to
+test-artifacts/dashboard/ (gitignored) for a person to look at."""
 
 from __future__ import annotations
 
 import re
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -12,8 +16,8 @@ from typing import Any
 import httpx
 import pytest
 
-from scoreline.stack import LocalStack
-from tests.servers import REPO
+from tests.servers import REPO, ServerProcess, free_port
+from tests.services.dashboard.conftest import ServingStack
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
@@ -27,7 +31,28 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--no-first-run",
 ]
-PAGES = {"batch": "Batch predictions", "models": "Models", "data": "Data", "monitoring": "Monitoring"}
+# Each page's title, and a text its last section shows once the script has run to the end.
+PAGES = {
+    "batch": ("Batch predictions", "One row per request."),
+    "models": ("Models", "Change the champion"),
+    "data": ("Data", "Latest version"),
+    "monitoring": ("Monitoring", "Live accuracy vs holdout"),
+}
+
+
+@pytest.fixture(scope="module")
+def dashboard(serving_stack: ServingStack, logs_dir: Path) -> Iterator[ServerProcess]:
+    port = free_port()
+    server = ServerProcess(
+        "dashboard",
+        [sys.executable, "-m", "scoreline_dashboard"],
+        port,
+        health_path="/_stcore/health",
+        env={**serving_stack.env(), "SCORELINE_DASHBOARD_PORT": str(port)},
+        log_path=logs_dir / f"dashboard-{port}.log",
+    )
+    with server.start(timeout_s=120):
+        yield server
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +64,8 @@ def browser_page() -> Iterator[Any]:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 1000})
+        # Streamlit scrolls inside its own container, so a tall window is what shows a whole page.
+        page = browser.new_page(viewport={"width": 1280, "height": 2200})
         page.set_default_timeout(60_000)
         try:
             yield page
@@ -47,11 +73,19 @@ def browser_page() -> Iterator[Any]:
             browser.close()
 
 
-def settled(page: Any) -> None:
-    """Wait until the script run is over: no spinner, no 'running' status widget."""
-    page.wait_for_selector('[data-testid="stSpinner"]', state="detached")
-    page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')")
-    page.wait_for_timeout(500)  # charts draw after the run ends
+def settled(page: Any, quiet_s: float = 2.0, timeout_s: float = 60.0) -> None:
+    """Wait until the script run is over: no spinner and no 'running' indicator for ``quiet_s`` in a row
+    (both appear only after a short delay, so one look is not enough)."""
+    busy = '[data-testid="stSpinner"], [data-testid="stStatusWidget"]'
+    deadline = time.monotonic() + timeout_s
+    quiet_since = time.monotonic()
+    while time.monotonic() < deadline:
+        if page.locator(busy).count():
+            quiet_since = time.monotonic()
+        elif time.monotonic() - quiet_since >= quiet_s:
+            return
+        page.wait_for_timeout(200)
+    raise AssertionError(f"the page was still running after {timeout_s}s")
 
 
 def choose(page: Any, label: str, option: str) -> None:
@@ -61,16 +95,16 @@ def choose(page: Any, label: str, option: str) -> None:
     page.get_by_role("option", name=option, exact=True).click()
 
 
-def test_predict_in_the_browser_and_screenshot_every_page(local_stack: LocalStack, browser_page: Any) -> None:
+def test_predict_in_the_browser_and_screenshot_every_page(
+    serving_stack: ServingStack, dashboard: ServerProcess, browser_page: Any
+) -> None:
     page = browser_page
-    settings = local_stack.settings
-    dashboard = local_stack.url(settings.dashboard_port)
-    api = local_stack.url(settings.model_api_port)
+    api = serving_stack.model_api.url
     teams = httpx.get(f"{api}/v1/match-outcome/schema", timeout=10).json()["teams"]
     served = next(m for m in httpx.get(f"{api}/v1/models", timeout=10).json()["models"] if m["task"] == "match-outcome")
     home, away = teams[0], teams[1]
 
-    page.goto(dashboard + "/")
+    page.goto(dashboard.url + "/")
     page.get_by_role("heading", name="Predict").wait_for()
     settled(page)
     predict_button = page.get_by_role("button", name="Predict", exact=True)
@@ -94,9 +128,10 @@ def test_predict_in_the_browser_and_screenshot_every_page(local_stack: LocalStac
     assert page.locator('[data-testid="stException"]').count() == 0
     page.screenshot(path=str(ARTIFACTS / "predict.png"), full_page=True)
 
-    for path, title in PAGES.items():
-        page.goto(f"{dashboard}/{path}")
+    for path, (title, last) in PAGES.items():
+        page.goto(f"{dashboard.url}/{path}")
         page.get_by_role("heading", name=title).first.wait_for()
+        page.get_by_text(last).first.wait_for()
         settled(page)
         page.screenshot(path=str(ARTIFACTS / f"{path}.png"), full_page=True)
         assert page.locator('[data-testid="stException"]').count() == 0, f"{path} shows a traceback"

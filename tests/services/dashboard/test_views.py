@@ -28,8 +28,13 @@ def test_match_problems(home: str | None, away: str | None, expected: list[str])
     [
         ({"home": 0.62, "draw": 0.23, "away": 0.15}, False, "Brazil are the clear favourite to beat France (62%)."),
         ({"home": 0.30, "draw": 0.28, "away": 0.42}, False, "France are the favourite to win at Brazil (42%)."),
-        ({"home": 0.36, "draw": 0.38, "away": 0.26}, False, "A draw between Brazil and France is the most likely"),
+        ({"home": 0.34, "draw": 0.40, "away": 0.26}, False, "A draw between Brazil and France is the most likely"),
         ({"home": 0.40, "draw": 0.25, "away": 0.35}, True, "Brazil are the slight favourite to beat France on neutral"),
+        (
+            {"home": 0.374, "draw": 0.241, "away": 0.385},
+            False,
+            "Too close to call: France win 38%, Brazil win 37%, draw",
+        ),
     ],
 )
 def test_outcome_in_words(probabilities: dict[str, float], neutral: bool, expected: str) -> None:
@@ -84,6 +89,7 @@ def test_version_rows_mark_aliases_and_sort_newest_first() -> None:
     assert rows[0]["holdout"] == {"rps": 0.2} and rows[0]["baselines"] == {"elo": {"rps": 0.21}}
     comparison = views.comparison_frame(rows[0])
     assert set(comparison["scorer"]) == {"model v2", "elo"}
+    assert set(comparison["metric"]) == {"rps (lower is better)"}
 
 
 MATCHES = pd.DataFrame(
@@ -111,6 +117,22 @@ def test_results_by_year_shares_sum_to_one() -> None:
 def test_home_advantage_ignores_neutral_grounds() -> None:
     advantage = views.home_advantage_by_year(MATCHES)
     assert advantage.set_index("year")["home_advantage"].to_dict() == {2000: 0.0, 2001: 1.0}
+
+
+def test_versions_table_names_the_source() -> None:
+    table = views.versions_table(
+        [
+            {
+                "version": "a",
+                "created_at": "2026-01-01T10:00:00.5Z",
+                "rows": 5,
+                "source": {"kind": "upload", "filename": "x.csv"},
+            }
+        ]
+    )
+    assert table.to_dict("records") == [
+        {"version": "a", "created": "2026-01-01 10:00:00", "rows": 5, "source": "upload: x.csv"}
+    ]
 
 
 def test_dataset_and_version_listings_in_several_shapes() -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import altair as alt
-import pandas as pd
 import streamlit as st
 from scoreline_dashboard import ui, views
 from scoreline_dashboard.client import ServiceCallError
@@ -33,15 +32,15 @@ if not versions:
     st.info(f"{task}/{dataset} has no versions.")
     st.stop()
 
-summary_columns = [c for c in ("version", "created_at", "rows", "source", "sha256") if c in versions[0]]
-st.dataframe(pd.DataFrame(versions)[summary_columns or None], hide_index=True, use_container_width=True)
+st.dataframe(views.versions_table(versions), hide_index=True, use_container_width=True)
 version = st.selectbox("Version", [str(v["version"]) for v in versions], key="data_version")
 manifest = ui.read("manifest", task, dataset, version, config=config)
 if manifest is not None:
     columns = st.columns(3)
     columns[0].metric("Rows", f"{int(manifest.get('rows', 0)):,}")
     columns[1].metric("Columns", len(manifest.get("columns", [])))
-    columns[2].metric("Created", str(manifest.get("created_at", "?"))[:19].replace("T", " "))
+    created = str(manifest.get("created_at") or "")
+    columns[2].metric("Created", created[:10] or "?", help=created or None)
     with st.expander("Manifest", expanded=False):
         st.json(manifest)
 

@@ -26,7 +26,8 @@ if models is not None:
         columns = st.columns(3)
         columns[0].metric("Served version", str(served.get("version") or served.get("model_version") or "?"))
         columns[1].metric("Alias", str(served.get("alias", "champion")))
-        columns[2].metric("Loaded at", str(served.get("loaded_at", "?"))[:19].replace("T", " "))
+        loaded_at = str(served.get("loaded_at") or "")
+        columns[2].metric("Loaded at (UTC)", loaded_at[11:19] or "?", help=loaded_at or None)
         error = served.get("last_reload_error")
         if error:
             text = error.get("message", error) if isinstance(error, dict) else error
@@ -73,10 +74,10 @@ if registry is not None:
                     x=alt.X("value:Q", title=None),
                     y=alt.Y("scorer:N", title=None),
                     color=alt.Color("scorer:N", legend=None),
-                    row=alt.Row("metric:N", title=None),
+                    row=alt.Row("metric:N", title=None, header=alt.Header(labelAngle=0, labelAlign="left")),
                     tooltip=["scorer", "metric", alt.Tooltip("value:Q", format=".4f")],
                 )
-                .properties(height=alt.Step(18))
+                .properties(height=alt.Step(22), width=480)
                 .resolve_scale(x="independent")
             )
             st.altair_chart(chart)
