@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hmac
 import logging
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -17,6 +16,7 @@ from pydantic import SecretStr
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from scoreline.errors import ErrorCode, ScorelineError
+from scoreline_kit.http_metrics import HttpMetrics
 
 log = logging.getLogger("scoreline.http")
 
@@ -60,19 +60,7 @@ def create_app(service: str, *, version: str = "0.1.0", **fastapi_kwargs: Any) -
         buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
     )
 
-    @app.middleware("http")
-    async def observe(request: Request, call_next: Callable[[Request], Any]) -> Response:
-        started = time.perf_counter()
-        status = 500
-        try:
-            response = await call_next(request)
-            status = response.status_code
-            return response
-        finally:
-            route = request.scope.get("route")
-            path = getattr(route, "path", "unmatched")
-            requests_total.labels(service, path, request.method, str(status)).inc()
-            latency.labels(service, path, request.method).observe(time.perf_counter() - started)
+    app.add_middleware(HttpMetrics, service=service, requests_total=requests_total, latency=latency)
 
     @app.exception_handler(ScorelineError)
     async def on_domain_error(_: Request, exc: ScorelineError) -> JSONResponse:

@@ -32,7 +32,6 @@ from scoreline.serving.service import PredictionService
 from scoreline.serving.webhook import parse_event, verify
 from scoreline.tasks import get_task
 from scoreline_model_api import monitoring
-from scoreline_model_api.http_metrics import use_pure_asgi_http_metrics
 from scoreline_model_api.metrics import ModelApiMetrics
 from scoreline_model_api.settings import ModelApiSettings
 
@@ -152,7 +151,6 @@ def create_app(settings: ModelApiSettings | None = None) -> FastAPI:
                 writer.close()
 
     app = create_kit_app("model-api", lifespan=lifespan)
-    use_pure_asgi_http_metrics(app, "model-api")
     metrics = ModelApiMetrics(app.state.metrics_registry)
     app.state.settings = settings
     app.state.holder = holder
