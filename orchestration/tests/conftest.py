@@ -152,6 +152,21 @@ def pytest_configure(config: pytest.Config) -> None:
             del os.environ[name]
 
 
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Drop the session's PostgreSQL database once every server using it has stopped."""
+    database = os.environ.get("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", "")
+    if not database.startswith("postgresql") or not port_open(5432):
+        return
+    import psycopg2
+
+    name = database.rsplit("/", 1)[-1]
+    admin = psycopg2.connect(host="127.0.0.1", port=5432, user="postgres", dbname="postgres")
+    admin.autocommit = True
+    with admin.cursor() as cursor:
+        cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    admin.close()
+
+
 @pytest.fixture(scope="session")
 def airflow_home() -> Path:
     return Path(os.environ["AIRFLOW_HOME"])
