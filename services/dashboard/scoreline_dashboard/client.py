@@ -47,7 +47,21 @@ class ServiceClient:
         self.setting = setting
 
     def get(self, path: str, *, params: dict[str, Any] | None = None, timeout_s: float | None = None) -> Any:
-        return self.request("GET", path, params=params, timeout_s=timeout_s).json()
+        return self.json(self.request("GET", path, params=params, timeout_s=timeout_s))
+
+    def json(self, response: httpx.Response) -> Any:
+        """The JSON body of a successful answer; anything else (an HTML proxy page, say) is a clear error."""
+        try:
+            return response.json()
+        except ValueError as exc:
+            raise ServiceCallError(
+                self.service,
+                str(response.request.url),
+                ErrorCode.UPSTREAM_FAILED,
+                f"{self.service} at {self.base_url} answered {response.headers.get('content-type', 'no content type')} "
+                f"instead of JSON: {response.text.strip()[:200]!r}. Is {self.setting} the right address?",
+                status=response.status_code,
+            ) from exc
 
     def post(self, path: str, *, timeout_s: float | None = None, **kwargs: Any) -> httpx.Response:
         """POST with httpx keyword arguments (``json``, ``files``, ``headers``, ``params``, ``auth``)."""

@@ -71,7 +71,7 @@ def _search_elasticsearch(settings: DashboardSettings, task: str) -> list[dict[s
         if exc.status == 404:  # no index yet: nothing logged so far
             return []
         raise
-    hits = response.json().get("hits", {}).get("hits", [])
+    hits = client.json(response).get("hits", {}).get("hits", [])
     return [hit.get("_source", {}) for hit in hits]
 
 

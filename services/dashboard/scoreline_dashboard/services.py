@@ -49,7 +49,7 @@ class ModelApi:
 
     def predict(self, task: str, instances: list[dict[str, Any]]) -> PredictResult:
         response = self.http.post(f"/v1/{task}/predict", json={"instances": instances}, headers=self.auth_headers)
-        return parse_predict(response.json(), response.headers.get("X-Model-Version"))
+        return parse_predict(self.http.json(response), response.headers.get("X-Model-Version"))
 
     def predict_batch(self, task: str, filename: str, content: bytes, content_type: str) -> tuple[bytes, str]:
         response = self.http.post(
@@ -119,9 +119,8 @@ class Trainer:
 
     def promotions(self, task: str, admin_key: str) -> Any:
         """The promotion history; the trainer keeps it behind the admin key."""
-        return self.http.request(
-            "GET", f"/v1/promotions/{task}", headers={"Authorization": f"Bearer {admin_key}"}
-        ).json()
+        response = self.http.request("GET", f"/v1/promotions/{task}", headers={"Authorization": f"Bearer {admin_key}"})
+        return self.http.json(response)
 
     def promotion_action(self, task: str, action: str, admin_key: str, body: dict[str, Any]) -> Any:
         """``action`` is "promote" (decide), "approve" or "rollback"."""
@@ -129,7 +128,7 @@ class Trainer:
         response = self.http.post(
             path, json=body, headers={"Authorization": f"Bearer {admin_key}"}, timeout_s=self.long_timeout_s
         )
-        return response.json()
+        return self.http.json(response)
 
 
 class Mlflow:

@@ -43,6 +43,12 @@ def _failing_app():  # a real kit app whose routes fail in the ways the services
         await asyncio.sleep(3)
         return {"status": "late"}
 
+    @app.get("/html-page")
+    async def html() -> None:
+        from fastapi.responses import HTMLResponse
+
+        return HTMLResponse("<html>a login page of some proxy</html>")
+
     @app.get("/plain-text-error")
     async def plain() -> None:
         from fastapi.responses import PlainTextResponse
@@ -120,3 +126,11 @@ def test_the_service_error_details_travel_along(failing_server: str) -> None:
 
 def test_a_healthy_answer_is_returned(failing_server: str) -> None:
     assert _client(failing_server).get("/healthz") == {"status": "ok", "service": "failing"}
+
+
+def test_a_successful_answer_that_is_not_json_is_a_clear_error(failing_server: str) -> None:
+    with pytest.raises(ServiceCallError) as caught:
+        _client(failing_server).get("/html-page")
+    assert caught.value.code is ErrorCode.UPSTREAM_FAILED
+    assert "answered text/html" in caught.value.message and "instead of JSON" in caught.value.message
+    assert "SCORELINE_MODEL_API_URL" in caught.value.message
