@@ -11,6 +11,7 @@ import streamlit as st
 from scoreline.errors import ScorelineError
 from scoreline.tasks import TASK_IDS
 from scoreline_dashboard import predlog
+from scoreline_dashboard.client import ServiceCallError
 from scoreline_dashboard.services import Ingest, Mlflow, ModelApi, Trainer
 from scoreline_dashboard.settings import DashboardSettings
 
@@ -82,7 +83,12 @@ def _registry(config: str, task: str) -> dict[str, Any]:
     """Registered model, its versions and their runs, read together so the page shows one consistent view."""
     mlflow = Mlflow(DashboardSettings.model_validate_json(config))
     name = f"scoreline-{task}"
-    model = mlflow.registered_model(name)
+    try:
+        model = mlflow.registered_model(name)
+    except ServiceCallError as exc:
+        if exc.status != 404:
+            raise
+        return {"model": None, "versions": [], "runs": {}, "aliases": {}}  # nothing registered yet
     versions = mlflow.model_versions(name)
     runs = {v["run_id"]: mlflow.run(v["run_id"]) for v in versions if v.get("run_id")}
     aliases = {a["alias"]: str(a["version"]) for a in model.get("aliases", [])}
