@@ -46,7 +46,10 @@ FEATURE_NAMES: tuple[str, ...] = (
     "h2h_home_goal_diff",  # mean goal difference per meeting, from the home side's view
     "tier",
     "neutral",
+    "goal_rate_home_slow",  # the same ratings with a smaller step: less noise, slower to follow change
+    "goal_rate_away_slow",
 )
+GOAL_RATING_SPEEDS = 2  # goal-rate feature columns: 14/15 for the first speed, 21/22 for the second
 N_FEATURES = len(FEATURE_NAMES)
 
 # Competition tiers, lowest stakes first; the Elo K factor grows with them.
@@ -95,18 +98,28 @@ class FeatureParams:
     elo_home_advantage: float = 100.0
     k_by_tier: tuple[float, ...] = (20.0, 30.0, 40.0, 40.0, 50.0, 60.0)
     form_decay: float = 0.85  # weight of the previous form per match (half-life about 4 matches)
-    goal_learning_rate: float = 0.04  # step of the online Poisson attack/defence ratings
+    goal_learning_rates: tuple[float, ...] = (0.04, 0.012)  # steps of the online Poisson attack/defence ratings
     goal_home_advantage: float = 0.25  # added to the home side's log goal rate unless neutral
     goal_cap: int = 6  # goals above this count as this many in the goal ratings (blowouts)
+
+    def __post_init__(self) -> None:
+        if len(self.goal_learning_rates) != GOAL_RATING_SPEEDS or len(self.k_by_tier) != len(TIER_NAMES):
+            raise ValueError(
+                f"expected {GOAL_RATING_SPEEDS} goal learning rates and {len(TIER_NAMES)} K factors, got "
+                f"{self.goal_learning_rates} and {self.k_by_tier}"
+            )
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         data["k_by_tier"] = list(self.k_by_tier)
+        data["goal_learning_rates"] = list(self.goal_learning_rates)
         return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> FeatureParams:
-        return cls(**{**data, "k_by_tier": tuple(data["k_by_tier"])})
+        return cls(
+            **{**data, "k_by_tier": tuple(data["k_by_tier"]), "goal_learning_rates": tuple(data["goal_learning_rates"])}
+        )
 
 
 @dataclass
@@ -120,9 +133,9 @@ class RatingState:
     form_points: np.ndarray
     form_goals_for: np.ndarray
     form_goals_against: np.ndarray
-    attack: np.ndarray  # log goal-rate ratings
+    attack: np.ndarray  # log goal-rate ratings, shape (teams, speeds)
     defence: np.ndarray
-    goal_mu: np.ndarray  # shape (1,): log goal rate between equal sides at a neutral venue, drifts with the era
+    goal_mu: np.ndarray  # shape (speeds,): log goal rate between equal sides at a neutral venue, drifts with the era
     last_day: np.ndarray  # days since 1970-01-01 of the team's last match
     played: np.ndarray
     pair_first: np.ndarray  # team index of each pairing's first side (the lower index)
@@ -149,8 +162,8 @@ class RatingState:
                 "form_points": float(self.form_points[i]),
                 "form_goals_for": float(self.form_goals_for[i]),
                 "form_goals_against": float(self.form_goals_against[i]),
-                "attack": float(self.attack[i]),
-                "defence": float(self.defence[i]),
+                "attack": self.attack[i].tolist(),
+                "defence": self.defence[i].tolist(),
                 "last_date": _day_to_iso(int(self.last_day[i])) if self.played[i] > 0 else None,
                 "played": int(self.played[i]),
             }
@@ -170,7 +183,7 @@ class RatingState:
         return {
             "format": "match-outcome-state/1",
             "as_of": self.as_of,
-            "goal_mu": float(self.goal_mu[0]),
+            "goal_mu": self.goal_mu.tolist(),
             "params": self.params.to_json(),
             "teams": teams,
             "h2h_columns": ["team_a", "team_b", "matches", "team_a_wins", "draws", "team_a_goal_diff"],
@@ -180,6 +193,7 @@ class RatingState:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> RatingState:
         names = list(data["teams"])
+        speeds = len(data["goal_mu"])
         rows = [data["teams"][name] for name in names]
         index = {name: i for i, name in enumerate(names)}
         h2h = data["h2h"]
@@ -198,9 +212,9 @@ class RatingState:
             form_points=np.array([r["form_points"] for r in rows], dtype=np.float64),
             form_goals_for=np.array([r["form_goals_for"] for r in rows], dtype=np.float64),
             form_goals_against=np.array([r["form_goals_against"] for r in rows], dtype=np.float64),
-            attack=np.array([r["attack"] for r in rows], dtype=np.float64),
-            defence=np.array([r["defence"] for r in rows], dtype=np.float64),
-            goal_mu=np.array([data["goal_mu"]], dtype=np.float64),
+            attack=np.array([r["attack"] for r in rows], dtype=np.float64).reshape(len(rows), speeds),
+            defence=np.array([r["defence"] for r in rows], dtype=np.float64).reshape(len(rows), speeds),
+            goal_mu=np.array(data["goal_mu"], dtype=np.float64),
             last_day=np.array([_iso_to_day(r["last_date"]) if r["last_date"] else 0 for r in rows], dtype=np.int64),
             played=np.array([r["played"] for r in rows], dtype=np.int64),
             pair_first=np.where(swap, seconds, firsts),
@@ -273,13 +287,15 @@ def _write_row(
     diff = out[row, 0] - out[row, 1] + (0.0 if neutral else home_advantage)
     out[row, 2] = diff
     out[row, 3] = 1.0 / (1.0 + 10.0 ** (-diff / 400.0))
-    attack_home = attack[home] if home >= 0 else 0.0
-    attack_away = attack[away] if away >= 0 else 0.0
-    defence_home = defence[home] if home >= 0 else 0.0
-    defence_away = defence[away] if away >= 0 else 0.0
     venue = 0.0 if neutral else goal_home_advantage
-    out[row, 14] = np.exp(goal_mu[0] + venue + attack_home - defence_away)
-    out[row, 15] = np.exp(goal_mu[0] + attack_away - defence_home)
+    for speed in range(goal_mu.shape[0]):
+        attack_home = attack[home, speed] if home >= 0 else 0.0
+        attack_away = attack[away, speed] if away >= 0 else 0.0
+        defence_home = defence[home, speed] if home >= 0 else 0.0
+        defence_away = defence[away, speed] if away >= 0 else 0.0
+        column_home = 14 if speed == 0 else 19 + 2 * speed
+        out[row, column_home] = np.exp(goal_mu[speed] + venue + attack_home - defence_away)
+        out[row, column_home + 1] = np.exp(goal_mu[speed] + attack_away - defence_home)
     if pair >= 0 and h2h_matches[pair] > 0:
         meetings = h2h_matches[pair]
         first_wins = h2h_first_wins[pair]
@@ -337,7 +353,7 @@ def _pass(
     goal_home_advantage: float,
     k_by_tier: np.ndarray,
     form_decay: float,
-    goal_learning_rate: float,
+    goal_learning_rates: np.ndarray,
     goal_cap: int,
     out: np.ndarray,
 ) -> None:
@@ -367,13 +383,16 @@ def _pass(
             elo[h] += delta
             elo[a] -= delta
             # Poisson attack/defence ratings: one gradient step on the log-likelihood of the score.
-            residual_home = min(gh, goal_cap) - out[i, 14]
-            residual_away = min(ga, goal_cap) - out[i, 15]
-            attack[h] += goal_learning_rate * residual_home
-            defence[a] -= goal_learning_rate * residual_home
-            attack[a] += goal_learning_rate * residual_away
-            defence[h] -= goal_learning_rate * residual_away
-            goal_mu[0] += 0.02 * goal_learning_rate * (residual_home + residual_away)
+            for speed in range(goal_mu.shape[0]):
+                rate = goal_learning_rates[speed]
+                column_home = 14 if speed == 0 else 19 + 2 * speed
+                residual_home = min(gh, goal_cap) - out[i, column_home]
+                residual_away = min(ga, goal_cap) - out[i, column_home + 1]
+                attack[h, speed] += rate * residual_home
+                defence[a, speed] -= rate * residual_home
+                attack[a, speed] += rate * residual_away
+                defence[h, speed] -= rate * residual_away
+                goal_mu[speed] += 0.02 * rate * (residual_home + residual_away)
             points_home = 3.0 if gh > ga else (1.0 if gh == ga else 0.0)
             points_away = 3.0 if ga > gh else (1.0 if gh == ga else 0.0)
             form_weight[h] = form_decay * form_weight[h] + 1.0
@@ -483,9 +502,9 @@ def build_features(canonical: pd.DataFrame, params: FeatureParams | None = None)
         form_points=np.zeros(n_teams),
         form_goals_for=np.zeros(n_teams),
         form_goals_against=np.zeros(n_teams),
-        attack=np.zeros(n_teams),
-        defence=np.zeros(n_teams),
-        goal_mu=np.array([0.3]),
+        attack=np.zeros((n_teams, len(params.goal_learning_rates))),
+        defence=np.zeros((n_teams, len(params.goal_learning_rates))),
+        goal_mu=np.full(len(params.goal_learning_rates), 0.3),
         last_day=np.zeros(n_teams, dtype=np.int64),
         played=np.zeros(n_teams, dtype=np.int64),
         pair_first=(np.asarray(pair_keys, dtype=np.int64) // max(n_teams, 1)),
@@ -506,7 +525,8 @@ def build_features(canonical: pd.DataFrame, params: FeatureParams | None = None)
         state.attack, state.defence, state.goal_mu,
         state.last_day, state.played, state.h2h_matches, state.h2h_first_wins, state.h2h_draws,
         state.h2h_first_goal_diff, params.elo_initial, params.elo_home_advantage, params.goal_home_advantage,
-        np.asarray(params.k_by_tier, dtype=np.float64), params.form_decay, params.goal_learning_rate,
+        np.asarray(params.k_by_tier, dtype=np.float64), params.form_decay,
+        np.asarray(params.goal_learning_rates, dtype=np.float64),
         params.goal_cap, out,
     )  # fmt: skip
     if n:
