@@ -8,19 +8,20 @@ failure, a restart) overwrites the same document instead of duplicating it.
 
 from __future__ import annotations
 
-import json
 import logging
 import random
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import orjson
 from pydantic import SecretStr
 
 from scoreline.errors import ErrorCode, ScorelineError
-from scoreline.predlog.record import PredictionRecord
+from scoreline.predlog.record import Document, PredictionRecord, as_document
 from scoreline.predlog.spool import DiskSpool, SpoolStats
 from scoreline.settings import DEFAULT_HOME, ElasticSettings
 
@@ -34,13 +35,14 @@ class ElasticSinkSettings(ElasticSettings):
     """Settings of the Elasticsearch sink; services compose this into their own settings class."""
 
     predlog_spool_dir: Path = (DEFAULT_HOME / "spool").resolve()
-    elasticsearch_bulk_max_records: int = 500
+    elasticsearch_bulk_max_records: int = 2000
     elasticsearch_bulk_max_bytes: int = 5 * 1024 * 1024
     elasticsearch_flush_interval_s: float = 1.0
     elasticsearch_retries: int = 3
     elasticsearch_backoff_s: float = 0.2
     elasticsearch_replay_interval_s: float = 2.0
     elasticsearch_timeout_s: float = 5.0
+    elasticsearch_max_pending_batches: int = 8  # full batches waiting for Elasticsearch; more go to the spool
 
 
 def prediction_index(timestamp: str) -> str:
@@ -53,9 +55,34 @@ def prediction_index(timestamp: str) -> str:
     return PREDICTIONS_PREFIX + day.replace("-", ".")
 
 
-def to_action(record: PredictionRecord) -> dict[str, Any]:
-    """The spool/bulk envelope of one record: target index, id and source document."""
-    return {"index": prediction_index(record.timestamp), "id": record.request_id, "doc": record.to_document()}
+def to_action(record: PredictionRecord | Document) -> dict[str, Any]:
+    """The spool/bulk envelope of one record: target index, id and source document.
+
+    The document is serialized once, here, as an ``orjson.Fragment``: the spool and the bulk body
+    embed those bytes as they are.
+    """
+    return _action_and_size(record)[0]
+
+
+def _action_and_size(record: PredictionRecord | Document) -> tuple[dict[str, Any], int]:
+    document = as_document(record)
+    raw = orjson.dumps(document, option=orjson.OPT_SERIALIZE_NUMPY)
+    action = {
+        "index": prediction_index(document["@timestamp"]),
+        "id": document["request_id"],
+        "doc": orjson.Fragment(raw),
+    }
+    return action, len(raw)
+
+
+def bulk_body(actions: list[dict[str, Any]]) -> bytes:
+    """NDJSON ``_bulk`` body for actions whose ``doc`` is a dict (read back from the spool) or a Fragment."""
+    lines = []
+    for action in actions:
+        lines.append(orjson.dumps({"index": {"_index": action["index"], "_id": action["id"]}}))
+        lines.append(orjson.dumps(action["doc"], option=orjson.OPT_SERIALIZE_NUMPY))
+    lines.append(b"")
+    return b"\n".join(lines)
 
 
 def build_client(
@@ -96,10 +123,12 @@ class _BulkFailed(Exception):
 class ElasticsearchSink:
     """A ``PredictionSink`` that never raises on ``write`` and never loses an accepted record.
 
-    ``write`` buffers; the buffer is sent when it reaches ``bulk_max_records``/``bulk_max_bytes``
-    (in the caller's thread) or is ``flush_interval_s`` old (in the sink's thread). A batch that
-    still fails after the retries is appended to the spool; while Elasticsearch is down, new
-    batches go straight to the spool, and the replayer brings them back in order.
+    ``write`` only buffers (it never waits for Elasticsearch): a buffer that reaches
+    ``bulk_max_records``/``bulk_max_bytes`` becomes a batch for the sink's thread, which also sends
+    a buffer ``flush_interval_s`` old. When Elasticsearch is slow and more than
+    ``max_pending_batches`` batches wait, ``write`` appends the oldest to the disk spool instead. A
+    batch that still fails after the retries is appended to the spool; while Elasticsearch is down,
+    new batches go straight to the spool, and the replayer brings them back in order.
     """
 
     def __init__(
@@ -107,9 +136,10 @@ class ElasticsearchSink:
         client: Any,
         spool: DiskSpool,
         *,
-        bulk_max_records: int = 500,
+        bulk_max_records: int = 2000,
         bulk_max_bytes: int = 5 * 1024 * 1024,
         flush_interval_s: float = 1.0,
+        max_pending_batches: int = 8,
         retries: int = 3,
         backoff_s: float = 0.2,
         replay_interval_s: float = 2.0,
@@ -121,6 +151,7 @@ class ElasticsearchSink:
         self.bulk_max_records = bulk_max_records
         self.bulk_max_bytes = bulk_max_bytes
         self.flush_interval_s = flush_interval_s
+        self.max_pending_batches = max_pending_batches
         self.retries = retries
         self.backoff_s = backoff_s
         self.replay_interval_s = replay_interval_s
@@ -128,7 +159,11 @@ class ElasticsearchSink:
         self._buffer: list[dict[str, Any]] = []
         self._buffer_bytes = 0
         self._buffer_since = 0.0
+        self._ready: deque[list[dict[str, Any]]] = deque()  # full batches for the sink's thread
+        self._ready_records = 0
+        self._in_flight = 0
         self._lock = threading.Lock()
+        self._wake = threading.Event()
         self._stop = threading.Event()
         self._healthy = True
         self._delivered = 0
@@ -157,42 +192,62 @@ class ElasticsearchSink:
             bulk_max_records=settings.elasticsearch_bulk_max_records,
             bulk_max_bytes=settings.elasticsearch_bulk_max_bytes,
             flush_interval_s=settings.elasticsearch_flush_interval_s,
+            max_pending_batches=settings.elasticsearch_max_pending_batches,
             retries=settings.elasticsearch_retries,
             backoff_s=settings.elasticsearch_backoff_s,
             replay_interval_s=settings.elasticsearch_replay_interval_s,
         )
 
     # ---- PredictionSink --------------------------------------------------------------------
-    def write(self, records: list[PredictionRecord]) -> None:
-        actions = [to_action(record) for record in records]
-        full: list[list[dict[str, Any]]] = []
+    def write(self, records: list[Document] | list[PredictionRecord]) -> None:
+        actions = [_action_and_size(record) for record in records]
+        overflow: list[list[dict[str, Any]]] = []
         with self._lock:
-            for action in actions:
+            for action, size in actions:
                 if not self._buffer:
                     self._buffer_since = time.monotonic()
                 self._buffer.append(action)
-                self._buffer_bytes += len(json.dumps(action["doc"], separators=(",", ":")))
+                self._buffer_bytes += size
                 if len(self._buffer) >= self.bulk_max_records or self._buffer_bytes >= self.bulk_max_bytes:
-                    full.append(self._take_buffer_locked())
-        for batch in full:
-            self._send_or_spool(batch)
+                    batch = self._take_buffer_locked()
+                    self._ready.append(batch)
+                    self._ready_records += len(batch)
+            while len(self._ready) > self.max_pending_batches:
+                batch = self._ready.popleft()
+                self._ready_records -= len(batch)
+                overflow.append(batch)
+            wake = bool(self._ready)
+        if wake:
+            self._wake.set()
+        for batch in overflow:  # Elasticsearch is slower than the predictions: disk, not memory, not waiting
+            self._to_spool(batch)
 
-    def spill(self, records: list[PredictionRecord], error: Exception | None = None) -> None:
+    def spill(self, records: list[Document] | list[PredictionRecord], error: Exception | None = None) -> None:
         """Straight to the spool: the caller's queue is full (or its write failed) and must neither
         block nor drop. Fits the writer's fallback hook ``(records, error)``."""
-        actions = [to_action(record) for record in records]
-        self.spool.append(actions)
-        with self._lock:
-            self._spooled += len(actions)
+        self._to_spool([to_action(record) for record in records])
 
     def flush(self) -> None:
-        with self._lock:
-            batch = self._take_buffer_locked()
-        if batch:
-            self._send_or_spool(batch)
+        """Send everything buffered now, in the caller's thread."""
+        while True:
+            with self._lock:
+                if self._ready:
+                    batch = self._ready.popleft()
+                    self._ready_records -= len(batch)
+                else:
+                    batch = self._take_buffer_locked()
+                self._in_flight += len(batch)
+            if not batch:
+                return
+            try:
+                self._send_or_spool(batch)
+            finally:
+                with self._lock:
+                    self._in_flight -= len(batch)
 
     def close(self) -> None:
         self._stop.set()
+        self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout=30)
         self.flush()
@@ -204,7 +259,7 @@ class ElasticsearchSink:
 
     def stats(self) -> SinkStats:
         with self._lock:
-            buffered = len(self._buffer)
+            buffered = len(self._buffer) + self._ready_records + self._in_flight
             return SinkStats(
                 delivered=self._delivered,
                 spooled=self._spooled,
@@ -223,12 +278,24 @@ class ElasticsearchSink:
     def _run(self) -> None:
         next_replay = time.monotonic()
         tick = min(self.flush_interval_s, self.replay_interval_s, 0.25)
-        while not self._stop.wait(tick):
-            with self._lock:
-                due = bool(self._buffer) and time.monotonic() - self._buffer_since >= self.flush_interval_s
-                batch = self._take_buffer_locked() if due else []
-            if batch:
-                self._send_or_spool(batch)
+        while not self._stop.is_set():
+            self._wake.wait(tick)
+            self._wake.clear()
+            while not self._stop.is_set():
+                with self._lock:
+                    if self._ready:
+                        batch = self._ready.popleft()
+                        self._ready_records -= len(batch)
+                    elif self._buffer and time.monotonic() - self._buffer_since >= self.flush_interval_s:
+                        batch = self._take_buffer_locked()
+                    else:
+                        break
+                    self._in_flight += len(batch)
+                try:
+                    self._send_or_spool(batch)
+                finally:
+                    with self._lock:
+                        self._in_flight -= len(batch)
             if time.monotonic() >= next_replay:
                 self._replay_once()
                 next_replay = time.monotonic() + self.replay_interval_s
@@ -283,12 +350,8 @@ class ElasticsearchSink:
         """
         from elastic_transport import ApiError, TransportError
 
-        operations: list[dict[str, Any]] = []
-        for action in actions:
-            operations.append({"index": {"_index": action["index"], "_id": action["id"]}})
-            operations.append(action["doc"])
         try:
-            response = self.client.bulk(operations=operations, refresh=False)
+            response = self.client.bulk(operations=bulk_body(actions), refresh=False)
         except (TransportError, ApiError) as error:
             raise _BulkFailed(actions, f"bulk request failed: {type(error).__name__}: {error}") from error
         body = response.body if hasattr(response, "body") else response

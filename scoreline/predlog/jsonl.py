@@ -9,7 +9,7 @@ from typing import IO
 
 import orjson
 
-from scoreline.predlog.record import PredictionRecord
+from scoreline.predlog.record import Document, PredictionRecord, as_document
 
 FILE_PREFIX = "predictions-"
 
@@ -37,8 +37,8 @@ class JsonlSink:
         self._written = 0
         return open(path, "ab")
 
-    def write(self, records: list[PredictionRecord]) -> None:
-        payload = b"".join(orjson.dumps(record.to_document()) + b"\n" for record in records)
+    def write(self, records: list[Document] | list[PredictionRecord]) -> None:
+        payload = b"".join([orjson.dumps(as_document(r), option=orjson.OPT_SERIALIZE_NUMPY) + b"\n" for r in records])
         with self._lock:
             if self._file is None or self._written >= self.max_file_bytes:
                 if self._file is not None:

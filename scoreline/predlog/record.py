@@ -14,7 +14,7 @@ class PredictionRecord(BaseModel):
     model_name: str
     model_version: str
     inputs: dict[str, Any]  # the request instance as sent (keywords)
-    features: dict[str, float]  # the model's features for it (numbers)
+    features: dict[str, float | None]  # the model's features for it (numbers; NaN or infinite → None)
     prediction: str | float  # label for classification, value for regression
     probabilities: dict[str, float] | None = None
     latency_ms: float
@@ -23,9 +23,17 @@ class PredictionRecord(BaseModel):
         return self.model_dump(by_alias=True, mode="json")
 
 
-class PredictionSink(Protocol):
-    """Where the background writer delivers batches. Must be idempotent on request_id."""
+Document = dict[str, Any]  # PredictionRecord.to_document()'s shape; the writer builds these directly
 
-    def write(self, records: list[PredictionRecord]) -> None: ...
+
+def as_document(record: PredictionRecord | Document) -> Document:
+    return record if isinstance(record, dict) else record.to_document()
+
+
+class PredictionSink(Protocol):
+    """Where the background writer delivers batches of documents (``PredictionRecord`` objects are
+    accepted too). Must be idempotent on request_id."""
+
+    def write(self, records: list[Document] | list[PredictionRecord]) -> None: ...
 
     def close(self) -> None: ...

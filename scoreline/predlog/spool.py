@@ -11,7 +11,6 @@ Segment names carry a sequence number and the creation time in milliseconds
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import threading
@@ -20,6 +19,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import orjson
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +69,7 @@ class DiskSpool:
     def append(self, documents: list[dict[str, Any]]) -> None:
         if not documents:
             return
-        payload = "".join(json.dumps(doc, separators=(",", ":")) + "\n" for doc in documents).encode()
+        payload = b"".join([orjson.dumps(doc, option=orjson.OPT_SERIALIZE_NUMPY) + b"\n" for doc in documents])
         with self._lock:
             if self._active is None or self._active_bytes >= self.segment_max_bytes:
                 self._rotate_locked()
@@ -163,8 +164,8 @@ def _read_documents(path: Path) -> Iterator[dict[str, Any]]:
             if not line.strip():
                 continue
             try:
-                yield json.loads(line)
-            except json.JSONDecodeError:
+                yield orjson.loads(line)
+            except orjson.JSONDecodeError:
                 # Only a crash mid-append leaves a torn last line; its append never returned, so the
                 # writer did not count it as durable.
                 log.warning("skipping torn line %d in spool segment %s", number, path.name)

@@ -3,15 +3,17 @@
 Serving code calls :meth:`PredictionLogWriter.submit`, which never blocks and never wakes the
 thread (one deque append: no lock handoff, no GIL switch per request); the thread wakes every
 ``flush_interval_s`` or when a batch is full. When the queue is full the entry goes to the fallback
-or is counted as dropped, and the request goes on. The thread turns entries into
-:class:`PredictionRecord` objects (so the request path does not pay for it) and writes them in
-batches. A sink's ``write`` may raise; the batch then goes to the ``fallback`` hook (for example a
-disk spool that is replayed later) and is only counted as lost when there is none or it fails too.
+or is counted as dropped, and the request goes on. The thread turns entries into plain documents
+(the :class:`PredictionRecord` shape, built as dicts: a pydantic model per record would cost more
+than the rest of the logging together) and writes them in large batches. A sink's ``write`` may
+raise; the batch then goes to the ``fallback`` hook (for example a disk spool that is replayed
+later) and is only counted as lost when there is none or it fails too.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import random
 import threading
 import time
@@ -24,17 +26,21 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from scoreline.predlog.record import PredictionRecord, PredictionSink
+from scoreline.predlog.record import Document, PredictionRecord, PredictionSink
 
 log = logging.getLogger("scoreline.predlog")
 _ids = random.Random()
 
-FallbackHook = Callable[[list[PredictionRecord]], None]  # e.g. ElasticsearchSink.spill (disk spool)
+FallbackHook = Callable[[list[Document]], None]  # e.g. ElasticsearchSink.spill (disk spool)
 
 
-@dataclass
+@dataclass(slots=True)
 class PredictionEntry:
-    """Predictions of one request (one or many instances), as cheap to build as possible."""
+    """Predictions of one request (one or many instances), as cheap to build as possible.
+
+    The request thread only fills these fields (no formatting, no copies); the writer thread turns
+    them into documents.
+    """
 
     task: str
     model_name: str
@@ -47,43 +53,72 @@ class PredictionEntry:
     probabilities: np.ndarray | None  # (n, len(classes))
     latency_ms: float
     request_ids: Sequence[str] | None = None
-    timestamp: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="milliseconds"))
+    timestamp: str | None = None  # ISO 8601; formatted from ``created`` by the writer when None
+    created: float = field(default_factory=time.time)
 
     def __len__(self) -> int:
         return len(self.inputs)
 
-    def to_records(self) -> list[PredictionRecord]:
-        ids = self.request_ids or [f"{_ids.getrandbits(128):032x}" for _ in range(len(self))]
-        features = np.asarray(self.features, dtype=float).tolist()
+    def iso_timestamp(self) -> str:
+        if self.timestamp is None:
+            self.timestamp = _iso_milliseconds(self.created)
+        return self.timestamp
+
+    def to_documents(self) -> list[dict[str, Any]]:
+        """The records as plain documents, exactly :meth:`PredictionRecord.to_document`'s shape
+        (``@timestamp``; NaN or infinite features as None) without building a model per record."""
+        n = len(self)
+        ids = self.request_ids or [f"{_ids.getrandbits(128):032x}" for _ in range(n)]
+        matrix = np.asarray(self.features, dtype=float)
+        features = matrix.tolist()
+        if not np.isfinite(matrix).all():
+            features = [[v if math.isfinite(v) else None for v in row] for row in features]
         probabilities = None if self.probabilities is None else np.asarray(self.probabilities, dtype=float).tolist()
         inputs = self.inputs
         if isinstance(inputs, pd.DataFrame):
             inputs = inputs.astype(object).where(inputs.notna(), None).to_dict(orient="records")
-        records = []
-        for i, instance in enumerate(inputs):
-            records.append(
-                PredictionRecord.model_construct(
-                    timestamp=self.timestamp,
-                    request_id=ids[i],
-                    task=self.task,
-                    model_name=self.model_name,
-                    model_version=self.model_version,
-                    inputs=instance,
-                    features={
-                        name: _finite_or_none(v) for name, v in zip(self.feature_names, features[i], strict=False)
-                    },
-                    prediction=self.predictions[i],
-                    probabilities=None
-                    if probabilities is None
-                    else dict(zip(self.classes, probabilities[i], strict=False)),
-                    latency_ms=self.latency_ms,
-                )
-            )
-        return records
+        timestamp, names, classes = self.iso_timestamp(), self.feature_names, self.classes
+        task, model_name, model_version, latency = self.task, self.model_name, self.model_version, self.latency_ms
+        predictions = self.predictions
+        return [
+            {
+                "@timestamp": timestamp,
+                "request_id": ids[i],
+                "task": task,
+                "model_name": model_name,
+                "model_version": model_version,
+                "inputs": inputs[i],
+                "features": dict(zip(names, features[i], strict=False)),
+                "prediction": predictions[i],
+                "probabilities": None if probabilities is None else dict(zip(classes, probabilities[i], strict=False)),
+                "latency_ms": latency,
+            }
+            for i in range(n)
+        ]
+
+    def to_records(self) -> list[PredictionRecord]:
+        """The same documents as validated :class:`PredictionRecord` objects (the typed contract)."""
+        return [PredictionRecord.model_validate(_by_name(document)) for document in self.to_documents()]
 
 
-def _finite_or_none(value: float) -> float | None:
-    return value if value == value and value not in (float("inf"), float("-inf")) else None
+_second_prefix: tuple[int, str] = (-1, "")
+
+
+def _iso_milliseconds(epoch: float) -> str:
+    """``datetime.fromtimestamp(epoch, UTC).isoformat(timespec="milliseconds")``, formatting each second once."""
+    global _second_prefix
+    second, millisecond = divmod(int(epoch * 1000), 1000)
+    cached_second, prefix = _second_prefix
+    if second != cached_second:
+        prefix = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+        _second_prefix = (second, prefix)
+    return f"{prefix}.{millisecond:03d}+00:00"
+
+
+def _by_name(document: dict[str, Any]) -> dict[str, Any]:
+    fields = {k: v for k, v in document.items() if k != "@timestamp"}
+    fields["timestamp"] = document["@timestamp"]
+    return fields
 
 
 class PredictionLogWriter:
@@ -119,12 +154,12 @@ class PredictionLogWriter:
         (the Elasticsearch sink's disk spool), or is counted as dropped when there is none; False then."""
         if len(self._pending) < self.queue_size:
             self._pending.append(entry)
-            if len(self._pending) >= self.batch_records:
+            if len(self._pending) == self.batch_records:  # once per batch; the timer covers a missed one
                 self._wake.set()
             return True
         if self.fallback is not None:
             try:
-                records = entry.to_records()
+                records = entry.to_documents()
             except Exception:
                 log.exception("could not build prediction records; %d lost", len(entry))
                 with self._counts_lock:
@@ -192,7 +227,7 @@ class PredictionLogWriter:
 
     def _write(self, entries: list[PredictionEntry]) -> None:
         try:
-            records = [record for entry in entries for record in entry.to_records()]
+            records = [document for entry in entries for document in entry.to_documents()]
         except Exception:
             log.exception("could not build prediction records; %d entries lost", len(entries))
             with self._counts_lock:
@@ -208,7 +243,7 @@ class PredictionLogWriter:
         with self._counts_lock:
             self.records_written += len(records)
 
-    def _to_fallback(self, records: list[PredictionRecord], exc: Exception) -> None:
+    def _to_fallback(self, records: list[Document], exc: Exception) -> None:
         if self.fallback is None:
             log.warning("prediction sink failed (%s); %d records lost (no fallback)", exc, len(records))
             with self._counts_lock:

@@ -89,3 +89,23 @@ def test_full_queue_drops_without_blocking() -> None:
     assert writer.records_dropped == accepted.count(False)
     sink.release.set()
     writer.close()
+
+
+def test_documents_follow_the_prediction_record_contract() -> None:
+    built = entry(3)
+    built.request_ids = ["a", "b", "c"]
+    documents = built.to_documents()
+    records = built.to_records()  # validated PredictionRecord objects from the same documents
+    assert [record.to_document() for record in records] == documents
+    assert documents[1]["request_id"] == "b" and documents[1]["inputs"] == {"home_team": "A1", "away_team": "B"}
+    assert documents[0]["features"] == {"elo_diff": 0.0, "rest": None}
+    assert documents[2]["@timestamp"].endswith("+00:00") and documents[2]["latency_ms"] == 1.5
+
+
+def test_timestamp_is_formatted_by_the_writer_from_the_creation_time() -> None:
+    built = entry(1)
+    built.created = 1767225600.25  # 2026-01-01T00:00:00.250 UTC
+    assert built.to_documents()[0]["@timestamp"] == "2026-01-01T00:00:00.250+00:00"
+    later = entry(1)
+    later.created = 1767225601.999
+    assert later.to_documents()[0]["@timestamp"] == "2026-01-01T00:00:01.999+00:00"
