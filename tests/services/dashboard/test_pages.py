@@ -123,7 +123,7 @@ def test_models_promotion_history_and_actions_need_the_admin_key(
     ]
 
     app.text_input(key="admin_key").input(ADMIN_KEY).run()
-    assert not app.error
+    assert not app.exception and not app.error
     assert "No promotion has happened yet." in [i.value for i in app.info]
     app.radio(key="promotion_action").set_value("rollback").run()
     app.button(key="promotion_run").click().run()
