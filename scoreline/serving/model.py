@@ -84,7 +84,10 @@ class Predictor:
                     self._memo[keys[i]] = found[i]
                 while len(self._memo) > FEATURE_CACHE_SIZE:
                     self._memo.popitem(last=False)
-        return np.vstack([hit[1] for hit in found]), np.vstack([hit[0] for hit in found])  # type: ignore[index]
+        if len(found) == 1:
+            features, probabilities = found[0]  # type: ignore[misc]
+            return probabilities[np.newaxis], features[np.newaxis]
+        return np.array([hit[1] for hit in found]), np.array([hit[0] for hit in found])  # type: ignore[index]
 
     def _booster_proba(self, rows: np.ndarray) -> np.ndarray:
         raw = np.asarray(self._booster.inplace_predict(rows.astype(np.float32), validate_features=False), dtype=float)

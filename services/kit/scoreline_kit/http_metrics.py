@@ -18,6 +18,7 @@ class HttpMetrics:
         self.service = service
         self.requests_total = requests_total
         self.latency = latency
+        self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}  # labels() costs more than inc()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -37,5 +38,12 @@ class HttpMetrics:
         finally:
             path = getattr(scope.get("route"), "path", "unmatched")
             method = scope.get("method", "GET")
-            self.requests_total.labels(self.service, path, method, str(status)).inc()
-            self.latency.labels(self.service, path, method).observe(time.perf_counter() - started)
+            key = (path, method, status)
+            children = self._children.get(key)
+            if children is None:
+                children = self._children[key] = (
+                    self.requests_total.labels(self.service, path, method, str(status)),
+                    self.latency.labels(self.service, path, method),
+                )
+            children[0].inc()
+            children[1].observe(time.perf_counter() - started)

@@ -22,11 +22,14 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 from scoreline_kit.app import create_app as create_kit_app
 from scoreline_kit.app import require_admin_key, require_api_key
+from starlette.middleware import Middleware
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from scoreline.errors import ErrorCode, ScorelineError
 from scoreline.predlog.factory import make_sink
 from scoreline.predlog.writer import PredictionLogWriter
 from scoreline.serving.holder import ModelHolder
+from scoreline.serving.memory import settle_heap
 from scoreline.serving.reloader import Reloader, ReloadOutcome, mlflow_client_timeouts
 from scoreline.serving.service import PredictionService
 from scoreline.serving.webhook import parse_event, verify
@@ -129,7 +132,7 @@ def create_app(settings: ModelApiSettings | None = None) -> FastAPI:
             tracking_uri=settings.mlflow_uri,
             cache_dir=settings.model_cache_dir,
             alias=settings.model_alias,
-            on_outcome=metrics.observe_reload,
+            on_outcome=on_reload,
         )
         service = PredictionService(
             holder, writer, max_instances=settings.max_instances, max_batch_rows=settings.max_batch_rows
@@ -139,6 +142,7 @@ def create_app(settings: ModelApiSettings | None = None) -> FastAPI:
 
         def first_load() -> None:
             reloader.reload_all(reason="startup")
+            settle_heap()
             if settings.model_poll_interval_s > 0:
                 reloader.start_polling(settings.model_poll_interval_s)
 
@@ -150,7 +154,9 @@ def create_app(settings: ModelApiSettings | None = None) -> FastAPI:
             if writer is not None:
                 writer.close()
 
-    app = create_kit_app("model-api", lifespan=lifespan)
+    # FastAPI's native OpenTelemetry hooks check the global providers on every request; Scoreline
+    # exports Prometheus metrics, so they are off.
+    app = create_kit_app("model-api", lifespan=lifespan, telemetry={"tracing": False, "metrics": False, "logs": False})
     metrics = ModelApiMetrics(app.state.metrics_registry)
     app.state.settings = settings
     app.state.holder = holder
@@ -159,34 +165,40 @@ def create_app(settings: ModelApiSettings | None = None) -> FastAPI:
     )
     admin_auth = [Depends(require_admin_key(lambda: settings.admin_key))]
 
+    children: dict[tuple[str, str, int], tuple[Any, Any, Any]] = {}  # labels() costs more than inc()
+
     def observe(task_id: str, endpoint: str, started: float, status: int, instances: int = 0) -> None:
-        task_label = task_id if task_id in tasks else "unknown"
         elapsed = time.perf_counter() - started
-        metrics.requests.labels(task_label, endpoint, str(status)).inc()
-        metrics.latency.labels(task_label, endpoint, str(status)).observe(elapsed)
+        task_label = task_id if task_id in tasks else "unknown"
+        key = (task_label, endpoint, status)
+        found = children.get(key)
+        if found is None:
+            found = children[key] = (
+                metrics.requests.labels(task_label, endpoint, str(status)),
+                metrics.latency.labels(task_label, endpoint, str(status)),
+                metrics.instances.labels(task_label, endpoint),
+            )
+        found[0].inc()
+        found[1].observe(elapsed)
         if instances:
-            metrics.instances.labels(task_label, endpoint).inc(instances)
+            found[2].inc(instances)
+
+    def on_reload(outcome: ReloadOutcome) -> None:
+        metrics.observe_reload(outcome)
+        if outcome.outcome in ("swapped", "cached"):
+            settle_heap()
 
     def service() -> PredictionService:
         if "service" not in state:
             raise ScorelineError(ErrorCode.UNAVAILABLE, "model-api is starting", retry_after_s=1)
         return state["service"]
 
-    # ---- predictions ----------------------------------------------------------------------------
-    @app.post(
-        "/v1/{task}/predict",
-        tags=["predict"],
-        dependencies=predict_auth,
-        response_model=PredictResponse,
-        openapi_extra=PREDICT_BODY,
-        summary="Predict one instance or a list of them",
-    )
-    async def predict(task: str, request: Request) -> Response:
+    def predict_json(task: str, raw: bytes) -> tuple[int, bytes, list[tuple[bytes, bytes]]]:
+        """POST /v1/{task}/predict as (status, JSON body, extra headers); errors as the kit renders them."""
         started = time.perf_counter()
         status = 500
         instances = 0
         try:
-            raw = await request.body()
             try:
                 body = orjson.loads(raw)
             except orjson.JSONDecodeError as exc:
@@ -198,12 +210,28 @@ def create_app(settings: ModelApiSettings | None = None) -> FastAPI:
             payload, served = service().predict(task, body)
             instances = len(payload["predictions"])
             status = 200
-            return _json(payload, headers={"X-Model-Version": served.version, "X-Model-Name": served.model_name})
+            headers = [(b"x-model-version", served.version.encode()), (b"x-model-name", served.model_name.encode())]
+            return 200, orjson.dumps(payload, option=orjson.OPT_SERIALIZE_NUMPY), headers
         except ScorelineError as exc:
             status = exc.http_status
-            raise
+            return _error_json(exc)
         finally:
             observe(task, "predict", started, status, instances)
+
+    # ---- predictions ----------------------------------------------------------------------------
+    @app.post(
+        "/v1/{task}/predict",
+        tags=["predict"],
+        dependencies=predict_auth,
+        response_model=PredictResponse,
+        openapi_extra=PREDICT_BODY,
+        summary="Predict one instance or a list of them",
+    )
+    async def predict(task: str, request: Request) -> Response:
+        # Normally answered by PredictFastPath before routing; this route documents it (OpenAPI) and
+        # answers when the fast path steps aside.
+        status, content, headers = predict_json(task, await request.body())
+        return Response(content, status, {k.decode(): v.decode() for k, v in headers}, "application/json")
 
     @app.post(
         "/v1/{task}/predict/batch",
@@ -328,7 +356,79 @@ def create_app(settings: ModelApiSettings | None = None) -> FastAPI:
         return _json({"status": "ready", "versions": {t: holder.get(t).version for t in tasks}})
 
     app.include_router(monitoring.router)
+    predict_route = next(r for r in app.routes if getattr(r, "path", None) == "/v1/{task}/predict")
+    check_api_key = require_api_key(lambda: settings.api_key) if settings.require_api_key_for_predictions else None
+    # Innermost user middleware: inside the kit's HTTP metrics and error handling, before routing.
+    app.user_middleware.append(
+        Middleware(PredictFastPath, route=predict_route, handle=predict_json, auth=check_api_key)
+    )
     return app
+
+
+class PredictFastPath:
+    """Answers ``POST /v1/{task}/predict`` without FastAPI's routing and dependency machinery.
+
+    Single predictions are small, so the framework's per-request work (route matching, dependency
+    solving, Request/Response objects) cost more than the prediction itself; the route above is the
+    same handler and keeps the OpenAPI schema. Everything else goes to the app unchanged.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        route: Any,
+        handle: Callable[[str, bytes], tuple[int, bytes, list[tuple[bytes, bytes]]]],
+        auth: Callable[[Request], None] | None,
+    ) -> None:
+        self.app = app
+        self.route = route
+        self.handle = handle
+        self.auth = auth
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        task = _predict_task(scope) if scope["type"] == "http" and scope["method"] == "POST" else None
+        if task is None:
+            await self.app(scope, receive, send)
+            return
+        scope["route"] = self.route  # the route label of the kit's HTTP metrics
+        if self.auth is not None:
+            try:
+                self.auth(Request(scope))
+            except ScorelineError as exc:
+                await _send_json(send, *_error_json(exc))
+                return
+        chunks = []
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                return  # client went away
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                break
+        await _send_json(send, *self.handle(task, chunks[0] if len(chunks) == 1 else b"".join(chunks)))
+
+
+def _error_json(exc: ScorelineError) -> tuple[int, bytes, list[tuple[bytes, bytes]]]:
+    """A domain error as the kit renders it (same payload and Retry-After header)."""
+    if exc.http_status >= 500:
+        log.warning("%s: %s", exc.code, exc.message)
+    retry = [] if exc.retry_after_s is None else [(b"retry-after", str(exc.retry_after_s).encode())]
+    return exc.http_status, orjson.dumps(exc.to_payload(), option=orjson.OPT_SERIALIZE_NUMPY), retry
+
+
+async def _send_json(send: Send, status: int, content: bytes, headers: list[tuple[bytes, bytes]]) -> None:
+    start_headers = [(b"content-type", b"application/json"), (b"content-length", str(len(content)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": start_headers + headers})
+    await send({"type": "http.response.body", "body": content})
+
+
+def _predict_task(scope: Scope) -> str | None:
+    """The task of a ``/v1/{task}/predict`` path, else None."""
+    path: str = scope["path"]
+    if not (path.startswith("/v1/") and path.endswith("/predict")):
+        return None
+    task = path[4:-8]
+    return task if task and "/" not in task else None
 
 
 def _running(state: dict[str, Any], name: str) -> Any:
