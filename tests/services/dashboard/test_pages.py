@@ -46,7 +46,8 @@ def test_predict_shows_the_served_models_probabilities(
     ).json()["predictions"][0]["probabilities"]
     assert list(shown.values()) == pytest.approx([expected["home"], expected["draw"], expected["away"]], abs=0.0006)
     assert any(f"version {serving_stack.version}" in c.value for c in app.caption)
-    assert app.subheader[0].value.endswith("%).")  # the likely result in words
+    words = app.subheader[0].value  # the likely result in words, with the top probability
+    assert f"{max(expected.values()):.0%}" in words and (home in words or away in words or "draw" in words.lower())
     assert app.get("arrow_vega_lite_chart") or app.get("vega_lite_chart")
 
 
