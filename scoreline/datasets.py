@@ -348,6 +348,10 @@ class DatasetCatalog:
             summaries.append(DatasetSummary(task=task, dataset=dataset, versions=len(manifests), latest=manifests[-1]))
         return summaries
 
+    def data_file(self, task: str, dataset: str, version: str) -> bytes:
+        """The canonical table of a version as its stored Parquet bytes."""
+        return self.store.get(self.manifest(task, dataset, version).data_key)
+
     def load(self, task: str, dataset: str, version: str | None = None) -> pd.DataFrame:
         """The canonical table of a version (the latest when ``version`` is None)."""
         manifest = self.manifest(task, dataset, version) if version else self.latest(task, dataset)

@@ -26,6 +26,8 @@ from scoreline.tasks import get_task
 from scoreline_ingest.settings import IngestSettings
 from scoreline_ingest.upload import discard, receive_upload
 
+PARQUET_MEDIA_TYPE = "application/vnd.apache.parquet"
+
 log = logging.getLogger("scoreline.ingest")
 LANDING_PREFIX = "landing/"
 
@@ -171,6 +173,21 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
     @app.get("/v1/datasets/{task}/{dataset}/versions/{version}", response_model=DatasetManifest, tags=["datasets"])
     async def manifest(task: str, dataset: str, version: str) -> DatasetManifest:
         return await run_in_threadpool(catalog.manifest, task, dataset, version)
+
+    @app.get(
+        "/v1/datasets/{task}/{dataset}/versions/{version}/data",
+        response_class=Response,
+        responses={200: {"content": {PARQUET_MEDIA_TYPE: {}}, "description": "the canonical table as Parquet"}},
+        tags=["datasets"],
+    )
+    async def data(task: str, dataset: str, version: str) -> Response:
+        content = await run_in_threadpool(catalog.data_file, task, dataset, version)
+        filename = f"{task}-{dataset}-{version}.parquet"
+        return Response(
+            content,
+            media_type=PARQUET_MEDIA_TYPE,
+            headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+        )
 
     @app.post(
         "/v1/events/object-store",

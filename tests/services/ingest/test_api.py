@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pandas as pd
 import pytest
 
 from tests.services.ingest.conftest import API_KEY, MAX_UPLOAD_BYTES, Backend, FileServer
@@ -72,6 +73,13 @@ def test_real_dataset_through_http(backend: Backend, international_results: Path
     assert httpx.get(f"{base}/versions/000000000000").status_code == 404
     listing = httpx.get(f"{backend.server.url}/v1/datasets").json()
     assert {(d["dataset"], d["latest"]["version"]) for d in listing} >= {("international-results", version)}
+
+    table = httpx.get(f"{base}/versions/{version}/data", timeout=60)
+    assert table.headers["content-type"] == "application/vnd.apache.parquet"
+    canonical = pd.read_parquet(io.BytesIO(table.content))
+    assert len(canonical) == 49_520
+    assert list(canonical.columns) == manifest["columns"]
+    assert httpx.get(f"{base}/versions/000000000000/data").status_code == 404
 
     store = backend.open_store()
     assert store.get(manifest["source"]["raw_key"]) == data
