@@ -48,6 +48,17 @@ DEFAULT_PARAMS: dict[str, Any] = {
 }
 
 
+SEARCH_SPACE: dict[str, tuple[str, float, float]] = {  # name: (int | log | linear, low, high)
+    "max_depth": ("int", 2, 6),
+    "learning_rate": ("log", 0.01, 0.2),
+    "min_child_weight": ("log", 1.0, 100.0),
+    "subsample": ("linear", 0.5, 1.0),
+    "colsample_bytree": ("linear", 0.4, 1.0),
+    "reg_lambda": ("log", 1e-2, 20.0),
+    "reg_alpha": ("log", 1e-3, 5.0),
+}
+
+
 @dataclass(frozen=True)
 class TuningBudget:
     trials: int = 20
@@ -320,14 +331,13 @@ def _tune(
     metric_key = _objective(task)["eval_metric"]
 
     def objective(trial: optuna.Trial) -> float:
-        params = {
-            "max_depth": trial.suggest_int("max_depth", 2, 6),
-            "learning_rate": trial.suggest_float("learning_rate", 0.01, 0.2, log=True),
-            "min_child_weight": trial.suggest_float("min_child_weight", 1.0, 100.0, log=True),
-            "subsample": trial.suggest_float("subsample", 0.5, 1.0),
-            "colsample_bytree": trial.suggest_float("colsample_bytree", 0.4, 1.0),
-            "reg_lambda": trial.suggest_float("reg_lambda", 1e-2, 20.0, log=True),
-            "reg_alpha": trial.suggest_float("reg_alpha", 1e-3, 5.0, log=True),
+        params: dict[str, Any] = {
+            name: (
+                trial.suggest_int(name, int(low), int(high))
+                if kind == "int"
+                else trial.suggest_float(name, low, high, log=kind == "log")
+            )
+            for name, (kind, low, high) in SEARCH_SPACE.items()
         }
         history: dict[str, dict[str, list[float]]] = {}
         xgb.train(
@@ -343,7 +353,10 @@ def _tune(
         return float(min(history["validation"][metric_key]))
 
     study = optuna.create_study(direction="minimize", sampler=optuna.samplers.TPESampler(seed=seed))
-    study.enqueue_trial({k: v for k, v in start.items() if k in DEFAULT_PARAMS})
+    # The first trial is the starting point, moved inside the search space where it lies outside.
+    study.enqueue_trial(
+        {name: min(max(start[name], low), high) for name, (_, low, high) in SEARCH_SPACE.items() if name in start}
+    )
     study.optimize(objective, n_trials=budget.trials, timeout=budget.seconds)
     return {**start, **study.best_params}, len(study.trials)
 
