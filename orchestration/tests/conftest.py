@@ -159,6 +159,8 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         return
     import psycopg2
 
+    if "airflow.settings" in sys.modules:  # close this process's own connections first
+        sys.modules["airflow.settings"].dispose_orm()
     name = database.rsplit("/", 1)[-1]
     admin = psycopg2.connect(host="127.0.0.1", port=5432, user="postgres", dbname="postgres")
     admin.autocommit = True
