@@ -18,9 +18,11 @@ system-deps:
 run: install
 	uv run scoreline up
 
+# Everything, slow integration suites included: the workspace suite, then Airflow's in its own environment.
 test: install system-deps
 	uv run ruff check .
 	uv run pytest $(PYTEST_ARGS)
+	$(MAKE) test-orchestration
 
 lint: install
 	uv run ruff check .
