@@ -13,7 +13,6 @@ later) and is only counted as lost when there is none or it fails too.
 from __future__ import annotations
 
 import logging
-import math
 import random
 import threading
 import time
@@ -67,38 +66,98 @@ class PredictionEntry:
     def to_documents(self) -> list[dict[str, Any]]:
         """The records as plain documents, exactly :meth:`PredictionRecord.to_document`'s shape
         (``@timestamp``; NaN or infinite features as None) without building a model per record."""
-        n = len(self)
-        ids = self.request_ids or [f"{_ids.getrandbits(128):032x}" for _ in range(n)]
-        matrix = np.asarray(self.features, dtype=float)
-        features = matrix.tolist()
-        if not np.isfinite(matrix).all():
-            features = [[v if math.isfinite(v) else None for v in row] for row in features]
-        probabilities = None if self.probabilities is None else np.asarray(self.probabilities, dtype=float).tolist()
-        inputs = self.inputs
-        if isinstance(inputs, pd.DataFrame):
-            inputs = inputs.astype(object).where(inputs.notna(), None).to_dict(orient="records")
-        timestamp, names, classes = self.iso_timestamp(), self.feature_names, self.classes
-        task, model_name, model_version, latency = self.task, self.model_name, self.model_version, self.latency_ms
-        predictions = self.predictions
-        return [
-            {
-                "@timestamp": timestamp,
-                "request_id": ids[i],
-                "task": task,
-                "model_name": model_name,
-                "model_version": model_version,
-                "inputs": inputs[i],
-                "features": dict(zip(names, features[i], strict=False)),
-                "prediction": predictions[i],
-                "probabilities": None if probabilities is None else dict(zip(classes, probabilities[i], strict=False)),
-                "latency_ms": latency,
-            }
-            for i in range(n)
-        ]
+        return documents([self])
 
     def to_records(self) -> list[PredictionRecord]:
         """The same documents as validated :class:`PredictionRecord` objects (the typed contract)."""
         return [PredictionRecord.model_validate(_by_name(document)) for document in self.to_documents()]
+
+
+def documents(entries: Sequence[PredictionEntry]) -> list[dict[str, Any]]:
+    """The documents of many entries. Entries of the same model are stacked so that the numbers of
+    the whole batch go through numpy once (a numpy call per single-prediction entry costs more than
+    building its document)."""
+    out: list[dict[str, Any]] = []
+    start = 0
+    while start < len(entries):
+        first = entries[start]
+        end = start + 1
+        while (
+            end < len(entries)
+            and entries[end].feature_names is first.feature_names
+            and entries[end].classes is first.classes
+            and (entries[end].probabilities is None) == (first.probabilities is None)
+        ):
+            end += 1
+        _append_documents(entries[start:end], out)
+        start = end
+    return out
+
+
+def _plain_rows(arrays: list[np.ndarray]) -> list[list[float | None]]:
+    matrix = np.concatenate([np.asarray(a, dtype=float).reshape(len(a), -1) for a in arrays]) if arrays else None
+    if matrix is None:
+        return []
+    finite = np.isfinite(matrix)
+    if finite.all():
+        return matrix.tolist()
+    cells = matrix.astype(object)
+    cells[~finite] = None
+    return cells.tolist()
+
+
+def _append_documents(run: Sequence[PredictionEntry], out: list[dict[str, Any]]) -> None:
+    """Documents of entries sharing feature names and classes, appended to ``out``."""
+    features = _plain_rows([entry.features for entry in run])
+    with_probabilities = run[0].probabilities is not None
+    probabilities = _plain_rows([entry.probabilities for entry in run]) if with_probabilities else []  # type: ignore[misc]
+    names, classes = run[0].feature_names, run[0].classes
+    row = 0
+    for entry in run:
+        n = len(entry)
+        ids = entry.request_ids or [f"{_ids.getrandbits(128):032x}" for _ in range(n)]
+        inputs = _frame_records(entry.inputs) if isinstance(entry.inputs, pd.DataFrame) else entry.inputs
+        timestamp, task, model_name, model_version = (
+            entry.iso_timestamp(),
+            entry.task,
+            entry.model_name,
+            entry.model_version,
+        )
+        predictions, latency = entry.predictions, entry.latency_ms
+        for i in range(n):
+            out.append(
+                {
+                    "@timestamp": timestamp,
+                    "request_id": ids[i],
+                    "task": task,
+                    "model_name": model_name,
+                    "model_version": model_version,
+                    "inputs": inputs[i],
+                    "features": dict(zip(names, features[row], strict=False)),
+                    "prediction": predictions[i],
+                    "probabilities": dict(zip(classes, probabilities[row], strict=False))
+                    if with_probabilities
+                    else None,
+                    "latency_ms": latency,
+                }
+            )
+            row += 1
+
+
+def _frame_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """Rows of a table as dicts of plain Python values, missing cells as None (column by column:
+    ``DataFrame.to_dict("records")`` boxes every cell one by one)."""
+    names = [str(name) for name in frame.columns]
+    columns = []
+    for name in frame.columns:
+        column = frame[name]
+        missing = column.isna().to_numpy()
+        values = column.tolist()
+        if missing.any():
+            for row in np.flatnonzero(missing).tolist():
+                values[row] = None
+        columns.append(values)
+    return [dict(zip(names, row, strict=True)) for row in zip(*columns, strict=True)]
 
 
 _second_prefix: tuple[int, str] = (-1, "")
@@ -227,7 +286,7 @@ class PredictionLogWriter:
 
     def _write(self, entries: list[PredictionEntry]) -> None:
         try:
-            records = [document for entry in entries for document in entry.to_documents()]
+            records = documents(entries)
         except Exception:
             log.exception("could not build prediction records; %d entries lost", len(entries))
             with self._counts_lock:

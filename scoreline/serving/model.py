@@ -55,7 +55,10 @@ class Predictor:
         features = self.bundle.features(requests)
         if not self.feature_names:
             self.feature_names = list(features.columns)
-        probabilities = self.bundle.predict_proba(requests)
+        if hasattr(self.bundle, "predict_features"):  # features once, not again inside predict_proba
+            probabilities = self.bundle.predict_features(features)
+        else:
+            probabilities = self.bundle.predict_proba(requests)
         if isinstance(probabilities, pd.DataFrame):
             probabilities = probabilities[list(self.classes)].to_numpy(dtype=float) if self.classes else probabilities
         return np.asarray(probabilities, dtype=float), features.to_numpy(dtype=float)
@@ -90,6 +93,9 @@ class Predictor:
         return np.array([hit[1] for hit in found]), np.array([hit[0] for hit in found])  # type: ignore[index]
 
     def _booster_proba(self, rows: np.ndarray) -> np.ndarray:
+        predict_rows = getattr(self.bundle, "predict_rows", None)  # the bundle's own row API (e.g. a prior margin)
+        if predict_rows is not None:
+            return np.asarray(predict_rows(rows), dtype=float).reshape(len(rows), -1)
         raw = np.asarray(self._booster.inplace_predict(rows.astype(np.float32), validate_features=False), dtype=float)
         if raw.ndim == 1 and len(self.classes) == 2:
             raw = np.column_stack([1.0 - raw, raw])

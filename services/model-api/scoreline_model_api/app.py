@@ -29,7 +29,7 @@ from scoreline.errors import ErrorCode, ScorelineError
 from scoreline.predlog.factory import make_sink
 from scoreline.predlog.writer import PredictionLogWriter
 from scoreline.serving.holder import ModelHolder
-from scoreline.serving.memory import settle_heap
+from scoreline.serving.memory import settle_heap, tune_collector
 from scoreline.serving.reloader import Reloader, ReloadOutcome, mlflow_client_timeouts
 from scoreline.serving.service import PredictionService
 from scoreline.serving.webhook import parse_event, verify
@@ -113,6 +113,7 @@ def create_app(settings: ModelApiSettings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         mlflow_client_timeouts()
+        tune_collector()
         writer = None
         if settings.log_predictions:
             sink = make_sink(settings)

@@ -186,6 +186,7 @@ class SpoolCollector(Collector):
             ),
             ("scoreline_predlog_es_delivered", "Prediction records Elasticsearch acknowledged", stats.delivered),
             ("scoreline_predlog_es_spooled", "Prediction records that went to the spool", stats.spooled),
+            ("scoreline_predlog_es_buffered", "Prediction records in memory waiting for a bulk", stats.buffered),
             ("scoreline_predlog_es_rejected", "Prediction records Elasticsearch refused for good", stats.rejected),
             ("scoreline_predlog_es_healthy", "1 while Elasticsearch takes prediction records", int(stats.healthy)),
         ):

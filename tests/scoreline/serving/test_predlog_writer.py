@@ -7,7 +7,7 @@ import numpy as np
 
 from scoreline.predlog.jsonl import JsonlSink, read_jsonl
 from scoreline.predlog.record import PredictionRecord
-from scoreline.predlog.writer import PredictionEntry, PredictionLogWriter
+from scoreline.predlog.writer import PredictionEntry, PredictionLogWriter, documents
 
 
 def entry(n: int = 2, version: str = "1") -> PredictionEntry:
@@ -109,3 +109,22 @@ def test_timestamp_is_formatted_by_the_writer_from_the_creation_time() -> None:
     later = entry(1)
     later.created = 1767225601.999
     assert later.to_documents()[0]["@timestamp"] == "2026-01-01T00:00:01.999+00:00"
+
+
+def test_a_batch_of_entries_gives_the_same_documents_as_each_entry_alone() -> None:
+    names, classes = ["elo_diff", "rest"], ("home", "draw", "away")
+    entries = []
+    for n in (2, 1, 3):
+        built = entry(n)
+        built.feature_names, built.classes = names, classes  # the same objects, as one served version gives
+        built.features = np.arange(n * 2, dtype=float).reshape(n, 2) + 10 * n
+        built.request_ids = [f"{n}-{i}" for i in range(n)]
+        entries.append(built)
+    other = entry(1, version="2")  # another model: its own run
+    other.request_ids = ["other"]
+    entries.append(other)
+    together = documents(entries)
+    assert together == [document for built in entries for document in built.to_documents()]
+    assert [d["request_id"] for d in together[:6]] == ["2-0", "2-1", "1-0", "3-0", "3-1", "3-2"]
+    assert together[3]["features"] == {"elo_diff": 30.0, "rest": 31.0}
+    assert together[6]["model_version"] == "2" and together[6]["features"]["rest"] is None
