@@ -1,9 +1,15 @@
-"""The servable model: booster, feature names, serving state and reference profile, without pickle.
+"""The servable model: booster, prior, feature names, serving state and reference profile, without pickle.
 
 On disk a bundle is a folder with ``booster.ubj`` (XGBoost's own UBJSON format) and
 ``bundle.json`` (everything else). Serving computes request features with the task's
 ``serving_features`` from the stored serving state, the same code that built the training
 features.
+
+Classification boosters are boosted from a prior: a logistic regression on a few strong
+features (match-outcome: the Elo difference) whose log-odds are the booster's base margin.
+The trees only learn corrections to it, so with little data the model stays near the prior.
+The prior's coefficients live in ``bundle.json`` and every prediction adds the same margin
+(:meth:`ModelBundle.predict_rows`).
 """
 
 from __future__ import annotations
@@ -27,8 +33,104 @@ if TYPE_CHECKING:
 BOOSTER_FILE = "booster.ubj"
 BUNDLE_FILE = "bundle.json"
 BUNDLE_FORMAT = "scoreline-bundle/1"
+PRIOR_C = 1.0  # inverse L2 strength of the prior's logistic regression (on standardized features)
 
 Requests = pd.DataFrame | Sequence[Mapping[str, Any]]
+
+
+@dataclass(frozen=True)
+class LogisticPrior:
+    """Multinomial (or binary) logistic regression on standardized features, kept as plain numbers.
+
+    ``margin`` gives the log-odds that XGBoost takes as ``base_margin``: ``(n, k)`` class scores
+    for multiclass (softmax of them = the regression's probabilities), ``(n,)`` log-odds of the
+    positive class for binary. Missing or infinite inputs count as the training mean.
+    """
+
+    features: tuple[str, ...]
+    mean: tuple[float, ...]
+    scale: tuple[float, ...]
+    coef: tuple[tuple[float, ...], ...]  # one row per class (multiclass) or a single row (binary)
+    intercept: tuple[float, ...]
+
+    @classmethod
+    def fit(cls, features: pd.DataFrame, labels: np.ndarray, n_classes: int, c: float = PRIOR_C) -> LogisticPrior:
+        from sklearn.linear_model import LogisticRegression
+
+        x = features.to_numpy(dtype=np.float64)
+        usable = np.isfinite(x).all(axis=1)
+        x, y = x[usable], np.asarray(labels)[usable]
+        if len(y) == 0:
+            raise ScorelineError(
+                ErrorCode.INVALID_INPUT,
+                f"no row has finite values of the prior features {list(features.columns)}; expected some",
+                {"features": list(features.columns)},
+            )
+        mean = x.mean(axis=0)
+        scale = x.std(axis=0)
+        scale[scale == 0] = 1.0
+        binary = n_classes == 2
+        present = np.unique(y)
+        if len(present) < 2:  # one class only: a constant prior at the smoothed base rates
+            counts = np.bincount(y, minlength=n_classes) + 1.0
+            logp = np.log(counts / counts.sum())
+            intercept = [logp[1] - logp[0]] if binary else list(logp)
+            coef = np.zeros((1 if binary else n_classes, x.shape[1]))
+        else:
+            model = LogisticRegression(C=c, max_iter=1000).fit((x - mean) / scale, y)
+            if binary:
+                coef, intercept = model.coef_, list(model.intercept_)
+            else:  # classes never seen in the fit rows get a very low score
+                coef = np.zeros((n_classes, x.shape[1]))
+                intercept = [-30.0] * n_classes
+                coef[model.classes_] = model.coef_
+                for row, label in enumerate(model.classes_):
+                    intercept[label] = float(model.intercept_[row])
+        return cls(
+            features=tuple(features.columns),
+            mean=tuple(float(v) for v in mean),
+            scale=tuple(float(v) for v in scale),
+            coef=tuple(tuple(float(v) for v in row) for row in np.asarray(coef)),
+            intercept=tuple(float(v) for v in intercept),
+        )
+
+    def margin(self, rows: np.ndarray) -> np.ndarray:
+        """Log-odds for a float matrix whose columns are ``self.features`` in order."""
+        x = np.asarray(rows, dtype=np.float64)
+        mean = np.asarray(self.mean)
+        x = np.where(np.isfinite(x), x, mean)
+        scores = ((x - mean) / np.asarray(self.scale)) @ np.asarray(self.coef).T + np.asarray(self.intercept)
+        return scores[:, 0] if len(self.coef) == 1 else scores
+
+    def probabilities(self, rows: np.ndarray) -> np.ndarray:
+        """Class probabilities ``(n, k)`` of the regression itself (the baseline it stands for)."""
+        scores = self.margin(rows)
+        if scores.ndim == 1:
+            positive = 1.0 / (1.0 + np.exp(-scores))
+            return np.column_stack([1.0 - positive, positive])
+        scores = scores - scores.max(axis=1, keepdims=True)
+        exp = np.exp(scores)
+        return exp / exp.sum(axis=1, keepdims=True)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "kind": "logistic",
+            "features": list(self.features),
+            "mean": list(self.mean),
+            "scale": list(self.scale),
+            "coef": [list(row) for row in self.coef],
+            "intercept": list(self.intercept),
+        }
+
+    @classmethod
+    def from_json(cls, document: Mapping[str, Any]) -> LogisticPrior:
+        return cls(
+            features=tuple(document["features"]),
+            mean=tuple(float(v) for v in document["mean"]),
+            scale=tuple(float(v) for v in document["scale"]),
+            coef=tuple(tuple(float(v) for v in row) for row in document["coef"]),
+            intercept=tuple(float(v) for v in document["intercept"]),
+        )
 
 
 @dataclass
@@ -42,6 +144,28 @@ class ModelBundle:
     holdout_metrics: dict[str, float]
     params: dict[str, Any] = field(default_factory=dict)
     metadata: dict[str, Any] = field(default_factory=dict)  # holdout window, dataset version, ...
+    prior: LogisticPrior | None = None  # base margin of the booster; None = boosted from XGBoost's base score
+
+    def __post_init__(self) -> None:
+        self._prior_index: tuple[LogisticPrior | None, np.ndarray | None] = (None, None)
+
+    def _prior_columns(self) -> np.ndarray | None:
+        """Positions of the prior's features among ``feature_names`` (cached per prior)."""
+        if self.prior is None:
+            return None
+        cached_prior, columns = self._prior_index
+        if cached_prior is not self.prior or columns is None:
+            missing = [name for name in self.prior.features if name not in self.feature_names]
+            if missing:
+                raise ScorelineError(
+                    ErrorCode.CONFLICT,
+                    f"the prior uses features {missing} that the bundle does not have; expected a subset of "
+                    f"{self.feature_names}",
+                    {"missing": missing},
+                )
+            columns = np.array([self.feature_names.index(name) for name in self.prior.features])
+            self._prior_index = (self.prior, columns)
+        return columns
 
     @property
     def task(self) -> Task:
@@ -59,13 +183,28 @@ class ModelBundle:
         frame = requests if isinstance(requests, pd.DataFrame) else pd.DataFrame(list(requests))
         return self.task.serving_features(self.serving_state, frame)[self.feature_names]
 
-    def predict_features(self, features: pd.DataFrame) -> np.ndarray:
-        """Raw model output for a feature table: (n, k) probabilities, or (n,) values for regression."""
-        matrix = features[self.feature_names].to_numpy(dtype=np.float32)
-        output = np.asarray(self.booster.inplace_predict(matrix, validate_features=False), dtype=np.float64)
+    def predict_rows(self, rows: np.ndarray) -> np.ndarray:
+        """Model output for a float matrix whose columns are ``feature_names`` in order, prior included.
+
+        (n, k) class probabilities, or (n,) values for regression.
+        """
+        matrix = np.asarray(rows, dtype=np.float32)
+        if matrix.ndim == 1:
+            matrix = matrix[np.newaxis]
+        columns = self._prior_columns()
+        margin = None if columns is None or self.prior is None else self.prior.margin(matrix[:, columns])
+        output = np.asarray(
+            self.booster.inplace_predict(matrix, validate_features=False, base_margin=margin), dtype=np.float64
+        )
         if self.task.kind == "binary":
             output = np.column_stack([1.0 - output, output])
+        elif self.task.kind == "multiclass":
+            output = output.reshape(len(matrix), -1)
         return output
+
+    def predict_features(self, features: pd.DataFrame) -> np.ndarray:
+        """Model output for a feature table: (n, k) probabilities, or (n,) values for regression."""
+        return self.predict_rows(features[self.feature_names].to_numpy(dtype=np.float32))
 
     def predict_proba(self, requests: Requests) -> pd.DataFrame:
         """Class probabilities, one row per request, columns = the task's classes (e.g. home/draw/away)."""
@@ -93,6 +232,7 @@ class ModelBundle:
             "holdout_metrics": self.holdout_metrics,
             "params": self.params,
             "metadata": self.metadata,
+            "prior": None if self.prior is None else self.prior.to_json(),
         }
         (directory / BUNDLE_FILE).write_text(json.dumps(document, default=_json_default), encoding="utf-8")
         return directory
@@ -129,6 +269,7 @@ class ModelBundle:
             holdout_metrics={k: float(v) for k, v in document["holdout_metrics"].items()},
             params=document.get("params", {}),
             metadata=document.get("metadata", {}),
+            prior=LogisticPrior.from_json(document["prior"]) if document.get("prior") else None,
         )
 
 

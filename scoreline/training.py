@@ -7,6 +7,12 @@ model is then refit on train + validation with the chosen number of rounds and e
 once on the holdout: the bundle that is returned (and registered) is exactly the model
 that was scored. The serving state is taken at the end of the data, so serving features
 of future matches are current.
+
+Classification models are boosted from a prior (the task's ``prior_features``, e.g. the Elo
+difference, in a logistic regression): its log-odds are XGBoost's ``base_margin``. The prior
+is walk-forward too: fit on the train window for early stopping and tuning, refit on train +
+validation for the final model and stored in the bundle. Early stopping may keep zero trees,
+so with little data the model is the prior itself and never worse than it on validation.
 """
 
 from __future__ import annotations
@@ -24,7 +30,7 @@ import pandas as pd
 
 from scoreline import evaluation
 from scoreline.errors import ErrorCode, ScorelineError
-from scoreline.modeling import ModelBundle
+from scoreline.modeling import LogisticPrior, ModelBundle
 from scoreline.monitoring.profile import build_reference_profile
 from scoreline.tasks.base import Task
 
@@ -110,17 +116,24 @@ def train(
     train_rows, valid_rows, pre_rows, hold_rows = split.train, split.validation, split.pre_holdout, split.holdout
 
     chosen = {**DEFAULT_PARAMS, **(params or {})}
+    # Walk-forward prior: the early-stopping prior knows the train window only, the final one train + validation.
+    early_prior = _fit_prior(task, features, target, train_rows)
+    early_margin = _margin(early_prior, features)
     trials = 0
     if tuning_budget is not None and tuning_budget.trials > 0:
         report(0.1, f"tuning: up to {tuning_budget.trials} trials / {tuning_budget.seconds:.0f} s")
-        chosen, trials = _tune(task, x, target, train_rows, valid_rows, chosen, tuning_budget, seed, report)
+        chosen, trials = _tune(
+            task, x, target, early_margin, train_rows, valid_rows, chosen, tuning_budget, seed, report
+        )
 
     report(0.6, "early stopping on the validation window")
-    rounds = _best_rounds(task, x, target, train_rows, valid_rows, chosen, seed)
+    rounds = _best_rounds(task, x, target, early_margin, train_rows, valid_rows, chosen, seed)
     # Refit on train + validation: scale the rounds with the extra rows, as the trees see more data.
-    refit_rounds = max(1, round(rounds * pre_rows.sum() / max(train_rows.sum(), 1)))
+    refit_rounds = round(rounds * pre_rows.sum() / max(train_rows.sum(), 1))
+    prior = _fit_prior(task, features, target, pre_rows)
+    margin = _margin(prior, features)
     report(0.7, f"fitting on {int(pre_rows.sum())} rows before the holdout ({refit_rounds} rounds)")
-    booster = _fit(task, x[pre_rows], target[pre_rows], chosen, refit_rounds, seed)
+    booster = _fit(task, x, target, margin, pre_rows, chosen, refit_rounds, seed)
 
     report(0.8, "scoring the holdout and the baselines")
     metric_names = [m.name for m in task.metrics]
@@ -133,6 +146,7 @@ def train(
         input_example=input_example(task, data),
         holdout_metrics={},
         params={**chosen, "num_boost_round": refit_rounds},
+        prior=prior,
     )
     predictions = bundle.predict_features(features[hold_rows])
     holdout_metrics = evaluation.score(metric_names, target[hold_rows], predictions)
@@ -287,34 +301,85 @@ def _booster_params(task: Task, params: dict[str, Any], seed: int) -> dict[str, 
     return {**_objective(task), **params, "tree_method": "hist", "seed": seed, "nthread": 2, "verbosity": 0}
 
 
-def _best_rounds(
-    task: Task, x: np.ndarray, y: np.ndarray, train: np.ndarray, valid: np.ndarray, params: dict[str, Any], seed: int
-) -> int:
+def _fit_prior(task: Task, features: pd.DataFrame, target: np.ndarray, rows: np.ndarray) -> LogisticPrior | None:
+    columns = list(getattr(task, "prior_features", ()))
+    if task.kind == "regression" or not columns:
+        return None
+    return LogisticPrior.fit(features.loc[rows, columns], target[rows], len(task.classes))
+
+
+def _margin(prior: LogisticPrior | None, features: pd.DataFrame) -> np.ndarray | None:
+    return None if prior is None else prior.margin(features[list(prior.features)].to_numpy(dtype=np.float64))
+
+
+def _matrix(x: np.ndarray, y: np.ndarray, margin: np.ndarray | None, rows: np.ndarray) -> Any:
     import xgboost as xgb
 
-    dtrain = xgb.DMatrix(x[train], label=y[train])
-    dvalid = xgb.DMatrix(x[valid], label=y[valid])
+    return xgb.DMatrix(x[rows], label=y[rows], base_margin=None if margin is None else margin[rows])
+
+
+def _early_stopped(
+    task: Task,
+    params: dict[str, Any],
+    dtrain: Any,
+    dvalid: Any,
+    seed: int,
+) -> tuple[int, float]:
+    """(rounds, validation loss) of the best early-stopped booster; zero rounds when no tree helps the prior."""
+    import xgboost as xgb
+
+    history: dict[str, dict[str, list[float]]] = {}
     booster = xgb.train(
         _booster_params(task, params, seed),
         dtrain,
         num_boost_round=MAX_BOOST_ROUNDS,
         evals=[(dvalid, "validation")],
         early_stopping_rounds=EARLY_STOPPING_ROUNDS,
+        evals_result=history,
         verbose_eval=False,
     )
-    return int(booster.best_iteration) + 1
+    rounds, loss = int(booster.best_iteration) + 1, float(booster.best_score)
+    if dvalid.get_base_margin().size:
+        # The prior alone is the zero-tree model: keep it unless the trees improve on it.
+        prior_loss = float(xgb.train(_booster_params(task, params, seed), dtrain, 0).eval(dvalid).split(":")[-1])
+        if prior_loss <= loss:
+            return 0, prior_loss
+    return rounds, loss
 
 
-def _fit(task: Task, x: np.ndarray, y: np.ndarray, params: dict[str, Any], rounds: int, seed: int) -> Any:
+def _best_rounds(
+    task: Task,
+    x: np.ndarray,
+    y: np.ndarray,
+    margin: np.ndarray | None,
+    train: np.ndarray,
+    valid: np.ndarray,
+    params: dict[str, Any],
+    seed: int,
+) -> int:
+    return _early_stopped(task, params, _matrix(x, y, margin, train), _matrix(x, y, margin, valid), seed)[0]
+
+
+def _fit(
+    task: Task,
+    x: np.ndarray,
+    y: np.ndarray,
+    margin: np.ndarray | None,
+    rows: np.ndarray,
+    params: dict[str, Any],
+    rounds: int,
+    seed: int,
+) -> Any:
     import xgboost as xgb
 
-    return xgb.train(_booster_params(task, params, seed), xgb.DMatrix(x, label=y), num_boost_round=rounds)
+    return xgb.train(_booster_params(task, params, seed), _matrix(x, y, margin, rows), num_boost_round=rounds)
 
 
 def _tune(
     task: Task,
     x: np.ndarray,
     y: np.ndarray,
+    margin: np.ndarray | None,
     train: np.ndarray,
     valid: np.ndarray,
     start: dict[str, Any],
@@ -323,12 +388,10 @@ def _tune(
     report: Progress,
 ) -> tuple[dict[str, Any], int]:
     import optuna
-    import xgboost as xgb
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    dtrain = xgb.DMatrix(x[train], label=y[train])
-    dvalid = xgb.DMatrix(x[valid], label=y[valid])
-    metric_key = _objective(task)["eval_metric"]
+    dtrain = _matrix(x, y, margin, train)
+    dvalid = _matrix(x, y, margin, valid)
 
     def objective(trial: optuna.Trial) -> float:
         params: dict[str, Any] = {
@@ -339,18 +402,9 @@ def _tune(
             )
             for name, (kind, low, high) in SEARCH_SPACE.items()
         }
-        history: dict[str, dict[str, list[float]]] = {}
-        xgb.train(
-            _booster_params(task, params, seed),
-            dtrain,
-            num_boost_round=MAX_BOOST_ROUNDS,
-            evals=[(dvalid, "validation")],
-            early_stopping_rounds=EARLY_STOPPING_ROUNDS,
-            evals_result=history,
-            verbose_eval=False,
-        )
+        _, loss = _early_stopped(task, params, dtrain, dvalid, seed)
         report(0.1 + 0.5 * min(1.0, (trial.number + 1) / budget.trials), f"tuning trial {trial.number + 1}")
-        return float(min(history["validation"][metric_key]))
+        return loss
 
     study = optuna.create_study(direction="minimize", sampler=optuna.samplers.TPESampler(seed=seed))
     # The first trial is the starting point, moved inside the search space where it lies outside.
@@ -371,19 +425,10 @@ def _baselines(
     k = len(task.classes)
     rates = np.bincount(target[fit_rows], minlength=k) / fit_rows.sum()
     output: dict[str, np.ndarray] = {"base_rates": np.tile(rates, (n, 1))}
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
+    # The same logistic regression the model is boosted from: with zero trees, model == this baseline.
     for name, columns in getattr(task, "baseline_features", {}).items():
-        model = make_pipeline(StandardScaler(), LogisticRegression(C=1.0, max_iter=1000))
-        fit_x = features.loc[fit_rows, list(columns)].to_numpy()
-        usable = np.isfinite(fit_x).all(axis=1)
-        model.fit(fit_x[usable], target[fit_rows][usable])
-        score_x = np.nan_to_num(features.loc[score_rows, list(columns)].to_numpy())
-        probabilities = np.zeros((n, k))
-        probabilities[:, model.classes_] = model.predict_proba(score_x)
-        output[name] = probabilities
+        prior = LogisticPrior.fit(features.loc[fit_rows, list(columns)], target[fit_rows], k)
+        output[name] = prior.probabilities(features.loc[score_rows, list(columns)].to_numpy(dtype=np.float64))
     return output
 
 

@@ -1,4 +1,7 @@
-"""ModelBundle: pickle-free save/load gives identical predictions; serving features come from the stored state."""
+"""ModelBundle: pickle-free save/load gives identical predictions; serving features come from the stored state.
+
+The booster is boosted from a stored logistic prior: every prediction path adds the same base margin.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +13,7 @@ import pandas as pd
 import pytest
 
 from scoreline.errors import ErrorCode, ScorelineError
-from scoreline.modeling import BOOSTER_FILE, BUNDLE_FILE, ModelBundle
+from scoreline.modeling import BOOSTER_FILE, BUNDLE_FILE, LogisticPrior, ModelBundle
 from scoreline.tasks import get_task
 from scoreline.training import TrainingResult, train
 
@@ -36,6 +39,8 @@ def test_save_and_load_round_trip_gives_identical_predictions(trained: TrainingR
     assert loaded.serving_state == json.loads(json.dumps(bundle.serving_state))
     assert loaded.reference_profile == json.loads(json.dumps(bundle.reference_profile))
     assert loaded.holdout_metrics == bundle.holdout_metrics
+    assert loaded.prior == bundle.prior is not None
+    assert json.loads((tmp_path / "bundle" / BUNDLE_FILE).read_text())["prior"]["features"] == list(TASK.prior_features)
     assert sorted(p.name for p in (tmp_path / "bundle").iterdir()) == sorted([BOOSTER_FILE, BUNDLE_FILE])
 
 
@@ -76,3 +81,77 @@ def test_loading_a_folder_without_a_bundle_is_a_clear_error(tmp_path: Path) -> N
         ModelBundle.load(tmp_path)
     assert caught.value.code is ErrorCode.INVALID_INPUT
     assert BUNDLE_FILE in caught.value.message
+
+
+def test_predict_rows_is_the_path_of_every_prediction(trained: TrainingResult) -> None:
+    bundle = trained.bundle
+    features = bundle.features(bundle.input_example)
+    rows = features.to_numpy(dtype=np.float64)
+    by_rows = bundle.predict_rows(rows)
+    np.testing.assert_array_equal(by_rows, bundle.predict_features(features))
+    np.testing.assert_array_equal(by_rows, bundle.predict_proba(bundle.input_example).to_numpy())
+    np.testing.assert_array_equal(bundle.predict_rows(rows[0]), by_rows[:1])  # one row as a vector
+
+
+def test_the_prior_margin_is_part_of_every_prediction(trained: TrainingResult) -> None:
+    bundle = trained.bundle
+    rows = bundle.features(bundle.input_example).to_numpy(dtype=np.float32)
+    without_prior = bundle.booster.inplace_predict(rows, validate_features=False)
+    assert not np.allclose(bundle.predict_rows(rows), without_prior, atol=1e-3)
+
+
+def test_a_bundle_without_trees_predicts_its_prior(trained: TrainingResult) -> None:
+    import xgboost as xgb
+
+    features = trained.bundle.features(trained.bundle.input_example)
+    rows = features.to_numpy(dtype=np.float64)
+    labels = np.array([0, 1, 2] * 10)
+    train_rows = np.tile(rows[:1], (30, 1)) + np.arange(30)[:, None]
+    prior = LogisticPrior.fit(pd.DataFrame(train_rows, columns=features.columns)[["elo_diff"]], labels, 3)
+    empty = xgb.train(
+        {"objective": "multi:softprob", "num_class": 3},
+        xgb.DMatrix(
+            train_rows, label=labels, base_margin=prior.margin(train_rows[:, [features.columns.get_loc("elo_diff")]])
+        ),
+        num_boost_round=0,
+    )
+    bundle = ModelBundle(
+        task_id=TASK.id,
+        booster=empty,
+        feature_names=list(features.columns),
+        serving_state=trained.bundle.serving_state,
+        reference_profile={},
+        input_example=trained.bundle.input_example,
+        holdout_metrics={},
+        prior=prior,
+    )
+    expected = prior.probabilities(features[["elo_diff"]].to_numpy())
+    np.testing.assert_allclose(bundle.predict_rows(rows), expected, rtol=1e-5)
+
+
+def test_prior_missing_values_count_as_the_mean_and_round_trip_through_json() -> None:
+    frame = pd.DataFrame({"a": [-2.0, -1.0, 0.0, 1.0, 2.0, 3.0], "b": [1.0, 0.0, 1.0, 0.0, 1.0, 0.0]})
+    prior = LogisticPrior.fit(frame, np.array([2, 2, 1, 1, 0, 0]), 3)
+    assert LogisticPrior.from_json(json.loads(json.dumps(prior.to_json()))) == prior
+    with_nan = prior.margin(np.array([[np.nan, np.inf]]))
+    np.testing.assert_allclose(with_nan, prior.margin(np.array([prior.mean])))
+    probabilities = prior.probabilities(frame.to_numpy())
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0)
+    assert probabilities[0, 2] > probabilities[-1, 2]  # low a: the away class, as in the labels
+
+
+def test_a_prior_on_features_the_bundle_lacks_is_a_conflict(trained: TrainingResult) -> None:
+    prior = LogisticPrior(features=("no_such",), mean=(0.0,), scale=(1.0,), coef=((1.0,),), intercept=(0.0,))
+    bundle = ModelBundle(
+        task_id=TASK.id,
+        booster=trained.bundle.booster,
+        feature_names=trained.bundle.feature_names,
+        serving_state=trained.bundle.serving_state,
+        reference_profile={},
+        input_example=[],
+        holdout_metrics={},
+        prior=prior,
+    )
+    with pytest.raises(ScorelineError) as caught:
+        bundle.predict_rows(np.zeros((1, len(bundle.feature_names))))
+    assert caught.value.code is ErrorCode.CONFLICT

@@ -48,6 +48,10 @@ FEATURE_NAMES: tuple[str, ...] = (
     "neutral",
     "goal_rate_home_slow",  # the same ratings with a smaller step: less noise, slower to follow change
     "goal_rate_away_slow",
+    # Log scale of the goal rates: linear in the ratings, so a logistic prior can use them directly.
+    "goal_log_ratio",  # log(goal_rate_home / goal_rate_away)
+    "goal_log_ratio_slow",
+    "goal_log_total",  # log(goal_rate_home * goal_rate_away): low-scoring matches draw more often
 )
 GOAL_RATING_SPEEDS = 2  # goal-rate feature columns: 14/15 for the first speed, 21/22 for the second
 N_FEATURES = len(FEATURE_NAMES)
@@ -296,6 +300,9 @@ def _write_row(
         column_home = 14 if speed == 0 else 19 + 2 * speed
         out[row, column_home] = np.exp(goal_mu[speed] + venue + attack_home - defence_away)
         out[row, column_home + 1] = np.exp(goal_mu[speed] + attack_away - defence_home)
+        out[row, 23 + speed] = venue + attack_home - defence_away - attack_away + defence_home
+        if speed == 0:
+            out[row, 25] = 2.0 * goal_mu[speed] + venue + attack_home - defence_away + attack_away - defence_home
     if pair >= 0 and h2h_matches[pair] > 0:
         meetings = h2h_matches[pair]
         first_wins = h2h_first_wins[pair]

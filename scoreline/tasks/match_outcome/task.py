@@ -52,6 +52,8 @@ class MatchOutcomeTask(Task):
     categorical_features: ClassVar[tuple[str, ...]] = ("tier", "neutral")
     # Baselines beyond base rates: a logistic regression on these feature columns each.
     baseline_features: ClassVar[dict[str, tuple[str, ...]]] = {"elo": ("elo_diff",)}
+    # The booster starts from a logistic regression on these (its base margin) and learns corrections.
+    prior_features: ClassVar[tuple[str, ...]] = ("elo_diff", "goal_log_ratio", "goal_log_ratio_slow", "goal_log_total")
 
     def build_features(self, canonical: pd.DataFrame) -> pd.DataFrame:
         from scoreline.tasks.match_outcome.features import build_features
