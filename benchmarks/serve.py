@@ -235,6 +235,7 @@ def main() -> None:
         ):
             time.sleep(0.25)
         spooled = metric(api_es, "scoreline_predlog_spool_records")
+        in_memory = metric(api_es, "scoreline_predlog_queue_depth") + metric(api_es, "scoreline_predlog_es_buffered")
         stored = documents_in(es_client(osmem.url, request_timeout=60))
         api_es.stop()
 
@@ -339,7 +340,8 @@ def main() -> None:
     print(f"ES sink vs logging off:     {with_es['rps'] / quiet['rps']:.2f}x  throughput (target >= 0.9), "
           f"p50 {with_es['p50_ms']:.2f} vs {quiet['p50_ms']:.2f} ms")  # fmt: skip
     print(f"ES sink records:            {expected_docs:,} 2xx predictions; {stored:,} in the index + {spooled:,.0f} "
-          f"in the disk spool = {stored + spooled:,.0f} (osmem at nice 19; replays may double-count)")  # fmt: skip
+          f"in the disk spool + {in_memory:,.0f} waiting in memory = {stored + spooled + in_memory:,.0f} "
+          "(osmem at nice 19; a record being replayed counts twice)")  # fmt: skip
     print(f"batch: {batch_rps:,.0f} rows/s over HTTP (Parquet in and out), in-process predict_proba "
           f"{local_rps:,.0f} rows/s -> {batch_rps / local_rps:.2f}x (target >= 0.5x); booster alone "
           f"{booster_rps:,.0f} rows/s")  # fmt: skip
