@@ -1,6 +1,7 @@
 """Trainer benchmark: feature pass speed, full training time and the match-outcome quality table.
 
     uv run python benchmarks/train.py [--matches 1000000] [--skip-simulated-quality]
+        [--sizes 6000,20000,40000] [--seeds 7,1,2] [--simulated-quality-matches 80000]
 
 Prints:
 * the point-in-time feature pass over N simulated matches (target: 1,000,000 in at most 5 s),
@@ -8,8 +9,10 @@ Prints:
   same arrays as the in-run yardstick;
 * one serving-feature call for a single request (what model-api does per request);
 * a full training run on the real international results (holdout from 2018-01-01);
-* the quality table: model vs base rates vs Elo logistic regression vs the bar (0.168 / 0.86)
-  and the reference Elo with ordinal logit (0.170 / 0.871);
+* the quality table: model vs base rates vs Elo logistic regression vs the bar (0.168 / 0.86),
+  the next goal (0.165 / 0.85) and the reference Elo with ordinal logit (0.170 / 0.871);
+* small simulated datasets (the sizes `make run` and the tests use): model vs Elo baseline vs
+  the simulator's true probabilities, per size and seed;
 * the simulated-data gap: model log loss vs the log loss of the simulator's true probabilities.
 """
 
@@ -32,6 +35,7 @@ from scoreline.training import train
 REAL_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "international_results" / "results.csv"
 HOLDOUT = date(2018, 1, 1)
 BAR = {"rps": 0.168, "log_loss": 0.86}
+NEXT_GOAL = {"rps": 0.165, "log_loss": 0.85}
 ELO_REFERENCE = {"rps": 0.170, "log_loss": 0.871}
 
 
@@ -75,12 +79,14 @@ def real_training() -> None:
     seconds = time.perf_counter() - started
     print(f"\nfull train, real international results ({len(canonical):,} matches): {seconds:.1f} s")
     print(f"  rows {result.rows}, validation from {result.validation_start}, holdout {HOLDOUT}..{result.holdout_end}")
-    print(f"  boosting rounds {result.params['num_boost_round']}")
+    prior = list(result.bundle.prior.features) if result.bundle.prior else "none"
+    print(f"  boosting rounds {result.params['num_boost_round']}, logistic prior (base margin) on {prior}")
     table = pd.DataFrame(
         {
             "model": result.holdout_metrics,
             **{f"baseline {name}": metrics for name, metrics in result.baseline_metrics.items()},
             "bar": BAR,
+            "next goal": NEXT_GOAL,
             "Elo+ordinal reference": ELO_REFERENCE,
         }
     )
@@ -90,6 +96,42 @@ def real_training() -> None:
         result.holdout_metrics[m] < result.baseline_metrics["elo"][m] for m in BAR
     )
     print(f"bar met and Elo baseline beaten: {passed}")
+
+
+def simulated_sizes(sizes: list[int], seeds: list[int]) -> None:
+    task = get_task("match-outcome")
+    rows = []
+    for matches in sizes:
+        for seed in seeds:
+            raw, truth = task.simulate(matches, seed=seed)
+            canonical = task.to_canonical(raw.to_csv(index=False).encode(), "simulated.csv")
+            started = time.perf_counter()
+            result = train(task, canonical)
+            seconds = time.perf_counter() - started
+            holdout = (pd.to_datetime(canonical["date"]) >= pd.Timestamp(result.holdout_start)).to_numpy()
+            labels = task.target(canonical).to_numpy()[holdout]
+            true_p = truth[["p_home", "p_draw", "p_away"]].to_numpy()[holdout]
+            model, elo = result.holdout_metrics, result.baseline_metrics["elo"]
+            rows.append(
+                {
+                    "matches": matches,
+                    "seed": seed,
+                    "rounds": result.params["num_boost_round"],
+                    "rps model": model["rps"],
+                    "rps elo": elo["rps"],
+                    "rps base rates": result.baseline_metrics["base_rates"]["rps"],
+                    "rps truth": evaluation.rps(labels, true_p),
+                    "log loss model": model["log_loss"],
+                    "log loss elo": elo["log_loss"],
+                    "log loss truth": evaluation.log_loss(labels, true_p),
+                    "beats elo (rps)": model["rps"] < elo["rps"],
+                    "train s": seconds,
+                }
+            )
+    table = pd.DataFrame(rows)
+    print("\nsmall simulated datasets (holdout = last 20 %), model vs Elo baseline of the same run:")
+    print(table.to_string(index=False, float_format=lambda value: f"{value:.4f}"))
+    print(f"model beats the Elo baseline on RPS in {int(table['beats elo (rps)'].sum())} of {len(table)} runs")
 
 
 def simulated_quality(matches: int) -> None:
@@ -112,11 +154,17 @@ def simulated_quality(matches: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--matches", type=int, default=1_000_000)
-    parser.add_argument("--simulated-quality-matches", type=int, default=150_000)
+    parser.add_argument("--simulated-quality-matches", type=int, default=80_000)
     parser.add_argument("--skip-simulated-quality", action="store_true")
+    parser.add_argument("--sizes", default="6000,20000,40000", help="small simulated dataset sizes (comma-separated)")
+    parser.add_argument("--seeds", default="7,1,2", help="simulator seeds per size (comma-separated)")
+    parser.add_argument("--skip-feature-pass", action="store_true")
     args = parser.parse_args()
-    feature_pass(args.matches)
+    if not args.skip_feature_pass:
+        feature_pass(args.matches)
     real_training()
+    if args.sizes:
+        simulated_sizes([int(v) for v in args.sizes.split(",")], [int(v) for v in args.seeds.split(",")])
     if not args.skip_simulated_quality:
         simulated_quality(args.simulated_quality_matches)
 
