@@ -395,6 +395,7 @@ def download_model(model_uri: str, destination: Path, *, tracking_uri: str | Non
 
     The folder is complete before it appears under its final name, so a cache never holds half a model.
     """
+    import mlflow
     import mlflow.artifacts
 
     destination = Path(destination)
@@ -402,6 +403,11 @@ def download_model(model_uri: str, destination: Path, *, tracking_uri: str | Non
         return destination
     destination.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".download-", dir=destination.parent))
+    if tracking_uri:
+        # models:/ URIs are resolved through the process-wide registry URI, whatever download_artifacts is
+        # given; left unset, MLflow 3 falls back to ./mlflow.db and finds no such model.
+        mlflow.set_tracking_uri(tracking_uri)
+        mlflow.set_registry_uri(tracking_uri)
     try:
         with _mlflow_errors(f"downloading {model_uri}"):
             local = Path(

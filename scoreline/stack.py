@@ -207,13 +207,18 @@ class LocalStack:
 
     def _wait_for_served(self, client: httpx.Client, task_id: str, timeout_s: float = 60.0) -> str | None:
         deadline = time.monotonic() + timeout_s
+        last_error = None
         while time.monotonic() < deadline:
             models = _ok(client.get(f"{self.url(self.settings.model_api_port)}/v1/models"), "model-api")
             for model in models.get("models", []):
                 if model.get("task") == task_id and model.get("version"):
                     return str(model["version"])
+                if model.get("task") == task_id:
+                    last_error = model.get("last_reload_error")
             time.sleep(0.5)
-        raise ScorelineError(ErrorCode.TIMEOUT, f"model-api does not serve {task_id} after {timeout_s}s")
+        raise ScorelineError(
+            ErrorCode.TIMEOUT, f"model-api does not serve {task_id} after {timeout_s}s; last reload error: {last_error}"
+        )
 
     def banner(self) -> str:
         s = self.settings
