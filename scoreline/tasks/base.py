@@ -71,3 +71,7 @@ class Task(ABC):
     @abstractmethod
     def serving_features(self, state: dict[str, Any], requests: pd.DataFrame) -> pd.DataFrame:
         """Features for serving requests from the stored state; same code path as training."""
+
+    def state_summary(self, state: dict[str, Any]) -> dict[str, dict[str, Any]]:
+        """What the served state says about each entity (e.g. a team's rating and form), for people to read."""
+        return {}

@@ -76,6 +76,21 @@ class MatchOutcomeTask(Task):
 
         return serving_features(_compiled_state(state), requests)
 
+    def state_summary(self, state: dict[str, Any]) -> dict[str, dict[str, Any]]:
+        """Every team's Elo rating and recent form (exponentially weighted, per match) at the end of training."""
+        summary = {}
+        for team, entry in state["teams"].items():
+            weight = entry["form_weight"] or 1.0
+            summary[team] = {
+                "elo": round(entry["elo"], 1),
+                "form_points_per_match": round(entry["form_points"] / weight, 2),
+                "form_goals_for_per_match": round(entry["form_goals_for"] / weight, 2),
+                "form_goals_against_per_match": round(entry["form_goals_against"] / weight, 2),
+                "matches_played": entry["played"],
+                "last_match": entry["last_date"],
+            }
+        return summary
+
 
 _COMPILED: list[tuple[dict[str, Any], Any]] = []  # (state dict, RatingState): a few recent, by identity
 

@@ -82,6 +82,9 @@ def team_names(schema: dict[str, Any]) -> list[str]:
 def team_details(schema: dict[str, Any], prediction: dict[str, Any], team: str, side: str) -> dict[str, Any]:
     """Whatever the schema or the prediction tells about a team (rating, form, ...), flat."""
     details: dict[str, Any] = {}
+    state = schema.get("team_state")
+    if isinstance(state, dict) and isinstance(state.get(team), dict):
+        details.update(state[team])
     teams = schema.get("teams") or schema.get("known_teams")
     if isinstance(teams, dict) and isinstance(teams.get(team), dict):
         details.update(teams[team])

@@ -290,6 +290,8 @@ def create_app(settings: ModelApiSettings | None = None) -> FastAPI:
         if served is not None and served.teams is not None:
             body["teams"] = served.teams.teams
         if served is not None:
+            body["team_state"] = task_obj.state_summary(served.bundle.serving_state)
+        if served is not None:
             body["example"] = {"instances": served.input_example[:3]}
         return _json(body)
 

@@ -64,6 +64,12 @@ def test_team_details_merge_schema_and_prediction() -> None:
     assert views.team_details(schema, prediction, "France", "away") == {"rating": 1990, "elo": 1990.0}
 
 
+def test_team_details_read_model_apis_team_state() -> None:
+    schema = {"teams": ["Brazil", "France"], "team_state": {"Brazil": {"elo": 2010.5, "form_points_per_match": 2.1}}}
+    assert views.team_details(schema, {}, "Brazil", "home") == {"elo": 2010.5, "form_points_per_match": 2.1}
+    assert views.team_details(schema, {}, "France", "away") == {}
+
+
 def test_baseline_metrics_are_grouped_by_baseline_with_underscores() -> None:
     metrics = {
         "holdout_rps": 0.2,

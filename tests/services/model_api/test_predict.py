@@ -197,6 +197,9 @@ def test_schema_lists_known_teams_and_models_lists_the_version(api, bundle, vers
     schema = httpx.get(f"{server.url}/v1/{TASK}/schema", timeout=10).json()
     assert set(schema["teams"]) == set(bundle.serving_state["teams"])
     assert {"home_team", "away_team"} <= set(schema["request"]["properties"])
+    team, state = next(iter(bundle.serving_state["teams"].items()))
+    assert schema["team_state"][team]["elo"] == pytest.approx(state["elo"], abs=0.05)
+    assert schema["team_state"][team]["matches_played"] == state["played"]
     (model,) = httpx.get(f"{server.url}/v1/models", timeout=10).json()["models"]
     assert model["version"] == versions.first
     assert model["alias"] == "champion"

@@ -219,3 +219,19 @@ def test_feature_names_match_columns() -> None:
     data = table([("2020-01-01", "A", "B", 2, 0, "Friendly", False)])
     assert list(TASK.build_features(data).columns) == list(FEATURE_NAMES)
     assert np.isfinite(TASK.build_features(data)[["elo_home", "elo_diff", "tier"]].to_numpy()).all()
+
+
+def test_state_summary_gives_each_teams_rating_and_form_per_match() -> None:
+    data = table(
+        [
+            ("2020-01-01", "A", "B", 2, 0, "Friendly", False),
+            ("2020-01-11", "B", "A", 1, 1, "Friendly", True),
+        ]
+    )
+    summary = TASK.state_summary(TASK.serving_state(data))
+    assert set(summary) == {"A", "B"}
+    assert summary["A"]["elo"] > 1500 > summary["B"]["elo"]
+    assert summary["A"]["matches_played"] == 2 and summary["A"]["last_match"] == "2020-01-11"
+    # A won 3 points then drew 1, weighted toward the recent draw: between 1 and 3 per match.
+    assert 1.0 < summary["A"]["form_points_per_match"] < 3.0
+    assert 0.0 < summary["B"]["form_points_per_match"] < 1.0
