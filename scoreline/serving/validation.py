@@ -281,36 +281,20 @@ def _convert_column(
     problems: list[Problem] = []
     expected = _describe_type(base)
     null = values.isna().to_numpy().copy()
-    if base is str:
-        converted = values.astype("string").str.strip()
-        null |= (converted == "").fillna(True).to_numpy()
-        result = converted.astype(object)
-    elif base in (float, int):
+    if base in (float, int):
         result = pd.to_numeric(values, errors="coerce")
         bad = result.isna().to_numpy() & ~null
         inf = np.isinf(result.to_numpy(dtype=float, na_value=np.nan))
         problems += _rows(bad | inf, values, name, expected)
-    elif base is bool:
-        text = values.astype("string").str.strip().str.lower()
-        mapping = {
-            "true": True,
-            "1": True,
-            "yes": True,
-            "false": False,
-            "0": False,
-            "no": False,
-            "1.0": True,
-            "0.0": False,
-        }
-        result = text.map(mapping)
-        bad = result.isna().to_numpy() & ~null
-        problems += _rows(bad, values, name, "true or false")
-        result = result.astype(object)
-    elif base is date:
-        result = pd.to_datetime(values, errors="coerce")
-        bad = result.isna().to_numpy() & ~null
-        problems += _rows(bad, values, name, expected)
-        result = result.dt.strftime("%Y-%m-%d").astype(object)
+    elif base in (str, bool, date):
+        # Text-like columns hold few distinct values (team names, competitions, dates): convert each
+        # distinct value once and map the results back to the rows.
+        codes, uniques = pd.factorize(values, use_na_sentinel=True)
+        converted, empty, bad_distinct = _convert_distinct(pd.Series(uniques), base)
+        null |= np.append(empty, True)[codes]
+        if bad_distinct.any():
+            problems += _rows(np.append(bad_distinct, False)[codes], values, name, expected)
+        result = pd.Series(np.append(converted, None)[codes], index=values.index, dtype=object)
     else:
         result = values
     if null.any():
@@ -320,6 +304,22 @@ def _convert_column(
             fill = default.isoformat() if isinstance(default, date) else default
             result = result.astype(object).where(~pd.Series(null, index=result.index), fill)
     return result, problems
+
+
+_BOOLEANS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False, "1.0": True, "0.0": False}
+
+
+def _convert_distinct(distinct: pd.Series, base: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(converted values as an object array, empty mask, unconvertible mask) of a column's non-null distinct values."""
+    none = np.zeros(len(distinct), dtype=bool)
+    if base is str:
+        converted = distinct.astype("string").str.strip()
+        return converted.to_numpy(dtype=object), (converted == "").fillna(True).to_numpy(dtype=bool), none
+    if base is bool:
+        mapped = distinct.astype("string").str.strip().str.lower().map(_BOOLEANS)
+        return mapped.to_numpy(dtype=object), none, mapped.isna().to_numpy()
+    parsed = pd.to_datetime(distinct, errors="coerce")
+    return parsed.dt.strftime("%Y-%m-%d").to_numpy(dtype=object), none, parsed.isna().to_numpy()
 
 
 def _rows(mask: np.ndarray, values: pd.Series, name: str, expected: str, message: str | None = None) -> list[Problem]:

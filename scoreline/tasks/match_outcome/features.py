@@ -151,12 +151,20 @@ class RatingState:
     as_of: str | None = None  # date of the last match in the state
     team_index: dict[str, int] = field(default_factory=dict, repr=False)
     pair_index: dict[tuple[int, int], int] = field(default_factory=dict, repr=False)
+    # Vectorized lookups for serving: team name → index, pair key (first * teams + second) → pair index.
+    team_lookup: pd.Index = field(default_factory=lambda: pd.Index([], dtype=object), repr=False)
+    pair_lookup: pd.Index = field(default_factory=lambda: pd.Index([], dtype=np.int64), repr=False)
 
     def __post_init__(self) -> None:
         self.team_index = {name: i for i, name in enumerate(self.teams)}
         self.pair_index = {
             (int(a), int(b)): i for i, (a, b) in enumerate(zip(self.pair_first, self.pair_second, strict=True))
         }
+        self.team_lookup = pd.Index(self.teams, dtype=object)
+        keys = np.asarray(self.pair_first, dtype=np.int64) * max(len(self.teams), 1) + np.asarray(
+            self.pair_second, dtype=np.int64
+        )
+        self.pair_lookup = pd.Index(keys, dtype=np.int64)
 
     def to_json(self) -> dict[str, Any]:
         teams = {
@@ -479,7 +487,17 @@ def _days(dates: pd.Series) -> np.ndarray:
 
 
 def _tiers(competitions: pd.Series) -> np.ndarray:
-    return np.fromiter((competition_tier(c) for c in competitions.astype(str)), dtype=np.int64, count=len(competitions))
+    # A file holds few distinct competitions: classify each name once, then map the codes.
+    codes, names = pd.factorize(competitions.astype(str), use_na_sentinel=False)
+    per_name = np.fromiter((competition_tier(name) for name in names), dtype=np.int64, count=len(names))
+    return per_name[codes]
+
+
+def _team_codes(state: RatingState, names: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's team index in ``state`` (-1 if unknown), and the row's name as ``str`` (object array)."""
+    codes, uniques = pd.factorize(names, use_na_sentinel=False)
+    unique_names = pd.Index(uniques).astype(str)
+    return state.team_lookup.get_indexer(unique_names)[codes].astype(np.int64), unique_names.to_numpy(object)[codes]
 
 
 def _neutral(values: pd.Series) -> np.ndarray:
@@ -555,17 +573,13 @@ def serving_features(
     unless ``unknown_teams="new"``, which rates it like a newcomer (as training does).
     """
     n = len(requests)
-    teams_home = requests["home_team"].astype(str).tolist()
-    teams_away = requests["away_team"].astype(str).tolist()
-    index = state.team_index
-    home = np.fromiter((index.get(t, -1) for t in teams_home), dtype=np.int64, count=n)
-    away = np.fromiter((index.get(t, -1) for t in teams_away), dtype=np.int64, count=n)
+    home, teams_home = _team_codes(state, requests["home_team"])
+    away, teams_away = _team_codes(state, requests["away_team"])
     if unknown_teams == "error" and (home.min(initial=0) < 0 or away.min(initial=0) < 0):
         problems = [
-            {"row": row, "field": side, "value": name, "expected": "a team that played in the training data"}
+            {"row": row, "field": side, "value": names[row], "expected": "a team that played in the training data"}
             for side, codes, names in (("home_team", home, teams_home), ("away_team", away, teams_away))
             for row in np.flatnonzero(codes < 0).tolist()
-            for name in [names[row]]
         ]
         raise ScorelineError(
             ErrorCode.INVALID_INPUT,
@@ -581,14 +595,9 @@ def serving_features(
     tier = (
         _tiers(requests["competition"].fillna("Friendly")) if "competition" in requests else np.zeros(n, dtype=np.int64)
     )
-    pair_index = state.pair_index
     first = np.minimum(home, away)
     second = np.maximum(home, away)
-    pair = np.fromiter(
-        (pair_index.get((int(a), int(b)), -1) if a >= 0 else -1 for a, b in zip(first, second, strict=True)),
-        dtype=np.int64,
-        count=n,
-    )
+    pair = np.where(first >= 0, state.pair_lookup.get_indexer(first * max(len(state.teams), 1) + second), -1)
     out = np.empty((n, N_FEATURES))
     _serve(
         home, away, day, neutral, tier, pair, home == first,
@@ -598,4 +607,4 @@ def serving_features(
         state.h2h_first_goal_diff, state.params.elo_initial, state.params.elo_home_advantage,
         state.params.goal_home_advantage, out,
     )  # fmt: skip
-    return pd.DataFrame(out, index=requests.index, columns=list(FEATURE_NAMES))
+    return pd.DataFrame(out, index=requests.index, columns=list(FEATURE_NAMES), copy=False)
