@@ -14,6 +14,10 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pa_csv
+import pyarrow.parquet as pq
 
 from scoreline.errors import ErrorCode, ScorelineError
 from scoreline.predlog.writer import PredictionEntry, PredictionLogWriter
@@ -113,7 +117,7 @@ class PredictionService:
     ) -> BatchResult:
         started = time.perf_counter()
         task = self.task(task_id)
-        input_format, frame = read_table(content, filename)
+        input_format, table, frame = _read_upload(content, filename)
         if len(frame) > self.max_batch_rows:
             raise ScorelineError(
                 ErrorCode.TOO_LARGE,
@@ -124,19 +128,22 @@ class PredictionService:
         requests = validate_frame(task.request_model, frame, task_id, served.teams)
         probabilities, features = served.predictor.predict_frame(requests)
         classes = served.predictor.classes
-        out = frame.reset_index(drop=True).copy()
-        for j, name in enumerate(classes):
-            out[f"prob_{name}"] = probabilities[:, j]
         winners = np.asarray(classes, dtype=object)[probabilities.argmax(axis=1)]
-        out["prediction"] = winners
-        out["label"] = _labels(task_id, requests, winners)
-        out["model_name"] = served.model_name
-        out["model_version"] = served.version
+        n = len(frame)
+        added = {f"prob_{name}": pa.array(probabilities[:, j], pa.float64()) for j, name in enumerate(classes)}
+        added["prediction"] = pa.array(winners, pa.string())
+        added["label"] = _labels(task_id, requests, winners)
+        added["model_name"] = pa.array(np.full(n, served.model_name, dtype=object), pa.string())
+        added["model_version"] = pa.array(np.full(n, served.version, dtype=object), pa.string())
+        for name, column in added.items():  # an upload's own column of the same name is replaced
+            if name in table.column_names:
+                table = table.drop_columns([name])
+            table = table.append_column(name, column)
         file_format = output or input_format
-        body = write_table(out, file_format)
+        body = _write_arrow(table, file_format)
         self._log(served, requests, features, list(winners), probabilities, None, started)
         media = "text/csv" if file_format == "csv" else "application/vnd.apache.parquet"
-        return BatchResult(body, media, file_format, len(out), served)
+        return BatchResult(body, media, file_format, n, served)
 
     # ---- logging ------------------------------------------------------------------------------
     def _log(
@@ -168,24 +175,40 @@ class PredictionService:
         )
 
 
-def _labels(task_id: str, requests: pd.DataFrame, winners: np.ndarray) -> np.ndarray:
+def _labels(task_id: str, requests: pd.DataFrame, winners: np.ndarray) -> pa.Array:
     if task_id == "match-outcome":
-        home = requests["home_team"].astype(str).to_numpy(dtype=object)
-        away = requests["away_team"].astype(str).to_numpy(dtype=object)
-        return np.where(winners == "home", home + " win", np.where(winners == "away", away + " win", "draw"))
-    return winners
+        home = pa.array(requests["home_team"].to_numpy(dtype=object), pa.string())
+        away = pa.array(requests["away_team"].to_numpy(dtype=object), pa.string())
+        winner = pa.array(winners, pa.string())
+        return pc.if_else(
+            pc.equal(winner, "home"),
+            pc.binary_join_element_wise(home, " win", ""),
+            pc.if_else(pc.equal(winner, "away"), pc.binary_join_element_wise(away, " win", ""), "draw"),
+        )
+    return pa.array(winners, pa.string())
 
 
 def read_table(content: bytes, filename: str | None) -> tuple[FileFormat, pd.DataFrame]:
     """A CSV or Parquet upload as a table (the format from the content, the name only as a hint)."""
+    file_format, _, frame = _read_upload(content, filename)
+    return file_format, frame
+
+
+def _read_upload(content: bytes, filename: str | None) -> tuple[FileFormat, pa.Table, pd.DataFrame]:
+    """The upload as an Arrow table (kept for the answer file) and as a pandas table (for validation)."""
     if not content:
         raise ScorelineError(ErrorCode.INVALID_INPUT, "the uploaded file is empty; expected a CSV or Parquet file")
     name = (filename or "").lower()
     if content[:4] == PARQUET_MAGIC:
         try:
-            return "parquet", pd.read_parquet(io.BytesIO(content))
+            table = pq.read_table(pa.BufferReader(content))
+            frame = table.to_pandas().reset_index(drop=True)
         except Exception as exc:
             raise ScorelineError(ErrorCode.INVALID_INPUT, f"unreadable Parquet file: {exc}") from exc
+        # The answer holds the upload's columns only: a stored pandas index is dropped, as in the request table.
+        index_columns = {c for c in (table.schema.pandas_metadata or {}).get("index_columns", []) if isinstance(c, str)}
+        table = table.drop_columns([c for c in table.column_names if c in index_columns])
+        return "parquet", table.replace_schema_metadata(None), frame
     if name.endswith((".parquet", ".pq")):
         raise ScorelineError(ErrorCode.INVALID_INPUT, f"{filename} is not a Parquet file (no PAR1 header)")
     if b"\x00" in content[:4096]:
@@ -198,13 +221,19 @@ def read_table(content: bytes, filename: str | None) -> tuple[FileFormat, pd.Dat
     except Exception as exc:
         raise ScorelineError(ErrorCode.INVALID_INPUT, f"unreadable CSV file: {exc}") from exc
     frame.columns = [str(c).strip() for c in frame.columns]
-    return "csv", frame
+    return "csv", pa.Table.from_pandas(frame, preserve_index=False), frame
 
 
 def write_table(frame: pd.DataFrame, file_format: FileFormat) -> bytes:
-    buffer = io.BytesIO()
+    return _write_arrow(pa.Table.from_pandas(frame, preserve_index=False), file_format)
+
+
+def _write_arrow(table: pa.Table, file_format: FileFormat) -> bytes:
+    sink = pa.BufferOutputStream()
     if file_format == "parquet":
-        frame.to_parquet(buffer, index=False)
+        # Dictionary pages help the repeated text columns only; statistics are of no use in an answer file.
+        text = [f.name for f in table.schema if not pa.types.is_floating(f.type)]
+        pq.write_table(table, sink, use_dictionary=text, write_statistics=False)
     else:
-        frame.to_csv(buffer, index=False)
-    return buffer.getvalue()
+        pa_csv.write_csv(table, sink)
+    return sink.getvalue().to_pybytes()
