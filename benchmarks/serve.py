@@ -12,7 +12,7 @@ simulated matches, registered in a real MLflow server started here):
    ``ModelBundle.predict_proba`` on the same rows (features + booster);
 5. swap latency, alias set → first response from the new version, by MLflow webhook and by poll (5 s).
 
-    uv run python benchmarks/serve.py [--seconds 20] [--connections 16] [--rows 100000]
+    uv run python benchmarks/serve.py [--seconds 20] [--connections 16] [--rows 100000] [--only batch]
 
 Needs wrk (``apt-get install -y wrk``). Every server is stopped at the end. About 4 minutes.
 """
@@ -160,12 +160,51 @@ def first_new_response(url: str, instance: dict, new_version: str, timeout_s: fl
     raise RuntimeError(f"version {new_version} not served within {timeout_s}s")
 
 
+def batch_figures(api_url: str, bundle: Any, rows: int) -> tuple[float, float, float]:
+    """Rows/s of a Parquet file through /predict/batch, of in-process predict_proba, and of the booster alone."""
+    print(f"4. batch: {rows} rows ...")
+    rng = np.random.default_rng(0)
+    teams = sorted(bundle.serving_state["teams"])
+    home = rng.choice(len(teams), rows)
+    away = (home + rng.integers(1, len(teams), rows)) % len(teams)
+    frame = pd.DataFrame({
+        "home_team": np.asarray(teams, dtype=object)[home], "away_team": np.asarray(teams, dtype=object)[away],
+        "date": "2026-06-15", "neutral": rng.random(rows) < 0.3,
+        "competition": rng.choice(["Friendly", "FIFA World Cup", "UEFA Euro qualification"], rows),
+    })  # fmt: skip
+    buffer = io.BytesIO()
+    frame.to_parquet(buffer, index=False)
+    payload = buffer.getvalue()
+    url = f"{api_url}/v1/{TASK}/predict/batch"
+    batch_times, local_times, booster_times = [], [], []
+    for _ in range(3):
+        started = time.perf_counter()
+        response = httpx.post(url, files={"file": ("rows.parquet", payload)}, timeout=300)
+        response.raise_for_status()
+        batch_times.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        bundle.predict_proba(frame)
+        local_times.append(time.perf_counter() - started)
+        features = bundle.features(frame)
+        started = time.perf_counter()
+        bundle.predict_features(features)
+        booster_times.append(time.perf_counter() - started)
+    return rows / min(batch_times), rows / min(local_times), rows / min(booster_times)
+
+
+def print_batch(batch_rps: float, local_rps: float, booster_rps: float) -> None:
+    print(f"batch: {batch_rps:,.0f} rows/s over HTTP (Parquet in and out), in-process predict_proba "
+          f"{local_rps:,.0f} rows/s -> {batch_rps / local_rps:.2f}x (target >= 0.5x); booster alone "
+          f"{booster_rps:,.0f} rows/s")  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=20)
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--swaps", type=int, default=3)
+    parser.add_argument("--only", choices=["batch"], help="run one part only (batch: section 4, about a minute)")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is missing: apt-get install -y wrk")
@@ -202,6 +241,10 @@ def main() -> None:
 
         results: dict[str, dict[str, float]] = {}
         api = stack.enter_context(model_api(work, mlflow.url, logs).start(timeout_s=120, ready=ready))
+        if args.only == "batch":
+            print_batch(*batch_figures(api.url, bundle, args.rows))
+            shutil.rmtree(work, ignore_errors=True)
+            return
         api_quiet = stack.enter_context(
             model_api(work, mlflow.url, logs, log_predictions="false").start(timeout_s=120, ready=ready)
         )
@@ -268,37 +311,7 @@ def main() -> None:
         with bare.start(timeout_s=60):
             results["bare endpoint"] = wrk(f"{bare.url}/predict", bodies, args.seconds, args.connections, work)
 
-        print(f"4. batch: {args.rows} rows ...")
-        rng = np.random.default_rng(0)
-        teams = sorted(bundle.serving_state["teams"])
-        home = rng.choice(len(teams), args.rows)
-        away = (home + rng.integers(1, len(teams), args.rows)) % len(teams)
-        frame = pd.DataFrame({
-            "home_team": np.asarray(teams, dtype=object)[home], "away_team": np.asarray(teams, dtype=object)[away],
-            "date": "2026-06-15", "neutral": rng.random(args.rows) < 0.3,
-            "competition": rng.choice(["Friendly", "FIFA World Cup", "UEFA Euro qualification"], args.rows),
-        })  # fmt: skip
-        buffer = io.BytesIO()
-        frame.to_parquet(buffer, index=False)
-        payload = buffer.getvalue()
-        batch_times, local_times, booster_times = [], [], []
-        for _ in range(3):
-            started = time.perf_counter()
-            response = httpx.post(
-                f"{api.url}/v1/{TASK}/predict/batch", files={"file": ("rows.parquet", payload)}, timeout=300
-            )
-            response.raise_for_status()
-            batch_times.append(time.perf_counter() - started)
-            started = time.perf_counter()
-            bundle.predict_proba(frame)
-            local_times.append(time.perf_counter() - started)
-            features = bundle.features(frame)
-            started = time.perf_counter()
-            bundle.predict_features(features)
-            booster_times.append(time.perf_counter() - started)
-        batch_rps = args.rows / min(batch_times)
-        local_rps = args.rows / min(local_times)
-        booster_rps = args.rows / min(booster_times)
+        batch_rps, local_rps, booster_rps = batch_figures(api.url, bundle, args.rows)
 
         print("5. swap latency ...")
         client = MlflowClient(tracking_uri=mlflow.url, registry_uri=mlflow.url)
@@ -342,9 +355,7 @@ def main() -> None:
     print(f"ES sink records:            {expected_docs:,} 2xx predictions; {stored:,} in the index + {spooled:,.0f} "
           f"in the disk spool + {in_memory:,.0f} waiting in memory = {stored + spooled + in_memory:,.0f} "
           "(osmem at nice 19; a record being replayed counts twice)")  # fmt: skip
-    print(f"batch: {batch_rps:,.0f} rows/s over HTTP (Parquet in and out), in-process predict_proba "
-          f"{local_rps:,.0f} rows/s -> {batch_rps / local_rps:.2f}x (target >= 0.5x); booster alone "
-          f"{booster_rps:,.0f} rows/s")  # fmt: skip
+    print_batch(batch_rps, local_rps, booster_rps)
     print(f"swap by webhook: median {statistics.median(by_webhook):.2f} s, max {max(by_webhook):.2f} s (target <= 2 s)")
     print(f"swap by poll (5 s):  median {statistics.median(by_poll):.2f} s, max {max(by_poll):.2f} s")
     shutil.rmtree(work, ignore_errors=True)
