@@ -20,6 +20,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from itertools import islice, repeat
 from typing import Any
 
 import numpy as np
@@ -98,24 +99,35 @@ def _plain_rows(arrays: list[np.ndarray]) -> list[list[float | None]]:
     matrix = np.concatenate([np.asarray(a, dtype=float).reshape(len(a), -1) for a in arrays]) if arrays else None
     if matrix is None:
         return []
-    finite = np.isfinite(matrix)
-    if finite.all():
-        return matrix.tolist()
-    cells = matrix.astype(object)
-    cells[~finite] = None
-    return cells.tolist()
+    rows = matrix.tolist()
+    # Only the non-finite cells become None (casting the whole matrix to objects costs more).
+    for row, column in zip(*np.nonzero(~np.isfinite(matrix)), strict=True):
+        rows[row][column] = None
+    return rows
+
+
+def _dicts(keys: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[dict[str, Any]]:
+    """One ``dict(zip(keys, row))`` per row, built by C-level map calls rather than a Python loop body."""
+    return list(map(dict, map(zip, repeat(keys), rows)))
 
 
 def _append_documents(run: Sequence[PredictionEntry], out: list[dict[str, Any]]) -> None:
-    """Documents of entries sharing feature names and classes, appended to ``out``."""
-    features = _plain_rows([entry.features for entry in run])
+    """Documents of entries sharing feature names and classes, appended to ``out``.
+
+    Built column-wise: the nested dicts of the whole run first, then one document literal per row.
+    """
     with_probabilities = run[0].probabilities is not None
-    probabilities = _plain_rows([entry.probabilities for entry in run]) if with_probabilities else []  # type: ignore[misc]
     names, classes = run[0].feature_names, run[0].classes
-    row = 0
+    features = _dicts(names, _plain_rows([entry.features for entry in run]))
+    probabilities = (
+        _dicts(classes, _plain_rows([entry.probabilities for entry in run]))  # type: ignore[misc]
+        if with_probabilities
+        else repeat(None)
+    )
+    per_row = iter(zip(features, probabilities, strict=False))  # probabilities may be repeat(None)
     for entry in run:
         n = len(entry)
-        ids = entry.request_ids or [f"{_ids.getrandbits(128):032x}" for _ in range(n)]
+        ids = entry.request_ids or _new_ids(n)
         inputs = _frame_records(entry.inputs) if isinstance(entry.inputs, pd.DataFrame) else entry.inputs
         timestamp, task, model_name, model_version = (
             entry.iso_timestamp(),
@@ -123,25 +135,32 @@ def _append_documents(run: Sequence[PredictionEntry], out: list[dict[str, Any]])
             entry.model_name,
             entry.model_version,
         )
-        predictions, latency = entry.predictions, entry.latency_ms
-        for i in range(n):
-            out.append(
+        latency = entry.latency_ms
+        out.extend(
+            [
                 {
                     "@timestamp": timestamp,
-                    "request_id": ids[i],
+                    "request_id": request_id,
                     "task": task,
                     "model_name": model_name,
                     "model_version": model_version,
-                    "inputs": inputs[i],
-                    "features": dict(zip(names, features[row], strict=False)),
-                    "prediction": predictions[i],
-                    "probabilities": dict(zip(classes, probabilities[row], strict=False))
-                    if with_probabilities
-                    else None,
+                    "inputs": inputs_row,
+                    "features": features_row,
+                    "prediction": prediction,
+                    "probabilities": probabilities_row,
                     "latency_ms": latency,
                 }
-            )
-            row += 1
+                for request_id, inputs_row, prediction, (features_row, probabilities_row) in zip(
+                    ids, inputs, entry.predictions, islice(per_row, n), strict=True
+                )
+            ]
+        )
+
+
+def _new_ids(n: int) -> list[str]:
+    """``n`` random 128-bit hex ids from one draw of random bytes."""
+    text = _ids.randbytes(16 * n).hex()
+    return [text[i : i + 32] for i in range(0, 32 * n, 32)]
 
 
 def _frame_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
@@ -157,7 +176,7 @@ def _frame_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
             for row in np.flatnonzero(missing).tolist():
                 values[row] = None
         columns.append(values)
-    return [dict(zip(names, row, strict=True)) for row in zip(*columns, strict=True)]
+    return _dicts(names, zip(*columns, strict=True))  # type: ignore[arg-type]
 
 
 _second_prefix: tuple[int, str] = (-1, "")
