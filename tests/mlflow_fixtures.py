@@ -62,10 +62,14 @@ def good_result(simulated_table: pd.DataFrame, tmp_path_factory: pytest.TempPath
 
 @pytest.fixture(scope="session")
 def weak_result(simulated_table: pd.DataFrame, tmp_path_factory: pytest.TempPathFactory) -> TrainingResult:
-    from scoreline.tasks import get_task
+    """A model that knows only the base rates: no Elo prior to boost from and no split allowed."""
+    from scoreline.tasks.match_outcome import MatchOutcomeTask
     from scoreline.training import train
 
-    return train(get_task(TASK), simulated_table, params=WEAK_PARAMS, artifacts_dir=tmp_path_factory.mktemp("weak"))
+    class WithoutPrior(MatchOutcomeTask):
+        prior_features = ()
+
+    return train(WithoutPrior(), simulated_table, params=WEAK_PARAMS, artifacts_dir=tmp_path_factory.mktemp("weak"))
 
 
 @pytest.fixture
