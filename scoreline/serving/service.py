@@ -15,7 +15,6 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
@@ -128,13 +127,14 @@ class PredictionService:
         requests = validate_frame(task.request_model, frame, task_id, served.teams)
         probabilities, features = served.predictor.predict_frame(requests)
         classes = served.predictor.classes
-        winners = np.asarray(classes, dtype=object)[probabilities.argmax(axis=1)]
+        winner_codes = probabilities.argmax(axis=1)
+        winners = np.asarray(classes, dtype=object)[winner_codes]
         n = len(frame)
         added = {f"prob_{name}": pa.array(probabilities[:, j], pa.float64()) for j, name in enumerate(classes)}
-        added["prediction"] = pa.array(winners, pa.string())
-        added["label"] = _labels(task_id, requests, winners)
-        added["model_name"] = pa.array(np.full(n, served.model_name, dtype=object), pa.string())
-        added["model_version"] = pa.array(np.full(n, served.version, dtype=object), pa.string())
+        added["prediction"] = _strings(winner_codes, list(classes))
+        added["label"] = _labels(task_id, requests, classes, winner_codes)
+        added["model_name"] = pa.repeat(pa.scalar(served.model_name, pa.string()), n)
+        added["model_version"] = pa.repeat(pa.scalar(served.version, pa.string()), n)
         for name, column in added.items():  # an upload's own column of the same name is replaced
             if name in table.column_names:
                 table = table.drop_columns([name])
@@ -175,17 +175,23 @@ class PredictionService:
         )
 
 
-def _labels(task_id: str, requests: pd.DataFrame, winners: np.ndarray) -> pa.Array:
-    if task_id == "match-outcome":
-        home = pa.array(requests["home_team"].to_numpy(dtype=object), pa.string())
-        away = pa.array(requests["away_team"].to_numpy(dtype=object), pa.string())
-        winner = pa.array(winners, pa.string())
-        return pc.if_else(
-            pc.equal(winner, "home"),
-            pc.binary_join_element_wise(home, " win", ""),
-            pc.if_else(pc.equal(winner, "away"), pc.binary_join_element_wise(away, " win", ""), "draw"),
-        )
-    return pa.array(winners, pa.string())
+def _strings(codes: np.ndarray, names: list[str]) -> pa.Array:
+    """``names[codes]`` as an Arrow string column, without a Python string per row."""
+    return pa.DictionaryArray.from_arrays(pa.array(codes, pa.int32()), pa.array(names, pa.string())).cast(pa.string())
+
+
+def _labels(task_id: str, requests: pd.DataFrame, classes: tuple[str, ...], winner_codes: np.ndarray) -> pa.Array:
+    if task_id != "match-outcome":
+        return _strings(winner_codes, list(classes))
+    # Label codes: home team i → i, away team j → len(home teams) + j, draw → the last entry.
+    home_codes, home_names = pd.factorize(requests["home_team"])
+    away_codes, away_names = pd.factorize(requests["away_team"])
+    names = [f"{team} win" for team in home_names] + [f"{team} win" for team in away_names] + ["draw"]
+    winner = np.asarray(classes, dtype=object)[winner_codes]
+    codes = np.where(
+        winner == "home", home_codes, np.where(winner == "away", len(home_names) + away_codes, len(names) - 1)
+    )
+    return _strings(codes, names)
 
 
 def read_table(content: bytes, filename: str | None) -> tuple[FileFormat, pd.DataFrame]:
