@@ -17,7 +17,7 @@ import random
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import islice, repeat
@@ -95,18 +95,22 @@ def documents(entries: Sequence[PredictionEntry]) -> list[dict[str, Any]]:
     return out
 
 
-def _plain_rows(arrays: list[np.ndarray]) -> list[list[float | None]]:
-    matrix = np.concatenate([np.asarray(a, dtype=float).reshape(len(a), -1) for a in arrays]) if arrays else None
-    if matrix is None:
-        return []
-    rows = matrix.tolist()
-    # Only the non-finite cells become None (casting the whole matrix to objects costs more).
-    for row, column in zip(*np.nonzero(~np.isfinite(matrix)), strict=True):
-        rows[row][column] = None
-    return rows
+def _plain_rows(arrays: list[np.ndarray]) -> Iterator[tuple[float | None, ...]]:
+    """Rows of the stacked matrices as tuples of floats, non-finite cells as None.
+
+    Built from column lists and zipped back into rows: zip reuses its row tuple when the consumer
+    drops it, so a batch does not allocate a list per row (fewer objects for the garbage collector).
+    """
+    if not arrays:
+        return iter(())
+    matrix = np.concatenate([np.asarray(a, dtype=float).reshape(len(a), -1) for a in arrays])
+    columns = matrix.T.tolist()
+    for column, row in zip(*np.nonzero(~np.isfinite(matrix.T)), strict=True):
+        columns[column][row] = None
+    return zip(*columns, strict=True)
 
 
-def _dicts(keys: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[dict[str, Any]]:
+def _dicts(keys: Sequence[str], rows: Iterable[Sequence[Any]]) -> list[dict[str, Any]]:
     """One ``dict(zip(keys, row))`` per row, built by C-level map calls rather than a Python loop body."""
     return list(map(dict, map(zip, repeat(keys), rows)))
 
@@ -176,7 +180,7 @@ def _frame_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
             for row in np.flatnonzero(missing).tolist():
                 values[row] = None
         columns.append(values)
-    return _dicts(names, zip(*columns, strict=True))  # type: ignore[arg-type]
+    return _dicts(names, zip(*columns, strict=True))
 
 
 _second_prefix: tuple[int, str] = (-1, "")
