@@ -12,12 +12,14 @@ later) and is only counted as lost when there is none or it fails too.
 
 from __future__ import annotations
 
+import gc
 import logging
 import random
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import islice, repeat
@@ -29,6 +31,7 @@ import pandas as pd
 from scoreline.predlog.record import Document, PredictionRecord, PredictionSink
 
 log = logging.getLogger("scoreline.predlog")
+LARGE_BATCH_ROWS = 10_000  # documents built at once from this many rows pause the cyclic collector
 _ids = random.Random()
 
 FallbackHook = Callable[[list[Document]], None]  # e.g. ElasticsearchSink.spill (disk spool)
@@ -79,6 +82,26 @@ def documents(entries: Sequence[PredictionEntry]) -> list[dict[str, Any]]:
     the whole batch go through numpy once (a numpy call per single-prediction entry costs more than
     building its document)."""
     out: list[dict[str, Any]] = []
+    with _collector_paused(sum(len(entry) for entry in entries)):
+        _append_runs(entries, out)
+    return out
+
+
+@contextmanager
+def _collector_paused(rows: int) -> Iterator[None]:
+    """The cyclic collector off while a large batch's documents are built: they hold no cycles, and
+    the collections their many allocations trigger would walk the growing list again and again."""
+    if rows < LARGE_BATCH_ROWS or not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
+def _append_runs(entries: Sequence[PredictionEntry], out: list[dict[str, Any]]) -> None:
     start = 0
     while start < len(entries):
         first = entries[start]
@@ -92,7 +115,6 @@ def documents(entries: Sequence[PredictionEntry]) -> list[dict[str, Any]]:
             end += 1
         _append_documents(entries[start:end], out)
         start = end
-    return out
 
 
 def _plain_rows(arrays: list[np.ndarray]) -> Iterator[tuple[float | None, ...]]:
