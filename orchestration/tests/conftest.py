@@ -4,8 +4,9 @@ Airflow reads its configuration when it is first imported, so ``pytest_configure
 AIRFLOW_HOME, this repo's DAG folder and a fresh metadata database before any test module imports it:
 a new database on the machine's PostgreSQL (as in compose) when it is running, SQLite otherwise.
 
-The Scoreline services run as real processes from the workspace's environment (``/work/main/.venv``,
-i.e. ``<repo>/.venv``), started like tests/servers.py does (own process group, stopped with children).
+The Scoreline services run as real processes from the workspace's environment (``<repo>/.venv``), started
+with ``scoreline.processes`` (own process group, stopped with children): it needs only httpx and the
+standard library, and pytest puts the repo root on ``sys.path`` (``pythonpath`` in pyproject.toml).
 """
 
 from __future__ import annotations
@@ -13,19 +14,17 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+
+from scoreline.processes import ServerProcess, free_port, port_open
 
 ORCHESTRATION = Path(__file__).resolve().parents[1]
 REPO = ORCHESTRATION.parent
@@ -33,84 +32,6 @@ DAGS_FOLDER = ORCHESTRATION / "dags"
 AIRFLOW_BIN = Path(sys.executable).parent
 WORKSPACE_BIN = REPO / ".venv" / "bin"
 AIRFLOW_USER = "scoreline-test"
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def port_open(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.settimeout(0.5)
-        return sock.connect_ex(("127.0.0.1", port)) == 0
-
-
-@dataclass
-class ServerProcess:
-    """A server in its own process group (``setsid``), so stopping it stops its children too.
-
-    The minimal copy of tests/servers.py's launcher: this suite runs in another environment.
-    """
-
-    name: str
-    argv: Sequence[str]
-    port: int
-    health_path: str = "/healthz"
-    env: dict[str, str] = field(default_factory=dict)
-    log_path: Path | None = None
-    process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self, timeout_s: float = 120.0, ready: Callable[[ServerProcess], bool] | None = None) -> ServerProcess:
-        log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
-        self.process = subprocess.Popen(
-            list(self.argv),
-            env={**os.environ, **self.env},
-            cwd=REPO,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        deadline = time.monotonic() + timeout_s
-        check = ready or (lambda server: _http_ok(server.url + server.health_path))
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"{self.name} exited with {self.process.returncode}; log: {self.log_path}")
-            if check(self):
-                return self
-            time.sleep(0.3)
-        self.stop()
-        raise RuntimeError(f"{self.name} not ready on port {self.port} within {timeout_s}s; log: {self.log_path}")
-
-    def stop(self, timeout_s: float = 15.0) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        try:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            self.process.wait(timeout_s)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout_s)
-        except ProcessLookupError:
-            pass
-
-    def __enter__(self) -> ServerProcess:
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.stop()
-
-
-def _http_ok(url: str) -> bool:
-    try:
-        return httpx.get(url, timeout=1.0).status_code < 500
-    except httpx.HTTPError:
-        return False
 
 
 def _fresh_postgres_database() -> str | None:
