@@ -222,13 +222,31 @@ def print_batch(batch_rps: float, local_rps: float, booster_rps: float) -> None:
           f"{booster_rps:,.0f} rows/s")  # fmt: skip
 
 
+def print_es(
+    with_es: dict[str, float],
+    quiet: dict[str, float],
+    expected_docs: float,
+    stored: int,
+    spooled: float,
+    in_memory: float,
+) -> None:
+    print(f"ES sink vs logging off:     {with_es['rps'] / quiet['rps']:.2f}x  throughput (target >= 0.9), "
+          f"p50 {with_es['p50_ms']:.2f} vs {quiet['p50_ms']:.2f} ms "
+          f"({with_es['rps']:.0f} vs {quiet['rps']:.0f} req/s)")  # fmt: skip
+    print(f"ES sink records:            {expected_docs:,} 2xx predictions; {stored:,} in the index + {spooled:,.0f} "
+          f"in the disk spool + {in_memory:,.0f} waiting in memory = {stored + spooled + in_memory:,.0f} "
+          "(osmem at nice 19; a record being replayed counts twice)")  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=20)
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--swaps", type=int, default=3)
-    parser.add_argument("--only", choices=["batch"], help="run one part only (batch: section 4, about a minute)")
+    parser.add_argument(
+        "--only", choices=["batch", "es"], help="run one part only (batch: section 4; es: the ES sink vs logging off)"
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is missing: apt-get install -y wrk")
@@ -282,8 +300,9 @@ def main() -> None:
         for server in (api, api_quiet, api_es):  # warm up (feature memo, connections)
             for body in bodies:
                 httpx.post(f"{server.url}/v1/{TASK}/predict", content=body, timeout=10)
-        print("1. model-api, logging on ...")
-        results["model-api"] = wrk(f"{api.url}/v1/{TASK}/predict", bodies, args.seconds, args.connections, work)
+        if args.only != "es":
+            print("1. model-api, logging on ...")
+            results["model-api"] = wrk(f"{api.url}/v1/{TASK}/predict", bodies, args.seconds, args.connections, work)
         print("   model-api, logging off ...")
         results["model-api (no log)"] = wrk(
             f"{api_quiet.url}/v1/{TASK}/predict", bodies, args.seconds, args.connections, work
@@ -305,6 +324,11 @@ def main() -> None:
         in_memory = metric(api_es, "scoreline_predlog_queue_depth") + metric(api_es, "scoreline_predlog_es_buffered")
         stored = documents_in(es_client(osmem.url, request_timeout=60))
         api_es.stop()
+        if args.only == "es":
+            print_es(results["model-api (ES sink)"], results["model-api (no log)"], expected_docs, stored, spooled,
+                     in_memory)  # fmt: skip
+            shutil.rmtree(work, ignore_errors=True)
+            return
 
         print("2. mlflow models serve ...")
         serve_port = free_port()
@@ -374,11 +398,7 @@ def main() -> None:
     print(f"p99 vs mlflow serve:        {ours['p99_ms'] / theirs['p99_ms']:.3f}x (target <= 0.2x)")
     print(f"throughput vs bare:         {ours['rps'] / limit['rps']:.2f}x  (target >= 0.5x)")
     print(f"logging cost on p50:        {(ours['p50_ms'] / quiet['p50_ms'] - 1) * 100:+.1f}% (target <= 10%)")
-    print(f"ES sink vs logging off:     {with_es['rps'] / quiet['rps']:.2f}x  throughput (target >= 0.9), "
-          f"p50 {with_es['p50_ms']:.2f} vs {quiet['p50_ms']:.2f} ms")  # fmt: skip
-    print(f"ES sink records:            {expected_docs:,} 2xx predictions; {stored:,} in the index + {spooled:,.0f} "
-          f"in the disk spool + {in_memory:,.0f} waiting in memory = {stored + spooled + in_memory:,.0f} "
-          "(osmem at nice 19; a record being replayed counts twice)")  # fmt: skip
+    print_es(with_es, quiet, expected_docs, stored, spooled, in_memory)
     print_batch(batch_rps, local_rps, booster_rps)
     print(f"swap by webhook: median {statistics.median(by_webhook):.2f} s, max {max(by_webhook):.2f} s (target <= 2 s)")
     print(f"swap by poll (5 s):  median {statistics.median(by_poll):.2f} s, max {max(by_poll):.2f} s")
