@@ -43,8 +43,6 @@ class ElasticSinkSettings(ElasticSettings):
     elasticsearch_replay_interval_s: float = 2.0
     elasticsearch_timeout_s: float = 5.0
     elasticsearch_max_pending_batches: int = 8  # full batches waiting for Elasticsearch; more go to the spool
-    elasticsearch_slow_bulk_s: float = 0.5  # a bulk slower than this makes the sink spool for a while
-    elasticsearch_slow_backoff_factor: float = 4.0  # ... for this many times the bulk's duration
 
 
 def prediction_index(timestamp: str) -> str:
@@ -145,8 +143,6 @@ class ElasticsearchSink:
         retries: int = 3,
         backoff_s: float = 0.2,
         replay_interval_s: float = 2.0,
-        slow_bulk_s: float = 0.5,
-        slow_backoff_factor: float = 4.0,
         rejected_dir: Path | None = None,
         start: bool = True,
     ) -> None:
@@ -159,9 +155,6 @@ class ElasticsearchSink:
         self.retries = retries
         self.backoff_s = backoff_s
         self.replay_interval_s = replay_interval_s
-        self.slow_bulk_s = slow_bulk_s
-        self.slow_backoff_factor = slow_backoff_factor
-        self._quiet_until = 0.0  # while Elasticsearch is slow, batches go to the spool until then
         self.rejected = DiskSpool(rejected_dir or spool.directory.parent / f"{spool.directory.name}-rejected")
         self._buffer: list[dict[str, Any]] = []
         self._buffer_bytes = 0
@@ -203,8 +196,6 @@ class ElasticsearchSink:
             retries=settings.elasticsearch_retries,
             backoff_s=settings.elasticsearch_backoff_s,
             replay_interval_s=settings.elasticsearch_replay_interval_s,
-            slow_bulk_s=settings.elasticsearch_slow_bulk_s,
-            slow_backoff_factor=settings.elasticsearch_slow_backoff_factor,
         )
 
     # ---- PredictionSink --------------------------------------------------------------------
@@ -310,18 +301,12 @@ class ElasticsearchSink:
                 next_replay = time.monotonic() + self.replay_interval_s
 
     def _replay_once(self) -> int:
-        delivered = 0
-        # One segment at a time: a slow Elasticsearch pauses the replay too (the spool keeps the rest).
-        while not self.spool.is_empty() and (self._stop.is_set() or not self._backing_off()):
-            try:
-                drained = self.spool.drain(self._bulk_strict, batch_size=self.bulk_max_records, max_segments=1)
-            except _BulkFailed as failure:
-                self._mark(healthy=False, why=str(failure))
-                return delivered
-            if not drained:
-                break
-            delivered += drained
-        if not delivered:
+        if self.spool.is_empty():
+            return 0
+        try:
+            delivered = self.spool.drain(self._bulk_strict, batch_size=self.bulk_max_records)
+        except _BulkFailed as failure:
+            self._mark(healthy=False, why=str(failure))
             return 0
         if delivered:
             log.info("replayed %d spooled prediction records to Elasticsearch", delivered)
@@ -333,14 +318,9 @@ class ElasticsearchSink:
         batch, self._buffer, self._buffer_bytes = self._buffer, [], 0
         return batch
 
-    def _backing_off(self) -> bool:
-        return time.monotonic() < self._quiet_until
-
     def _send_or_spool(self, actions: list[dict[str, Any]]) -> None:
-        if not self._healthy or (self._backing_off() and not self._stop.is_set()):
+        if not self._healthy:
             # Down: don't make the writer wait on retries; the replayer probes and drains.
-            # Slow: Elasticsearch (or the machine) is busy; one sequential append to disk now costs this
-            # process far less than another bulk request, and the replayer delivers it once the load eases.
             self._to_spool(actions)
             return
         pending = actions
@@ -370,15 +350,10 @@ class ElasticsearchSink:
         """
         from elastic_transport import ApiError, TransportError
 
-        started = time.monotonic()
         try:
             response = self.client.bulk(operations=bulk_body(actions), refresh=False)
         except (TransportError, ApiError) as error:
             raise _BulkFailed(actions, f"bulk request failed: {type(error).__name__}: {error}") from error
-        finally:
-            elapsed = time.monotonic() - started
-            if elapsed >= self.slow_bulk_s:
-                self._quiet_until = time.monotonic() + elapsed * self.slow_backoff_factor
         body = response.body if hasattr(response, "body") else response
         if not body.get("errors"):
             with self._lock:

@@ -145,21 +145,3 @@ def test_documents_refused_for_good_go_aside_and_do_not_stall_the_spool(
     assert count(es) == 1
     assert sink.stats().rejected == 1
     assert sink.rejected.stats().records == 1
-
-
-def test_a_slow_bulk_sends_the_next_batches_to_the_spool_and_they_arrive_later(
-    es: Any, osmem_url: str, tmp_path: Path
-) -> None:
-    # Every bulk counts as slow here, with a long quiet window: after the first bulk, batches go to disk.
-    sink = sink_for(osmem_url, tmp_path / "spool", bulk_max_records=10, slow_bulk_s=0.0, slow_backoff_factor=1000.0)
-    first = [make_record(i) for i in range(10)]
-    sink.write(first)
-    wait_for(lambda: sink.stats().delivered == 10)
-    later = [make_record(i) for i in range(10, 40)]
-    sink.write(later)
-    wait_for(lambda: sink.stats().spooled == 30)
-    assert sink.stats().delivered == 10  # no bulk, no replay while backing off
-    sink.close()  # closing delivers what the quiet window held back
-    assert count(es) == 40
-    assert distinct_request_ids(es) == 40
-    assert sink.spool.is_empty()
