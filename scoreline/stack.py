@@ -6,6 +6,7 @@ them simulated data over their HTTP APIs, trains and promotes every task, and pr
 
 from __future__ import annotations
 
+import json
 import secrets
 import time
 from collections.abc import Callable, Iterator
@@ -220,6 +221,15 @@ class LocalStack:
             ErrorCode.TIMEOUT, f"model-api does not serve {task_id} after {timeout_s}s; last reload error: {last_error}"
         )
 
+    def example_teams(self) -> tuple[str, str]:
+        """Two teams the served match-outcome model knows, for a ready-to-paste example."""
+        try:
+            schema = httpx.get(f"{self.url(self.settings.model_api_port)}/v1/match-outcome/schema", timeout=10).json()
+            first, second, *_ = schema["teams"]
+            return first, second
+        except (httpx.HTTPError, KeyError, ValueError, TypeError):
+            return "<team from /v1/match-outcome/schema>", "<another team>"
+
     def banner(self) -> str:
         s = self.settings
         keys_line = (
@@ -227,11 +237,11 @@ class LocalStack:
             if self.keys.generated_into
             else "API and admin keys: from SCORELINE_API_KEY / SCORELINE_ADMIN_KEY"
         )
+        home, away = self.example_teams()
+        body = json.dumps({"instances": [{"home_team": home, "away_team": away, "neutral": False}]})
         example = (
             f"curl -s -X POST {self.url(s.model_api_port)}/v1/match-outcome/predict "
-            "-H 'Content-Type: application/json' "
-            '-d \'{"instances": [{"home_team": "<team from /v1/match-outcome/schema>", '
-            '"away_team": "<another team>", "neutral": false}]}\''
+            f"-H 'Content-Type: application/json' -d '{body}'"
         )
         return "\n".join(
             [

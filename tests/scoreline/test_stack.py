@@ -37,6 +37,10 @@ def test_the_banner_names_every_ui(local_stack: LocalStack) -> None:
     s = local_stack.settings
     for port in (s.dashboard_port, s.model_api_port, s.ingest_port, s.trainer_port, s.mlflow_port):
         assert local_stack.url(port) in banner
+    home, away = local_stack.example_teams()
+    assert f'"home_team": "{home}", "away_team": "{away}"' in banner  # a ready-to-paste example
+    teams = httpx.get(f"{local_stack.url(s.model_api_port)}/v1/match-outcome/schema", timeout=10).json()["teams"]
+    assert {home, away} <= set(teams)
 
 
 def test_keys_are_generated_once_and_reused(tmp_path) -> None:
