@@ -21,7 +21,7 @@ import numpy as np
 from osmem_server import OsmemServer
 
 from scoreline.monitoring import indices
-from scoreline.predlog.elastic import ElasticsearchSink, to_action
+from scoreline.predlog.elastic import ElasticsearchSink, bulk_lines
 from scoreline.predlog.spool import DiskSpool
 from scoreline.predlog.writer import PredictionEntry, PredictionLogWriter
 from tests.elastic import es_client
@@ -61,7 +61,7 @@ def main() -> None:
 
         spool = DiskSpool(Path(tmp) / "spool")
         for start in range(0, args.records, 1000):
-            spool.append([to_action(make_record(i)) for i in range(start, min(start + 1000, args.records))])
+            spool.append(bulk_lines([make_record(i) for i in range(start, min(start + 1000, args.records))]))
         sink = ElasticsearchSink(client, spool, bulk_max_records=2000, start=False)
         started = time.perf_counter()
         delivered = spool.drain(sink._bulk_strict, batch_size=2000)

@@ -21,7 +21,7 @@ import orjson
 from pydantic import SecretStr
 
 from scoreline.errors import ErrorCode, ScorelineError
-from scoreline.predlog.record import Document, PredictionRecord, as_document
+from scoreline.predlog.record import Records, encode_records
 from scoreline.predlog.spool import DiskSpool, SpoolStats
 from scoreline.settings import DEFAULT_HOME, ElasticSettings
 
@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 
 PREDICTIONS_PREFIX = "scoreline-predictions-"
 RETRYABLE_ITEM_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+BULK_RESPONSE_FIELDS = "errors,items.*.status,items.*.error"  # all a bulk answer is read for
 
 
 class ElasticSinkSettings(ElasticSettings):
@@ -55,34 +56,38 @@ def prediction_index(timestamp: str) -> str:
     return PREDICTIONS_PREFIX + day.replace("-", ".")
 
 
-def to_action(record: PredictionRecord | Document) -> dict[str, Any]:
-    """The spool/bulk envelope of one record: target index, id and source document.
-
-    The document is serialized once, here, as an ``orjson.Fragment``: the spool and the bulk body
-    embed those bytes as they are.
-    """
-    return _action_and_size(record)[0]
+def bulk_line(index: str, request_id: str, document: bytes) -> bytes:
+    """One record as the sink buffers and spools it: its ``_bulk`` action and its document, separated
+    by a tab. orjson never writes a raw tab (JSON escapes it inside strings), so turning every tab of
+    a batch into a newline gives the NDJSON bulk body without parsing anything again."""
+    return b'{"index":{"_index":"%b","_id":%b}}\t%b' % (index.encode(), orjson.dumps(request_id), document)
 
 
-def _action_and_size(record: PredictionRecord | Document) -> tuple[dict[str, Any], int]:
-    document = as_document(record)
-    raw = orjson.dumps(document, option=orjson.OPT_SERIALIZE_NUMPY)
-    action = {
-        "index": prediction_index(document["@timestamp"]),
-        "id": document["request_id"],
-        "doc": orjson.Fragment(raw),
-    }
-    return action, len(raw)
-
-
-def bulk_body(actions: list[dict[str, Any]]) -> bytes:
-    """NDJSON ``_bulk`` body for actions whose ``doc`` is a dict (read back from the spool) or a Fragment."""
+def bulk_lines(records: Records) -> list[bytes]:
+    """:func:`bulk_line` of every record (the daily index from each record's own timestamp)."""
+    encoded = encode_records(records)
+    indices: dict[str, str] = {}
     lines = []
-    for action in actions:
-        lines.append(orjson.dumps({"index": {"_index": action["index"], "_id": action["id"]}}))
-        lines.append(orjson.dumps(action["doc"], option=orjson.OPT_SERIALIZE_NUMPY))
-    lines.append(b"")
-    return b"\n".join(lines)
+    for request_id, timestamp, document in zip(encoded.request_ids, encoded.timestamps, encoded.documents, strict=True):
+        day = timestamp[:10]
+        index = indices.get(day)
+        if index is None:
+            index = indices[day] = prediction_index(timestamp)
+        lines.append(bulk_line(index, request_id, document))
+    return lines
+
+
+def bulk_body(lines: list[bytes]) -> bytes:
+    """The NDJSON ``_bulk`` body of :func:`bulk_line` records."""
+    return b"\n".join(lines).replace(b"\t", b"\n") + b"\n"
+
+
+def _current_line(line: bytes) -> bytes:
+    """A spooled line in today's format; spools written before it held ``{"index", "id", "doc"}`` objects."""
+    if b"\t" in line:
+        return line
+    action = orjson.loads(line)
+    return bulk_line(action["index"], action["id"], orjson.dumps(action["doc"], option=orjson.OPT_SERIALIZE_NUMPY))
 
 
 def build_client(
@@ -113,9 +118,9 @@ class SinkStats:
 
 
 class _BulkFailed(Exception):
-    """Elasticsearch did not take the whole batch; ``pending`` are the actions still to deliver."""
+    """Elasticsearch did not take the whole batch; ``pending`` are the records still to deliver."""
 
-    def __init__(self, pending: list[dict[str, Any]], cause: str) -> None:
+    def __init__(self, pending: list[bytes], cause: str) -> None:
         super().__init__(cause)
         self.pending = pending
 
@@ -156,10 +161,10 @@ class ElasticsearchSink:
         self.backoff_s = backoff_s
         self.replay_interval_s = replay_interval_s
         self.rejected = DiskSpool(rejected_dir or spool.directory.parent / f"{spool.directory.name}-rejected")
-        self._buffer: list[dict[str, Any]] = []
+        self._buffer: list[bytes] = []
         self._buffer_bytes = 0
         self._buffer_since = 0.0
-        self._ready: deque[list[dict[str, Any]]] = deque()  # full batches for the sink's thread
+        self._ready: deque[list[bytes]] = deque()  # full batches for the sink's thread
         self._ready_records = 0
         self._in_flight = 0
         self._lock = threading.Lock()
@@ -199,15 +204,15 @@ class ElasticsearchSink:
         )
 
     # ---- PredictionSink --------------------------------------------------------------------
-    def write(self, records: list[Document] | list[PredictionRecord]) -> None:
-        actions = [_action_and_size(record) for record in records]
-        overflow: list[list[dict[str, Any]]] = []
+    def write(self, records: Records) -> None:
+        lines = bulk_lines(records)
+        overflow: list[list[bytes]] = []
         with self._lock:
-            for action, size in actions:
+            for line in lines:
                 if not self._buffer:
                     self._buffer_since = time.monotonic()
-                self._buffer.append(action)
-                self._buffer_bytes += size
+                self._buffer.append(line)
+                self._buffer_bytes += len(line)
                 if len(self._buffer) >= self.bulk_max_records or self._buffer_bytes >= self.bulk_max_bytes:
                     batch = self._take_buffer_locked()
                     self._ready.append(batch)
@@ -222,10 +227,10 @@ class ElasticsearchSink:
         for batch in overflow:  # Elasticsearch is slower than the predictions: disk, not memory, not waiting
             self._to_spool(batch)
 
-    def spill(self, records: list[Document] | list[PredictionRecord], error: Exception | None = None) -> None:
+    def spill(self, records: Records, error: Exception | None = None) -> None:
         """Straight to the spool: the caller's queue is full (or its write failed) and must neither
-        block nor drop. Fits the writer's fallback hook ``(records, error)``."""
-        self._to_spool([to_action(record) for record in records])
+        block nor drop. Fits the writer's fallback hook."""
+        self._to_spool(bulk_lines(records))
 
     def flush(self) -> None:
         """Send everything buffered now, in the caller's thread."""
@@ -304,7 +309,10 @@ class ElasticsearchSink:
         if self.spool.is_empty():
             return 0
         try:
-            delivered = self.spool.drain(self._bulk_strict, batch_size=self.bulk_max_records)
+            delivered = self.spool.drain(
+                lambda lines: self._bulk_strict([_current_line(line) for line in lines]),
+                batch_size=self.bulk_max_records,
+            )
         except _BulkFailed as failure:
             self._mark(healthy=False, why=str(failure))
             return 0
@@ -314,16 +322,16 @@ class ElasticsearchSink:
         return delivered
 
     # ---- delivery --------------------------------------------------------------------------
-    def _take_buffer_locked(self) -> list[dict[str, Any]]:
+    def _take_buffer_locked(self) -> list[bytes]:
         batch, self._buffer, self._buffer_bytes = self._buffer, [], 0
         return batch
 
-    def _send_or_spool(self, actions: list[dict[str, Any]]) -> None:
+    def _send_or_spool(self, lines: list[bytes]) -> None:
         if not self._healthy:
             # Down: don't make the writer wait on retries; the replayer probes and drains.
-            self._to_spool(actions)
+            self._to_spool(lines)
             return
-        pending = actions
+        pending = lines
         for attempt in range(self.retries + 1):
             try:
                 self._bulk_strict(pending)
@@ -337,12 +345,12 @@ class ElasticsearchSink:
         self._mark(healthy=False, why=last)
         self._to_spool(pending)
 
-    def _to_spool(self, actions: list[dict[str, Any]]) -> None:
-        self.spool.append(actions)
+    def _to_spool(self, lines: list[bytes]) -> None:
+        self.spool.append(lines)
         with self._lock:
-            self._spooled += len(actions)
+            self._spooled += len(lines)
 
-    def _bulk_strict(self, actions: list[dict[str, Any]]) -> None:
+    def _bulk_strict(self, lines: list[bytes]) -> None:
         """One bulk request; raises ``_BulkFailed`` with what is left to deliver.
 
         Documents refused for a reason a retry cannot fix (mapping errors, 4xx) go to the rejected
@@ -351,29 +359,29 @@ class ElasticsearchSink:
         from elastic_transport import ApiError, TransportError
 
         try:
-            response = self.client.bulk(operations=bulk_body(actions), refresh=False)
+            response = self.client.bulk(operations=bulk_body(lines), refresh=False, filter_path=BULK_RESPONSE_FIELDS)
         except (TransportError, ApiError) as error:
-            raise _BulkFailed(actions, f"bulk request failed: {type(error).__name__}: {error}") from error
+            raise _BulkFailed(lines, f"bulk request failed: {type(error).__name__}: {error}") from error
         body = response.body if hasattr(response, "body") else response
         if not body.get("errors"):
             with self._lock:
-                self._delivered += len(actions)
+                self._delivered += len(lines)
             return
-        retry: list[dict[str, Any]] = []
-        refused: list[dict[str, Any]] = []
+        retry: list[bytes] = []
+        refused: list[bytes] = []
         reasons: list[str] = []
-        for action, item in zip(actions, body.get("items", []), strict=False):
+        for line, item in zip(lines, body.get("items", []), strict=False):
             result = next(iter(item.values()))
             status = int(result.get("status", 500))
             if status < 300:
                 continue
             reasons.append(f"{status} {result.get('error')}")
-            (retry if status in RETRYABLE_ITEM_STATUSES else refused).append(action)
+            (retry if status in RETRYABLE_ITEM_STATUSES else refused).append(line)
         if refused:
             log.error("Elasticsearch refused %d prediction records for good: %s", len(refused), reasons[:3])
             self.rejected.append(refused)
         with self._lock:
-            self._delivered += len(actions) - len(retry) - len(refused)
+            self._delivered += len(lines) - len(retry) - len(refused)
             self._rejected += len(refused)
         if retry:
             raise _BulkFailed(retry, f"{len(retry)} items to retry: {reasons[:3]}")

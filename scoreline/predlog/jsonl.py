@@ -9,7 +9,7 @@ from typing import IO
 
 import orjson
 
-from scoreline.predlog.record import Document, PredictionRecord, as_document
+from scoreline.predlog.record import Records, encode_records
 
 FILE_PREFIX = "predictions-"
 
@@ -37,8 +37,11 @@ class JsonlSink:
         self._written = 0
         return open(path, "ab")
 
-    def write(self, records: list[Document] | list[PredictionRecord]) -> None:
-        payload = b"".join([orjson.dumps(as_document(r), option=orjson.OPT_SERIALIZE_NUMPY) + b"\n" for r in records])
+    def write(self, records: Records) -> None:
+        documents = encode_records(records).documents
+        if not documents:
+            return
+        payload = b"\n".join(documents) + b"\n"
         with self._lock:
             if self._file is None or self._written >= self.max_file_bytes:
                 if self._file is not None:

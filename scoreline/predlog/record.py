@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+import orjson
 from pydantic import BaseModel, Field
 
 
@@ -23,17 +26,66 @@ class PredictionRecord(BaseModel):
         return self.model_dump(by_alias=True, mode="json")
 
 
-Document = dict[str, Any]  # PredictionRecord.to_document()'s shape; the writer builds these directly
+Document = dict[str, Any]  # PredictionRecord.to_document()'s shape
 
 
 def as_document(record: PredictionRecord | Document) -> Document:
     return record if isinstance(record, dict) else record.to_document()
 
 
-class PredictionSink(Protocol):
-    """Where the background writer delivers batches of documents (``PredictionRecord`` objects are
-    accepted too). Must be idempotent on request_id."""
+def dump_document(document: Document) -> bytes:
+    """One document as compact JSON (NaN and infinities become null, as JSON has neither)."""
+    return orjson.dumps(document, option=orjson.OPT_SERIALIZE_NUMPY)
 
-    def write(self, records: list[Document] | list[PredictionRecord]) -> None: ...
+
+@dataclass(slots=True)
+class EncodedRecords:
+    """Prediction documents serialized once, beside what sinks address them by.
+
+    The writer builds these straight from a request's arrays: every sink writes the same bytes
+    (a JSON Lines file, an Elasticsearch bulk body, a disk spool) without building or dumping a
+    dict per record again.
+    """
+
+    request_ids: list[str] = field(default_factory=list)
+    timestamps: list[str] = field(default_factory=list)  # ISO 8601, the documents' @timestamp
+    documents: list[bytes] = field(default_factory=list)  # compact JSON, no newline
+
+    def __len__(self) -> int:
+        return len(self.documents)
+
+    def extend(self, other: EncodedRecords) -> None:
+        self.request_ids.extend(other.request_ids)
+        self.timestamps.extend(other.timestamps)
+        self.documents.extend(other.documents)
+
+    def decoded(self) -> list[Document]:
+        return [orjson.loads(document) for document in self.documents]
+
+
+def encode_records(records: EncodedRecords | Sequence[PredictionRecord | Document]) -> EncodedRecords:
+    """Records given as objects or documents, serialized; encoded records are returned as they are."""
+    if isinstance(records, EncodedRecords):
+        return records
+    encoded = EncodedRecords()
+    for record in records:
+        document = as_document(record)
+        encoded.request_ids.append(document["request_id"])
+        encoded.timestamps.append(document["@timestamp"])
+        encoded.documents.append(dump_document(document))
+    return encoded
+
+
+Records = EncodedRecords | Sequence[PredictionRecord | Document]
+
+
+class PredictionSink(Protocol):
+    """Where the background writer delivers batches of records. Must be idempotent on request_id.
+
+    The writer passes :class:`EncodedRecords`; ``PredictionRecord`` objects or documents are
+    accepted too (tests, tools).
+    """
+
+    def write(self, records: Records) -> None: ...
 
     def close(self) -> None: ...

@@ -1,6 +1,8 @@
-"""Disk spool for prediction documents that could not be delivered yet.
+"""Disk spool for prediction records that could not be delivered yet.
 
-Append-only segment files of JSON lines, fsynced on every append, so a record that reached the
+Append-only segment files of lines (one record per line, stored as the caller encoded it: the
+Elasticsearch sink stores each record's bulk lines, so a replay sends the bytes as they are),
+fsynced on every append, so a record that reached the
 spool survives a crash or a restart. The replayer drains segments oldest first: a segment is
 deleted only after every record in it was delivered, so a failure half-way re-sends some records,
 which is harmless because the destination is idempotent on ``request_id``.
@@ -15,12 +17,10 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-import orjson
 
 log = logging.getLogger(__name__)
 
@@ -66,10 +66,11 @@ class DiskSpool:
         self._records = sum(_count_lines(segment.path) for segment in segments)
 
     # ---- writing ---------------------------------------------------------------------------
-    def append(self, documents: list[dict[str, Any]]) -> None:
-        if not documents:
+    def append(self, lines: Sequence[bytes]) -> None:
+        """Append records, one line each (bytes without a newline), durably."""
+        if not lines:
             return
-        payload = b"".join([orjson.dumps(doc, option=orjson.OPT_SERIALIZE_NUMPY) + b"\n" for doc in documents])
+        payload = b"\n".join(lines) + b"\n"
         with self._lock:
             if self._active is None or self._active_bytes >= self.segment_max_bytes:
                 self._rotate_locked()
@@ -78,7 +79,7 @@ class DiskSpool:
             self._active_file.flush()
             os.fsync(self._active_file.fileno())
             self._active_bytes += len(payload)
-            self._records += len(documents)
+            self._records += len(lines)
 
     def _rotate_locked(self) -> None:
         self._close_active_locked()
@@ -100,12 +101,13 @@ class DiskSpool:
     # ---- draining --------------------------------------------------------------------------
     def drain(
         self,
-        deliver: Callable[[list[dict[str, Any]]], None],
+        deliver: Callable[[list[bytes]], None],
         *,
         batch_size: int = 1000,
         max_segments: int | None = None,
     ) -> int:
-        """Deliver spooled documents oldest first in batches; returns how many were delivered.
+        """Deliver spooled records (lines, without their newline) oldest first in batches; returns how
+        many were delivered.
 
         ``deliver`` raises to stop: the current segment stays on disk and is retried next time.
         """
@@ -119,7 +121,7 @@ class DiskSpool:
             if max_segments is not None and index >= max_segments:
                 break
             count = 0
-            for batch in _batches(_read_documents(segment.path), batch_size):
+            for batch in _batches(_read_lines(segment.path), batch_size):
                 deliver(batch)
                 count += len(batch)
             segment.path.unlink(missing_ok=True)
@@ -154,27 +156,25 @@ class DiskSpool:
         return sorted((s for s in found if s is not None), key=lambda s: s.sequence)
 
 
-def _read_documents(path: Path) -> Iterator[dict[str, Any]]:
+def _read_lines(path: Path) -> Iterator[bytes]:
     try:
-        handle = open(path, "rb")  # noqa: SIM115
+        content = path.read_bytes()
     except FileNotFoundError:
         return
-    with handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                yield orjson.loads(line)
-            except orjson.JSONDecodeError:
-                # Only a crash mid-append leaves a torn last line; its append never returned, so the
-                # writer did not count it as durable.
-                log.warning("skipping torn line %d in spool segment %s", number, path.name)
+    lines = content.split(b"\n")
+    if lines[-1]:
+        # Only a crash mid-append leaves a torn last line (no newline); its append never returned,
+        # so the writer did not count it as durable.
+        log.warning("skipping a torn last line in spool segment %s", path.name)
+    for line in lines[:-1]:
+        if line.strip():
+            yield line
 
 
-def _batches(documents: Iterator[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:
-    batch: list[dict[str, Any]] = []
-    for doc in documents:
-        batch.append(doc)
+def _batches(lines: Iterator[bytes], size: int) -> Iterator[list[bytes]]:
+    batch: list[bytes] = []
+    for line in lines:
+        batch.append(line)
         if len(batch) >= size:
             yield batch
             batch = []

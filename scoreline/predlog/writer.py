@@ -3,10 +3,10 @@
 Serving code calls :meth:`PredictionLogWriter.submit`, which never blocks and never wakes the
 thread (one deque append: no lock handoff, no GIL switch per request); the thread wakes every
 ``flush_interval_s`` or when a batch is full. When the queue is full the entry goes to the fallback
-or is counted as dropped, and the request goes on. The thread turns entries into plain documents
-(the :class:`PredictionRecord` shape, built as dicts: a pydantic model per record would cost more
-than the rest of the logging together) and writes them in large batches. A sink's ``write`` may
-raise; the batch then goes to the ``fallback`` hook (for example a disk spool that is replayed
+or is counted as dropped, and the request goes on. The thread turns entries into documents (the
+:class:`PredictionRecord` shape, serialized once into :class:`EncodedRecords`: a pydantic model per
+record would cost more than the rest of the logging together) and writes them in large batches. A
+sink's ``write`` may raise; the batch then goes to the ``fallback`` hook (for example a disk spool that is replayed
 later) and is only counted as lost when there is none or it fails too.
 """
 
@@ -18,23 +18,24 @@ import random
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from itertools import islice, repeat
+from itertools import repeat
 from typing import Any
 
 import numpy as np
+import orjson
 import pandas as pd
 
-from scoreline.predlog.record import Document, PredictionRecord, PredictionSink
+from scoreline.predlog.record import EncodedRecords, PredictionRecord, PredictionSink
 
 log = logging.getLogger("scoreline.predlog")
 LARGE_BATCH_ROWS = 10_000  # documents built at once from this many rows pause the cyclic collector
 _ids = random.Random()
 
-FallbackHook = Callable[[list[Document]], None]  # e.g. ElasticsearchSink.spill (disk spool)
+FallbackHook = Callable[[EncodedRecords], None]  # e.g. ElasticsearchSink.spill (disk spool)
 
 
 @dataclass(slots=True)
@@ -69,8 +70,8 @@ class PredictionEntry:
 
     def to_documents(self) -> list[dict[str, Any]]:
         """The records as plain documents, exactly :meth:`PredictionRecord.to_document`'s shape
-        (``@timestamp``; NaN or infinite features as None) without building a model per record."""
-        return documents([self])
+        (``@timestamp``; NaN or infinite features as None)."""
+        return encode([self]).decoded()
 
     def to_records(self) -> list[PredictionRecord]:
         """The same documents as validated :class:`PredictionRecord` objects (the typed contract)."""
@@ -78,19 +79,39 @@ class PredictionEntry:
 
 
 def documents(entries: Sequence[PredictionEntry]) -> list[dict[str, Any]]:
-    """The documents of many entries. Entries of the same model are stacked so that the numbers of
-    the whole batch go through numpy once (a numpy call per single-prediction entry costs more than
-    building its document)."""
-    out: list[dict[str, Any]] = []
+    """The documents of many entries (decoded from :func:`encode`; for tests and tools)."""
+    return encode(entries).decoded()
+
+
+def encode(entries: Sequence[PredictionEntry]) -> EncodedRecords:
+    """The serialized documents of many entries, in order.
+
+    Entries of the same model are stacked so that the numbers of the whole run go through numpy
+    once (a numpy call per single-prediction entry costs more than its document); each record is
+    then one dict literal and one ``orjson.dumps``, which also turns NaN and infinities into null.
+    """
+    encoded = EncodedRecords()
     with _collector_paused(sum(len(entry) for entry in entries)):
-        _append_runs(entries, out)
-    return out
+        start = 0
+        while start < len(entries):
+            first = entries[start]
+            end = start + 1
+            while (
+                end < len(entries)
+                and entries[end].feature_names is first.feature_names
+                and entries[end].classes is first.classes
+                and (entries[end].probabilities is None) == (first.probabilities is None)
+            ):
+                end += 1
+            _encode_run(entries[start:end], encoded)
+            start = end
+    return encoded
 
 
 @contextmanager
 def _collector_paused(rows: int) -> Iterator[None]:
-    """The cyclic collector off while a large batch's documents are built: they hold no cycles, and
-    the collections their many allocations trigger would walk the growing list again and again."""
+    """The cyclic collector off while a large batch is encoded: its rows hold no cycles, and the
+    collections their many allocations trigger would walk the growing lists again and again."""
     if rows < LARGE_BATCH_ROWS or not gc.isenabled():
         yield
         return
@@ -101,86 +122,66 @@ def _collector_paused(rows: int) -> Iterator[None]:
         gc.enable()
 
 
-def _append_runs(entries: Sequence[PredictionEntry], out: list[dict[str, Any]]) -> None:
-    start = 0
-    while start < len(entries):
-        first = entries[start]
-        end = start + 1
-        while (
-            end < len(entries)
-            and entries[end].feature_names is first.feature_names
-            and entries[end].classes is first.classes
-            and (entries[end].probabilities is None) == (first.probabilities is None)
-        ):
-            end += 1
-        _append_documents(entries[start:end], out)
-        start = end
+def _stacked_rows(arrays: list[np.ndarray]) -> list[list[float]]:
+    """The rows of (n, k) arrays, stacked, as lists of Python floats."""
+    stacked = None
+    if arrays[0].ndim == 2:
+        try:
+            stacked = np.concatenate(arrays)  # the usual case: 2-D float arrays, no copy per entry
+        except ValueError:
+            stacked = None
+    if stacked is None or stacked.ndim != 2:
+        stacked = np.concatenate([np.asarray(a, dtype=float).reshape(len(a), -1) for a in arrays])
+    return stacked.astype(float, copy=False).tolist()
 
 
-def _plain_rows(arrays: list[np.ndarray]) -> Iterator[tuple[float | None, ...]]:
-    """Rows of the stacked matrices as tuples of floats, non-finite cells as None.
-
-    Built from column lists and zipped back into rows: zip reuses its row tuple when the consumer
-    drops it, so a batch does not allocate a list per row (fewer objects for the garbage collector).
-    """
-    if not arrays:
-        return iter(())
-    matrix = np.concatenate([np.asarray(a, dtype=float).reshape(len(a), -1) for a in arrays])
-    columns = matrix.T.tolist()
-    for column, row in zip(*np.nonzero(~np.isfinite(matrix.T)), strict=True):
-        columns[column][row] = None
-    return zip(*columns, strict=True)
-
-
-def _dicts(keys: Sequence[str], rows: Iterable[Sequence[Any]]) -> list[dict[str, Any]]:
-    """One ``dict(zip(keys, row))`` per row, built by C-level map calls rather than a Python loop body."""
-    return list(map(dict, map(zip, repeat(keys), rows)))
-
-
-def _append_documents(run: Sequence[PredictionEntry], out: list[dict[str, Any]]) -> None:
-    """Documents of entries sharing feature names and classes, appended to ``out``.
-
-    Built column-wise: the nested dicts of the whole run first, then one document literal per row.
-    """
-    with_probabilities = run[0].probabilities is not None
+def _encode_run(run: Sequence[PredictionEntry], out: EncodedRecords) -> None:
+    """Entries sharing feature names and classes (one served version), appended to ``out``."""
     names, classes = run[0].feature_names, run[0].classes
-    features = _dicts(names, _plain_rows([entry.features for entry in run]))
-    probabilities = (
-        _dicts(classes, _plain_rows([entry.probabilities for entry in run]))  # type: ignore[misc]
-        if with_probabilities
+    features = iter(_stacked_rows([entry.features for entry in run]))
+    probabilities: Iterator[list[float] | None] = (
+        iter(_stacked_rows([entry.probabilities for entry in run]))  # type: ignore[misc]
+        if run[0].probabilities is not None
         else repeat(None)
     )
-    per_row = iter(zip(features, probabilities, strict=False))  # probabilities may be repeat(None)
+    dumps, option = orjson.dumps, orjson.OPT_SERIALIZE_NUMPY
+    documents, request_ids, timestamps = out.documents, out.request_ids, out.timestamps
     for entry in run:
         n = len(entry)
-        ids = entry.request_ids or _new_ids(n)
+        ids = entry.request_ids if entry.request_ids is not None else _new_ids(n)
         inputs = _frame_records(entry.inputs) if isinstance(entry.inputs, pd.DataFrame) else entry.inputs
-        timestamp, task, model_name, model_version = (
-            entry.iso_timestamp(),
-            entry.task,
-            entry.model_name,
-            entry.model_version,
-        )
-        latency = entry.latency_ms
-        out.extend(
-            [
-                {
-                    "@timestamp": timestamp,
-                    "request_id": request_id,
-                    "task": task,
-                    "model_name": model_name,
-                    "model_version": model_version,
-                    "inputs": inputs_row,
-                    "features": features_row,
-                    "prediction": prediction,
-                    "probabilities": probabilities_row,
-                    "latency_ms": latency,
-                }
-                for request_id, inputs_row, prediction, (features_row, probabilities_row) in zip(
-                    ids, inputs, entry.predictions, islice(per_row, n), strict=True
+        timestamp = entry.iso_timestamp()
+        task, model_name, model_version, latency = entry.task, entry.model_name, entry.model_version, entry.latency_ms
+        if len(ids) != n or len(entry.predictions) != n:
+            raise ValueError(
+                f"an entry of {n} inputs has {len(ids)} request ids and {len(entry.predictions)} predictions; "
+                "expected one of each per input"
+            )
+        # zip stops at the first exhausted argument, ``ids``, before it takes a row of the next entry
+        # from the shared ``features``/``probabilities`` iterators (lengths checked above).
+        for request_id, inputs_row, prediction, features_row, probabilities_row in zip(  # noqa: B905
+            ids, inputs, entry.predictions, features, probabilities
+        ):
+            documents.append(
+                dumps(
+                    {
+                        "@timestamp": timestamp,
+                        "request_id": request_id,
+                        "task": task,
+                        "model_name": model_name,
+                        "model_version": model_version,
+                        "inputs": inputs_row,
+                        "features": dict(zip(names, features_row)),  # noqa: B905 - one row of the stacked matrix
+                        "prediction": prediction,
+                        "probabilities": None if probabilities_row is None else dict(zip(classes, probabilities_row)),  # noqa: B905
+                        "latency_ms": latency,
+                    },
+                    None,
+                    option,
                 )
-            ]
-        )
+            )
+        request_ids.extend(ids)
+        timestamps.extend(repeat(timestamp, n))
 
 
 def _new_ids(n: int) -> list[str]:
@@ -202,7 +203,8 @@ def _frame_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
             for row in np.flatnonzero(missing).tolist():
                 values[row] = None
         columns.append(values)
-    return _dicts(names, zip(*columns, strict=True))
+    # One dict(zip(names, row)) per row, built by C-level map calls rather than a Python loop body.
+    return list(map(dict, map(zip, repeat(names), zip(*columns, strict=True))))
 
 
 _second_prefix: tuple[int, str] = (-1, "")
@@ -263,7 +265,7 @@ class PredictionLogWriter:
             return True
         if self.fallback is not None:
             try:
-                records = entry.to_documents()
+                records = encode([entry])
             except Exception:
                 log.exception("could not build prediction records; %d lost", len(entry))
                 with self._counts_lock:
@@ -331,7 +333,7 @@ class PredictionLogWriter:
 
     def _write(self, entries: list[PredictionEntry]) -> None:
         try:
-            records = documents(entries)
+            records = encode(entries)
         except Exception:
             log.exception("could not build prediction records; %d entries lost", len(entries))
             with self._counts_lock:
@@ -347,7 +349,7 @@ class PredictionLogWriter:
         with self._counts_lock:
             self.records_written += len(records)
 
-    def _to_fallback(self, records: list[Document], exc: Exception) -> None:
+    def _to_fallback(self, records: EncodedRecords, exc: Exception) -> None:
         if self.fallback is None:
             log.warning("prediction sink failed (%s); %d records lost (no fallback)", exc, len(records))
             with self._counts_lock:

@@ -7,9 +7,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+import orjson
 import pytest
 
-from scoreline.predlog.elastic import ElasticsearchSink, prediction_index
+from scoreline.predlog.elastic import ElasticsearchSink, bulk_lines, prediction_index
 from scoreline.predlog.spool import DiskSpool
 from tests.elastic import TcpProxy, es_client
 from tests.scoreline.predlog.records import make_record
@@ -137,7 +138,7 @@ def test_documents_refused_for_good_go_aside_and_do_not_stall_the_spool(
     doc_bad = bad.to_document()
     doc_bad["latency_ms"] = "not a number"  # a mapping conflict: retrying can never fix it
     sink = sink_for(osmem_url, tmp_path / "spool")
-    sink.spool.append([{"index": prediction_index(bad.timestamp), "id": bad.request_id, "doc": doc_bad}])
+    sink.spool.append(bulk_lines([doc_bad]))
     sink.write([good])
     sink.flush()
     wait_for(lambda: sink.spool.is_empty())
@@ -145,3 +146,29 @@ def test_documents_refused_for_good_go_aside_and_do_not_stall_the_spool(
     assert count(es) == 1
     assert sink.stats().rejected == 1
     assert sink.rejected.stats().records == 1
+
+
+def test_text_with_tabs_and_newlines_survives_the_bulk_lines(es: Any, osmem_url: str, tmp_path: Path) -> None:
+    record = make_record(5)
+    record.inputs["competition"] = "Cup\tfinal\nreplay"
+    sink = sink_for(osmem_url, tmp_path / "spool")
+    sink.write([record])
+    sink.close()
+    stored = es.get(index=prediction_index(record.timestamp), id=record.request_id)["_source"]
+    assert stored["inputs"]["competition"] == "Cup\tfinal\nreplay"
+
+
+def test_a_spool_written_by_the_earlier_format_is_still_delivered(es: Any, osmem_url: str, tmp_path: Path) -> None:
+    records = [make_record(i) for i in range(3)]
+    old_lines = [
+        orjson.dumps({"index": prediction_index(r.timestamp), "id": r.request_id, "doc": r.to_document()})
+        for r in records
+    ]  # one {"index", "id", "doc"} object per line, as spools held before the bulk-line format
+    DiskSpool(tmp_path / "spool").append(old_lines)
+    sink = sink_for(osmem_url, tmp_path / "spool")
+    wait_for(lambda: sink.spool.is_empty())
+    sink.close()
+    assert count(es) == 3
+    assert es.get(index=prediction_index(records[1].timestamp), id=records[1].request_id)["_source"]["task"] == (
+        "match-outcome"
+    )

@@ -2,15 +2,19 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any
 
+import orjson
 import pytest
 
 from scoreline.predlog.spool import DiskSpool
 
 
-def docs(start: int, count: int) -> list[dict[str, Any]]:
-    return [{"id": str(i), "n": i} for i in range(start, start + count)]
+def docs(start: int, count: int) -> list[bytes]:
+    return [b'{"id":"%d","n":%d}' % (i, i) for i in range(start, start + count)]
+
+
+def numbers(batch: list[bytes]) -> list[int]:
+    return [orjson.loads(line)["n"] for line in batch]
 
 
 def test_drain_delivers_everything_in_append_order_across_segments(tmp_path: Path) -> None:
@@ -20,7 +24,7 @@ def test_drain_delivers_everything_in_append_order_across_segments(tmp_path: Pat
     assert spool.stats().segments > 1
     assert spool.stats().records == 100
     seen: list[int] = []
-    delivered = spool.drain(lambda batch: seen.extend(doc["n"] for doc in batch), batch_size=7)
+    delivered = spool.drain(lambda batch: seen.extend(numbers(batch)), batch_size=7)
     assert delivered == 100
     assert seen == list(range(100))
     assert spool.stats().records == 0
@@ -31,14 +35,14 @@ def test_failed_delivery_keeps_the_segment_for_the_next_drain(tmp_path: Path) ->
     spool = DiskSpool(tmp_path)
     spool.append(docs(0, 5))
 
-    def refuse(_: list[dict[str, Any]]) -> None:
+    def refuse(_: list[bytes]) -> None:
         raise ConnectionError("down")
 
     with pytest.raises(ConnectionError):
         spool.drain(refuse)
     assert spool.stats().records == 5
     seen: list[int] = []
-    spool.drain(lambda batch: seen.extend(doc["n"] for doc in batch))
+    spool.drain(lambda batch: seen.extend(numbers(batch)))
     assert seen == [0, 1, 2, 3, 4]
 
 
@@ -48,7 +52,7 @@ def test_appends_during_drain_go_to_a_new_segment_and_are_kept(tmp_path: Path) -
     spool.drain(lambda _: spool.append(docs(100, 1)))
     assert spool.stats().records == 1
     seen: list[int] = []
-    spool.drain(lambda batch: seen.extend(doc["n"] for doc in batch))
+    spool.drain(lambda batch: seen.extend(numbers(batch)))
     assert seen == [100]
 
 
@@ -60,7 +64,7 @@ def test_a_new_spool_on_the_same_folder_sees_what_was_left(tmp_path: Path) -> No
     assert second.stats().records == 4
     second.append(docs(4, 2))
     seen: list[int] = []
-    second.drain(lambda batch: seen.extend(doc["n"] for doc in batch))
+    second.drain(lambda batch: seen.extend(numbers(batch)))
     assert seen == [0, 1, 2, 3, 4, 5]
 
 
@@ -72,7 +76,7 @@ def test_torn_last_line_is_skipped(tmp_path: Path) -> None:
     with open(segment, "ab") as handle:
         handle.write(b'{"id": "2", "n"')
     seen: list[int] = []
-    DiskSpool(tmp_path).drain(lambda batch: seen.extend(doc["n"] for doc in batch))
+    DiskSpool(tmp_path).drain(lambda batch: seen.extend(numbers(batch)))
     assert seen == [0, 1]
 
 

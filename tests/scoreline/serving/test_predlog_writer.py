@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 
 from scoreline.predlog.jsonl import JsonlSink, read_jsonl
-from scoreline.predlog.record import PredictionRecord
+from scoreline.predlog.record import EncodedRecords
 from scoreline.predlog.writer import PredictionEntry, PredictionLogWriter, documents
 
 
@@ -45,7 +45,7 @@ class FailingSink:
     def __init__(self) -> None:
         self.closed = False
 
-    def write(self, records: list[PredictionRecord]) -> None:
+    def write(self, records: EncodedRecords) -> None:
         raise ConnectionError("sink down")
 
     def close(self) -> None:
@@ -53,7 +53,7 @@ class FailingSink:
 
 
 def test_failed_write_goes_to_the_fallback(tmp_path: Path) -> None:
-    spilled: list[PredictionRecord] = []
+    spilled = EncodedRecords()
     writer = PredictionLogWriter(FailingSink(), flush_interval_s=0.01, fallback=spilled.extend).start()
     writer.submit(entry(3))
     assert writer.flush(5)
@@ -74,7 +74,7 @@ class BlockedSink:
     def __init__(self) -> None:
         self.release = threading.Event()
 
-    def write(self, records: list[PredictionRecord]) -> None:
+    def write(self, records: EncodedRecords) -> None:
         self.release.wait(10)
 
     def close(self) -> None:
