@@ -486,22 +486,51 @@ def _days(dates: pd.Series) -> np.ndarray:
     return pd.to_datetime(dates).to_numpy(dtype="datetime64[D]").astype(np.int64)
 
 
-def _tiers(competitions: pd.Series) -> np.ndarray:
-    # A file holds few distinct competitions: classify each name once, then map the codes.
-    codes, names = pd.factorize(competitions.astype(str), use_na_sentinel=False)
-    per_name = np.fromiter((competition_tier(name) for name in names), dtype=np.int64, count=len(names))
-    return per_name[codes]
+def _distinct(values: pd.Series) -> tuple[np.ndarray, pd.Index]:
+    """Each row's code (-1 if missing) and the distinct non-missing values (a categorical's own categories).
+
+    Request columns hold few distinct values (teams, competitions, dates): derived values are
+    computed once per distinct value and taken by code (:func:`_by_code`).
+    """
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        return values.cat.codes.to_numpy(), values.cat.categories
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    return codes, pd.Index(uniques)
 
 
-def _team_codes(state: RatingState, names: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """Each row's team index in ``state`` (-1 if unknown), and the row's name as ``str`` (object array)."""
-    codes, uniques = pd.factorize(names, use_na_sentinel=False)
-    unique_names = pd.Index(uniques).astype(str)
-    return state.team_lookup.get_indexer(unique_names)[codes].astype(np.int64), unique_names.to_numpy(object)[codes]
+def _by_code(per_value: np.ndarray, missing: Any, codes: np.ndarray) -> np.ndarray:
+    """``per_value[codes]`` with ``missing`` where a code is -1 (missing)."""
+    return np.append(per_value, np.asarray(missing, dtype=per_value.dtype))[codes]
+
+
+def _request_days(dates: pd.Series, today: int) -> np.ndarray:
+    """Each row's day number; missing dates are ``today``."""
+    codes, values = _distinct(dates)
+    parsed = pd.to_datetime(values)
+    per_value = parsed.to_numpy(dtype="datetime64[D]").astype(np.int64)
+    per_value[parsed.isna()] = today
+    return _by_code(per_value, today, codes)
+
+
+def _tiers(competitions: pd.Series, missing: int = TIER_OTHER) -> np.ndarray:
+    """Each row's competition tier; a missing name is ``missing`` (in training data: another tournament)."""
+    codes, names = _distinct(competitions)
+    per_name = np.fromiter((competition_tier(str(name)) for name in names), dtype=np.int64, count=len(names))
+    return _by_code(per_name, missing, codes)
+
+
+def _team_codes(state: RatingState, names: pd.Series) -> tuple[np.ndarray, np.ndarray, pd.Index]:
+    """Each row's team index in ``state`` (-1 if unknown), and the row codes of the distinct names (as ``str``)."""
+    codes, uniques = _distinct(names)
+    unique_names = uniques.astype(str)
+    return _by_code(state.team_lookup.get_indexer(unique_names).astype(np.int64), -1, codes), codes, unique_names
 
 
 def _neutral(values: pd.Series) -> np.ndarray:
-    return values.fillna(False).astype(bool).to_numpy()
+    if values.dtype == bool:
+        return values.to_numpy()
+    codes, uniques = _distinct(values)
+    return _by_code(pd.Series(uniques, copy=False).astype(bool).to_numpy(), False, codes)
 
 
 def build_features(canonical: pd.DataFrame, params: FeatureParams | None = None) -> tuple[pd.DataFrame, RatingState]:
@@ -573,27 +602,34 @@ def serving_features(
     unless ``unknown_teams="new"``, which rates it like a newcomer (as training does).
     """
     n = len(requests)
-    home, teams_home = _team_codes(state, requests["home_team"])
-    away, teams_away = _team_codes(state, requests["away_team"])
+    home, home_codes, home_names = _team_codes(state, requests["home_team"])
+    away, away_codes, away_names = _team_codes(state, requests["away_team"])
     if unknown_teams == "error" and (home.min(initial=0) < 0 or away.min(initial=0) < 0):
         problems = [
-            {"row": row, "field": side, "value": names[row], "expected": "a team that played in the training data"}
-            for side, codes, names in (("home_team", home, teams_home), ("away_team", away, teams_away))
-            for row in np.flatnonzero(codes < 0).tolist()
+            {
+                "row": row,
+                "field": side,
+                "value": names[codes[row]] if codes[row] >= 0 else None,
+                "expected": "a team that played in the training data",
+            }
+            for side, teams, codes, names in (
+                ("home_team", home, home_codes, home_names),
+                ("away_team", away, away_codes, away_names),
+            )
+            for row in np.flatnonzero(teams < 0).tolist()
         ]
         raise ScorelineError(
             ErrorCode.INVALID_INPUT,
             f"{len(problems)} unknown team name(s); expected teams the model was trained on",
             {"problems": problems[:50], "count": len(problems)},
         )
-    if "date" in requests:
-        dates = pd.to_datetime(requests["date"]).fillna(pd.Timestamp(date.today()))
-        day = dates.to_numpy(dtype="datetime64[D]").astype(np.int64)
-    else:
-        day = np.full(n, _iso_to_day(date.today().isoformat()), dtype=np.int64)
+    today = _iso_to_day(date.today().isoformat())
+    day = _request_days(requests["date"], today) if "date" in requests else np.full(n, today, dtype=np.int64)
     neutral = _neutral(requests["neutral"]) if "neutral" in requests else np.zeros(n, dtype=bool)
     tier = (
-        _tiers(requests["competition"].fillna("Friendly")) if "competition" in requests else np.zeros(n, dtype=np.int64)
+        _tiers(requests["competition"], missing=TIER_FRIENDLY)
+        if "competition" in requests
+        else np.zeros(n, dtype=np.int64)
     )
     first = np.minimum(home, away)
     second = np.maximum(home, away)

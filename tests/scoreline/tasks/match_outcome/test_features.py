@@ -235,3 +235,27 @@ def test_state_summary_gives_each_teams_rating_and_form_per_match() -> None:
     # A won 3 points then drew 1, weighted toward the recent draw: between 1 and 3 per match.
     assert 1.0 < summary["A"]["form_points_per_match"] < 3.0
     assert 0.0 < summary["B"]["form_points_per_match"] < 1.0
+
+
+request = st.tuples(
+    st.sampled_from([*TEAMS, "Atlantis"]),  # Atlantis never played: rated as a newcomer
+    st.sampled_from(TEAMS),
+    st.sampled_from([None, "2020-01-10", "2020-02-01"]),
+    st.sampled_from([None, True, False]),
+    st.sampled_from([None, *COMPETITIONS]),
+)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(match, min_size=1, max_size=20), st.lists(request, min_size=1, max_size=30))
+def test_serving_features_do_not_depend_on_column_types(matches: list, rows: list) -> None:
+    state = RatingState.from_json(json.loads(json.dumps(TASK.serving_state(random_table(matches)))))
+    plain = pd.DataFrame(rows, columns=["home_team", "away_team", "date", "neutral", "competition"], dtype=object)
+    expected = serving_features(state, plain, unknown_teams="new")
+    for kind in ("category", "str"):
+        typed = plain.astype({"home_team": kind, "away_team": kind, "date": kind, "competition": kind})
+        typed["neutral"] = typed["neutral"].astype("category")
+        pd.testing.assert_frame_equal(serving_features(state, typed, unknown_teams="new"), expected, obj=kind)
+    # Categories in another order than first appearance, and unused ones.
+    shuffled = plain.astype({"home_team": pd.CategoricalDtype([*reversed(TEAMS), "Atlantis", "Nowhere"])})
+    pd.testing.assert_frame_equal(serving_features(state, shuffled, unknown_teams="new"), expected)
