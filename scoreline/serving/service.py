@@ -184,14 +184,22 @@ def _labels(task_id: str, requests: pd.DataFrame, classes: tuple[str, ...], winn
     if task_id != "match-outcome":
         return _strings(winner_codes, list(classes))
     # Label codes: home team i → i, away team j → len(home teams) + j, draw → the last entry.
-    home_codes, home_names = pd.factorize(requests["home_team"])
-    away_codes, away_names = pd.factorize(requests["away_team"])
+    home_codes, home_names = _distinct(requests["home_team"])
+    away_codes, away_names = _distinct(requests["away_team"])
     names = [f"{team} win" for team in home_names] + [f"{team} win" for team in away_names] + ["draw"]
-    winner = np.asarray(classes, dtype=object)[winner_codes]
     codes = np.where(
-        winner == "home", home_codes, np.where(winner == "away", len(home_names) + away_codes, len(names) - 1)
+        winner_codes == classes.index("home"),
+        home_codes,
+        np.where(winner_codes == classes.index("away"), len(home_names) + away_codes, len(names) - 1),
     )
     return _strings(codes, names)
+
+
+def _distinct(values: pd.Series) -> tuple[np.ndarray, Any]:
+    """Row codes and distinct values of a column (a validated text column is categorical: its own)."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        return values.cat.codes.to_numpy(), values.cat.categories
+    return pd.factorize(values)
 
 
 def read_table(content: bytes, filename: str | None) -> tuple[FileFormat, pd.DataFrame]:

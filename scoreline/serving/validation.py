@@ -197,7 +197,7 @@ class TeamIndex:
             unknown = ~values.isin(self.known)
             for row in np.flatnonzero(unknown.to_numpy())[:MAX_PROBLEMS].tolist():
                 found.append(self._unknown(row, field_name, values.iloc[row]))
-        same = (frame[fields[0]] == frame[fields[1]]).to_numpy()
+        same = _same_values(frame[fields[0]], frame[fields[1]])
         for row in np.flatnonzero(same)[:MAX_PROBLEMS].tolist():
             home = frame[fields[0]].iloc[row]
             found.append(
@@ -210,6 +210,16 @@ class TeamIndex:
                 }
             )
         return found
+
+
+def _same_values(first: pd.Series, second: pd.Series) -> np.ndarray:
+    """Row mask of ``first == second`` (missing never equal); categoricals compared by their codes."""
+    if isinstance(first.dtype, pd.CategoricalDtype) and isinstance(second.dtype, pd.CategoricalDtype):
+        # ``==`` refuses categoricals with different categories; map the second's codes into the first's.
+        second_in_first = np.append(first.cat.categories.get_indexer(second.cat.categories), -1)
+        first_codes = first.cat.codes.to_numpy()
+        return (first_codes >= 0) & (second_in_first[second.cat.codes.to_numpy()] == first_codes)
+    return (first == second).to_numpy(dtype=bool, na_value=False)
 
 
 def known_teams(state: Mapping[str, Any]) -> list[str]:
@@ -278,32 +288,52 @@ def _convert_column(
 ) -> tuple[pd.Series, list[Problem]]:
     optional = get_origin(annotation) is not None and type(None) in get_args(annotation)
     base = next((a for a in get_args(annotation) if a is not type(None)), annotation) if optional else annotation
-    problems: list[Problem] = []
     expected = _describe_type(base)
+    fill = default.isoformat() if isinstance(default, date) else default
+    if base in (str, bool, date):
+        return _convert_text(values, name, base, expected, required, fill)
+    problems: list[Problem] = []
     null = values.isna().to_numpy().copy()
     if base in (float, int):
         result = pd.to_numeric(values, errors="coerce")
         bad = result.isna().to_numpy() & ~null
         inf = np.isinf(result.to_numpy(dtype=float, na_value=np.nan))
         problems += _rows(bad | inf, values, name, expected)
-    elif base in (str, bool, date):
-        # Text-like columns hold few distinct values (team names, competitions, dates): convert each
-        # distinct value once and map the results back to the rows.
-        codes, uniques = pd.factorize(values, use_na_sentinel=True)
-        converted, empty, bad_distinct = _convert_distinct(pd.Series(uniques), base)
-        null |= np.append(empty, True)[codes]
-        if bad_distinct.any():
-            problems += _rows(np.append(bad_distinct, False)[codes], values, name, expected)
-        result = pd.Series(np.append(converted, None)[codes], index=values.index, dtype=object)
     else:
         result = values
     if null.any():
         if required:
             problems += _rows(null, values, name, expected, message="empty cell")
         else:
-            fill = default.isoformat() if isinstance(default, date) else default
             result = result.astype(object).where(~pd.Series(null, index=result.index), fill)
     return result, problems
+
+
+def _convert_text(
+    values: pd.Series, name: str, base: Any, expected: str, required: bool, fill: Any
+) -> tuple[pd.Series, list[Problem]]:
+    """A text-like column (str, bool, date) as a categorical of converted values (missing: ``fill``).
+
+    These columns hold few distinct values (team names, competitions, dates): each distinct value is
+    converted once, and the rows keep codes, so later steps can also work per distinct value.
+    """
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    converted, empty, bad_distinct = _convert_distinct(pd.Series(uniques), base)
+    # One slot per distinct value, then one for missing cells (code -1 picks the last slot).
+    null_distinct = np.append(empty, True)
+    problems: list[Problem] = []
+    if bad_distinct.any():
+        problems += _rows(np.append(bad_distinct, False)[codes], values, name, expected)
+    if required and null_distinct[codes].any():
+        problems += _rows(null_distinct[codes], values, name, expected, message="empty cell")
+    if problems:
+        return values, problems
+    slots = np.append(converted, None)
+    slots[null_distinct] = fill
+    # Stripping can merge distinct raw values ("Brazil " and "Brazil"): factorize the converted ones again.
+    slot_codes, categories = pd.factorize(slots, use_na_sentinel=True)
+    column = pd.Categorical.from_codes(slot_codes[codes], categories=pd.Index(categories, dtype=object))
+    return pd.Series(column, index=values.index), problems
 
 
 _BOOLEANS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False, "1.0": True, "0.0": False}

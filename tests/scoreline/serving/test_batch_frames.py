@@ -1,0 +1,91 @@
+"""Batch files: validated columns are categoricals that predict and log like the JSON path's rows."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from scoreline.errors import ScorelineError
+from scoreline.serving.validation import TeamIndex, validate_frame, validate_instances
+from scoreline.tasks import get_task
+from tests.scoreline.serving.models import TASK
+
+REQUEST = get_task(TASK).request_model
+
+
+def plain_values(column: pd.Series) -> list[Any]:
+    """A column as plain Python values, missing cells as None (what the prediction log stores)."""
+    values = column.tolist()
+    for row in np.flatnonzero(column.isna().to_numpy()).tolist():
+        values[row] = None
+    return values
+
+
+def messy_file(teams: list[str]) -> pd.DataFrame:
+    """Padded names that strip to the same team, text booleans, missing optional cells, repeated rows."""
+    a, b, c = teams[:3]
+    rows = [
+        (a, b, "2026-06-15", True, "FIFA World Cup"),
+        (f" {a} ", c, "2026-06-15", "yes", " Friendly "),
+        (b, f"{a}  ", None, None, None),
+        (c, a, "2026-06-16", "0", "UEFA Euro qualification"),
+        (a, b, None, False, "Friendly"),
+    ] * 3
+    return pd.DataFrame(rows, columns=["home_team", "away_team", "date", "neutral", "competition"], dtype=object)
+
+
+def json_rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """The same rows through the JSON path's validation (missing cells left out, as a client would)."""
+    instances = [{k: v for k, v in row.items() if v is not None} for row in frame.to_dict("records")]
+    return validate_instances(REQUEST, instances)
+
+
+def test_validated_columns_are_categoricals_of_the_json_values(small_bundle: Any) -> None:
+    teams = sorted(small_bundle.serving_state["teams"])
+    frame = messy_file(teams)
+    validated = validate_frame(REQUEST, frame, TASK, TeamIndex(teams))
+    rows = json_rows(frame)
+    assert all(isinstance(validated[name].dtype, pd.CategoricalDtype) for name in validated.columns)
+    # Padded names stripped to the same category, not two.
+    assert len(validated["home_team"].cat.categories) == 3
+    for name in validated.columns:
+        logged = plain_values(validated[name])
+        assert logged == [row[name] for row in rows], name
+        assert {type(value) for value in logged} <= {str, bool, type(None)}, name
+    assert plain_values(validated["date"])[:3] == ["2026-06-15", "2026-06-15", None]
+
+
+def test_features_of_a_validated_file_equal_the_json_paths(small_bundle: Any) -> None:
+    teams = sorted(small_bundle.serving_state["teams"])
+    frame = messy_file(teams)
+    validated = validate_frame(REQUEST, frame, TASK, TeamIndex(teams))
+    plain = pd.DataFrame(json_rows(frame))
+    pd.testing.assert_frame_equal(small_bundle.features(validated), small_bundle.features(plain))
+    pd.testing.assert_frame_equal(small_bundle.predict_proba(validated), small_bundle.predict_proba(plain))
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "message"),
+    [
+        ({"away_team": "{home} "}, "away_team", "cannot play itself"),
+        ({"home_team": "Atlantis"}, "home_team", "unknown team 'Atlantis'"),
+        ({"neutral": "perhaps"}, "neutral", "is not true or false"),
+        ({"date": "2026-02-30"}, "date", "is not a date YYYY-MM-DD"),
+        ({"home_team": "  "}, "home_team", "empty cell"),
+    ],
+)
+def test_problems_of_a_file_name_the_row_and_field(
+    small_bundle: Any, change: dict[str, str], field: str, message: str
+) -> None:
+    teams = sorted(small_bundle.serving_state["teams"])
+    frame = messy_file(teams)
+    for name, value in change.items():
+        frame.loc[7, name] = value.format(home=frame.loc[7, "home_team"])
+    with pytest.raises(ScorelineError) as caught:
+        validate_frame(REQUEST, frame, TASK, TeamIndex(teams))
+    problems = caught.value.details["problems"]
+    assert [(p["row"], p["field"]) for p in problems] == [(7, field)]
+    assert message in problems[0]["message"]
