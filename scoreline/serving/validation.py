@@ -194,8 +194,12 @@ class TeamIndex:
         found: list[Problem] = []
         for field_name in fields:
             values = frame[field_name]
-            unknown = ~values.isin(self.known)
-            for row in np.flatnonzero(unknown.to_numpy())[:MAX_PROBLEMS].tolist():
+            if isinstance(values.dtype, pd.CategoricalDtype):  # each distinct name once; missing is unknown
+                known = values.cat.categories.isin(self.known)
+                unknown = ~np.append(known, False)[values.cat.codes.to_numpy()]
+            else:
+                unknown = ~values.isin(self.known).to_numpy()
+            for row in np.flatnonzero(unknown)[:MAX_PROBLEMS].tolist():
                 found.append(self._unknown(row, field_name, values.iloc[row]))
         same = _same_values(frame[fields[0]], frame[fields[1]])
         for row in np.flatnonzero(same)[:MAX_PROBLEMS].tolist():
@@ -265,17 +269,18 @@ def validate_frame(model: type[BaseModel], frame: pd.DataFrame, task_id: str, te
         )
     if problems:
         raise _invalid(problems, "file")
-    out = pd.DataFrame(index=pd.RangeIndex(len(frame)))
     frame = frame.reset_index(drop=True)
+    columns: dict[str, pd.Series] = {}
     for name, info in fields.items():
         if name not in frame.columns:
             continue
         default = None if info.is_required() else info.get_default(call_default_factory=True)
         column, column_problems = _convert_column(frame[name], name, info.annotation, info.is_required(), default)
         problems.extend(column_problems)
-        out[name] = column
+        columns[name] = column
     if problems:
         raise _invalid(problems, "file")
+    out = pd.DataFrame(columns, index=pd.RangeIndex(len(frame)), copy=False)
     if task_id == "match-outcome" and teams is not None:
         problems = teams.frame_problems(out)
         if problems:
@@ -324,7 +329,7 @@ def _convert_text(
     problems: list[Problem] = []
     if bad_distinct.any():
         problems += _rows(np.append(bad_distinct, False)[codes], values, name, expected)
-    if required and null_distinct[codes].any():
+    if required and (empty.any() or codes.min(initial=0) < 0):
         problems += _rows(null_distinct[codes], values, name, expected, message="empty cell")
     if problems:
         return values, problems
@@ -332,7 +337,7 @@ def _convert_text(
     slots[null_distinct] = fill
     # Stripping can merge distinct raw values ("Brazil " and "Brazil"): factorize the converted ones again.
     slot_codes, categories = pd.factorize(slots, use_na_sentinel=True)
-    column = pd.Categorical.from_codes(slot_codes[codes], categories=pd.Index(categories, dtype=object))
+    column = pd.Categorical.from_codes(slot_codes[codes], categories=pd.Index(categories, dtype=object), validate=False)
     return pd.Series(column, index=values.index), problems
 
 
