@@ -1,13 +1,13 @@
 """Bounded in-memory queue drained by one background thread into a :class:`PredictionSink`.
 
 Serving code calls :meth:`PredictionLogWriter.submit`, which never blocks and never wakes the
-thread (one deque append: no lock handoff, no GIL switch per request); the thread wakes every
-``flush_interval_s`` or when a batch is full. When the queue is full the entry goes to the fallback
-or is counted as dropped, and the request goes on. The thread turns entries into documents (the
-:class:`PredictionRecord` shape, serialized once into :class:`EncodedRecords`: a pydantic model per
-record would cost more than the rest of the logging together) and writes them in large batches. A
-sink's ``write`` may raise; the batch then goes to the ``fallback`` hook (for example a disk spool that is replayed
-later) and is only counted as lost when there is none or it fails too.
+thread: it serializes a small entry's records on the spot (the :class:`PredictionRecord` shape,
+as :class:`EncodedRecords`; a pydantic model per record would cost more than the rest of the
+logging together) and appends them to a deque. The thread wakes every ``flush_interval_s`` or when
+a batch is full, serializes what was queued unserialized (batch files) and writes large batches.
+When the queue is full the records go to the fallback or are counted as dropped, and the request
+goes on. A sink's ``write`` may raise; the batch then goes to the ``fallback`` hook (for example a
+disk spool that is replayed later) and is only counted as lost when there is none or it fails too.
 """
 
 from __future__ import annotations
@@ -18,12 +18,12 @@ import random
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import repeat
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import orjson
@@ -36,6 +36,12 @@ LARGE_BATCH_ROWS = 10_000  # documents built at once from this many rows pause t
 _ids = random.Random()
 
 FallbackHook = Callable[[EncodedRecords], None]  # e.g. ElasticsearchSink.spill (disk spool)
+
+
+class LogSlot(Protocol):
+    """Holds one memoized row's serialized log fragment (see :class:`PredictionEntry.log_slots`)."""
+
+    log_fragment: bytes | None
 
 
 @dataclass(slots=True)
@@ -57,6 +63,9 @@ class PredictionEntry:
     probabilities: np.ndarray | None  # (n, len(classes))
     latency_ms: float
     request_ids: Sequence[str] | None = None
+    # Per row, where the row's serialized inputs/features/prediction/probabilities are kept between
+    # requests (model-api's per-version memo of repeated fixtures); None: serialize every time.
+    log_slots: Sequence[LogSlot] | None = None
     timestamp: str | None = None  # ISO 8601; formatted from ``created`` by the writer when None
     created: float = field(default_factory=time.time)
 
@@ -84,27 +93,15 @@ def documents(entries: Sequence[PredictionEntry]) -> list[dict[str, Any]]:
 
 
 def encode(entries: Sequence[PredictionEntry]) -> EncodedRecords:
-    """The serialized documents of many entries, in order.
-
-    Entries of the same model are stacked so that the numbers of the whole run go through numpy
-    once (a numpy call per single-prediction entry costs more than its document); each record is
-    then one dict literal and one ``orjson.dumps``, which also turns NaN and infinities into null.
-    """
-    encoded = EncodedRecords()
-    with _collector_paused(sum(len(entry) for entry in entries)):
-        start = 0
-        while start < len(entries):
-            first = entries[start]
-            end = start + 1
-            while (
-                end < len(entries)
-                and entries[end].feature_names is first.feature_names
-                and entries[end].classes is first.classes
-                and (entries[end].probabilities is None) == (first.probabilities is None)
-            ):
-                end += 1
-            _encode_run(entries[start:end], encoded)
-            start = end
+    """The serialized documents of many entries, in order: per record one dict literal and one
+    ``orjson.dumps`` (which also turns NaN and infinities into null)."""
+    encoded = EncodedRecords([], [], [])
+    if len(entries) == 1 and len(entries[0].inputs) < LARGE_BATCH_ROWS:  # the inline case: no context manager
+        _encode_entry(entries[0], encoded)
+        return encoded
+    with _collector_paused(sum(len(entry.inputs) for entry in entries)):
+        for entry in entries:
+            _encode_entry(entry, encoded)
     return encoded
 
 
@@ -122,66 +119,129 @@ def _collector_paused(rows: int) -> Iterator[None]:
         gc.enable()
 
 
-def _stacked_rows(arrays: list[np.ndarray]) -> list[list[float]]:
-    """The rows of (n, k) arrays, stacked, as lists of Python floats."""
-    stacked = None
-    if arrays[0].ndim == 2:
-        try:
-            stacked = np.concatenate(arrays)  # the usual case: 2-D float arrays, no copy per entry
-        except ValueError:
-            stacked = None
-    if stacked is None or stacked.ndim != 2:
-        stacked = np.concatenate([np.asarray(a, dtype=float).reshape(len(a), -1) for a in arrays])
-    return stacked.astype(float, copy=False).tolist()
+def _rows(values: np.ndarray | None, n: int) -> Iterable[list[float] | None]:
+    """The rows of an (n, k) array as lists of Python floats (None rows when there is no array)."""
+    if values is None:
+        return repeat(None, n)
+    if values.ndim == 2 and values.dtype.kind == "f":
+        return values.tolist()
+    return np.asarray(values, dtype=float).reshape(n, -1).tolist()
 
 
-def _encode_run(run: Sequence[PredictionEntry], out: EncodedRecords) -> None:
-    """Entries sharing feature names and classes (one served version), appended to ``out``."""
-    names, classes = run[0].feature_names, run[0].classes
-    features = iter(_stacked_rows([entry.features for entry in run]))
-    probabilities: Iterator[list[float] | None] = (
-        iter(_stacked_rows([entry.probabilities for entry in run]))  # type: ignore[misc]
-        if run[0].probabilities is not None
-        else repeat(None)
-    )
+def _encode_entry(entry: PredictionEntry, out: EncodedRecords) -> None:
+    n = len(entry.inputs)
+    ids = entry.request_ids if entry.request_ids is not None else _new_ids(n)
+    if len(ids) != n or len(entry.predictions) != n:
+        raise ValueError(
+            f"an entry of {n} inputs has {len(ids)} request ids and {len(entry.predictions)} predictions; "
+            "expected one of each per input"
+        )
+    if entry.log_slots is not None and len(entry.log_slots) == n:
+        _encode_with_slots(entry, ids, out)
+        return
+    inputs = _frame_records(entry.inputs) if isinstance(entry.inputs, pd.DataFrame) else entry.inputs
+    names, classes = entry.feature_names, entry.classes
+    timestamp, task = entry.iso_timestamp(), entry.task
+    model_name, model_version = entry.model_name, entry.model_version
+    latency = entry.latency_ms
     dumps, option = orjson.dumps, orjson.OPT_SERIALIZE_NUMPY
-    documents, request_ids, timestamps = out.documents, out.request_ids, out.timestamps
-    for entry in run:
-        n = len(entry)
-        ids = entry.request_ids if entry.request_ids is not None else _new_ids(n)
-        inputs = _frame_records(entry.inputs) if isinstance(entry.inputs, pd.DataFrame) else entry.inputs
-        timestamp = entry.iso_timestamp()
-        task, model_name, model_version, latency = entry.task, entry.model_name, entry.model_version, entry.latency_ms
-        if len(ids) != n or len(entry.predictions) != n:
-            raise ValueError(
-                f"an entry of {n} inputs has {len(ids)} request ids and {len(entry.predictions)} predictions; "
-                "expected one of each per input"
+    out.documents.extend(
+        [
+            dumps(
+                {
+                    "@timestamp": timestamp,
+                    "request_id": request_id,
+                    "task": task,
+                    "model_name": model_name,
+                    "model_version": model_version,
+                    "inputs": inputs_row,
+                    "features": dict(zip(names, features_row)),  # noqa: B905 - a row has one value per name
+                    "prediction": prediction,
+                    "probabilities": None if probabilities_row is None else dict(zip(classes, probabilities_row)),  # noqa: B905 - one value per class
+                    "latency_ms": latency,
+                },
+                None,
+                option,
             )
-        # zip stops at the first exhausted argument, ``ids``, before it takes a row of the next entry
-        # from the shared ``features``/``probabilities`` iterators (lengths checked above).
-        for request_id, inputs_row, prediction, features_row, probabilities_row in zip(  # noqa: B905
-            ids, inputs, entry.predictions, features, probabilities
-        ):
-            documents.append(
-                dumps(
-                    {
-                        "@timestamp": timestamp,
-                        "request_id": request_id,
-                        "task": task,
-                        "model_name": model_name,
-                        "model_version": model_version,
-                        "inputs": inputs_row,
-                        "features": dict(zip(names, features_row)),  # noqa: B905 - one row of the stacked matrix
-                        "prediction": prediction,
-                        "probabilities": None if probabilities_row is None else dict(zip(classes, probabilities_row)),  # noqa: B905
-                        "latency_ms": latency,
-                    },
-                    None,
-                    option,
-                )
+            for request_id, inputs_row, prediction, features_row, probabilities_row in zip(
+                ids, inputs, entry.predictions, _rows(entry.features, n), _rows(entry.probabilities, n), strict=True
             )
-        request_ids.extend(ids)
-        timestamps.extend(repeat(timestamp, n))
+        ]
+    )
+    out.request_ids.extend(ids)
+    out.timestamps.extend(repeat(timestamp, n))
+
+
+_heads: dict[tuple[str, str, str], bytes] = {}
+
+
+def model_head(task: str, model_name: str, model_version: str) -> bytes:
+    """``"task":…,"model_name":…,"model_version":…`` of a document, serialized once per version."""
+    key = (task, model_name, model_version)
+    head = _heads.get(key)
+    if head is None:
+        if len(_heads) > 1024:  # versions come and go; keep the map small
+            _heads.clear()
+        head = _heads[key] = orjson.dumps({"task": task, "model_name": model_name, "model_version": model_version})[
+            1:-1
+        ]
+    return head
+
+
+def memoized_document(head: bytes, request_id: str, fragment: bytes, latency_ms: float) -> tuple[str, bytes]:
+    """(timestamp, document) of one record whose row fragment is already serialized (a repeated
+    fixture): the same bytes :func:`encode` gives, assembled without a dict."""
+    timestamp = _iso_milliseconds(time.time())
+    document = b"".join(
+        (
+            b'{"@timestamp":"',
+            timestamp.encode(),
+            b'","request_id":',
+            orjson.dumps(request_id),
+            b",",
+            head,
+            b",",
+            fragment,
+            b',"latency_ms":',
+            orjson.dumps(latency_ms),
+            b"}",
+        )
+    )
+    return timestamp, document
+
+
+def _encode_with_slots(entry: PredictionEntry, ids: Sequence[str], out: EncodedRecords) -> None:
+    """Documents assembled from bytes: the row's fragment is built once per memoized row, the
+    model's part once per version; only the time, the id and the latency are new per record."""
+    head = model_head(entry.task, entry.model_name, entry.model_version)
+    timestamp = entry.iso_timestamp()
+    opening, latency = b'{"@timestamp":"' + timestamp.encode() + b'","request_id":', orjson.dumps(entry.latency_ms)
+    middle, closing = b"," + head + b",", b',"latency_ms":' + latency + b"}"
+    dumps, documents = orjson.dumps, out.documents
+    for row, (request_id, slot) in enumerate(zip(ids, entry.log_slots or (), strict=True)):
+        fragment = slot.log_fragment
+        if fragment is None:
+            fragment = slot.log_fragment = _fragment(entry, row)
+        documents.append(b"".join((opening, dumps(request_id), middle, fragment, closing)))
+    out.request_ids.extend(ids)
+    out.timestamps.extend(repeat(timestamp, len(ids)))
+
+
+def _fragment(entry: PredictionEntry, row: int) -> bytes:
+    """``"inputs":…,"features":…,"prediction":…,"probabilities":…`` of one row, as in a full document."""
+    n = len(entry.inputs)
+    features = np.asarray(entry.features, dtype=float).reshape(n, -1)[row].tolist()
+    probabilities = None
+    if entry.probabilities is not None:
+        values = np.asarray(entry.probabilities, dtype=float).reshape(n, -1)[row].tolist()
+        probabilities = dict(zip(entry.classes, values))  # noqa: B905 - one value per class
+    part = {
+        "inputs": entry.inputs[row],
+        "features": dict(zip(entry.feature_names, features)),  # noqa: B905 - a row has one value per name
+        "prediction": entry.predictions[row],
+        "probabilities": probabilities,
+    }
+    return orjson.dumps(part, option=orjson.OPT_SERIALIZE_NUMPY)[1:-1]
 
 
 def _new_ids(n: int) -> list[str]:
@@ -227,6 +287,9 @@ def _by_name(document: dict[str, Any]) -> dict[str, Any]:
     return fields
 
 
+_Queued = PredictionEntry | EncodedRecords | tuple[str, str, bytes]  # tuple: (request id, timestamp, document)
+
+
 class PredictionLogWriter:
     def __init__(
         self,
@@ -236,13 +299,15 @@ class PredictionLogWriter:
         batch_records: int = 1_000,
         flush_interval_s: float = 0.5,
         fallback: FallbackHook | None = None,
+        inline_rows: int = 64,
     ) -> None:
         self.sink = sink
+        self.inline_rows = inline_rows
         self.fallback = fallback
         self.batch_records = batch_records
         self.flush_interval_s = flush_interval_s
         self.queue_size = queue_size
-        self._pending: deque[PredictionEntry] = deque()
+        self._pending: deque[_Queued] = deque()
         self._wake = threading.Event()
         self._stopping = False
         self._busy = False
@@ -256,16 +321,32 @@ class PredictionLogWriter:
 
     # ---- request side -----------------------------------------------------------------
     def submit(self, entry: PredictionEntry) -> bool:
-        """Queue an entry without blocking. When the queue is full the entry goes to the fallback hook
-        (the Elasticsearch sink's disk spool), or is counted as dropped when there is none; False then."""
+        """Queue an entry without blocking; False when it could not be queued.
+
+        An entry of at most ``inline_rows`` rows is serialized here, in the request's thread: about
+        10 µs per row while its arrays are still in the cache, which costs the server less than
+        handing the work to the writer thread (a GIL switch and a cold cache per request). Larger
+        entries (batch files) are serialized by the writer thread. When the queue is full the records
+        go to the fallback hook (the Elasticsearch sink's disk spool), or are counted as dropped when
+        there is none.
+        """
+        item: PredictionEntry | EncodedRecords = entry
+        if len(entry.inputs) <= self.inline_rows:
+            try:
+                item = encode([entry])
+            except Exception:
+                log.exception("could not build prediction records; %d lost", len(entry))
+                with self._counts_lock:
+                    self.records_dropped += len(entry)
+                return False
         if len(self._pending) < self.queue_size:
-            self._pending.append(entry)
+            self._pending.append(item)
             if len(self._pending) == self.batch_records:  # once per batch; the timer covers a missed one
                 self._wake.set()
             return True
         if self.fallback is not None:
             try:
-                records = encode([entry])
+                records = item if isinstance(item, EncodedRecords) else encode([item])
             except Exception:
                 log.exception("could not build prediction records; %d lost", len(entry))
                 with self._counts_lock:
@@ -275,6 +356,21 @@ class PredictionLogWriter:
             return False
         with self._counts_lock:
             self.records_dropped += len(entry)
+        return False
+
+    def submit_document(self, request_id: str, timestamp: str, document: bytes) -> bool:
+        """Queue one serialized record (see :func:`memoized_document`) without blocking."""
+        item = (request_id, timestamp, document)
+        if len(self._pending) < self.queue_size:
+            self._pending.append(item)
+            if len(self._pending) == self.batch_records:
+                self._wake.set()
+            return True
+        if self.fallback is not None:
+            self._to_fallback(EncodedRecords([request_id], [timestamp], [document]), OverflowError("queue is full"))
+            return False
+        with self._counts_lock:
+            self.records_dropped += 1
         return False
 
     def depth(self) -> int:
@@ -321,23 +417,34 @@ class PredictionLogWriter:
         while self._pending:
             self._busy = True
             try:
-                entries: list[PredictionEntry] = []
+                items: list[_Queued] = []
                 count = 0
                 while self._pending and count < self.batch_records:
-                    entry = self._pending.popleft()
-                    entries.append(entry)
-                    count += len(entry)
-                self._write(entries)
+                    item = self._pending.popleft()
+                    items.append(item)
+                    count += 1 if isinstance(item, tuple) else len(item)
+                self._write(items)
             finally:
                 self._busy = False
 
-    def _write(self, entries: list[PredictionEntry]) -> None:
-        try:
-            records = encode(entries)
-        except Exception:
-            log.exception("could not build prediction records; %d entries lost", len(entries))
-            with self._counts_lock:
-                self.records_dropped += sum(len(entry) for entry in entries)
+    def _write(self, items: list[_Queued]) -> None:
+        records = EncodedRecords([], [], [])
+        for item in items:
+            if isinstance(item, tuple):
+                records.request_ids.append(item[0])
+                records.timestamps.append(item[1])
+                records.documents.append(item[2])
+                continue
+            if isinstance(item, EncodedRecords):
+                records.extend(item)
+                continue
+            try:
+                records.extend(encode([item]))
+            except Exception:
+                log.exception("could not build prediction records; %d lost", len(item))
+                with self._counts_lock:
+                    self.records_dropped += len(item)
+        if not records:
             return
         try:
             self.sink.write(records)

@@ -25,6 +25,19 @@ FEATURE_CACHE_SIZE = 65_536
 FAST_PATH_TOLERANCE = 1e-5
 
 
+class MemoRow:
+    """One memoized instance of a version: its feature row and probabilities, and the prediction
+    log's serialized part for it (inputs, features, prediction, probabilities), built by the log's
+    encoder the first time the row is logged and reused for every repeat of the same fixture."""
+
+    __slots__ = ("features", "log_fragment", "probabilities")
+
+    def __init__(self, features: np.ndarray, probabilities: np.ndarray) -> None:
+        self.features = features
+        self.probabilities = probabilities
+        self.log_fragment: bytes | None = None
+
+
 class Predictor:
     """Probabilities for request instances from a model bundle.
 
@@ -42,7 +55,7 @@ class Predictor:
         self.feature_names: list[str] = list(getattr(bundle, "feature_names", []) or [])
         self._booster = getattr(bundle, "booster", None)
         self._fast = False
-        self._memo: OrderedDict[tuple, tuple[np.ndarray, np.ndarray]] = OrderedDict()  # key → (features, probabilities)
+        self._memo: OrderedDict[tuple, MemoRow] = OrderedDict()
         self._memo_lock = threading.Lock()
 
     @property
@@ -65,13 +78,22 @@ class Predictor:
 
     # ---- few rows ---------------------------------------------------------------------
     def predict_instances(self, instances: Sequence[Mapping[str, Any]]) -> tuple[np.ndarray, np.ndarray]:
-        """Like :meth:`predict_frame` for a few validated instances, memoized per version.
+        """Like :meth:`predict_frame` for a few validated instances, memoized per version."""
+        probabilities, features, _ = self.predict_memoized(instances)
+        return probabilities, features
+
+    def predict_memoized(
+        self, instances: Sequence[Mapping[str, Any]]
+    ) -> tuple[np.ndarray, np.ndarray, list[MemoRow] | None]:
+        """(probabilities, features, memo rows) for a few validated instances; the memo rows are
+        None when the rows did not go through the memo (no fast path, or too many rows).
 
         Features and probabilities are pure functions of the instance, the day (rest days when the
         date is omitted) and this version, so repeated fixtures cost a dict lookup.
         """
         if not self._fast or len(instances) > 64:
-            return self.predict_frame(pd.DataFrame(list(instances)))
+            probabilities, features = self.predict_frame(pd.DataFrame(list(instances)))
+            return probabilities, features, None
         today = date.today().toordinal()
         keys = [(today, *sorted(instance.items())) for instance in instances]
         with self._memo_lock:
@@ -83,14 +105,13 @@ class Predictor:
             probabilities = self._booster_proba(rows)
             with self._memo_lock:
                 for j, i in enumerate(missing):
-                    found[i] = (rows[j], probabilities[j])
-                    self._memo[keys[i]] = found[i]
+                    found[i] = self._memo[keys[i]] = MemoRow(rows[j], probabilities[j])
                 while len(self._memo) > FEATURE_CACHE_SIZE:
                     self._memo.popitem(last=False)
-        if len(found) == 1:
-            features, probabilities = found[0]  # type: ignore[misc]
-            return probabilities[np.newaxis], features[np.newaxis]
-        return np.array([hit[1] for hit in found]), np.array([hit[0] for hit in found])  # type: ignore[index]
+        memo: list[MemoRow] = found  # type: ignore[assignment]  # every miss was filled above
+        if len(memo) == 1:
+            return memo[0].probabilities[np.newaxis], memo[0].features[np.newaxis], memo
+        return np.array([hit.probabilities for hit in memo]), np.array([hit.features for hit in memo]), memo
 
     def _booster_proba(self, rows: np.ndarray) -> np.ndarray:
         predict_rows = getattr(self.bundle, "predict_rows", None)  # the bundle's own row API (e.g. a prior margin)

@@ -7,7 +7,7 @@ import numpy as np
 
 from scoreline.predlog.jsonl import JsonlSink, read_jsonl
 from scoreline.predlog.record import EncodedRecords
-from scoreline.predlog.writer import PredictionEntry, PredictionLogWriter, documents
+from scoreline.predlog.writer import PredictionEntry, PredictionLogWriter, documents, memoized_document, model_head
 
 
 def entry(n: int = 2, version: str = "1") -> PredictionEntry:
@@ -128,3 +128,44 @@ def test_a_batch_of_entries_gives_the_same_documents_as_each_entry_alone() -> No
     assert [d["request_id"] for d in together[:6]] == ["2-0", "2-1", "1-0", "3-0", "3-1", "3-2"]
     assert together[3]["features"] == {"elo_diff": 30.0, "rest": 31.0}
     assert together[6]["model_version"] == "2" and together[6]["features"]["rest"] is None
+
+
+class Slot:
+    def __init__(self) -> None:
+        self.log_fragment: bytes | None = None
+
+
+def test_memoized_rows_log_the_same_documents_and_keep_their_fragment() -> None:
+    plain = entry(3)
+    plain.request_ids = ["a", "b", "c"]
+    slots = [Slot(), Slot(), Slot()]
+    memoized = entry(3)
+    memoized.request_ids, memoized.log_slots, memoized.created = ["a", "b", "c"], slots, plain.created
+    assert memoized.to_documents() == plain.to_documents()
+    assert all(slot.log_fragment for slot in slots)  # built once, kept for the next repeat of the row
+    repeat = entry(3)
+    repeat.request_ids, repeat.log_slots = ["d", "e", "f"], slots
+    repeat.latency_ms = 2.25
+    again = repeat.to_documents()
+    assert [d["request_id"] for d in again] == ["d", "e", "f"]
+    assert again[1]["inputs"] == {"home_team": "A1", "away_team": "B"} and again[1]["features"]["rest"] is None
+    assert again[2]["latency_ms"] == 2.25 and again[0]["probabilities"] == {"home": 0.5, "draw": 0.3, "away": 0.2}
+
+
+def test_a_memoized_document_equals_the_encoded_one(tmp_path: Path) -> None:
+    slots = [Slot()]
+    first = entry(1)
+    first.request_ids, first.log_slots = ["a"], slots
+    first.to_documents()  # builds the row's fragment
+    assert slots[0].log_fragment is not None
+    timestamp, document = memoized_document(
+        model_head(first.task, first.model_name, first.model_version), "b", slots[0].log_fragment, 1.5
+    )
+    sink = JsonlSink(tmp_path)
+    writer = PredictionLogWriter(sink, flush_interval_s=0.01).start()
+    assert writer.submit_document("b", timestamp, document)
+    assert writer.flush(5)
+    writer.close()
+    (logged,) = read_jsonl(tmp_path)
+    expected = first.to_documents()[0] | {"request_id": "b", "@timestamp": timestamp}
+    assert logged == expected
