@@ -257,6 +257,12 @@ def _frame_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     columns = []
     for name in frame.columns:
         column = frame[name]
+        if isinstance(column.dtype, pd.CategoricalDtype):
+            # model-api's validated batch columns: each category boxed once, rows taken by code (-1 → None)
+            lookup = np.empty(len(column.cat.categories) + 1, dtype=object)  # the last slot stays None
+            lookup[:-1] = column.cat.categories.tolist()
+            columns.append(lookup[column.cat.codes.to_numpy()].tolist())
+            continue
         missing = column.isna().to_numpy()
         values = column.tolist()
         if missing.any():

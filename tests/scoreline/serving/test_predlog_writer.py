@@ -4,6 +4,7 @@ import threading
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from scoreline.predlog.jsonl import JsonlSink, read_jsonl
 from scoreline.predlog.record import EncodedRecords
@@ -169,3 +170,16 @@ def test_a_memoized_document_equals_the_encoded_one(tmp_path: Path) -> None:
     (logged,) = read_jsonl(tmp_path)
     expected = first.to_documents()[0] | {"request_id": "b", "@timestamp": timestamp}
     assert logged == expected
+
+
+def test_categorical_batch_columns_log_plain_values() -> None:
+    teams = pd.Categorical.from_codes([0, 1, -1], categories=["Brazil", "Chile"])
+    neutral = pd.Categorical.from_codes([1, 0, 1], categories=[False, True])
+    table = entry(3)
+    table.inputs = pd.DataFrame({"home_team": teams, "neutral": neutral})
+    plain = entry(3)
+    plain.inputs = [{"home_team": "Brazil", "neutral": True}, {"home_team": "Chile", "neutral": False},
+                    {"home_team": None, "neutral": True}]  # fmt: skip
+    table.request_ids = plain.request_ids = ["a", "b", "c"]
+    table.created = plain.created
+    assert table.to_documents() == plain.to_documents()
