@@ -48,8 +48,8 @@ class LogSlot(Protocol):
 class PredictionEntry:
     """Predictions of one request (one or many instances), as cheap to build as possible.
 
-    The request thread only fills these fields (no formatting, no copies); the writer thread turns
-    them into documents.
+    The request thread fills these fields (no formatting, no copies); :func:`encode` turns them into
+    documents, in the request's thread for a few rows and in the writer thread for a batch file.
     """
 
     task: str
@@ -94,7 +94,8 @@ def documents(entries: Sequence[PredictionEntry]) -> list[dict[str, Any]]:
 
 def encode(entries: Sequence[PredictionEntry]) -> EncodedRecords:
     """The serialized documents of many entries, in order: per record one dict literal and one
-    ``orjson.dumps`` (which also turns NaN and infinities into null)."""
+    ``orjson.dumps`` (which also turns NaN and infinities into null), or, for rows with a memo slot,
+    the row's serialized fragment with the record's own time, id and latency around it."""
     encoded = EncodedRecords([], [], [])
     if len(entries) == 1 and len(entries[0].inputs) < LARGE_BATCH_ROWS:  # the inline case: no context manager
         _encode_entry(entries[0], encoded)
@@ -192,22 +193,15 @@ def memoized_document(head: bytes, request_id: str, fragment: bytes, latency_ms:
     """(timestamp, document) of one record whose row fragment is already serialized (a repeated
     fixture): the same bytes :func:`encode` gives, assembled without a dict."""
     timestamp = _iso_milliseconds(time.time())
-    document = b"".join(
-        (
-            b'{"@timestamp":"',
-            timestamp.encode(),
-            b'","request_id":',
-            orjson.dumps(request_id),
-            b",",
-            head,
-            b",",
-            fragment,
-            b',"latency_ms":',
-            orjson.dumps(latency_ms),
-            b"}",
-        )
-    )
-    return timestamp, document
+    return timestamp, _assemble(timestamp.encode(), request_id, head, fragment, orjson.dumps(latency_ms))
+
+
+def _assemble(stamp: bytes, request_id: str, head: bytes, fragment: bytes, latency: bytes) -> bytes:
+    """A document from its serialized parts, keys in :class:`PredictionRecord` order."""
+    return b"".join(
+        (b'{"@timestamp":"', stamp, b'","request_id":', orjson.dumps(request_id), b",", head, b",", fragment,
+         b',"latency_ms":', latency, b"}")
+    )  # fmt: skip
 
 
 def _encode_with_slots(entry: PredictionEntry, ids: Sequence[str], out: EncodedRecords) -> None:
@@ -215,14 +209,12 @@ def _encode_with_slots(entry: PredictionEntry, ids: Sequence[str], out: EncodedR
     model's part once per version; only the time, the id and the latency are new per record."""
     head = model_head(entry.task, entry.model_name, entry.model_version)
     timestamp = entry.iso_timestamp()
-    opening, latency = b'{"@timestamp":"' + timestamp.encode() + b'","request_id":', orjson.dumps(entry.latency_ms)
-    middle, closing = b"," + head + b",", b',"latency_ms":' + latency + b"}"
-    dumps, documents = orjson.dumps, out.documents
+    stamp, latency = timestamp.encode(), orjson.dumps(entry.latency_ms)
     for row, (request_id, slot) in enumerate(zip(ids, entry.log_slots or (), strict=True)):
         fragment = slot.log_fragment
         if fragment is None:
             fragment = slot.log_fragment = _fragment(entry, row)
-        documents.append(b"".join((opening, dumps(request_id), middle, fragment, closing)))
+        out.documents.append(_assemble(stamp, request_id, head, fragment, latency))
     out.request_ids.extend(ids)
     out.timestamps.extend(repeat(timestamp, len(ids)))
 
