@@ -288,6 +288,12 @@ def _by_name(document: dict[str, Any]) -> dict[str, Any]:
 _Queued = PredictionEntry | EncodedRecords | tuple[str, str, bytes]  # tuple: (request id, timestamp, document)
 
 
+def _as_records(item: _Queued) -> EncodedRecords:
+    if isinstance(item, tuple):
+        return EncodedRecords([item[0]], [item[1]], [item[2]])
+    return item if isinstance(item, EncodedRecords) else encode([item])
+
+
 class PredictionLogWriter:
     def __init__(
         self,
@@ -328,10 +334,17 @@ class PredictionLogWriter:
         go to the fallback hook (the Elasticsearch sink's disk spool), or are counted as dropped when
         there is none.
         """
-        item: PredictionEntry | EncodedRecords = entry
+        item: _Queued = entry
         if len(entry.inputs) <= self.inline_rows:
             try:
-                item = encode([entry])
+                encoded = encode([entry])
+                # One record (the usual request) waits as a tuple of str/bytes, which the cyclic
+                # collector stops tracking, rather than as lists it would walk again and again.
+                item = (
+                    (encoded.request_ids[0], encoded.timestamps[0], encoded.documents[0])
+                    if len(encoded) == 1
+                    else encoded
+                )
             except Exception:
                 log.exception("could not build prediction records; %d lost", len(entry))
                 with self._counts_lock:
@@ -344,7 +357,7 @@ class PredictionLogWriter:
             return True
         if self.fallback is not None:
             try:
-                records = item if isinstance(item, EncodedRecords) else encode([item])
+                records = _as_records(item)
             except Exception:
                 log.exception("could not build prediction records; %d lost", len(entry))
                 with self._counts_lock:
