@@ -60,21 +60,29 @@ def bulk_line(index: str, request_id: str, document: bytes) -> bytes:
     """One record as the sink buffers and spools it: its ``_bulk`` action and its document, separated
     by a tab. orjson never writes a raw tab (JSON escapes it inside strings), so turning every tab of
     a batch into a newline gives the NDJSON bulk body without parsing anything again."""
-    return b'{"index":{"_index":"%b","_id":%b}}\t%b' % (index.encode(), orjson.dumps(request_id), document)
+    return _line(_action_opening(index), request_id, document)
 
 
 def bulk_lines(records: Records) -> list[bytes]:
     """:func:`bulk_line` of every record (the daily index from each record's own timestamp)."""
     encoded = encode_records(records)
     openings: dict[str, bytes] = {}  # per day: the action up to the id
-    dumps, lines = orjson.dumps, []
+    lines = []
     for request_id, timestamp, document in zip(encoded.request_ids, encoded.timestamps, encoded.documents, strict=True):
         day = timestamp[:10]
         opening = openings.get(day)
         if opening is None:
-            opening = openings[day] = b'{"index":{"_index":"%b","_id":' % prediction_index(timestamp).encode()
-        lines.append(b"".join((opening, dumps(request_id), b"}}\t", document)))
+            opening = openings[day] = _action_opening(prediction_index(timestamp))
+        lines.append(_line(opening, request_id, document))
     return lines
+
+
+def _action_opening(index: str) -> bytes:
+    return b'{"index":{"_index":"%b","_id":' % index.encode()
+
+
+def _line(opening: bytes, request_id: str, document: bytes) -> bytes:
+    return b"".join((opening, orjson.dumps(request_id), b"}}\t", document))
 
 
 def bulk_body(lines: list[bytes]) -> bytes:
