@@ -1,0 +1,167 @@
+"""Shared helpers for task adapters that read tables as users really send them.
+
+Text is decoded whole (UTF-8, UTF-8 with BOM, else cp1252/latin-1), headers are matched
+loosely (case, spaces, R's ``read.csv`` mangling), numbers accept ``2.0`` for whole numbers,
+booleans accept ``TRUE/FALSE``, ``True/False``, ``1/0``, ``yes/no``. Every problem becomes a
+row-level entry ``{row, column, value, expected}`` where ``row`` is the spreadsheet row (the
+header is row 1); :meth:`RowProblems.raise_if_any` turns them into one 422.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from scoreline.errors import ErrorCode, ScorelineError
+
+MAX_REPORTED_PROBLEMS = 50
+FIRST_ROW = 2  # spreadsheet numbering: the header is row 1
+TRUE_WORDS = frozenset({"true", "1", "1.0", "yes", "y", "t"})
+FALSE_WORDS = frozenset({"false", "0", "0.0", "no", "n", "f"})
+
+
+@dataclass
+class RowProblems:
+    """Collects problems up to the report limit while counting all of them."""
+
+    items: list[dict[str, Any]] = field(default_factory=list)
+    total: int = 0
+
+    def add(self, row: int | None, column: str | None, value: Any, expected: str, message: str | None = None) -> None:
+        """``row`` is a 0-based data position (reported as the spreadsheet row), or None for the whole file."""
+        self.total += 1
+        if len(self.items) < MAX_REPORTED_PROBLEMS:
+            entry = {
+                "row": None if row is None else int(row) + FIRST_ROW,
+                "column": column,
+                "value": _plain(value),
+                "expected": expected,
+            }
+            if message:
+                entry["message"] = message
+            self.items.append(entry)
+
+    def add_rows(self, rows: Iterable[int], column: str, values: Sequence[Any] | pd.Series, expected: str) -> None:
+        rows = list(rows)
+        picked = values.iloc[rows].tolist() if isinstance(values, pd.Series) else [values[r] for r in rows]
+        room = MAX_REPORTED_PROBLEMS - len(self.items)
+        for row, value in zip(rows[: max(room, 0)], picked[: max(room, 0)], strict=False):
+            self.add(row, column, value, expected)
+        self.total += max(len(rows) - max(room, 0), 0)
+
+    def raise_if_any(self, what: str) -> None:
+        if not self.total:
+            return
+        first = self.items[0]
+        where = f"row {first['row']}, " if first.get("row") is not None else ""
+        column = f"column {first['column']!r}: " if first.get("column") else ""
+        message = f"invalid {what}: {where}{column}{first.get('message') or repr(first['value'])}; "
+        message += f"expected {first['expected']}"
+        if self.total > 1:
+            message += f" (and {self.total - 1} more problem(s), see details)"
+        raise ScorelineError(ErrorCode.INVALID_INPUT, message, {"problems": self.items, "count": self.total})
+
+
+def _plain(value: Any) -> Any:
+    if value is None or isinstance(value, str | bool | int):
+        return value if not isinstance(value, str) else value[:200]
+    if isinstance(value, float):
+        return None if np.isnan(value) else value
+    if isinstance(value, np.generic):
+        return _plain(value.item())
+    return repr(value)[:200]
+
+
+def decode_text(raw: bytes) -> str:
+    """The whole file as text: UTF-8 (with or without BOM), else cp1252, else latin-1."""
+    if raw.startswith(b"\xef\xbb\xbf"):
+        raw = raw[3:]
+    for encoding in ("utf-8", "cp1252", "latin-1"):
+        try:
+            return raw.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    return raw.decode("latin-1")  # unreachable: latin-1 decodes every byte
+
+
+def read_text_table(raw: bytes, what: str) -> pd.DataFrame:
+    """A CSV (or tab/semicolon separated) file with every cell as text, blanks and NA as missing."""
+    if not raw.strip():
+        raise ScorelineError(ErrorCode.INVALID_INPUT, f"the {what} file is empty; expected a header and rows")
+    if b"\x00" in raw[:4096]:
+        raise ScorelineError(ErrorCode.UNSUPPORTED_MEDIA, f"the {what} file is binary; expected a CSV text file")
+    text = decode_text(raw)
+    first = text.split("\n", 1)[0]
+    separator = max((",", ";", "\t"), key=first.count)
+    try:
+        frame = pd.read_csv(
+            io.StringIO(text), sep=separator, dtype=str, keep_default_na=False,
+            na_values=["", "NA", "N/A", "NaN", "nan", "null", "NULL", "-"],
+        )  # fmt: skip
+    except Exception as exc:
+        raise ScorelineError(
+            ErrorCode.INVALID_INPUT, f"unreadable {what} file: {exc}; expected a CSV with a header row"
+        ) from exc
+    frame.columns = [str(c).strip() for c in frame.columns]
+    frame = frame.loc[:, [not c.startswith("Unnamed:") or frame[c].notna().any() for c in frame.columns]]
+    return frame.reset_index(drop=True)
+
+
+def header_key(name: str) -> str:
+    """A loose key for a column name: lower case, ``%`` as ``pct``, R's ``X3P``/``FG.`` undone, no punctuation."""
+    text = str(name).strip()
+    if re.fullmatch(r"X\d.*", text):  # R's read.csv prefixes names that start with a digit
+        text = text[1:]
+    text = text.replace("%", "pct")
+    if text.endswith(".") and not text.endswith(".."):  # R turns "FG%" into "FG."
+        text = text[:-1] + "pct"
+    return re.sub(r"[^0-9a-z]+", "", text.lower())
+
+
+def match_columns(columns: Sequence[str], wanted: Mapping[str, Sequence[str]]) -> dict[str, str]:
+    """canonical name → the file's column, for each canonical name whose aliases (loose keys) appear."""
+    by_key = {}
+    for column in columns:
+        by_key.setdefault(header_key(column), column)
+    found = {}
+    for canonical, aliases in wanted.items():
+        for alias in (canonical, *aliases):
+            column = by_key.get(header_key(alias))
+            if column is not None:
+                found[canonical] = column
+                break
+    return found
+
+
+def parse_numbers(values: pd.Series, column: str, problems: RowProblems, expected: str = "a number") -> np.ndarray:
+    """Floats (missing stays NaN); cells that are not numbers are reported."""
+    text = values.astype("string").str.strip().str.replace(",", "", regex=False)
+    numbers = pd.to_numeric(text, errors="coerce")
+    bad = numbers.isna().to_numpy() & values.notna().to_numpy()
+    bad |= np.isinf(numbers.to_numpy(dtype=float, na_value=np.nan))
+    problems.add_rows(np.flatnonzero(bad), column, values, expected)
+    return numbers.to_numpy(dtype=float, na_value=np.nan)
+
+
+def parse_whole_numbers(values: pd.Series, column: str, problems: RowProblems) -> np.ndarray:
+    """Whole numbers, also written ``2.0``; ``2.5`` is reported."""
+    numbers = parse_numbers(values, column, problems, "a whole number")
+    fractional = np.isfinite(numbers) & (numbers != np.round(numbers))
+    problems.add_rows(np.flatnonzero(fractional), column, values, "a whole number")
+    return numbers
+
+
+def parse_booleans(values: pd.Series, column: str, problems: RowProblems) -> np.ndarray:
+    """0/1 floats from TRUE/FALSE, True/False, 1/0, yes/no (missing stays NaN)."""
+    text = values.astype("string").str.strip().str.lower()
+    mapped = text.map(lambda v: 1.0 if v in TRUE_WORDS else 0.0 if v in FALSE_WORDS else np.nan, na_action="ignore")
+    result = mapped.to_numpy(dtype=float, na_value=np.nan)
+    bad = np.isnan(result) & values.notna().to_numpy()
+    problems.add_rows(np.flatnonzero(bad), column, values, "true/false, 1/0 or yes/no")
+    return result
