@@ -99,6 +99,50 @@ def f1(labels: Any, probabilities: Any, threshold: float = 0.5) -> float:
     return float(2 * true_positive / denominator) if denominator else 0.0
 
 
+def _predicted_positive(probabilities: Any, threshold: float) -> np.ndarray:
+    p = np.asarray(probabilities, dtype=np.float64)
+    return (p[:, 1] if p.ndim == 2 else p) >= threshold
+
+
+def precision(labels: Any, probabilities: Any, threshold: float = 0.5) -> float:
+    """Binary precision of the positive class at a probability threshold (0 when nothing is predicted positive)."""
+    y = _labels(labels)
+    predicted = _predicted_positive(probabilities, threshold)
+    return float(np.sum(predicted & (y == 1)) / predicted.sum()) if predicted.any() else 0.0
+
+
+def recall(labels: Any, probabilities: Any, threshold: float = 0.5) -> float:
+    """Binary recall of the positive class at a probability threshold."""
+    y = _labels(labels)
+    predicted = _predicted_positive(probabilities, threshold)
+    positives = int((y == 1).sum())
+    return float(np.sum(predicted & (y == 1)) / positives) if positives else float("nan")
+
+
+def pr_auc(labels: Any, scores: Any) -> float:
+    """Average precision: the area under the precision-recall curve (step-wise, as scikit-learn)."""
+    y = _labels(labels)
+    s = np.asarray(scores, dtype=np.float64)
+    if s.ndim == 2:
+        s = s[:, 1]
+    positives = int(y.sum())
+    if positives == 0:
+        return float("nan")
+    order = np.argsort(-s, kind="stable")
+    y_sorted, s_sorted = y[order], s[order]
+    # One point per distinct score threshold.
+    last_of_tie = np.r_[np.flatnonzero(np.diff(s_sorted) != 0), len(s_sorted) - 1]
+    true_positives = np.cumsum(y_sorted)[last_of_tie]
+    precision_at = true_positives / (last_of_tie + 1)
+    recall_at = true_positives / positives
+    return float(np.sum(np.diff(np.r_[0.0, recall_at]) * precision_at))
+
+
+def rmse(actual: Any, predicted: Any) -> float:
+    difference = np.asarray(actual, dtype=np.float64) - np.asarray(predicted, dtype=np.float64)
+    return float(np.sqrt(np.mean(difference**2)))
+
+
 def mae(actual: Any, predicted: Any) -> float:
     return float(np.mean(np.abs(np.asarray(actual, dtype=np.float64) - np.asarray(predicted, dtype=np.float64))))
 
@@ -128,7 +172,11 @@ METRICS: dict[str, Callable[..., float]] = {
     "ece": ece,
     "roc_auc": roc_auc,
     "f1": f1,
+    "precision": precision,
+    "recall": recall,
+    "pr_auc": pr_auc,
     "mae": mae,
+    "rmse": rmse,
     "mape": mape,
     "smape": smape,
 }

@@ -145,6 +145,7 @@ class ModelBundle:
     params: dict[str, Any] = field(default_factory=dict)
     metadata: dict[str, Any] = field(default_factory=dict)  # holdout window, dataset version, ...
     prior: LogisticPrior | None = None  # base margin of the booster; None = boosted from XGBoost's base score
+    target_transform: str | None = None  # "log1p": the booster learnt log1p(value); predictions are expm1'd
 
     def __post_init__(self) -> None:
         self._prior_index: tuple[LogisticPrior | None, np.ndarray | None] = (None, None)
@@ -196,11 +197,31 @@ class ModelBundle:
         output = np.asarray(
             self.booster.inplace_predict(matrix, validate_features=False, base_margin=margin), dtype=np.float64
         )
-        if self.task.kind == "binary":
+        kind = self.task.kind
+        if kind == "binary":
             output = np.column_stack([1.0 - output, output])
-        elif self.task.kind == "multiclass":
+        elif kind == "multiclass":
             output = output.reshape(len(matrix), -1)
+        elif self.target_transform == "log1p":
+            output = np.expm1(output)
         return output
+
+    def contributions(self, rows: np.ndarray) -> np.ndarray:
+        """Per-feature contributions (SHAP values from XGBoost's ``pred_contribs``) to the margin of the
+        predicted quantity: ``(n, features)``; multiclass: of each row's most likely class."""
+        import xgboost as xgb
+
+        matrix = np.asarray(rows, dtype=np.float32)
+        columns = self._prior_columns()
+        margin = None if columns is None or self.prior is None else self.prior.margin(matrix[:, columns])
+        values = self.booster.predict(
+            xgb.DMatrix(matrix, base_margin=margin), pred_contribs=True, validate_features=False
+        )
+        values = np.asarray(values, dtype=np.float64)
+        if values.ndim == 3:  # (n, classes, features + bias): the predicted class's contributions
+            best = np.argmax(self.predict_rows(matrix), axis=1)
+            values = values[np.arange(len(matrix)), best]
+        return values[:, :-1]
 
     def predict_features(self, features: pd.DataFrame) -> np.ndarray:
         """Model output for a feature table: (n, k) probabilities, or (n,) values for regression."""
@@ -208,7 +229,7 @@ class ModelBundle:
 
     def predict_proba(self, requests: Requests) -> pd.DataFrame:
         """Class probabilities, one row per request, columns = the task's classes (e.g. home/draw/away)."""
-        if self.task.kind == "regression":
+        if self.task.kind in ("regression", "forecast"):
             raise ScorelineError(
                 ErrorCode.CONFLICT,
                 f"task {self.task_id!r} is a regression task; it has no class probabilities",
@@ -217,7 +238,23 @@ class ModelBundle:
         features = self.features(requests)
         return pd.DataFrame(self.predict_features(features), index=features.index, columns=list(self.classes))
 
-    # ---- persistence -------------------------------------------------------------------
+    def output_columns(self) -> list[str]:
+        """Column names of :meth:`predict_table`: the classes, ``value``, or ``d1..dH`` for forecasts."""
+        task = self.task
+        if task.kind == "forecast":
+            return [f"d{day}" for day in range(1, task.horizon + 1)]
+        if task.kind == "regression":
+            return ["value"]
+        return list(task.classes)
+
+    def predict_table(self, requests: Requests) -> pd.DataFrame:
+        """One row per request whatever the kind: class probabilities, the value, or the forecast days."""
+        features = self.features(requests)
+        output = self.predict_features(features)
+        rows = len(output) // self.task.horizon if self.task.kind == "forecast" else len(output)
+        return pd.DataFrame(np.asarray(output).reshape(rows, -1), columns=self.output_columns())
+
+
     def save(self, directory: Path | str) -> Path:
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
@@ -233,6 +270,7 @@ class ModelBundle:
             "params": self.params,
             "metadata": self.metadata,
             "prior": None if self.prior is None else self.prior.to_json(),
+            "target_transform": self.target_transform,
         }
         (directory / BUNDLE_FILE).write_text(json.dumps(document, default=_json_default), encoding="utf-8")
         return directory
@@ -270,6 +308,7 @@ class ModelBundle:
             params=document.get("params", {}),
             metadata=document.get("metadata", {}),
             prior=LogisticPrior.from_json(document["prior"]) if document.get("prior") else None,
+            target_transform=document.get("target_transform"),
         )
 
 

@@ -46,6 +46,7 @@ TAG_DATASET = "dataset"
 TAG_DATASET_VERSION = "dataset_version"
 TAG_HOLDOUT_START = "holdout_start"
 TAG_HOLDOUT_END = "holdout_end"
+TAG_HOLDOUT = "holdout"  # JSON: how to find the holdout rows again (scoreline.training.holdout_rows)
 TAG_PRIMARY_METRIC = "primary_metric"
 TAG_PRIMARY_VALUE = "primary_metric_value"
 TAG_BASELINES = "baseline_scores"  # JSON {baseline: {metric: value}}
@@ -72,6 +73,18 @@ def metric_keys(holdout_metrics: Mapping[str, float], baseline_metrics: Mapping[
     keys = {f"holdout_{name}": float(value) for name, value in holdout_metrics.items()}
     for baseline, scores in baseline_metrics.items():
         keys.update({f"baseline_{baseline}_{name}": float(value) for name, value in scores.items()})
+    return keys
+
+
+def fold_metric_keys(result: TrainingResult) -> dict[str, float]:
+    """Each evaluation fold's scores (``fold<i>_<metric>``) and their mean and sd (``folds_<metric>_mean|sd``)."""
+    keys = {
+        f"fold{i}_{name}": float(value)
+        for i, fold in enumerate(result.fold_metrics)
+        for name, value in fold.items()
+        if "_d" not in name
+    }
+    keys.update({f"folds_{name}": float(value) for name, value in result.fold_summary.items()})
     return keys
 
 
@@ -137,7 +150,8 @@ except ImportError:  # the registry needs the ml extra; keep the module importab
 
 
 class ScorelinePyfunc(_PythonModel):  # type: ignore[misc,valid-type]
-    """Serving request rows in, one probability column per task class out (e.g. home/draw/away)."""
+    """Serving request rows in; out one probability column per task class (e.g. home/draw/away), a ``value``
+    column (regression) or ``d1..dH`` (forecast)."""
 
     def load_context(self, context: Any) -> None:
         from scoreline.modeling import ModelBundle
@@ -146,7 +160,7 @@ class ScorelinePyfunc(_PythonModel):  # type: ignore[misc,valid-type]
 
     def predict(self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None) -> pd.DataFrame:
         requests = model_input.to_dict(orient="records") if isinstance(model_input, pd.DataFrame) else model_input
-        return self.bundle.predict_proba(requests).reset_index(drop=True)
+        return self.bundle.predict_table(requests)
 
 
 def pip_requirements() -> list[str]:
@@ -308,6 +322,7 @@ def log_training(
     from mlflow.models import infer_signature
 
     from scoreline.tasks import get_task
+    from scoreline.training import write_artifacts
 
     bundle = result.bundle
     task = get_task(bundle.task_id)
@@ -322,6 +337,7 @@ def log_training(
         TAG_DATASET_VERSION: dataset_version,
         TAG_HOLDOUT_START: _iso(holdout_start),
         TAG_HOLDOUT_END: _iso(holdout_end),
+        TAG_HOLDOUT: json.dumps(result.holdout or {"strategy": "walk_forward", "start": _iso(holdout_start)}),
         TAG_PRIMARY_METRIC: primary,
         TAG_PRIMARY_VALUE: repr(float(result.holdout_metrics[primary])),
         TAG_BASELINES: json.dumps(baselines, sort_keys=True),
@@ -335,15 +351,17 @@ def log_training(
     with _mlflow_errors(f"logging a training run of {task.id} to {tracking_uri}"):
         experiment_id = _ensure_experiment(client, experiment_name(task.id))
         example = pd.DataFrame(list(bundle.input_example))
-        signature = infer_signature(example, bundle.predict_proba(list(bundle.input_example)))
+        signature = infer_signature(example, bundle.predict_table(list(bundle.input_example)))
         with (
             mlflow.start_run(experiment_id=experiment_id, run_name=f"{task.id}-{dataset_version}") as run,
             tempfile.TemporaryDirectory(prefix="scoreline-bundle-") as tmp,
         ):
             mlflow.log_params({key: _param_text(value) for key, value in _run_params(result).items()})
             mlflow.log_metrics(metric_keys(result.holdout_metrics, baselines))
+            mlflow.log_metrics(fold_metric_keys(result))
             mlflow.set_tags(tags)
-            for path in result.artifacts.values():
+            artifacts = result.artifacts or write_artifacts(task, result, Path(tmp) / "evaluation")
+            for path in artifacts.values():
                 mlflow.log_artifact(str(path), artifact_path="evaluation")
             bundle_dir = Path(tmp) / BUNDLE_ARTIFACT
             bundle.save(bundle_dir)

@@ -1,25 +1,25 @@
-"""Walk-forward training of any task: features, XGBoost, baselines, evaluation, artifacts.
+"""Training of any task: its training table, XGBoost, folds, baselines, the final holdout.
 
-Time is split into three consecutive windows by the task's date column:
-``train`` < ``validation_start`` <= ``validation`` < ``holdout_start`` <= ``holdout``.
-Early stopping (and Optuna tuning, when asked) looks at the validation window only. The
-model is then refit on train + validation with the chosen number of rounds and evaluated
-once on the holdout: the bundle that is returned (and registered) is exactly the model
-that was scored. The serving state is taken at the end of the data, so serving features
-of future matches are current.
+The task's split strategy (``walk_forward`` by date, ``group``, ``stratified`` by a stable row
+key) cuts the table into train, validation, evaluation folds and a final holdout. Early
+stopping (and Optuna tuning, when asked) looks at the validation window only; each fold is
+fit on what comes before it and scored on it (each fold's metrics, then mean ± sd); the model
+is then refit on everything before the holdout with the chosen number of rounds and evaluated
+once on the holdout: the bundle that is returned (and registered) is exactly the model that
+was scored. The serving state is taken at the end of the data, so serving features are current.
 
 Classification models are boosted from a prior (the task's ``prior_features``, e.g. the Elo
 difference, in a logistic regression): its log-odds are XGBoost's ``base_margin``. The prior
-is walk-forward too: fit on the train window for early stopping and tuning, refit on train +
-validation for the final model and stored in the bundle. Early stopping may keep zero trees,
-so with little data the model is the prior itself and never worse than it on validation.
+is fit on the same rows as the trees each time. Early stopping may keep zero trees, so with
+little data the model is the prior itself and never worse than it on validation. Forecast
+models carry a p10-p90 interval per horizon day from their out-of-sample errors.
 """
 
 from __future__ import annotations
 
-import tempfile
+import itertools
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -32,7 +32,7 @@ from scoreline import evaluation
 from scoreline.errors import ErrorCode, ScorelineError
 from scoreline.modeling import LogisticPrior, ModelBundle
 from scoreline.monitoring.profile import build_reference_profile
-from scoreline.tasks.base import Task
+from scoreline.tasks.base import SplitStrategy, Task, TrainingTable, stable_fraction
 
 Progress = Callable[[float, str], None]
 
@@ -74,9 +74,9 @@ class TuningBudget:
 @dataclass
 class TrainingResult:
     task_id: str
-    holdout_start: date
-    holdout_end: date
-    validation_start: date
+    holdout_start: date | None  # walk-forward: the first holdout date; None for group / stratified splits
+    holdout_end: date | None
+    validation_start: date | None
     rows: dict[str, int]  # train / validation / holdout
     bundle: ModelBundle
     params: dict[str, Any]
@@ -87,6 +87,20 @@ class TrainingResult:
     seconds: float = 0.0
     tuning_trials: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
+    holdout: dict[str, Any] = field(default_factory=dict)  # how to find the holdout again (promotion re-scores on it)
+    fold_metrics: list[dict[str, float]] = field(default_factory=list)  # each evaluation fold, before the holdout
+    holdout_target: np.ndarray | None = None
+    holdout_predictions: np.ndarray | None = None
+
+    @property
+    def fold_summary(self) -> dict[str, float]:
+        """``<metric>_mean`` and ``<metric>_sd`` over the evaluation folds."""
+        summary: dict[str, float] = {}
+        for name in self.fold_metrics[0] if self.fold_metrics else ():
+            values = np.array([fold[name] for fold in self.fold_metrics], dtype=float)
+            summary[f"{name}_mean"] = float(np.nanmean(values))
+            summary[f"{name}_sd"] = float(np.nanstd(values))
+        return summary
 
 
 # ---- public API -----------------------------------------------------------------------------
@@ -103,16 +117,21 @@ def train(
     artifacts_dir: Path | None = None,
     seed: int = 0,
 ) -> TrainingResult:
+    """Train, evaluate on folds and the final holdout, and bundle one model. Features are built once.
+
+    ``artifacts_dir``: where to write the evaluation artifacts (plots, tables); None writes none
+    (call :func:`write_artifacts` later).
+    """
     started = time.perf_counter()
     report = progress or (lambda fraction, message: None)
     report(0.0, "building point-in-time features")
-    data = _sorted(task, canonical)
-    features = task.build_features(data)
-    target = task.target(data).to_numpy()
-    dates = pd.to_datetime(data[task.date_column]).to_numpy(dtype="datetime64[D]")
-    split = _split(dates, holdout_start)
+    table = task.training_table(canonical)
+    features = table.features
+    target = np.asarray(table.target)
+    split = make_split(task, table, holdout_start, seed)
     feature_names = list(features.columns)
     x = features.to_numpy(dtype=np.float32)
+    fit_target = _fit_target(task, target)
     train_rows, valid_rows, pre_rows, hold_rows = split.train, split.validation, split.pre_holdout, split.holdout
 
     chosen = {**DEFAULT_PARAMS, **(params or {})}
@@ -123,121 +142,152 @@ def train(
     if tuning_budget is not None and tuning_budget.trials > 0:
         report(0.1, f"tuning: up to {tuning_budget.trials} trials / {tuning_budget.seconds:.0f} s")
         chosen, trials = _tune(
-            task, x, target, early_margin, train_rows, valid_rows, chosen, tuning_budget, seed, report
+            task, x, fit_target, early_margin, train_rows, valid_rows, chosen, tuning_budget, seed, report
         )
 
-    report(0.6, "early stopping on the validation window")
-    rounds = _best_rounds(task, x, target, early_margin, train_rows, valid_rows, chosen, seed)
+    report(0.55, "early stopping on the validation window")
+    rounds = _best_rounds(task, x, fit_target, early_margin, train_rows, valid_rows, chosen, seed)
+    metric_names = [m.name for m in task.metrics]
+
+    report(0.6, f"scoring {len(split.folds)} evaluation folds")
+    fold_metrics: list[dict[str, float]] = []
+    residual_ratios: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # forecast intervals: (h, actual, pred)
+    for fit_rows, score_rows in split.folds:
+        fold_rounds = round(rounds * fit_rows.sum() / max(train_rows.sum(), 1))
+        fold_prior = _fit_prior(task, features, target, fit_rows)
+        fold_bundle = _bundle(task, feature_names, fold_prior, _fit(
+            task, x, fit_target, _margin(fold_prior, features), fit_rows, chosen, fold_rounds, seed
+        ))  # fmt: skip
+        fold_predictions = fold_bundle.predict_rows(x[score_rows])
+        fold_metrics.append(_scores(task, metric_names, target[score_rows], fold_predictions, None))
+        if table.horizon is not None:
+            residual_ratios.append((table.horizon[score_rows], target[score_rows], fold_predictions))
+
     # Refit on train + validation: scale the rounds with the extra rows, as the trees see more data.
     refit_rounds = round(rounds * pre_rows.sum() / max(train_rows.sum(), 1))
     prior = _fit_prior(task, features, target, pre_rows)
     margin = _margin(prior, features)
-    report(0.7, f"fitting on {int(pre_rows.sum())} rows before the holdout ({refit_rounds} rounds)")
-    booster = _fit(task, x, target, margin, pre_rows, chosen, refit_rounds, seed)
+    report(0.75, f"fitting on {int(pre_rows.sum())} rows before the holdout ({refit_rounds} rounds)")
+    booster = _fit(task, x, fit_target, margin, pre_rows, chosen, refit_rounds, seed)
 
-    report(0.8, "scoring the holdout and the baselines")
-    metric_names = [m.name for m in task.metrics]
-    bundle = ModelBundle(
-        task_id=task.id,
-        booster=booster,
-        feature_names=feature_names,
-        serving_state=task.serving_state(data),
-        reference_profile={},
-        input_example=input_example(task, data),
-        holdout_metrics={},
-        params={**chosen, "num_boost_round": refit_rounds},
-        prior=prior,
-    )
-    predictions = bundle.predict_features(features[hold_rows])
-    holdout_metrics = evaluation.score(metric_names, target[hold_rows], predictions)
+    report(0.85, "scoring the holdout and the baselines")
+    bundle = _bundle(task, feature_names, prior, booster)
+    bundle.serving_state = task.serving_state(canonical)
+    bundle.input_example = input_example(task, table)
+    bundle.params = {**chosen, "num_boost_round": refit_rounds}
+    horizon = table.horizon[hold_rows] if table.horizon is not None else None
+    predictions = bundle.predict_rows(x[hold_rows])
+    holdout_metrics = _scores(task, metric_names, target[hold_rows], predictions, horizon)
     bundle.holdout_metrics = holdout_metrics
     baseline_metrics = {
-        name: evaluation.score(metric_names, target[hold_rows], prediction)
-        for name, prediction in _baselines(task, features, target, pre_rows, hold_rows).items()
+        name: _scores(task, metric_names, target[hold_rows], prediction, horizon)
+        for name, prediction in _baselines(task, table, target, pre_rows, hold_rows).items()
     }
-    predicted_labels = (
-        pd.Series(np.asarray(task.classes)[np.argmax(predictions, axis=1)]) if task.kind != "regression" else None
-    )
     bundle.reference_profile = build_reference_profile(
         features[pre_rows],
-        predicted_labels,
-        categorical=tuple(getattr(task, "categorical_features", ())),
+        _predicted_labels(task, predictions),
+        categorical=tuple(task.categorical_features),
         seed=seed,
     )
-    window = {
-        "holdout_start": str(split.holdout_start),
-        "holdout_end": str(dates[hold_rows].max()),
-        "validation_start": str(split.validation_start),
-        "data_end": str(dates.max()),
-    }
-    bundle.metadata = {**window, "rows": split.rows}
+    bundle.metadata = {**split.window, "holdout": split.holdout_spec, "rows": split.rows}
+    if task.kind == "forecast":
+        bundle.metadata["interval"] = _interval(task, residual_ratios or [(horizon, target[hold_rows], predictions)])
 
-    report(0.9, "writing artifacts")
     importance = _importance(booster, feature_names)
-    out_dir = Path(artifacts_dir) if artifacts_dir else Path(tempfile.mkdtemp(prefix=f"scoreline-{task.id}-"))
-    artifacts = _artifacts(task, out_dir, target[hold_rows], predictions, importance, holdout_metrics, baseline_metrics)
-    report(1.0, "done")
-    return TrainingResult(
+    result = TrainingResult(
         task_id=task.id,
-        holdout_start=_as_date(split.holdout_start),
-        holdout_end=_as_date(dates[hold_rows].max()),
-        validation_start=_as_date(split.validation_start),
+        holdout_start=split.holdout_start,
+        holdout_end=split.holdout_end,
+        validation_start=split.validation_start,
         rows=split.rows,
         bundle=bundle,
         params=bundle.params,
         holdout_metrics=holdout_metrics,
         baseline_metrics=baseline_metrics,
-        artifacts=artifacts,
+        artifacts={},
         feature_importance=importance,
-        seconds=time.perf_counter() - started,
+        seconds=0.0,
         tuning_trials=trials,
+        holdout=split.holdout_spec,
+        fold_metrics=fold_metrics,
+        holdout_target=target[hold_rows],
+        holdout_predictions=predictions,
     )
+    if artifacts_dir is not None:
+        report(0.95, "writing artifacts")
+        result.artifacts = write_artifacts(task, result, Path(artifacts_dir))
+    result.seconds = time.perf_counter() - started
+    report(1.0, "done")
+    return result
 
 
-def evaluate_bundle(bundle: ModelBundle, canonical: pd.DataFrame, holdout_start: date) -> dict[str, float]:
-    """Score a bundle on the rows dated at or after ``holdout_start``, features point-in-time from the full table."""
+def evaluate_bundle(
+    bundle: ModelBundle, canonical: pd.DataFrame, holdout: date | Mapping[str, Any] | None
+) -> dict[str, float]:
+    """Score a bundle on a table's holdout rows (a first date, or a holdout spec from training), features
+    point-in-time from the full table."""
     task = bundle.task
-    data = _sorted(task, canonical)
-    features = task.build_features(data)
-    missing = [name for name in bundle.feature_names if name not in features.columns]
+    table = task.training_table(canonical)
+    missing = [name for name in bundle.feature_names if name not in table.features.columns]
     if missing:
         raise ScorelineError(
             ErrorCode.CONFLICT,
             f"the bundle needs features {missing} that task {task.id!r} no longer builds; it cannot be re-scored",
             {"missing": missing},
         )
-    dates = pd.to_datetime(data[task.date_column]).to_numpy(dtype="datetime64[D]")
-    rows = dates >= np.datetime64(holdout_start, "D")
+    spec = holdout if isinstance(holdout, Mapping) else {"strategy": "walk_forward", "start": _iso(holdout)}
+    rows = holdout_rows(table, spec)
     if rows.sum() == 0:
         raise ScorelineError(
             ErrorCode.INVALID_INPUT,
-            f"no rows dated on or after {holdout_start}; expected a window inside the data (ends {dates.max()})",
-            {"holdout_start": str(holdout_start), "data_end": str(dates.max())},
+            f"no rows of the table fall in the holdout {dict(spec)}; expected a window inside the data",
+            {"holdout": dict(spec)},
         )
-    target = task.target(data).to_numpy()[rows]
-    predictions = bundle.predict_features(features[rows])
-    return evaluation.score([m.name for m in task.metrics], target, predictions)
+    target = np.asarray(table.target)[rows]
+    predictions = bundle.predict_features(table.features[rows])
+    horizon = table.horizon[rows] if table.horizon is not None else None
+    return _scores(task, [m.name for m in task.metrics], target, predictions, horizon)
 
 
-def input_example(task: Task, canonical: pd.DataFrame, rows: int = INPUT_EXAMPLE_ROWS) -> list[dict[str, Any]]:
+def input_example(task: Task, table: TrainingTable, rows: int = INPUT_EXAMPLE_ROWS) -> list[dict[str, Any]]:
     """The last rows of the data as serving requests (the request model's fields that the table has)."""
-    fields = [name for name in task.request_model.model_fields if name in canonical.columns]
+    if table.requests is None or table.requests.empty:
+        return []
+    fields = [name for name in task.request_model.model_fields if name in table.requests.columns]
     examples = []
-    for record in canonical[fields].tail(rows).to_dict(orient="records"):
-        examples.append({key: _plain(value) for key, value in record.items()})
+    for record in table.requests[fields].tail(rows).to_dict(orient="records"):
+        examples.append({key: _plain(value) for key, value in record.items() if not _missing(value)})
     return examples
 
 
-# ---- internals ------------------------------------------------------------------------------
+def write_artifacts(task: Task, result: TrainingResult, directory: Path) -> dict[str, Path]:
+    """The evaluation artifacts of a training result (importance, calibration, metrics, folds) as files."""
+    target = result.holdout_target if result.holdout_target is not None else np.array([])
+    predictions = result.holdout_predictions if result.holdout_predictions is not None else np.array([])
+    artifacts = _artifacts(
+        task, directory, target, predictions, result.feature_importance, result.holdout_metrics,
+        result.baseline_metrics,
+    )  # fmt: skip
+    if result.fold_metrics:
+        folds = pd.DataFrame(result.fold_metrics).rename_axis("fold")
+        folds.to_csv(directory / "folds.csv")
+        artifacts["folds.csv"] = directory / "folds.csv"
+    return artifacts
+
+
+# ---- splits -----------------------------------------------------------------------------------
 
 
 @dataclass
-class _Split:
+class Split:
     train: np.ndarray
     validation: np.ndarray
     holdout: np.ndarray
-    holdout_start: np.datetime64
-    validation_start: np.datetime64
+    folds: list[tuple[np.ndarray, np.ndarray]]  # (fit rows, score rows), all before the holdout
+    holdout_spec: dict[str, Any]
+    holdout_start: date | None = None
+    holdout_end: date | None = None
+    validation_start: date | None = None
 
     @property
     def pre_holdout(self) -> np.ndarray:
@@ -251,42 +301,220 @@ class _Split:
             "holdout": int(self.holdout.sum()),
         }
 
+    @property
+    def window(self) -> dict[str, str]:
+        found = {
+            "holdout_start": self.holdout_start,
+            "holdout_end": self.holdout_end,
+            "validation_start": self.validation_start,
+        }
+        return {key: value.isoformat() for key, value in found.items() if value is not None}
 
-def _sorted(task: Task, canonical: pd.DataFrame) -> pd.DataFrame:
-    if task.date_column not in canonical.columns:
+
+def make_split(task: Task, table: TrainingTable, holdout_start: date | None, seed: int) -> Split:
+    """The task's split strategy on this table; a strategy whose column the table lacks falls back to stratified."""
+    strategy = task.split
+    if strategy.kind == "walk_forward" and table.dates is not None:
+        return _walk_forward(np.asarray(table.dates, dtype="datetime64[D]"), holdout_start, strategy)
+    if strategy.kind in ("walk_forward", "group") and table.groups is not None and holdout_start is None:
+        return _by_group(np.asarray(table.groups), strategy)
+    return _stratified(task, table, strategy, seed)
+
+
+def holdout_rows(table: TrainingTable, spec: Mapping[str, Any]) -> np.ndarray:
+    """The rows of a table that fall in a holdout described by :attr:`Split.holdout_spec`."""
+    strategy = spec.get("strategy")
+    if strategy == "walk_forward" and table.dates is not None and spec.get("start"):
+        return np.asarray(table.dates, dtype="datetime64[D]") >= np.datetime64(spec["start"], "D")
+    if strategy == "group" and table.groups is not None and "first_group" in spec:
+        return _group_order(np.asarray(table.groups)) >= _group_key(spec["first_group"])
+    if strategy == "stratified":
+        return stable_fraction(_keys(table)) < float(spec.get("fraction", 0.2))
+    raise ScorelineError(
+        ErrorCode.CONFLICT,
+        f"the holdout {dict(spec)} does not apply to this table; expected a walk-forward start date, a first group "
+        "or a stratified fraction that the table supports",
+        {"holdout": dict(spec)},
+    )
+
+
+def _check_windows(before: int, holdout: int, what: str) -> None:
+    if before < 2 * MIN_ROWS_PER_WINDOW or holdout < MIN_ROWS_PER_WINDOW:
         raise ScorelineError(
             ErrorCode.INVALID_INPUT,
-            f"the table has no {task.date_column!r} column; expected the canonical {task.id} table",
-            {"columns": list(canonical.columns)},
+            f"holdout {what} leaves {before} rows before it and {holdout} in it; expected at "
+            f"least {2 * MIN_ROWS_PER_WINDOW} and {MIN_ROWS_PER_WINDOW}",
+            {"holdout": what, "rows": before + holdout},
         )
-    data = canonical.copy()
-    data[task.date_column] = pd.to_datetime(data[task.date_column])
-    return data.sort_values(task.date_column, kind="stable").reset_index(drop=True)
 
 
-def _split(dates: np.ndarray, holdout_start: date | None) -> _Split:
+def _expanding_folds(order: np.ndarray, pre: np.ndarray, folds: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Expanding-window folds over the second half of the pre-holdout rows (by an order key, ties together)."""
+    if folds <= 0:
+        return []
+    values = np.sort(order[pre])
+    if len(values) < 4 * MIN_ROWS_PER_WINDOW:
+        return []
+    cuts = [values[int(len(values) * (0.5 + 0.5 * i / folds))] for i in range(folds)] + [None]
+    found = []
+    for start, end in itertools.pairwise(cuts):
+        score = pre & (order >= start) & ((order < end) if end is not None else True)
+        fit = pre & (order < start)
+        if score.sum() >= MIN_ROWS_PER_WINDOW and fit.sum() >= MIN_ROWS_PER_WINDOW:
+            found.append((fit, score))
+    return found
+
+
+def _walk_forward(dates: np.ndarray, holdout_start: date | None, strategy: SplitStrategy) -> Split:
     n = len(dates)
     if holdout_start is None:
-        start = dates[min(int(n * (1 - HOLDOUT_FRACTION)), n - 1)] if n else np.datetime64("NaT")
+        start = np.sort(dates)[min(int(n * (1 - strategy.holdout_fraction)), n - 1)] if n else np.datetime64("NaT")
     else:
         start = np.datetime64(holdout_start, "D")
     holdout = dates >= start
     before = np.flatnonzero(~holdout)
-    if len(before) < 2 * MIN_ROWS_PER_WINDOW or holdout.sum() < MIN_ROWS_PER_WINDOW:
-        raise ScorelineError(
-            ErrorCode.INVALID_INPUT,
-            f"holdout from {start} leaves {len(before)} rows before it and {int(holdout.sum())} in it; expected at "
-            f"least {2 * MIN_ROWS_PER_WINDOW} and {MIN_ROWS_PER_WINDOW}",
-            {"holdout_start": str(start), "rows": n},
-        )
-    validation_start = dates[before[min(int(len(before) * (1 - VALIDATION_FRACTION)), len(before) - 1)]]
+    _check_windows(len(before), int(holdout.sum()), f"from {start}")
+    before_dates = np.sort(dates[before])
+    validation_start = before_dates[min(int(len(before) * (1 - VALIDATION_FRACTION)), len(before) - 1)]
     validation = (~holdout) & (dates >= validation_start)
     train = (~holdout) & (dates < validation_start)
     if train.sum() < MIN_ROWS_PER_WINDOW:  # one date holds most rows: split by position instead
-        validation_start = dates[before[-1]]
-        validation = (~holdout) & (dates >= validation_start)
+        validation_start = before_dates[-1]
+        validation = np.zeros(n, dtype=bool)
+        validation[before[-max(MIN_ROWS_PER_WINDOW, len(before) // 7) :]] = True
         train = (~holdout) & ~validation
-    return _Split(train, validation, holdout, start, validation_start)
+    return Split(
+        train, validation, holdout, _expanding_folds(dates, ~holdout, strategy.folds),
+        {"strategy": "walk_forward", "start": _iso(start)},
+        holdout_start=_as_date(start), holdout_end=_as_date(dates[holdout].max()),
+        validation_start=_as_date(validation_start),
+    )  # fmt: skip
+
+
+def _group_key(value: Any) -> Any:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return str(value)
+
+
+def _group_order(groups: np.ndarray) -> np.ndarray:
+    keys = [_group_key(g) for g in groups]
+    return np.array(keys, dtype=float if all(isinstance(k, float) for k in keys) else object)
+
+
+def _by_group(groups: np.ndarray, strategy: SplitStrategy) -> Split:
+    order = _group_order(groups)
+    distinct = np.array(sorted(set(order.tolist())), dtype=order.dtype)
+    counts = np.array([(order == g).sum() for g in distinct])
+    tail = np.cumsum(counts[::-1])[::-1]  # rows in this group and every later one
+    n = len(order)
+    first = distinct[max(int(np.flatnonzero(tail >= strategy.holdout_fraction * n).max(initial=0)), 1)]
+    holdout = order >= first
+    before = ~holdout
+    _check_windows(int(before.sum()), int(holdout.sum()), f"from group {first}")
+    pre_groups = distinct[distinct < first]
+    pre_tail = np.cumsum(counts[: len(pre_groups)][::-1])[::-1]
+    valid_index = max(int(np.flatnonzero(pre_tail >= VALIDATION_FRACTION * before.sum()).max(initial=0)), 1)
+    validation = before & (order >= pre_groups[min(valid_index, len(pre_groups) - 1)])
+    train = before & ~validation
+    first_value = first.item() if hasattr(first, "item") else first
+    return Split(
+        train, validation, holdout, _expanding_folds(order, before, strategy.folds),
+        {"strategy": "group", "first_group": first_value},
+    )  # fmt: skip
+
+
+def _keys(table: TrainingTable) -> np.ndarray:
+    if table.keys is not None:
+        return np.asarray(table.keys).astype(str)
+    # No keys: the rows' own content, so the same row lands on the same side in every dataset version.
+    return pd.util.hash_pandas_object(table.features, index=False).astype(str).to_numpy()
+
+
+def _stratified(task: Task, table: TrainingTable, strategy: SplitStrategy, seed: int) -> Split:
+    target = np.asarray(table.target)
+    holdout = stable_fraction(_keys(table)) < strategy.holdout_fraction
+    before = np.flatnonzero(~holdout)
+    _check_windows(len(before), int(holdout.sum()), f"of {strategy.holdout_fraction:.0%} by row key")
+    rng = np.random.default_rng(seed)
+    classification = task.kind in ("binary", "multiclass")
+    labels = target[before] if classification else np.zeros(len(before), dtype=int)
+    fold_of = np.empty(len(before), dtype=int)
+    k = max(strategy.folds, 2)
+    for value in np.unique(labels):  # seeded stratified assignment: each class spread evenly over the folds
+        members = before[labels == value] if classification else before
+        shuffled = rng.permutation(len(members))
+        fold_of[np.searchsorted(before, members[shuffled])] = np.arange(len(members)) % k
+    n = len(target)
+    validation = np.zeros(n, dtype=bool)
+    validation[before[fold_of == 0]] = True
+    train = ~holdout & ~validation
+    folds = []
+    for fold in range(k if strategy.folds > 0 else 0):
+        score = np.zeros(n, dtype=bool)
+        score[before[fold_of == fold]] = True
+        folds.append((~holdout & ~score, score))
+    return Split(
+        train, validation, holdout, folds,
+        {"strategy": "stratified", "fraction": strategy.holdout_fraction},
+    )  # fmt: skip
+
+
+def _fit_target(task: Task, target: np.ndarray) -> np.ndarray:
+    """What the booster learns: class indices, or values (log1p of them for tasks with ``log_target``)."""
+    if task.kind in ("regression", "forecast") and task.log_target:
+        return np.log1p(np.clip(target.astype(np.float64), 0.0, None))
+    return target
+
+
+def _bundle(task: Task, feature_names: list[str], prior: LogisticPrior | None, booster: Any) -> ModelBundle:
+    return ModelBundle(
+        task_id=task.id,
+        booster=booster,
+        feature_names=feature_names,
+        serving_state={},
+        reference_profile={},
+        input_example=[],
+        holdout_metrics={},
+        prior=prior,
+        target_transform="log1p" if task.kind in ("regression", "forecast") and task.log_target else None,
+    )
+
+
+def _scores(
+    task: Task, metric_names: list[str], target: np.ndarray, predictions: np.ndarray, horizon: np.ndarray | None
+) -> dict[str, float]:
+    """The task's metrics, and for forecasts each of them per horizon day too (``<metric>_d<h>``)."""
+    scores = evaluation.score(metric_names, target, predictions)
+    if horizon is not None:
+        for day in np.unique(horizon).tolist():
+            rows = horizon == day
+            for name, value in evaluation.score(metric_names, target[rows], predictions[rows]).items():
+                scores[f"{name}_d{int(day)}"] = value
+    return scores
+
+
+def _predicted_labels(task: Task, predictions: np.ndarray) -> pd.Series | None:
+    if task.kind in ("regression", "forecast"):
+        return None
+    return pd.Series(np.asarray(task.classes)[np.argmax(predictions, axis=1)])
+
+
+def _interval(task: Task, parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> dict[str, Any]:
+    """Forecast interval per horizon day: quantiles of actual / predicted on out-of-sample rows."""
+    horizon = np.concatenate([p[0] for p in parts])
+    actual = np.concatenate([p[1] for p in parts]).astype(np.float64)
+    predicted = np.concatenate([p[2] for p in parts]).astype(np.float64)
+    ratio = actual / np.maximum(predicted, 1e-9)
+    low_q, high_q = task.interval_quantiles
+    low, high = [], []
+    for day in range(1, task.horizon + 1):
+        rows = (horizon == day) & np.isfinite(ratio)
+        values = ratio[rows] if rows.any() else ratio[np.isfinite(ratio)]
+        low.append(float(np.quantile(values, low_q)) if len(values) else 1.0)
+        high.append(float(np.quantile(values, high_q)) if len(values) else 1.0)
+    return {"quantiles": [low_q, high_q], "low_ratio": low, "high_ratio": high}
 
 
 def _objective(task: Task) -> dict[str, Any]:
@@ -302,8 +530,8 @@ def _booster_params(task: Task, params: dict[str, Any], seed: int) -> dict[str, 
 
 
 def _fit_prior(task: Task, features: pd.DataFrame, target: np.ndarray, rows: np.ndarray) -> LogisticPrior | None:
-    columns = list(getattr(task, "prior_features", ()))
-    if task.kind == "regression" or not columns:
+    columns = list(task.prior_features)
+    if task.kind not in ("binary", "multiclass") or not columns:
         return None
     return LogisticPrior.fit(features.loc[rows, columns], target[rows], len(task.classes))
 
@@ -403,7 +631,7 @@ def _tune(
             for name, (kind, low, high) in SEARCH_SPACE.items()
         }
         _, loss = _early_stopped(task, params, dtrain, dvalid, seed)
-        report(0.1 + 0.5 * min(1.0, (trial.number + 1) / budget.trials), f"tuning trial {trial.number + 1}")
+        report(0.1 + 0.45 * min(1.0, (trial.number + 1) / budget.trials), f"tuning trial {trial.number + 1}")
         return loss
 
     study = optuna.create_study(direction="minimize", sampler=optuna.samplers.TPESampler(seed=seed))
@@ -416,19 +644,23 @@ def _tune(
 
 
 def _baselines(
-    task: Task, features: pd.DataFrame, target: np.ndarray, fit_rows: np.ndarray, score_rows: np.ndarray
+    task: Task, table: TrainingTable, target: np.ndarray, fit_rows: np.ndarray, score_rows: np.ndarray
 ) -> dict[str, np.ndarray]:
     """Predictions on the score rows of every baseline, each fit on the fit rows only."""
     n = int(score_rows.sum())
-    if task.kind == "regression":
-        return {"mean": np.full(n, float(np.mean(target[fit_rows])))}
-    k = len(task.classes)
-    rates = np.bincount(target[fit_rows], minlength=k) / fit_rows.sum()
-    output: dict[str, np.ndarray] = {"base_rates": np.tile(rates, (n, 1))}
-    # The same logistic regression the model is boosted from: with zero trees, model == this baseline.
-    for name, columns in getattr(task, "baseline_features", {}).items():
-        prior = LogisticPrior.fit(features.loc[fit_rows, list(columns)], target[fit_rows], k)
-        output[name] = prior.probabilities(features.loc[score_rows, list(columns)].to_numpy(dtype=np.float64))
+    output: dict[str, np.ndarray] = {}
+    if task.kind in ("regression", "forecast"):
+        output["mean"] = np.full(n, float(np.mean(target[fit_rows])))
+    else:
+        k = len(task.classes)
+        rates = np.bincount(target[fit_rows].astype(np.int64), minlength=k) / fit_rows.sum()
+        output["base_rates"] = np.tile(rates, (n, 1))
+        # The same logistic regression the model is boosted from: with zero trees, model == this baseline.
+        features = table.features
+        for name, columns in task.baseline_features.items():
+            prior = LogisticPrior.fit(features.loc[fit_rows, list(columns)], target[fit_rows], k)
+            output[name] = prior.probabilities(features.loc[score_rows, list(columns)].to_numpy(dtype=np.float64))
+    output.update(task.baselines(table, fit_rows, score_rows))
     return output
 
 
@@ -456,7 +688,7 @@ def _artifacts(
     artifacts["feature_importance.png"] = evaluation.feature_importance_plot(
         series, directory / "feature_importance.png"
     )
-    if task.kind != "regression":
+    if task.kind in ("binary", "multiclass") and len(target):
         evaluation.calibration_table(target, predictions, task.classes).to_csv(
             directory / "calibration.csv", index=False
         )
@@ -472,6 +704,16 @@ def _artifacts(
 
 def _as_date(value: Any) -> date:
     return pd.Timestamp(value).date()
+
+
+def _iso(value: Any) -> str | None:
+    if value is None:
+        return None
+    return pd.Timestamp(value).date().isoformat()
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and not np.isfinite(value)) or value is pd.NaT
 
 
 def _plain(value: Any) -> Any:

@@ -11,7 +11,7 @@ Prediction kinds:
 
 * ``multiclass`` / ``binary``: probabilities over ``classes`` (binary: negative class first);
 * ``regression``: one value per request;
-* ``forecast``: one request → ``horizon`` values (days 1..horizon) with a p10–p90 interval.
+* ``forecast``: one request → ``horizon`` values (days 1..horizon) with a p10-p90 interval.
   ``training_table`` holds one row per (series, forecast origin, horizon day) with a feature
   ``horizon``; ``serving_features`` answers ``horizon`` rows per request, request-major.
 """
@@ -104,6 +104,7 @@ class Task(ABC):
     split: ClassVar[SplitStrategy] = SplitStrategy()
     horizon: ClassVar[int] = 0  # forecast: days ahead per request
     interval_quantiles: ClassVar[tuple[float, float]] = (0.1, 0.9)  # forecast interval from residuals
+    log_target: ClassVar[bool] = False  # regression / forecast: learn log1p(target) (counts spanning magnitudes)
 
     # Serving: the request model, the entities it names, the fields that must differ (a team cannot play itself).
     request_model: ClassVar[type[BaseModel]]  # one instance of POST /v1/{task}/predict

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from datetime import date as Date
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar
 
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
-from scoreline.tasks.base import MetricSpec, Task
+from scoreline.tasks.base import EntityField, MetricSpec, PredictionKind, Task
 
 
 class MatchRequest(BaseModel):
@@ -25,7 +25,7 @@ class MatchRequest(BaseModel):
 
 class MatchOutcomeTask(Task):
     id: ClassVar[str] = "match-outcome"
-    kind: ClassVar[Literal["multiclass", "binary", "regression"]] = "multiclass"
+    kind: ClassVar[PredictionKind] = "multiclass"
     classes: ClassVar[tuple[str, ...]] = ("home", "draw", "away")
     metrics: ClassVar[tuple[MetricSpec, ...]] = (
         MetricSpec("rps", greater_is_better=False),
@@ -35,6 +35,14 @@ class MatchOutcomeTask(Task):
         MetricSpec("ece", greater_is_better=False),
     )
     primary_metric: ClassVar[str] = "rps"
+    title: ClassVar[str] = "Football match outcome"
+    simulation_rows: ClassVar[int] = 20_000
+    entity_fields: ClassVar[tuple[EntityField, ...]] = (
+        EntityField("home_team", "team", "teams"),
+        EntityField("away_team", "team", "teams"),
+    )
+    distinct_fields: ClassVar[tuple[tuple[str, str], ...]] = (("home_team", "away_team"),)
+    outcome_keys: ClassVar[tuple[str, ...]] = ("date", "home_team", "away_team")
 
     def to_canonical(self, raw: bytes, filename: str) -> pd.DataFrame:
         from scoreline.tasks.match_outcome.data import to_canonical

@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 import streamlit as st
 
 from scoreline.errors import ScorelineError
-from scoreline.tasks import TASK_IDS
+from scoreline.tasks import task_ids
 from scoreline_dashboard import predlog
 from scoreline_dashboard.client import ServiceCallError
 from scoreline_dashboard.services import Ingest, Mlflow, ModelApi, Trainer
@@ -145,9 +145,9 @@ def served_tasks(config: DashboardSettings) -> list[str]:
     try:
         models = cached(_models, config.dashboard_cache_ttl_s)(config_key(config))
     except ScorelineError:
-        return list(TASK_IDS)
+        return list(task_ids())
     tasks = task_ids_from_models(models)
-    return tasks or list(TASK_IDS)
+    return tasks or list(task_ids())
 
 
 def task_ids_from_models(models: Any) -> list[str]:

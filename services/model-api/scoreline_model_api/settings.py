@@ -4,19 +4,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import SecretStr
+from pydantic import Field, SecretStr
 
 from scoreline.monitoring.settings import MonitoringSettings
 from scoreline.predlog.factory import PredictionLogSettings
 from scoreline.settings import DEFAULT_HOME, AuthSettings, MlflowSettings, StorageSettings
-from scoreline.tasks import TASK_IDS
+from scoreline.tasks import task_ids
 
 
 class ModelApiSettings(AuthSettings, MlflowSettings, PredictionLogSettings, MonitoringSettings, StorageSettings):
     model_api_host: str = "127.0.0.1"
     model_api_port: int = 8000
     model_alias: str = "champion"
-    model_tasks: tuple[str, ...] = TASK_IDS
+    model_tasks: tuple[str, ...] = Field(default_factory=task_ids)  # every registered task
     model_poll_interval_s: float = 5.0  # 0 disables polling (webhook and admin reload only)
     model_cache_dir: Path = (DEFAULT_HOME / "model-cache").resolve()
     max_instances: int = 1000  # per POST /predict; more → 413
