@@ -1,8 +1,11 @@
 """The promotion policy: when does the ``challenger`` deserve to become ``champion``.
 
-* Champion and challenger are scored on the same window: the most recent holdout window neither
-  of them trained on (the later of their two holdout starts), cut from the latest version of the
-  challenger's dataset, with point-in-time features (``scoreline.training.evaluate_bundle``).
+* Champion and challenger are scored on the same holdout: for walk-forward tasks the most recent
+  window neither of them trained on (the later of their two holdout starts), else the challenger's
+  holdout (same groups / same stable row hash), cut from the latest version of the challenger's
+  dataset, with point-in-time features (``scoreline.training.evaluate_bundle``). A champion
+  registered by hand, without holdout tags, is compared on the challenger's holdout.
+* The decision itself is :func:`judge`, a pure function of the gathered :class:`Evidence`.
 * With a champion: promote when the challenger's primary metric is better by at least ``margin``
   (relative: 0.001 = 0.1 %) and, in its own training run, it is not worse than the baseline
   (``policy.baseline``: a baseline name, or ``best`` = the run's strongest baseline).
@@ -20,7 +23,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
@@ -32,6 +35,7 @@ from scoreline.registry import (
     CHALLENGER,
     CHAMPION,
     TAG_DATASET,
+    TAG_HOLDOUT,
     TAG_HOLDOUT_START,
     TAG_RUN_ID,
     Registry,
@@ -68,7 +72,7 @@ FINAL_DECISIONS = ("promoted", "rejected")
 
 # (version of the dataset, canonical table) for the latest version of a task's dataset.
 LatestDataset = Callable[[str, str], tuple[str, pd.DataFrame]]
-Evaluate = Callable[["ModelBundle", pd.DataFrame, pd.Timestamp], dict[str, Any]]
+Evaluate = Callable[["ModelBundle", pd.DataFrame, Mapping[str, Any]], dict[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -110,6 +114,119 @@ class Decision:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+@dataclass
+class Evidence:
+    """Everything a promotion decision depends on, gathered from MLflow and the data beforehand."""
+
+    primary_metric: str
+    greater_is_better: bool
+    challenger_version: str
+    challenger_run_score: float | None  # the primary metric on the challenger's own run holdout
+    baseline: tuple[str, float] | None = None  # (name, primary metric) in the challenger's run
+    champion_version: str | None = None  # None: there is no champion yet
+    window: dict[str, Any] = field(default_factory=dict)  # where both versions were re-scored
+    challenger_scores: dict[str, float] = field(default_factory=dict)  # re-scored on ``window``
+    champion_scores: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    outcome: Outcome
+    reason: str
+    compared: dict[str, Any]
+
+
+def judge(evidence: Evidence, policy: PromotionPolicy) -> Verdict:
+    """The promotion policy as a pure function of the evidence (see the module docstring)."""
+    primary, gib = evidence.primary_metric, evidence.greater_is_better
+    own, baseline = evidence.challenger_run_score, evidence.baseline
+    if own is None:
+        raise ScorelineError(
+            ErrorCode.CONFLICT,
+            f"the run of version {evidence.challenger_version} has no metric holdout_{primary}; it cannot be judged",
+        )
+    compared: dict[str, Any] = {"challenger": {"version": evidence.challenger_version, f"run_holdout_{primary}": own}}
+    if baseline is not None:
+        compared["baseline"] = {"name": baseline[0], primary: baseline[1], "on": "the challenger's run holdout"}
+    # The baseline is compared inside the challenger's own run: same window, same data.
+    versus_baseline = _better(own, baseline[1], gib) if baseline else 0.0
+    baseline_text = f"{baseline[0]} baseline {primary} {baseline[1]:.5f}" if baseline else "no baseline"
+    run_text = f"{primary} {own:.5f} on its holdout"
+    outcome: Outcome
+    if evidence.champion_version is None:
+        if baseline is None or versus_baseline > 0:
+            outcome, reason = "promoted", f"first model: {run_text} beats the {baseline_text}"
+        else:
+            outcome, reason = "rejected", f"first model: {run_text} does not beat the {baseline_text}"
+    else:
+        compared["window"] = evidence.window
+        compared["challenger"].update(evidence.challenger_scores)
+        compared["champion"] = {"version": evidence.champion_version, **evidence.champion_scores}
+        ours, theirs = float(evidence.challenger_scores[primary]), float(evidence.champion_scores[primary])
+        gain = _better(ours, theirs, gib) / max(abs(theirs), 1e-12)
+        compared["relative_improvement"] = gain
+        where = evidence.window.get("holdout_start") or evidence.window.get("holdout", "the common holdout")
+        versus = (
+            f"{primary} {ours:.5f} vs champion v{evidence.champion_version} {theirs:.5f} ({gain:+.3%}) from {where}"
+        )
+        if gain < policy.margin:
+            outcome, reason = "rejected", f"{versus}: improvement below the margin {policy.margin:.3%}"
+        elif versus_baseline < 0:
+            outcome, reason = "rejected", f"{versus}, but {run_text} is worse than the {baseline_text}"
+        else:
+            outcome = "promoted"
+            reason = f"{versus} clears the margin {policy.margin:.3%}; not worse than the {baseline_text}"
+    if outcome == "promoted" and policy.mode == "manual":
+        outcome, reason = "pending_approval", f"{reason}; manual mode: waiting for approval"
+    return Verdict(outcome, reason, compared)
+
+
+def holdout_of(tags: Mapping[str, str]) -> dict[str, Any] | None:
+    """The holdout a version was scored on, from its tags (None for versions registered outside Scoreline)."""
+    if tags.get(TAG_HOLDOUT):
+        try:
+            spec = json.loads(tags[TAG_HOLDOUT])
+        except ValueError:
+            spec = None
+        if isinstance(spec, dict) and spec.get("strategy"):
+            return spec
+    if tags.get(TAG_HOLDOUT_START):
+        return {"strategy": "walk_forward", "start": tags[TAG_HOLDOUT_START][:10]}
+    return None
+
+
+def common_holdout(challenger_tags: Mapping[str, str], champion_tags: Mapping[str, str]) -> dict[str, Any]:
+    """One holdout neither version trained on: the later of two walk-forward starts, else the challenger's.
+
+    A champion registered by hand (no holdout tags) is compared on the challenger's holdout."""
+    ours, theirs = holdout_of(challenger_tags), holdout_of(champion_tags)
+    if ours is None:
+        raise ScorelineError(
+            ErrorCode.CONFLICT,
+            "the challenger has no holdout tags; it was not registered by the trainer and cannot be judged",
+        )
+    if theirs is None or theirs.get("strategy") != ours.get("strategy"):
+        return ours
+    if ours["strategy"] == "walk_forward":
+        return {**ours, "start": max(ours["start"], theirs["start"])}
+    if ours["strategy"] == "group":
+        return {**ours, "first_group": max(ours["first_group"], theirs["first_group"], key=_group_sort_key)}
+    return ours
+
+
+def _group_sort_key(value: Any) -> tuple[int, Any]:
+    try:
+        return (0, float(value))
+    except (TypeError, ValueError):
+        return (1, str(value))
+
+
+def _window_text(holdout: Mapping[str, Any]) -> dict[str, Any]:
+    if holdout.get("strategy") == "walk_forward":
+        return {"holdout_start": holdout["start"], "holdout": dict(holdout)}
+    return {"holdout": dict(holdout)}
 
 
 _task_locks: dict[str, threading.Lock] = {}
@@ -172,12 +289,12 @@ class Promoter:
         self._evaluate = evaluate
         self._load = load or (lambda uri: load_bundle(uri, tracking_uri=registry.tracking_uri))
 
-    def evaluate(self, bundle: ModelBundle, canonical: pd.DataFrame, holdout_start: pd.Timestamp) -> dict[str, Any]:
+    def evaluate(self, bundle: ModelBundle, canonical: pd.DataFrame, holdout: Mapping[str, Any]) -> dict[str, Any]:
         if self._evaluate is not None:
-            return self._evaluate(bundle, canonical, holdout_start)
+            return self._evaluate(bundle, canonical, holdout)
         from scoreline.training import evaluate_bundle
 
-        return evaluate_bundle(bundle, canonical, holdout_start)
+        return evaluate_bundle(bundle, canonical, holdout)
 
     # ---- decide --------------------------------------------------------------------------------
     def decide(self, task_id: str, policy: PromotionPolicy, actor: str) -> Decision:
@@ -233,6 +350,7 @@ class Promoter:
         policy: PromotionPolicy,
         decision: Decision,
     ) -> Decision:
+        """Gather the evidence (MLflow run metrics, both versions re-scored on one holdout), then judge it."""
         primary, gib = decision.primary_metric or "", bool(decision.greater_is_better)
         dataset = challenger.tags.get(TAG_DATASET)
         if not dataset:
@@ -241,61 +359,28 @@ class Promoter:
                 f"version {challenger.version} has no '{TAG_DATASET}' tag; it was not registered by the trainer",
             )
         run_metrics = self.registry.run_metrics(challenger.tags.get(TAG_RUN_ID) or challenger.run_id)
-        own = run_metrics.get(f"holdout_{primary}")
-        baseline = _baseline(run_metrics, primary, gib, policy.baseline)
-        compared: dict[str, Any] = {"challenger": {"version": challenger.version, f"run_holdout_{primary}": own}}
-        if baseline is not None:
-            compared["baseline"] = {"name": baseline[0], primary: baseline[1], "on": "the challenger's run holdout"}
-        if own is None:
-            raise ScorelineError(
-                ErrorCode.CONFLICT,
-                f"the run of version {challenger.version} has no metric holdout_{primary}; it cannot be judged",
-            )
-        # The baseline is compared inside the challenger's own run: same window, same data.
-        versus_baseline = _better(own, baseline[1], gib) if baseline else 0.0
-        baseline_text = f"{baseline[0]} baseline {primary} {baseline[1]:.5f}" if baseline else "no baseline"
-        run_text = f"{primary} {own:.5f} on its holdout"
-
-        if champion is None:
-            if baseline is None or versus_baseline > 0:
-                outcome, reason = "promoted", f"first model: {run_text} beats the {baseline_text}"
-            else:
-                outcome, reason = "rejected", f"first model: {run_text} does not beat the {baseline_text}"
-        else:
-            holdout_start = max(pd.Timestamp(v.tags[TAG_HOLDOUT_START]) for v in (challenger, champion))
+        evidence = Evidence(
+            primary_metric=primary,
+            greater_is_better=gib,
+            challenger_version=challenger.version,
+            challenger_run_score=run_metrics.get(f"holdout_{primary}"),
+            baseline=_baseline(run_metrics, primary, gib, policy.baseline),
+        )
+        if champion is not None and evidence.challenger_run_score is not None:
+            holdout = common_holdout(challenger.tags, champion.tags)
             dataset_version, canonical = self.latest_dataset(task_id, dataset)
-            compared["window"] = {
-                "dataset": dataset,
-                "dataset_version": dataset_version,
-                "holdout_start": holdout_start.date().isoformat(),
-            }
+            evidence.champion_version = champion.version
+            evidence.window = {"dataset": dataset, "dataset_version": dataset_version, **_window_text(holdout)}
             scores = {
-                role: self.evaluate(self._load(model_uri_for(task_id, version=mv.version)), canonical, holdout_start)
+                role: self.evaluate(self._load(model_uri_for(task_id, version=mv.version)), canonical, holdout)
                 for role, mv in (("challenger", challenger), ("champion", champion))
             }
-            compared["challenger"].update(_floats(scores["challenger"]))
-            compared["champion"] = {"version": champion.version, **_floats(scores["champion"])}
-            ours, theirs = float(scores["challenger"][primary]), float(scores["champion"][primary])
-            gain = _better(ours, theirs, gib) / max(abs(theirs), 1e-12)
-            compared["relative_improvement"] = gain
-            versus = (
-                f"{primary} {ours:.5f} vs champion v{champion.version} {theirs:.5f} ({gain:+.3%}) "
-                f"from {holdout_start.date()}"
-            )
-            if gain < policy.margin:
-                outcome, reason = "rejected", f"{versus}: improvement below the margin {policy.margin:.3%}"
-            elif versus_baseline < 0:
-                outcome, reason = "rejected", f"{versus}, but {run_text} is worse than the {baseline_text}"
-            else:
-                outcome, reason = (
-                    "promoted",
-                    f"{versus} clears the margin {policy.margin:.3%}; not worse than the {baseline_text}",
-                )
-        if outcome == "promoted" and policy.mode == "manual":
-            outcome, reason = "pending_approval", f"{reason}; manual mode: waiting for approval"
-        decision.decision = outcome  # type: ignore[assignment]
-        decision.reason = reason
-        decision.metrics = compared
+            evidence.challenger_scores = _floats(scores["challenger"])
+            evidence.champion_scores = _floats(scores["champion"])
+        verdict = judge(evidence, policy)
+        decision.decision = verdict.outcome
+        decision.reason = verdict.reason
+        decision.metrics = verdict.compared
         return decision
 
     def _record(
