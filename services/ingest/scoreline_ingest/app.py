@@ -19,10 +19,10 @@ from starlette.concurrency import run_in_threadpool
 
 from scoreline.datasets import DatasetCatalog, DatasetManifest, DatasetSummary, IngestResult, check_dataset_name
 from scoreline.errors import ErrorCode, ScorelineError
-from scoreline.fetch import download
-from scoreline.notify import DatasetEvent, Notifier
 from scoreline.storage import S3Store, open_store
 from scoreline.tasks import get_task
+from scoreline_ingest.fetch import download
+from scoreline_ingest.notify import DatasetEvent, Notifier
 from scoreline_ingest.settings import IngestSettings
 from scoreline_ingest.upload import discard, receive_upload
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from scoreline.notify import NotifySettings
 from scoreline.settings import AuthSettings, StorageSettings
+from scoreline_ingest.notify import NotifySettings
 
 
 class IngestSettings(StorageSettings, AuthSettings, NotifySettings):

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 from pydantic import SecretStr
+from scoreline_ingest.notify import DatasetEvent, Notifier, NotifySettings, train_dag_id
 
-from scoreline.notify import DatasetEvent, Notifier, NotifySettings, train_dag_id
 from tests.servers import free_port
 
 

@@ -22,7 +22,7 @@ from pydantic import SecretStr
 
 from scoreline.settings import ScorelineSettings
 
-log = logging.getLogger("scoreline.notify")
+log = logging.getLogger("scoreline.ingest.notify")
 
 
 class NotifySettings(ScorelineSettings):
