@@ -31,8 +31,6 @@ from scoreline.monitoring.settings import MonitoringSettings
 
 log = logging.getLogger(__name__)
 
-# Tasks whose results can be joined with predictions on (date, home, away).
-OUTCOME_TASKS = frozenset({"match-outcome"})
 ResultsLoader = Callable[[str], pd.DataFrame]
 
 
@@ -140,7 +138,10 @@ class Monitor:
         end: datetime,
         stamp: str,
     ) -> tuple[TaskAccuracy | None, str | None]:
-        if task not in OUTCOME_TASKS or self.results_loader is None:
+        from scoreline.tasks import get_task
+
+        task_spec = get_task(task)
+        if not task_spec.outcome_keys or self.results_loader is None:
             return None, None
         try:
             results = self.results_loader(task)
@@ -148,8 +149,8 @@ class Monitor:
             return None, f"results unavailable: {error.message}"
         predictions = self.reader.read(task, start, end, self.settings.monitor_max_records)
         holdout = {m.model_version: m.holdout_metrics for m in served.values() if m.task == task}
-        report, joined = live_accuracy(task, predictions, results, model.classes, holdout)
-        documents, ids = outcome_documents(task, joined, report, stamp)
+        report, joined = live_accuracy(task_spec, predictions, results, holdout)
+        documents, ids = outcome_documents(task_spec, joined, report, stamp)
         self.store.write(OUTCOMES_INDEX, documents, ids)
         return report, None
 
@@ -200,4 +201,3 @@ def catalog_results_loader(storage_settings: Any) -> ResultsLoader:
         return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
     return load
-

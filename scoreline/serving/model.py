@@ -51,7 +51,11 @@ class Predictor:
     def __init__(self, bundle: Any, task: Task) -> None:
         self.bundle = bundle
         self.task = task
-        self.classes: tuple[str, ...] = tuple(task.classes)
+        self.kind = task.kind
+        # Output columns: the classes, "value" (regression) or "d1".."dH" (forecast).
+        output_columns = getattr(bundle, "output_columns", None)
+        self.classes: tuple[str, ...] = tuple(output_columns() if output_columns else task.classes)
+        self.rows_per_instance = task.horizon if task.kind == "forecast" else 1
         self.feature_names: list[str] = list(getattr(bundle, "feature_names", []) or [])
         self._booster = getattr(bundle, "booster", None)
         self._fast = False
@@ -64,17 +68,23 @@ class Predictor:
 
     # ---- many rows --------------------------------------------------------------------
     def predict_frame(self, requests: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-        """(probabilities (n, classes), features (n, feature_names)) for a request table."""
+        """(outputs (n, classes | 1 | horizon), features (n, feature_names)) for a request table.
+
+        Forecast requests have one feature row per horizon day; the features returned (logged, used
+        for drift) are each request's first day's."""
         features = self.bundle.features(requests)
         if not self.feature_names:
             self.feature_names = list(features.columns)
         if hasattr(self.bundle, "predict_features"):  # features once, not again inside predict_proba
-            probabilities = self.bundle.predict_features(features)
+            output = self.bundle.predict_features(features)
         else:
-            probabilities = self.bundle.predict_proba(requests)
-        if isinstance(probabilities, pd.DataFrame):
-            probabilities = probabilities[list(self.classes)].to_numpy(dtype=float) if self.classes else probabilities
-        return np.asarray(probabilities, dtype=float), features.to_numpy(dtype=float)
+            output = self.bundle.predict_proba(requests)
+        if isinstance(output, pd.DataFrame):
+            output = output[list(self.classes)].to_numpy(dtype=float) if self.classes else output
+        matrix = features.to_numpy(dtype=float)
+        if self.rows_per_instance > 1:
+            matrix = matrix[:: self.rows_per_instance]
+        return np.asarray(output, dtype=float).reshape(len(requests), -1), matrix
 
     # ---- few rows ---------------------------------------------------------------------
     def predict_instances(self, instances: Sequence[Mapping[str, Any]]) -> tuple[np.ndarray, np.ndarray]:
@@ -102,10 +112,11 @@ class Predictor:
         if missing:
             frame = self.bundle.features(pd.DataFrame([dict(instances[i]) for i in missing]))
             rows = frame[self.feature_names].to_numpy(dtype=float)
-            probabilities = self._booster_proba(rows)
+            probabilities = self._booster_proba(rows).reshape(len(missing), -1)
+            per = self.rows_per_instance
             with self._memo_lock:
                 for j, i in enumerate(missing):
-                    found[i] = self._memo[keys[i]] = MemoRow(rows[j], probabilities[j])
+                    found[i] = self._memo[keys[i]] = MemoRow(rows[j * per], probabilities[j])
                 while len(self._memo) > FEATURE_CACHE_SIZE:
                     self._memo.popitem(last=False)
         memo: list[MemoRow] = found  # type: ignore[assignment]  # every miss was filled above
@@ -150,7 +161,7 @@ class ServedModel:
     source: Source
     bundle: Any
     predictor: Predictor
-    teams: Any = None  # scoreline.serving.validation.TeamIndex for tasks with teams
+    entities: Any = None  # scoreline.serving.validation.EntityIndex: the names the version knows
     loaded_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
     load_seconds: float = 0.0
 
@@ -168,7 +179,8 @@ class ServedModel:
 
 
 def smoke_test(predictor: Predictor, example: Sequence[Mapping[str, Any]], version: str) -> None:
-    """The version must answer its own input example with finite probabilities that sum to 1.
+    """The version must answer its own input example with finite outputs of the right shape (classification:
+    probabilities that sum to 1).
 
     Raises ``ScorelineError(UPSTREAM_FAILED)`` saying what was wrong; the caller keeps the old version.
     """
@@ -183,15 +195,15 @@ def smoke_test(predictor: Predictor, example: Sequence[Mapping[str, Any]], versi
             ErrorCode.UPSTREAM_FAILED,
             f"version {version} failed to predict its own input example: {type(exc).__name__}: {exc}",
         ) from exc
-    expected_shape = (len(example), len(predictor.classes)) if predictor.classes else (len(example),)
-    if predictor.classes and probabilities.shape != expected_shape:
+    expected_shape = (len(example), len(predictor.classes))
+    if probabilities.shape != expected_shape:
         raise ScorelineError(
             ErrorCode.UPSTREAM_FAILED,
             f"version {version} answered shape {probabilities.shape} for its input example; expected {expected_shape}",
         )
     if not np.isfinite(probabilities).all():
         raise ScorelineError(ErrorCode.UPSTREAM_FAILED, f"version {version} answered NaN or infinite probabilities")
-    if predictor.classes and not np.allclose(probabilities.sum(axis=1), 1.0, atol=1e-3):
+    if predictor.kind in ("binary", "multiclass") and not np.allclose(probabilities.sum(axis=1), 1.0, atol=1e-3):
         raise ScorelineError(
             ErrorCode.UPSTREAM_FAILED, f"version {version} answered probabilities that do not sum to 1"
         )

@@ -23,7 +23,7 @@ from typing import Any, Literal
 from scoreline.errors import ErrorCode, ScorelineError
 from scoreline.serving.holder import ModelHolder, ReloadError
 from scoreline.serving.model import Predictor, ServedModel, Source, smoke_test
-from scoreline.serving.validation import team_index
+from scoreline.serving.validation import EntityIndex
 from scoreline.tasks import get_task
 
 log = logging.getLogger("scoreline.serving")
@@ -165,7 +165,8 @@ class Reloader:
             raise ScorelineError(
                 ErrorCode.UPSTREAM_FAILED, f"{uri} is a model of task {bundle_task!r}, not {task_id!r}"
             )
-        predictor = Predictor(bundle, get_task(task_id))
+        task = get_task(task_id)
+        predictor = Predictor(bundle, task)
         example = list(getattr(bundle, "input_example", []) or [])
         smoke_test(predictor, example, version)
         predictor.enable_fast_path(example)
@@ -177,7 +178,7 @@ class Reloader:
             source=source,
             bundle=bundle,
             predictor=predictor,
-            teams=team_index(task_id, getattr(bundle, "serving_state", {}) or {}),
+            entities=EntityIndex(task, getattr(bundle, "serving_state", {}) or {}),
             load_seconds=time.perf_counter() - started,
         )
         self._recent[(task_id, version)] = served

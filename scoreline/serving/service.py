@@ -22,9 +22,8 @@ import pyarrow.parquet as pq
 from scoreline.errors import ErrorCode, ScorelineError
 from scoreline.predlog.writer import LogSlot, PredictionEntry, PredictionLogWriter, memoized_document, model_head
 from scoreline.serving.holder import ModelHolder
-from scoreline.serving.labels import describe
 from scoreline.serving.model import ServedModel
-from scoreline.serving.validation import check_state, instances_of, validate_frame, validate_instances
+from scoreline.serving.validation import check_entities, instances_of, validate_frame, validate_instances
 from scoreline.tasks import get_task
 from scoreline.tasks.base import Task
 
@@ -82,33 +81,17 @@ class PredictionService:
         instances = instances_of(body, self.max_instances)
         rows = validate_instances(task.request_model, instances)
         served = self.holder.get(task_id)
-        check_state(task_id, served.teams, rows)
-        probabilities, features, memo = served.predictor.predict_memoized(rows)
-        classes = served.predictor.classes
-        winners = probabilities.argmax(axis=1).tolist()
+        check_entities(served.entities, rows)
+        outputs, features, memo = served.predictor.predict_memoized(rows)
         ids = [new_request_id() for _ in rows]
-        predictions = []
-        labels = []
-        for i, (row, row_probabilities) in enumerate(zip(rows, probabilities.tolist(), strict=True)):
-            label = classes[winners[i]]
-            labels.append(label)
-            predictions.append(
-                {
-                    "request_id": ids[i],
-                    "prediction": label,
-                    "label": describe(task_id, row, label),
-                    "probabilities": dict(zip(classes, row_probabilities, strict=True)),
-                    "model_name": served.model_name,
-                    "model_version": served.version,
-                }
-            )
+        predictions, logged = _answers(task, served, rows, outputs, ids)
         payload = {
             "task": task_id,
             "model_name": served.model_name,
             "model_version": served.version,
             "predictions": predictions,
         }
-        self._log(served, rows, features, labels, probabilities, ids, started, memo)
+        self._log(served, rows, features, logged, outputs, ids, started, memo)
         return payload, served
 
     # ---- files --------------------------------------------------------------------------------
@@ -125,15 +108,30 @@ class PredictionService:
                 {"rows": len(frame), "limit": self.max_batch_rows},
             )
         served = self.holder.get(task_id)
-        requests = validate_frame(task.request_model, frame, task_id, served.teams)
-        probabilities, features = served.predictor.predict_frame(requests)
-        classes = served.predictor.classes
-        winner_codes = probabilities.argmax(axis=1)
-        winners = np.asarray(classes, dtype=object)[winner_codes]
+        requests = validate_frame(task.request_model, frame, served.entities)
+        outputs, features = served.predictor.predict_frame(requests)
+        columns = served.predictor.classes
         n = len(frame)
-        added = {f"prob_{name}": pa.array(probabilities[:, j], pa.float64()) for j, name in enumerate(classes)}
-        added["prediction"] = _strings(winner_codes, list(classes))
-        added["label"] = _labels(task_id, requests, classes, winner_codes)
+        added: dict[str, pa.Array] = {}
+        if task.kind in ("binary", "multiclass"):
+            winner_codes = outputs.argmax(axis=1)
+            logged: list[Any] = list(np.asarray(columns, dtype=object)[winner_codes])
+            added = {f"prob_{name}": pa.array(outputs[:, j], pa.float64()) for j, name in enumerate(columns)}
+            added["prediction"] = _strings(winner_codes, list(columns))
+            label = task.describe_batch(requests, logged)
+        elif task.kind == "regression":
+            logged = outputs[:, 0].tolist()
+            added["prediction"] = pa.array(outputs[:, 0], pa.float64())
+            label = task.describe_batch(requests, logged)
+        else:  # forecast: one column per horizon day, with the interval bounds
+            low, high = _interval(served)
+            logged = outputs[:, 0].tolist()
+            for j, name in enumerate(columns):
+                added[f"forecast_{name}"] = pa.array(outputs[:, j], pa.float64())
+                added[f"low_{name}"] = pa.array(outputs[:, j] * low[j], pa.float64())
+                added[f"high_{name}"] = pa.array(outputs[:, j] * high[j], pa.float64())
+            label = task.describe_batch(requests, outputs.tolist())
+        added["label"] = label if isinstance(label, pa.Array) else pa.array(list(label), pa.string())
         added["model_name"] = pa.repeat(pa.scalar(served.model_name, pa.string()), n)
         added["model_version"] = pa.repeat(pa.scalar(served.version, pa.string()), n)
         for name, column in added.items():  # an upload's own column of the same name is replaced
@@ -142,7 +140,7 @@ class PredictionService:
             table = table.append_column(name, column)
         file_format = output or input_format
         body = _write_arrow(table, file_format)
-        self._log(served, requests, features, list(winners), probabilities, None, started)
+        self._log(served, requests, features, logged, outputs, None, started)
         media = "text/csv" if file_format == "csv" else "application/vnd.apache.parquet"
         return BatchResult(body, media, file_format, n, served)
 
@@ -190,26 +188,50 @@ def _strings(codes: np.ndarray, names: list[str]) -> pa.Array:
     return pa.DictionaryArray.from_arrays(pa.array(codes, pa.int32()), pa.array(names, pa.string())).cast(pa.string())
 
 
-def _labels(task_id: str, requests: pd.DataFrame, classes: tuple[str, ...], winner_codes: np.ndarray) -> pa.Array:
-    if task_id != "match-outcome":
-        return _strings(winner_codes, list(classes))
-    # Label codes: home team i → i, away team j → len(home teams) + j, draw → the last entry.
-    home_codes, home_names = _distinct(requests["home_team"])
-    away_codes, away_names = _distinct(requests["away_team"])
-    names = [f"{team} win" for team in home_names] + [f"{team} win" for team in away_names] + ["draw"]
-    codes = np.where(
-        winner_codes == classes.index("home"),
-        home_codes,
-        np.where(winner_codes == classes.index("away"), len(home_names) + away_codes, len(names) - 1),
-    )
-    return _strings(codes, names)
+def _interval(served: ServedModel) -> tuple[list[float], list[float]]:
+    """A forecast version's interval as ratios to the forecast per horizon day (1.0 when it has none)."""
+    interval = (getattr(served.bundle, "metadata", {}) or {}).get("interval") or {}
+    days = len(served.predictor.classes)
+    return list(interval.get("low_ratio") or [1.0] * days), list(interval.get("high_ratio") or [1.0] * days)
 
 
-def _distinct(values: pd.Series) -> tuple[np.ndarray, Any]:
-    """Row codes and distinct values of a column (a validated text column is categorical: its own)."""
-    if isinstance(values.dtype, pd.CategoricalDtype):
-        return values.cat.codes.to_numpy(), values.cat.categories
-    return pd.factorize(values)
+def _answers(
+    task: Task, served: ServedModel, rows: list[dict[str, Any]], outputs: np.ndarray, ids: list[str]
+) -> tuple[list[dict[str, Any]], list[Any]]:
+    """The answer per instance by prediction kind, and what the prediction log records as its prediction."""
+    head = {"model_name": served.model_name, "model_version": served.version}
+    columns = served.predictor.classes
+    answers: list[dict[str, Any]] = []
+    logged: list[Any] = []
+    if task.kind in ("binary", "multiclass"):
+        winners = outputs.argmax(axis=1).tolist()
+        for i, (row, row_outputs) in enumerate(zip(rows, outputs.tolist(), strict=True)):
+            label = columns[winners[i]]
+            logged.append(label)
+            answers.append({
+                "request_id": ids[i], "prediction": label, "label": task.describe(row, label),
+                "probabilities": dict(zip(columns, row_outputs, strict=True)), **head,
+            })  # fmt: skip
+    elif task.kind == "regression":
+        for i, (row, value) in enumerate(zip(rows, outputs[:, 0].tolist(), strict=True)):
+            logged.append(value)
+            answers.append({"request_id": ids[i], "prediction": value, "label": task.describe(row, value), **head})
+    else:
+        low, high = _interval(served)
+        quantiles = task.interval_quantiles
+        low_name, high_name = (f"p{round(q * 100)}" for q in quantiles)
+        for i, (row, values) in enumerate(zip(rows, outputs.tolist(), strict=True)):
+            logged.append(values[0])
+            answers.append({
+                "request_id": ids[i], "prediction": values, "label": task.describe(row, values),
+                "horizon": list(range(1, len(values) + 1)),
+                "intervals": {
+                    low_name: [v * r for v, r in zip(values, low, strict=False)],
+                    high_name: [v * r for v, r in zip(values, high, strict=False)],
+                },
+                **head,
+            })  # fmt: skip
+    return answers, logged
 
 
 def read_table(content: bytes, filename: str | None) -> tuple[FileFormat, pd.DataFrame]:

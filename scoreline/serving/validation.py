@@ -2,15 +2,16 @@
 was expected (never a 500).
 
 Two layers: the task's pydantic request model (missing fields, wrong types, unknown fields), then
-checks against the served model's state (unknown team with the closest known names, a team
-playing itself, NaN or infinite numbers). Batch files get the same checks column by column.
+checks against the served model's state (an unknown entity of the task, e.g. a team, with the
+closest known names; fields that must differ, e.g. a team playing itself; NaN or infinite
+numbers). Batch files get the same checks column by column.
 """
 
 from __future__ import annotations
 
 import difflib
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from functools import cache
 from typing import Any, get_args, get_origin
@@ -20,6 +21,7 @@ import pandas as pd
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from scoreline.errors import ErrorCode, ScorelineError
+from scoreline.tasks.base import Task
 
 MAX_PROBLEMS = 50
 Problem = dict[str, Any]
@@ -149,70 +151,78 @@ def closest(name: str, known: Sequence[str], n: int = 3) -> list[str]:
     return matches
 
 
-class TeamIndex:
-    """Known team names of one model version, with a case-insensitive lookup for suggestions."""
+class EntityIndex:
+    """The names a served model knows, per entity field of its task, with closest-name suggestions.
 
-    def __init__(self, teams: Sequence[str]) -> None:
-        self.teams = sorted(teams)
-        self.known = frozenset(teams)
+    Built once per served version from the task's ``entity_fields`` and the version's serving state;
+    also checks the task's ``distinct_fields`` (e.g. a team cannot play itself).
+    """
 
-    def problems(
-        self, rows: Sequence[Mapping[str, Any]], fields: Sequence[str] = ("home_team", "away_team")
-    ) -> list[Problem]:
+    def __init__(self, task: Task, state: Mapping[str, Any]) -> None:
+        self.task_id = task.id
+        self.fields = {entity.field: entity for entity in task.entity_fields}
+        self.names: dict[str, list[str]] = task.entities(state)
+        self._known = {name: frozenset(values) for name, values in self.names.items()}
+        self.distinct = tuple(task.distinct_fields)
+
+    @property
+    def empty(self) -> bool:
+        return not self.fields and not self.distinct
+
+    def problems(self, rows: Sequence[Mapping[str, Any]]) -> list[Problem]:
         found: list[Problem] = []
         for i, row in enumerate(rows):
-            for field_name in fields:
+            for field_name, known in self._known.items():
                 name = row.get(field_name)
-                if name is not None and name not in self.known:
+                if name is not None and name not in known:
                     found.append(self._unknown(i, field_name, name))
-            home, away = row.get(fields[0]), row.get(fields[1])
-            if home is not None and home == away:
-                found.append(
-                    {
-                        "row": i,
-                        "field": fields[1],
-                        "message": f"{home!r} cannot play itself",
-                        "expected": f"an away team other than the home team {home!r}",
-                        "input": away,
-                    }
-                )
+            for first, second in self.distinct:
+                value = row.get(first)
+                if value is not None and value == row.get(second):
+                    found.append(self._same(i, first, second, value))
         return found
 
     def _unknown(self, row: int | None, field_name: str, name: Any) -> Problem:
-        suggestions = closest(str(name), self.teams)
+        noun = self.fields[field_name].noun
+        suggestions = closest(str(name), self.names[field_name])
         hint = f"; did you mean {', '.join(repr(s) for s in suggestions)}?" if suggestions else ""
         return {
             "row": row,
             "field": field_name,
-            "message": f"unknown team {name!r}{hint}",
-            "expected": "a team the model knows (GET /v1/match-outcome/schema lists them)",
+            "message": f"unknown {noun} {name!r}{hint}",
+            "expected": f"a {noun} the model knows (GET /v1/{self.task_id}/schema lists them)",
             "input": _jsonable(name),
             "closest": suggestions,
         }
 
-    def frame_problems(self, frame: pd.DataFrame, fields: Sequence[str] = ("home_team", "away_team")) -> list[Problem]:
+    def _same(self, row: int, first: str, second: str, value: Any) -> Problem:
+        return {
+            "row": row,
+            "field": second,
+            "message": f"{value!r} is both the {first} and the {second}",
+            "expected": f"a {second} other than the {first} {value!r}",
+            "input": _jsonable(value),
+        }
+
+    def frame_problems(self, frame: pd.DataFrame) -> list[Problem]:
         found: list[Problem] = []
-        for field_name in fields:
+        for field_name, known_names in self._known.items():
+            if field_name not in frame.columns:
+                continue
             values = frame[field_name]
             if isinstance(values.dtype, pd.CategoricalDtype):  # each distinct name once; missing is unknown
-                known = values.cat.categories.isin(self.known)
+                known = values.cat.categories.isin(known_names)
                 unknown = ~np.append(known, False)[values.cat.codes.to_numpy()]
             else:
-                unknown = ~values.isin(self.known).to_numpy()
+                unknown = ~values.isin(known_names).to_numpy()
             for row in np.flatnonzero(unknown)[:MAX_PROBLEMS].tolist():
                 found.append(self._unknown(row, field_name, values.iloc[row]))
-        same = _same_values(frame[fields[0]], frame[fields[1]])
-        for row in np.flatnonzero(same)[:MAX_PROBLEMS].tolist():
-            home = frame[fields[0]].iloc[row]
-            found.append(
-                {
-                    "row": row,
-                    "field": fields[1],
-                    "message": f"{home!r} cannot play itself",
-                    "expected": f"an away team other than the home team {home!r}",
-                    "input": home,
-                }
-            )
+        for first, second in self.distinct:
+            if first not in frame.columns or second not in frame.columns:
+                continue
+            same = _same_values(frame[first], frame[second])
+            for row in np.flatnonzero(same)[:MAX_PROBLEMS].tolist():
+                found.append(self._same(row, first, second, frame[first].iloc[row]))
         return found
 
 
@@ -226,32 +236,16 @@ def _same_values(first: pd.Series, second: pd.Series) -> np.ndarray:
     return (first == second).to_numpy(dtype=bool, na_value=False)
 
 
-def known_teams(state: Mapping[str, Any]) -> list[str]:
-    teams = state.get("teams", ())
-    return list(teams.keys() if isinstance(teams, Mapping) else teams)
-
-
-def team_index(task_id: str, state: Mapping[str, Any]) -> TeamIndex | None:
-    return TeamIndex(known_teams(state)) if task_id == "match-outcome" else None
-
-
-StateCheck = Callable[[Any, Sequence[Mapping[str, Any]]], list[Problem]]
-
-
-def state_problems(task_id: str, teams: TeamIndex | None, rows: Sequence[Mapping[str, Any]]) -> list[Problem]:
-    if task_id == "match-outcome" and teams is not None:
-        return teams.problems(rows)
-    return []
-
-
-def check_state(task_id: str, teams: TeamIndex | None, rows: Sequence[Mapping[str, Any]]) -> None:
-    problems = state_problems(task_id, teams, rows)
+def check_entities(entities: EntityIndex | None, rows: Sequence[Mapping[str, Any]]) -> None:
+    if entities is None or entities.empty:
+        return
+    problems = entities.problems(rows)
     if problems:
         raise _invalid(problems)
 
 
 # ---- batch files ----------------------------------------------------------------------------
-def validate_frame(model: type[BaseModel], frame: pd.DataFrame, task_id: str, teams: TeamIndex | None) -> pd.DataFrame:
+def validate_frame(model: type[BaseModel], frame: pd.DataFrame, entities: EntityIndex | None) -> pd.DataFrame:
     """A batch table checked column by column (vectorized), converted to the request types."""
     if frame.empty:
         raise ScorelineError(ErrorCode.INVALID_INPUT, "the file has no rows; expected at least one row to predict")
@@ -281,8 +275,8 @@ def validate_frame(model: type[BaseModel], frame: pd.DataFrame, task_id: str, te
     if problems:
         raise _invalid(problems, "file")
     out = pd.DataFrame(columns, index=pd.RangeIndex(len(frame)), copy=False)
-    if task_id == "match-outcome" and teams is not None:
-        problems = teams.frame_problems(out)
+    if entities is not None and not entities.empty:
+        problems = entities.frame_problems(out)
         if problems:
             raise _invalid(problems, "file")
     return out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from datetime import date as Date
 from typing import Any, ClassVar
 
@@ -84,6 +85,51 @@ class MatchOutcomeTask(Task):
 
         return serving_features(_compiled_state(state), requests)
 
+    def describe(self, instance: Mapping[str, Any], prediction: Any) -> str:
+        if prediction == "home":
+            return f"{instance.get('home_team', 'home team')} win"
+        if prediction == "away":
+            return f"{instance.get('away_team', 'away team')} win"
+        return "draw"
+
+    def describe_batch(self, requests: pd.DataFrame, predictions: Sequence[Any]) -> Any:
+        """Labels as an Arrow dictionary column built per distinct team (no Python string per row)."""
+        import numpy as np
+        import pyarrow as pa
+
+        winner = np.asarray(predictions, dtype=object)
+        home_codes, home_names = _distinct(requests["home_team"])
+        away_codes, away_names = _distinct(requests["away_team"])
+        names = [f"{team} win" for team in home_names] + [f"{team} win" for team in away_names] + ["draw"]
+        codes = np.where(
+            winner == "home", home_codes, np.where(winner == "away", len(home_names) + away_codes, len(names) - 1)
+        )
+        dictionary = pa.DictionaryArray.from_arrays(pa.array(codes, pa.int32()), pa.array(names, pa.string()))
+        return dictionary.cast(pa.string())
+
+    def outcomes(self, canonical: pd.DataFrame) -> pd.DataFrame:
+        """Each played match's result, keyed by its date and teams."""
+        import numpy as np
+
+        home, away = canonical["home_score"].to_numpy(), canonical["away_score"].to_numpy()
+        index = (home < away).astype(int) * 2 + (home == away).astype(int)
+        return pd.DataFrame(
+            {
+                "date": pd.to_datetime(canonical["date"]).dt.strftime("%Y-%m-%d").to_numpy(),
+                "home_team": canonical["home_team"].astype(str).str.strip().to_numpy(),
+                "away_team": canonical["away_team"].astype(str).str.strip().to_numpy(),
+                "outcome": np.asarray(self.classes, dtype=object)[index],
+            }
+        )
+
+    def example_request(self, state: Mapping[str, Any], input_example: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+        """The two highest-rated teams the model knows, at a neutral venue."""
+        teams = state.get("teams") or {}
+        if len(teams) < 2:
+            return super().example_request(state, input_example)
+        best = sorted(teams, key=lambda name: -float(teams[name].get("elo", 0.0)))[:2]
+        return {"home_team": best[0], "away_team": best[1], "neutral": True}
+
     def state_summary(self, state: dict[str, Any]) -> dict[str, dict[str, Any]]:
         """Every team's Elo rating and recent form (exponentially weighted, per match) at the end of training."""
         summary = {}
@@ -114,3 +160,10 @@ def _compiled_state(state: dict[str, Any]) -> Any:
     _COMPILED.insert(0, (state, compiled))
     del _COMPILED[4:]
     return compiled
+
+
+def _distinct(values: pd.Series) -> tuple[Any, Any]:
+    """Row codes and distinct values of a column (a validated text column is categorical: its own)."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        return values.cat.codes.to_numpy(), values.cat.categories
+    return pd.factorize(values)

@@ -44,9 +44,14 @@ log = logging.getLogger("scoreline.model_api")
 # ---- response models (OpenAPI) -----------------------------------------------------------------
 class InstancePrediction(BaseModel):
     request_id: str
-    prediction: str | float = Field(description="most likely class, e.g. home / draw / away")
+    prediction: str | float | list[float] = Field(
+        description="the most likely class (classification), the value (regression) or one value per horizon day "
+        "(forecast)"
+    )
     label: str = Field(description="the prediction in words, e.g. 'Brazil win' or 'draw'")
-    probabilities: dict[str, float]
+    probabilities: dict[str, float] | None = Field(default=None, description="per class (classification)")
+    horizon: list[int] | None = Field(default=None, description="forecast: the days ahead of each value")
+    intervals: dict[str, list[float]] | None = Field(default=None, description="forecast: e.g. p10 and p90 per day")
     model_name: str
     model_version: str
 
@@ -276,23 +281,31 @@ def create_app(settings: ModelApiSettings | None = None) -> FastAPI:
         finally:
             observe(task, "batch", started, status, rows)
 
-    @app.get("/v1/{task}/schema", tags=["predict"], summary="What one instance looks like, and the known teams")
+    @app.get("/v1/{task}/schema", tags=["predict"], summary="What one instance looks like, and the known entities")
     async def schema(task: str) -> Response:
         task_obj = get_task(task)
         served = holder.peek(task)
         body: dict[str, Any] = {
             "task": task,
+            "title": task_obj.title or task,
+            "kind": task_obj.kind,
             "classes": list(task_obj.classes),
+            "horizon": task_obj.horizon or None,
             "request": task_obj.request_model.model_json_schema(),
+            "entity_fields": {e.field: e.noun for e in task_obj.entity_fields},
             "max_instances": settings.max_instances,
             "model_version": served.version if served else None,
         }
-        if served is not None and served.teams is not None:
-            body["teams"] = served.teams.teams
         if served is not None:
-            body["team_state"] = task_obj.state_summary(served.bundle.serving_state)
-        if served is not None:
+            state = served.bundle.serving_state
+            body["entities"] = served.entities.names if served.entities is not None else {}
+            # "teams": every name of the first entity field (kept for clients of the first task).
+            first = next(iter(body["entities"].values()), None)
+            if first is not None:
+                body["teams"] = first
+            body["team_state"] = task_obj.state_summary(state)
             body["example"] = {"instances": served.input_example[:3]}
+            body["example_request"] = task_obj.example_request(state, served.input_example)
         return _json(body)
 
     # ---- models and reloads ---------------------------------------------------------------------

@@ -7,6 +7,9 @@ import pytest
 
 from scoreline.monitoring.logs import to_frame
 from scoreline.monitoring.outcomes import live_accuracy, outcome_documents
+from scoreline.tasks import get_task
+
+TASK = get_task("match-outcome")
 
 CLASSES = ("home", "draw", "away")
 
@@ -53,7 +56,7 @@ def test_live_accuracy_matches_a_hand_computation() -> None:
         ]
     )
     report, joined = live_accuracy(
-        "match-outcome", logged, RESULTS, CLASSES, {"1": {"log_loss": 1.0, "accuracy": 0.5, "roc_auc": 0.7}}
+        TASK, logged, RESULTS, {"1": {"log_loss": 1.0, "accuracy": 0.5, "roc_auc": 0.7}}
     )
     assert report.predictions == 5
     assert report.matched == 3
@@ -63,16 +66,16 @@ def test_live_accuracy_matches_a_hand_computation() -> None:
     # d: home happened. log loss -ln 0.6; RPS ((0.6-1)^2 + (0.8-1)^2) / 2; Brier 0.4^2 + 0.2^2 + 0.2^2; right
     v1, v2 = report.by_version
     assert (v1.model_version, v1.count, v2.model_version, v2.count) == ("1", 2, "2", 1)
-    assert v1.log_loss == pytest.approx((-math.log(0.5) - math.log(0.3)) / 2)
-    assert v1.rps == pytest.approx((0.145 + 0.145) / 2)
-    assert v1.brier == pytest.approx((0.38 + 0.78) / 2)
-    assert v1.accuracy == pytest.approx(0.5)
+    assert v1.metrics["log_loss"] == pytest.approx((-math.log(0.5) - math.log(0.3)) / 2)
+    assert v1.metrics["rps"] == pytest.approx((0.145 + 0.145) / 2)
+    assert v1.metrics["brier"] == pytest.approx((0.38 + 0.78) / 2)
+    assert v1.metrics["accuracy"] == pytest.approx(0.5)
     assert v1.holdout == {"log_loss": 1.0, "accuracy": 0.5}
     assert v1.delta["log_loss"] == pytest.approx((-math.log(0.5) - math.log(0.3)) / 2 - 1.0)
     assert v1.delta["accuracy"] == pytest.approx(0.0)
-    assert v2.log_loss == pytest.approx(-math.log(0.6))
-    assert v2.rps == pytest.approx(0.1)
-    assert v2.accuracy == 1.0
+    assert v2.metrics["log_loss"] == pytest.approx(-math.log(0.6))
+    assert v2.metrics["rps"] == pytest.approx(0.1)
+    assert v2.metrics["accuracy"] == 1.0
     assert v2.delta == {}
     days = {(d.model_version, d.day): d.count for d in report.daily}
     assert days == {("1", "2026-06-11"): 1, ("1", "2026-06-12"): 1, ("2", "2026-06-11"): 1}
@@ -80,8 +83,8 @@ def test_live_accuracy_matches_a_hand_computation() -> None:
 
 def test_outcome_documents_have_stable_ids() -> None:
     logged = to_frame([prediction("a", "1", "Brazil", "Argentina", (0.5, 0.3, 0.2), date="2026-06-11")])
-    report, joined = live_accuracy("match-outcome", logged, RESULTS, CLASSES, {"1": {"log_loss": 0.9}})
-    documents, ids = outcome_documents("match-outcome", joined, report, "2026-06-20T00:00:00+00:00")
+    report, joined = live_accuracy(TASK, logged, RESULTS, {"1": {"log_loss": 0.9}})
+    documents, ids = outcome_documents(TASK, joined, report, "2026-06-20T00:00:00+00:00")
     assert ids == ["a", "match-outcome:1:2026-06-11"]
     assert documents[0]["kind"] == "prediction"
     assert documents[0]["correct"] is True
@@ -92,5 +95,5 @@ def test_outcome_documents_have_stable_ids() -> None:
 
 def test_a_record_logged_twice_counts_once() -> None:
     once = prediction("a", "1", "Brazil", "Argentina", (0.5, 0.3, 0.2), date="2026-06-11")
-    report, _ = live_accuracy("match-outcome", to_frame([once, once]), RESULTS, CLASSES, {})
+    report, _ = live_accuracy(TASK, to_frame([once, once]), RESULTS, {})
     assert report.matched == 1

@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 
 from scoreline.errors import ScorelineError
-from scoreline.serving.validation import TeamIndex, validate_frame, validate_instances
+from scoreline.serving.validation import EntityIndex, validate_frame, validate_instances
+from scoreline.tasks import get_task
 from scoreline.tasks import get_task
 from tests.scoreline.serving.models import TASK
 
@@ -46,7 +47,7 @@ def json_rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
 def test_validated_columns_are_categoricals_of_the_json_values(small_bundle: Any) -> None:
     teams = sorted(small_bundle.serving_state["teams"])
     frame = messy_file(teams)
-    validated = validate_frame(REQUEST, frame, TASK, TeamIndex(teams))
+    validated = validate_frame(REQUEST, frame, EntityIndex(get_task(TASK), small_bundle.serving_state))
     rows = json_rows(frame)
     assert all(isinstance(validated[name].dtype, pd.CategoricalDtype) for name in validated.columns)
     # Padded names stripped to the same category, not two.
@@ -61,7 +62,7 @@ def test_validated_columns_are_categoricals_of_the_json_values(small_bundle: Any
 def test_features_of_a_validated_file_equal_the_json_paths(small_bundle: Any) -> None:
     teams = sorted(small_bundle.serving_state["teams"])
     frame = messy_file(teams)
-    validated = validate_frame(REQUEST, frame, TASK, TeamIndex(teams))
+    validated = validate_frame(REQUEST, frame, EntityIndex(get_task(TASK), small_bundle.serving_state))
     plain = pd.DataFrame(json_rows(frame))
     pd.testing.assert_frame_equal(small_bundle.features(validated), small_bundle.features(plain))
     pd.testing.assert_frame_equal(small_bundle.predict_proba(validated), small_bundle.predict_proba(plain))
@@ -70,7 +71,7 @@ def test_features_of_a_validated_file_equal_the_json_paths(small_bundle: Any) ->
 @pytest.mark.parametrize(
     ("change", "field", "message"),
     [
-        ({"away_team": "{home} "}, "away_team", "cannot play itself"),
+        ({"away_team": "{home} "}, "away_team", "is both the home_team and the away_team"),
         ({"home_team": "Atlantis"}, "home_team", "unknown team 'Atlantis'"),
         ({"neutral": "perhaps"}, "neutral", "is not true or false"),
         ({"date": "2026-02-30"}, "date", "is not a date YYYY-MM-DD"),
@@ -85,7 +86,7 @@ def test_problems_of_a_file_name_the_row_and_field(
     for name, value in change.items():
         frame.loc[7, name] = value.format(home=frame.loc[7, "home_team"])
     with pytest.raises(ScorelineError) as caught:
-        validate_frame(REQUEST, frame, TASK, TeamIndex(teams))
+        validate_frame(REQUEST, frame, EntityIndex(get_task(TASK), small_bundle.serving_state))
     problems = caught.value.details["problems"]
     assert [(p["row"], p["field"]) for p in problems] == [(7, field)]
     assert message in problems[0]["message"]

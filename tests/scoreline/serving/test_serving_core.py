@@ -9,7 +9,8 @@ from scoreline.errors import ScorelineError
 from scoreline.serving.holder import ModelHolder
 from scoreline.serving.model import Predictor, ServedModel, smoke_test
 from scoreline.serving.service import PredictionService
-from scoreline.serving.validation import team_index
+from scoreline.serving.validation import EntityIndex
+from scoreline.tasks import get_task
 from scoreline.tasks import get_task
 from tests.scoreline.serving.models import TASK, broken_bundle
 
@@ -18,7 +19,7 @@ def served(bundle: Any, version: str) -> ServedModel:
     predictor = Predictor(bundle, get_task(TASK))
     predictor.enable_fast_path(bundle.input_example)
     return ServedModel(TASK, "scoreline-match-outcome", version, "champion", "mlflow", bundle, predictor,
-                       teams=team_index(TASK, bundle.serving_state))  # fmt: skip
+                       entities=EntityIndex(get_task(TASK), bundle.serving_state))  # fmt: skip
 
 
 def test_fast_path_matches_the_bundle(small_bundle: Any) -> None:
