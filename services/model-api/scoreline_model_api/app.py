@@ -364,12 +364,13 @@ def create_app(settings: ModelApiSettings | None = None) -> FastAPI:
         _in_background(lambda: reloader.reload(task, reason="webhook"))
         return _json({"accepted": True, "event": event, "task": task, "version": alias_event.version}, 202)
 
-    @app.get("/readyz", tags=["ops"], summary="Ready once every task has a model")
+    @app.get("/readyz", tags=["ops"], summary="Ready once some task serves a model; lists the tasks without one")
     async def readyz() -> Response:
-        missing = [task for task in tasks if holder.peek(task) is None]
-        if missing:
+        versions = {t: served.version for t in tasks if (served := holder.peek(t)) is not None}
+        missing = [task for task in tasks if task not in versions]
+        if not versions:
             return _json({"status": "not ready", "missing": missing}, 503)
-        return _json({"status": "ready", "versions": {t: holder.get(t).version for t in tasks}})
+        return _json({"status": "ready", "versions": versions, "missing": missing})
 
     app.include_router(monitoring.router)
     predict_route = next(r for r in app.routes if getattr(r, "path", None) == "/v1/{task}/predict")

@@ -8,6 +8,8 @@ from fastapi.testclient import TestClient
 from scoreline_model_api.app import create_app
 from scoreline_model_api.settings import ModelApiSettings
 
+from scoreline.tasks import task_ids
+
 
 def settings(tmp_path: Path, **extra: object) -> ModelApiSettings:
     return ModelApiSettings(
@@ -41,7 +43,7 @@ def test_not_ready_without_a_model_but_alive(tmp_path: Path) -> None:
         assert client.get("/healthz").status_code == 200
         ready = client.get("/readyz")
         assert ready.status_code == 503
-        assert ready.json()["missing"] == ["match-outcome"]
+        assert ready.json()["missing"] == list(task_ids())
         assert client.post("/v1/admin/reload").status_code == 401
 
 
