@@ -14,22 +14,28 @@ HERE = Path(__file__).resolve().parent
 DASHBOARD_TITLE = "Scoreline — predictions, drift and accuracy"
 PSI_ALERT = 0.25  # MonitoringSettings.drift_psi_alert default
 
-RUNTIME_FIELDS = {
-    # Both sides of a match count as a request for that team ("most queried countries").
-    "team": {
-        "type": "keyword",
-        "script": {
-            "source": "if (doc.containsKey('inputs.home_team') && doc['inputs.home_team'].size() > 0) "
-            "{ emit(doc['inputs.home_team'].value); } "
-            "if (doc.containsKey('inputs.away_team') && doc['inputs.away_team'].size() > 0) "
-            "{ emit(doc['inputs.away_team'].value); }"
-        },
-    },
-    "hour_of_day": {"type": "long", "script": {"source": "emit(doc['@timestamp'].value.getHour());"}},
-}
+
+
+def entity_script() -> str:
+    """Painless that emits every entity a request names (e.g. both teams of a match), for every registered task."""
+    from scoreline.tasks import all_tasks
+
+    fields = sorted({f"inputs.{entity.field}" for task in all_tasks() for entity in task.entity_fields})
+    return " ".join(
+        f"if (doc.containsKey('{field}') && doc['{field}'].size() > 0) {{ emit(doc['{field}'].value); }}"
+        for field in fields
+    )
+
+
+def runtime_fields() -> dict[str, Any]:
+    return {
+        # Every entity a request names counts as a request for it ("most queried countries", players, series).
+        "entity": {"type": "keyword", "script": {"source": entity_script()}},
+        "hour_of_day": {"type": "long", "script": {"source": "emit(doc['@timestamp'].value.getHour());"}},
+    }
 
 DATA_VIEWS = {
-    "scoreline-predictions": ("scoreline-predictions-*", "Scoreline predictions", RUNTIME_FIELDS),
+    "scoreline-predictions": ("scoreline-predictions-*", "Scoreline predictions", None),
     "scoreline-drift": ("scoreline-drift", "Scoreline drift", {}),
     "scoreline-outcomes": ("scoreline-outcomes", "Scoreline outcomes", {}),
 }
@@ -37,6 +43,7 @@ DATA_VIEWS = {
 
 def data_view(view_id: str) -> dict[str, Any]:
     title, name, runtime = DATA_VIEWS[view_id]
+    runtime = runtime_fields() if runtime is None else runtime
     return {
         "type": "index-pattern",
         "id": view_id,
@@ -199,12 +206,11 @@ def visualizations() -> list[dict[str, Any]]:
         ),
         lens(
             "scoreline-most-requested-teams",
-            "Most requested teams",
+            "Most requested teams, players and series",
             "scoreline-predictions",
-            {"team": terms("team", "count", size=20, label="Team"), "count": count("Requests")},
-            {"xAccessor": "team", "accessors": ["count"]},
+            {"entity": terms("entity", "count", size=20, label="Entity"), "count": count("Requests")},
+            {"xAccessor": "entity", "accessors": ["count"]},
             series="bar_horizontal",
-            query='task : "match-outcome"',
         ),
         lens(
             "scoreline-requests-by-hour",
