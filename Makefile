@@ -16,7 +16,7 @@ system-deps:
 	fi
 
 run: install
-	uv run scoreline up
+	uv run scoreline-launcher up
 
 # Everything, slow integration suites included: the workspace suite, then Airflow's in its own environment.
 test: install system-deps

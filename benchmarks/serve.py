@@ -42,8 +42,8 @@ import httpx
 import numpy as np
 import pandas as pd
 from osmem_server import OsmemServer
+from scoreline_launcher.processes import VENV_BIN, ServerProcess, free_port
 
-from scoreline.processes import VENV_BIN, ServerProcess, free_port
 from scoreline.tasks import get_task
 from scoreline.training import TrainingResult, train
 

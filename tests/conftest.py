@@ -12,8 +12,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from scoreline_launcher.stack import LocalStack, StackSettings, resolve_keys
 
-from scoreline.stack import LocalStack, StackSettings, resolve_keys
 from tests.servers import REPO, ServerProcess, free_port, mlflow_server, moto_server, port_open
 
 SHARED_DATA = REPO.parent / "shared" / "data"
@@ -93,7 +93,7 @@ def postgres_dsn() -> str:
 
 @pytest.fixture(scope="session")
 def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
-    """``make run``'s stack (``scoreline up``) on free ports in a temporary home, bootstrapped:
+    """``make run``'s stack (``scoreline-launcher up``) on free ports in a temporary home, bootstrapped:
     every task simulated, ingested, trained, promoted and served. One per session."""
     settings = StackSettings(
         home=tmp_path_factory.mktemp("stack"),
@@ -102,7 +102,7 @@ def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack
         trainer_port=free_port(),
         model_api_port=free_port(),
         dashboard_port=free_port(),
-        simulated_matches=6_000,
+        simulation_scale=0.3,  # match-outcome: 6,000 matches
         api_key="test-api-key",
         admin_key="test-admin-key",
     )

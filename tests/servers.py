@@ -1,10 +1,10 @@
-"""Real servers for tests: the process runner lives in ``scoreline.processes``; these build the argv."""
+"""Real servers for tests: the process runner lives in ``scoreline_launcher.processes``; these build the argv."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from scoreline.processes import VENV_BIN, ServerProcess, free_port, port_open
+from scoreline_launcher.processes import VENV_BIN, ServerProcess, free_port, port_open
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import typer
 
-from scoreline.cli import data, monitor, stack, train
+from scoreline.cli import data, monitor, train
 
 
 def build_app() -> typer.Typer:
     app = typer.Typer(help="Scoreline: sports predictions with their whole model lifecycle.", no_args_is_help=True)
-    for module in (data, train, monitor, stack):
+    for module in (data, train, monitor):
         module.register(app)
     return app
 

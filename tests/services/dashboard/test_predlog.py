@@ -101,7 +101,7 @@ def test_elasticsearch_without_indices_is_empty(osmem_url: str) -> None:
 
 
 def test_elasticsearch_down_is_a_clear_error() -> None:
-    from scoreline.processes import free_port
+    from scoreline_launcher.processes import free_port
 
     url = f"http://127.0.0.1:{free_port()}"
     with pytest.raises(ServiceCallError) as caught:
@@ -114,7 +114,7 @@ def test_elasticsearch_down_is_a_clear_error() -> None:
 def test_monitoring_page_shows_traffic_from_elasticsearch(
     es_with_records: tuple[str, list[PredictionRecord]], run_page: Callable[..., AppTest], tmp_path: Path
 ) -> None:
-    from scoreline.processes import free_port
+    from scoreline_launcher.processes import free_port
 
     url, written = es_with_records
     env: dict[str, Any] = {

@@ -9,9 +9,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from scoreline_launcher.processes import free_port
 from streamlit.testing.v1 import AppTest
 
-from scoreline.processes import free_port
 from tests.services.dashboard.conftest import PAGE_NAMES
 
 

@@ -1,6 +1,6 @@
 """Run local server processes in their own process groups and wait until they answer.
 
-Used by ``scoreline up`` (``make run``) and by the tests, which start the real servers this way.
+Used by ``scoreline-launcher up`` (``make run``) and by the tests, which start the real servers this way.
 """
 
 from __future__ import annotations

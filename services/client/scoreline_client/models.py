@@ -1,0 +1,150 @@
+"""Typed answers of the services, where their shape is stable. Unknown fields are kept (``extra="allow"``),
+so a newer service does not break an older client; fields a service may add later have defaults."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Loose(BaseModel):
+    model_config = ConfigDict(extra="allow", protected_namespaces=())
+
+
+# ---- ingest --------------------------------------------------------------------------------------
+class DatasetManifest(Loose):
+    """A stored dataset version (``manifest.json``)."""
+
+    task: str
+    dataset: str
+    version: str
+    sha256: str | None = None
+    rows: int
+    columns: list[str] = Field(default_factory=list)
+    dtypes: dict[str, str] = Field(default_factory=dict)
+    source: dict[str, Any] = Field(default_factory=dict)
+    created_at: datetime | None = None
+    schema_version: int | None = None
+    data_key: str | None = None
+    date_min: str | None = None
+    date_max: str | None = None
+
+
+class Ingested(Loose):
+    """The answer of an ingest: the version's manifest, and whether this call created it (201) or found it (200)."""
+
+    manifest: DatasetManifest
+    created: bool
+
+
+class DatasetSummary(Loose):
+    task: str
+    dataset: str
+    versions: int
+    latest: DatasetManifest
+
+
+# ---- trainer -------------------------------------------------------------------------------------
+JobStatus = Literal["queued", "running", "succeeded", "failed"]
+
+
+class Job(Loose):
+    id: str
+    task: str
+    dataset: str
+    dataset_version: str | None = None
+    holdout_start: str | None = None
+    tuning_budget: dict[str, Any] | None = None
+    status: JobStatus
+    progress: float = 0.0
+    stage: str | None = None
+    metrics: dict[str, float] = Field(default_factory=dict)
+    holdout_window: dict[str, str | None] | None = None
+    run_id: str | None = None
+    model_version: str | None = None
+    error: str | None = None
+    created_at: datetime | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+
+    @property
+    def done(self) -> bool:
+        return self.status in ("succeeded", "failed")
+
+
+class PromotionDecision(Loose):
+    """What the promotion policy decided (``POST /v1/promotions/{task}`` and its approve / rollback)."""
+
+    task: str
+    decision: str  # promoted, rejected, pending_approval, unchanged, rolled_back
+    reason: str = ""
+    challenger_version: str | None = None
+    champion_version: str | None = None
+    previous_champion_version: str | None = None
+    primary_metric: str | None = None
+    greater_is_better: bool | None = None
+    metrics: dict[str, Any] = Field(default_factory=dict)
+    mode: str | None = None
+    margin: float | None = None
+    decided_at: str | None = None
+    decided_by: str | None = None
+
+
+class PromotionHistory(Loose):
+    task: str
+    aliases: dict[str, str] = Field(default_factory=dict)
+    events: list[dict[str, Any]] = Field(default_factory=list)
+
+
+# ---- model-api -----------------------------------------------------------------------------------
+class ServedModel(Loose):
+    """What model-api serves for one task (``GET /v1/models``)."""
+
+    task: str
+    model_name: str | None = None
+    version: str | None = None
+    alias: str | None = None
+    loaded_at: str | None = None
+    source: str | None = None
+    fast_path: bool | None = None
+    holdout_metrics: dict[str, float] = Field(default_factory=dict)
+    last_reload_error: dict[str, Any] | None = None
+
+
+class ServedModels(Loose):
+    models: list[ServedModel] = Field(default_factory=list)
+
+    def get(self, task: str) -> ServedModel | None:
+        return next((model for model in self.models if model.task == task), None)
+
+
+class TaskSchema(Loose):
+    """What one prediction instance of a task looks like (``GET /v1/{task}/schema``)."""
+
+    task: str
+    classes: list[str] = Field(default_factory=list)
+    request: dict[str, Any] = Field(default_factory=dict, description="JSON schema of one instance")
+    max_instances: int | None = None
+    model_version: str | None = None
+    example_request: dict[str, Any] | None = Field(
+        default=None, description="an instance the served model answers as it is"
+    )
+    example: dict[str, Any] | None = None  # {"instances": [...]} from the model's input example
+
+    def example_instance(self) -> dict[str, Any] | None:
+        """``example_request``, else the first instance of ``example``; None before a model is served."""
+        if self.example_request:
+            return dict(self.example_request)
+        instances = (self.example or {}).get("instances") or []
+        return dict(instances[0]) if instances else None
+
+
+class BatchPredictions(Loose):
+    """A predicted file: the uploaded table with prediction columns, as CSV or Parquet."""
+
+    content: bytes
+    media_type: str
+    model_version: str | None = None
+    model_name: str | None = None

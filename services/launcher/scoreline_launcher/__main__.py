@@ -1,0 +1,3 @@
+from scoreline_launcher.cli import main
+
+main()
