@@ -7,11 +7,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pandas as pd
 
 from scoreline.errors import ErrorCode
-from scoreline_dashboard.client import ServiceCallError, ServiceClient
+from scoreline_dashboard.client import ServiceCallError, interactive_http
 from scoreline_dashboard.settings import DashboardSettings
 
 COLUMNS = ["timestamp", "request_id", "task", "model_version", "inputs", "prediction", "probabilities", "latency_ms"]
@@ -45,7 +44,7 @@ def to_frame(documents: list[dict[str, Any]]) -> pd.DataFrame:
 
 
 def _search_elasticsearch(settings: DashboardSettings, task: str) -> list[dict[str, Any]]:
-    client = ServiceClient(
+    client = interactive_http(
         "Elasticsearch",
         settings.elasticsearch_url or "",
         settings.dashboard_request_timeout_s,
@@ -53,19 +52,20 @@ def _search_elasticsearch(settings: DashboardSettings, task: str) -> list[dict[s
     )
     auth = None
     if settings.elasticsearch_username and settings.elasticsearch_password:
-        auth = httpx.BasicAuth(settings.elasticsearch_username, settings.elasticsearch_password.get_secret_value())
+        auth = (settings.elasticsearch_username, settings.elasticsearch_password.get_secret_value())
     query = {
         "size": settings.dashboard_max_log_records,
         "query": {"term": {"task": task}},
         "sort": [{"@timestamp": {"order": "desc"}}],
     }
     try:
-        response = client.post(
+        response = client.request(
+            "POST",
             f"/{settings.elasticsearch_index_pattern}/_search",
             json=query,
             params={"ignore_unavailable": "true", "allow_no_indices": "true"},
             headers={"Content-Type": "application/json"},
-            **({"auth": auth} if auth else {}),
+            basic_auth=auth,
         )
     except ServiceCallError as exc:
         if exc.status == 404:  # no index yet: nothing logged so far
@@ -91,7 +91,10 @@ def _read_local(folder: Path, task: str, limit: int) -> list[dict[str, Any]]:
                 lines = handle.readlines()
         except OSError as exc:
             raise ServiceCallError(
-                "prediction log", str(path), ErrorCode.UNAVAILABLE, f"cannot read the prediction log {path}: {exc}"
+                "prediction log",
+                f"cannot read the prediction log {path}: {exc}",
+                code=ErrorCode.UNAVAILABLE.value,
+                url=str(path),
             ) from exc
         for line in reversed(lines):
             try:

@@ -1,7 +1,8 @@
-"""The calls the pages make, one class per service, each returning plain typed data.
+"""The calls the pages make, one class per service, each returning plain data for the pages.
 
-Response shapes follow the services' OpenAPI; unknown extra fields are kept so a newer
-service does not break an older dashboard.
+Scoreline's services are reached through ``scoreline_client`` (typed answers, one error type), tried once
+because a person is waiting; MLflow's REST API through the same transport. Unknown extra fields are kept
+so a newer service does not break an older dashboard.
 """
 
 from __future__ import annotations
@@ -11,8 +12,9 @@ from typing import Any
 
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
+from scoreline_client import IngestClient, ModelApiClient, TrainerClient
 
-from scoreline_dashboard.client import ServiceClient
+from scoreline_dashboard.client import interactive_http
 from scoreline_dashboard.settings import DashboardSettings
 
 
@@ -32,39 +34,42 @@ class PredictResult(Loose):
     model_version: str | None = None
 
 
+def _plain(model: BaseModel) -> dict[str, Any]:
+    """A typed answer as the JSON the service sent (no defaults added), for pages that read dicts."""
+    return model.model_dump(mode="json", exclude_unset=True)
+
+
 class ModelApi:
     def __init__(self, settings: DashboardSettings) -> None:
-        self.http = ServiceClient(
-            "model-api", settings.model_api_url, settings.dashboard_request_timeout_s, setting="SCORELINE_MODEL_API_URL"
+        self.client = ModelApiClient(
+            settings.model_api_url,
+            api_key=settings.api_key,
+            timeout_s=settings.dashboard_request_timeout_s,
+            attempts=1,
+            setting="SCORELINE_MODEL_API_URL",
         )
         self.long_timeout_s = settings.dashboard_long_timeout_s
-        key = settings.api_key.get_secret_value() if settings.api_key else None
-        self.auth_headers = {"Authorization": f"Bearer {key}"} if key else {}
 
     def models(self) -> dict[str, Any]:
-        return self.http.get("/v1/models")
+        return _plain(self.client.models())
 
     def schema(self, task: str) -> dict[str, Any]:
-        return self.http.get(f"/v1/{task}/schema")
+        return _plain(self.client.schema(task))
 
     def predict(self, task: str, instances: list[dict[str, Any]]) -> PredictResult:
-        response = self.http.post(f"/v1/{task}/predict", json={"instances": instances}, headers=self.auth_headers)
-        return parse_predict(self.http.json(response), response.headers.get("X-Model-Version"))
+        return parse_predict(self.client.predict(task, instances), None)
 
     def predict_batch(self, task: str, filename: str, content: bytes, content_type: str) -> tuple[bytes, str]:
-        response = self.http.post(
-            f"/v1/{task}/predict/batch",
-            files={"file": (filename, content, content_type)},
-            headers=self.auth_headers,
-            timeout_s=self.long_timeout_s,
+        result = self.client.predict_batch(
+            task, content, filename, content_type=content_type, timeout_s=self.long_timeout_s
         )
-        return response.content, response.headers.get("content-type", "application/octet-stream")
+        return result.content, result.media_type
 
     def drift(self, task: str) -> Any:
-        return self.http.get("/v1/monitoring/drift", params={"task": task})
+        return self.client.drift(task)
 
     def accuracy(self, task: str) -> Any:
-        return self.http.get("/v1/monitoring/accuracy", params={"task": task})
+        return self.client.accuracy(task)
 
 
 def parse_predict(body: dict[str, Any], header_version: str | None) -> PredictResult:
@@ -85,57 +90,74 @@ def _str_or_none(value: Any) -> str | None:
 
 class Ingest:
     def __init__(self, settings: DashboardSettings) -> None:
-        self.http = ServiceClient(
-            "ingest", settings.ingest_url, settings.dashboard_request_timeout_s, setting="SCORELINE_INGEST_URL"
+        self.client = IngestClient(
+            settings.ingest_url,
+            timeout_s=settings.dashboard_request_timeout_s,
+            attempts=1,
+            setting="SCORELINE_INGEST_URL",
         )
         self.long_timeout_s = settings.dashboard_long_timeout_s
 
-    def datasets(self) -> Any:
-        return self.http.get("/v1/datasets")
+    def datasets(self) -> list[dict[str, Any]]:
+        return [_plain(summary) for summary in self.client.datasets()]
 
-    def versions(self, task: str, dataset: str) -> Any:
-        return self.http.get(f"/v1/datasets/{task}/{dataset}/versions")
+    def versions(self, task: str, dataset: str) -> list[dict[str, Any]]:
+        return [_plain(manifest) for manifest in self.client.versions(task, dataset)]
 
-    def manifest(self, task: str, dataset: str, version: str) -> Any:
-        return self.http.get(f"/v1/datasets/{task}/{dataset}/versions/{version}")
+    def manifest(self, task: str, dataset: str, version: str) -> dict[str, Any]:
+        return _plain(self.client.manifest(task, dataset, version))
 
     def data(self, task: str, dataset: str, version: str) -> pd.DataFrame:
         """The canonical table of a version (Parquet)."""
-        response = self.http.request(
-            "GET", f"/v1/datasets/{task}/{dataset}/versions/{version}/data", timeout_s=self.long_timeout_s
-        )
-        return pd.read_parquet(io.BytesIO(response.content))
+        content = self.client.data(task, dataset, version, timeout_s=self.long_timeout_s)
+        return pd.read_parquet(io.BytesIO(content))
 
 
 class Trainer:
     def __init__(self, settings: DashboardSettings) -> None:
-        self.http = ServiceClient(
-            "trainer", settings.trainer_url, settings.dashboard_request_timeout_s, setting="SCORELINE_TRAINER_URL"
-        )
+        self.settings = settings
+        self.client = self._client(None)
         self.long_timeout_s = settings.dashboard_long_timeout_s
 
-    def jobs(self) -> Any:
-        return self.http.get("/v1/jobs")
-
-    def promotions(self, task: str, admin_key: str) -> Any:
-        """The promotion history; the trainer keeps it behind the admin key."""
-        response = self.http.request("GET", f"/v1/promotions/{task}", headers={"Authorization": f"Bearer {admin_key}"})
-        return self.http.json(response)
-
-    def promotion_action(self, task: str, action: str, admin_key: str, body: dict[str, Any]) -> Any:
-        """``action`` is "promote" (decide), "approve" or "rollback"."""
-        path = f"/v1/promotions/{task}" if action == "promote" else f"/v1/promotions/{task}/{action}"
-        response = self.http.post(
-            path, json=body, headers={"Authorization": f"Bearer {admin_key}"}, timeout_s=self.long_timeout_s
+    def _client(self, admin_key: str | None) -> TrainerClient:
+        return TrainerClient(
+            self.settings.trainer_url,
+            admin_key=admin_key,
+            timeout_s=self.settings.dashboard_request_timeout_s,
+            attempts=1,
+            setting="SCORELINE_TRAINER_URL",
         )
-        return self.http.json(response)
+
+    def jobs(self) -> dict[str, Any]:
+        return {"jobs": [_plain(job) for job in self.client.jobs()]}
+
+    def promotions(self, task: str, admin_key: str) -> dict[str, Any]:
+        """The promotion history; the trainer keeps it behind the admin key."""
+        return _plain(self._client(admin_key).promotions(task))
+
+    def promotion_action(self, task: str, action: str, admin_key: str, body: dict[str, Any]) -> dict[str, Any]:
+        """``action`` is "promote" (decide), "approve" or "rollback"; ``body`` as the trainer's route takes it."""
+        trainer = self._client(admin_key)
+        trainer.http.timeout_s = self.long_timeout_s
+        if action == "promote":
+            decision = trainer.decide(
+                task, mode=body.get("mode"), actor=body.get("actor"), margin=body.get("margin"),
+                baseline=body.get("baseline"),
+            )  # fmt: skip
+        elif action == "approve":
+            decision = trainer.approve(task, str(body["version"]), str(body.get("actor") or "dashboard"))
+        elif action == "rollback":
+            decision = trainer.rollback(task, body.get("actor"))
+        else:
+            raise ValueError(f"unknown promotion action {action!r}; expected promote, approve or rollback")
+        return _plain(decision)
 
 
 class Mlflow:
     """The parts of MLflow's REST API 2.0 the Models page reads."""
 
     def __init__(self, settings: DashboardSettings) -> None:
-        self.http = ServiceClient(
+        self.http = interactive_http(
             "MLflow", settings.mlflow_url, settings.dashboard_request_timeout_s, setting="SCORELINE_MLFLOW_URI"
         )
 

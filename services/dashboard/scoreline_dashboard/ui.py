@@ -30,7 +30,7 @@ def attempt(func: Callable[[], T], *, spinner: str | None = None) -> T | None:
             with st.spinner(spinner):
                 return func()
         return func()
-    except ScorelineError as exc:
+    except (ScorelineError, ServiceCallError) as exc:  # a domain error here, or any failed service call
         st.error(exc.message, icon=":material/error:")
         return None
 
@@ -144,7 +144,7 @@ def served_tasks(config: DashboardSettings) -> list[str]:
     """Tasks model-api serves, or every known task when it cannot be asked."""
     try:
         models = cached(_models, config.dashboard_cache_ttl_s)(config_key(config))
-    except ScorelineError:
+    except (ScorelineError, ServiceCallError):
         return list(task_ids())
     tasks = task_ids_from_models(models)
     return tasks or list(task_ids())

@@ -1,5 +1,6 @@
-"""The one place that turns HTTP failures into messages: against a real HTTP server (the service kit's
-FastAPI edge under uvicorn, with routes that fail on purpose) and a closed port."""
+"""How the dashboard's calls (``scoreline_client``, tried once) turn HTTP failures into messages: against a
+real HTTP server (the service kit's FastAPI edge under uvicorn, with routes that fail on purpose) and a
+closed port."""
 
 from __future__ import annotations
 
@@ -12,11 +13,12 @@ import httpx
 import pytest
 import uvicorn
 from fastapi import Request
-from scoreline_dashboard.client import ServiceCallError, ServiceClient
+from scoreline_client import ServiceHttp
+from scoreline_dashboard.client import ServiceCallError, interactive_http
 from scoreline_kit import create_app
+from scoreline_launcher.processes import free_port
 
 from scoreline.errors import ErrorCode, ScorelineError
-from scoreline.processes import free_port
 
 
 def _failing_app():  # a real kit app whose routes fail in the ways the services do
@@ -73,8 +75,8 @@ def failing_server() -> Iterator[str]:
     thread.join(10)
 
 
-def _client(url: str, timeout_s: float = 2.0) -> ServiceClient:
-    return ServiceClient("model-api", url, timeout_s, setting="SCORELINE_MODEL_API_URL")
+def _client(url: str, timeout_s: float = 2.0) -> ServiceHttp:
+    return interactive_http("model-api", url, timeout_s, setting="SCORELINE_MODEL_API_URL")
 
 
 def test_a_closed_port_says_not_reachable_and_which_setting() -> None:
@@ -82,7 +84,8 @@ def test_a_closed_port_says_not_reachable_and_which_setting() -> None:
     with pytest.raises(ServiceCallError) as caught:
         _client(url).get("/v1/models")
     error = caught.value
-    assert error.code is ErrorCode.UNAVAILABLE
+    assert error.code == ErrorCode.UNAVAILABLE
+    assert error.status is None
     assert url in error.message and "SCORELINE_MODEL_API_URL" in error.message
     assert "connection refused" in error.message
     assert isinstance(error.__cause__, httpx.ConnectError)
@@ -92,7 +95,7 @@ def test_a_slow_service_times_out_with_the_limit_in_the_message(failing_server: 
     started = time.monotonic()
     with pytest.raises(ServiceCallError) as caught:
         _client(failing_server, timeout_s=0.5).get("/slow")
-    assert caught.value.code is ErrorCode.TIMEOUT
+    assert caught.value.code == ErrorCode.TIMEOUT
     assert "did not answer within 0.5 s" in caught.value.message
     assert time.monotonic() - started < 2.5
 
@@ -102,7 +105,7 @@ def test_a_slow_service_times_out_with_the_limit_in_the_message(failing_server: 
     [
         ("GET", "/missing", 404, ErrorCode.NOT_FOUND, "no served model for task 'esports-win'"),
         ("POST", "/invalid", 422, ErrorCode.INVALID_INPUT, "rejected the request (422): home_team: unknown team"),
-        ("GET", "/broken", 500, ErrorCode.UPSTREAM_FAILED, "failed on its side (500): internal error: RuntimeError"),
+        ("GET", "/broken", 500, ErrorCode.INTERNAL, "failed on its side (500): internal error: RuntimeError"),
         ("GET", "/unavailable", 503, ErrorCode.UNAVAILABLE, "not ready or a service behind it is down (503)"),
         ("GET", "/plain-text-error", 502, ErrorCode.UNAVAILABLE, "Bad Gateway from a proxy"),
     ],
@@ -113,7 +116,7 @@ def test_error_answers_keep_the_service_message(
     with pytest.raises(ServiceCallError) as caught:
         _client(failing_server).request(method, path)
     assert caught.value.status == status
-    assert caught.value.code is code
+    assert caught.value.code == code  # the service's own error code; from the status when it sent none
     assert caught.value.message.startswith("model-api ")
     assert fragment in caught.value.message
 
@@ -122,6 +125,15 @@ def test_the_service_error_details_travel_along(failing_server: str) -> None:
     with pytest.raises(ServiceCallError) as caught:
         _client(failing_server).post("/invalid", json={})
     assert caught.value.details == [{"row": 0}]
+    assert caught.value.remote_message == "home_team: unknown team 'Atlantis'"
+
+
+def test_an_interactive_call_is_tried_once(failing_server: str) -> None:
+    started = time.monotonic()
+    with pytest.raises(ServiceCallError) as caught:
+        _client(failing_server).get("/unavailable")  # 503 with Retry-After: 5, not waited for
+    assert caught.value.attempts == 1 and caught.value.retry_after_s == 5
+    assert time.monotonic() - started < 2
 
 
 def test_a_healthy_answer_is_returned(failing_server: str) -> None:
@@ -131,6 +143,6 @@ def test_a_healthy_answer_is_returned(failing_server: str) -> None:
 def test_a_successful_answer_that_is_not_json_is_a_clear_error(failing_server: str) -> None:
     with pytest.raises(ServiceCallError) as caught:
         _client(failing_server).get("/html-page")
-    assert caught.value.code is ErrorCode.UPSTREAM_FAILED
+    assert caught.value.code == ErrorCode.UPSTREAM_FAILED
     assert "answered text/html" in caught.value.message and "instead of JSON" in caught.value.message
     assert "SCORELINE_MODEL_API_URL" in caught.value.message
