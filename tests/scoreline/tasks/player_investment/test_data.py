@@ -1,0 +1,259 @@
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from scoreline.errors import ErrorCode, ScorelineError
+from scoreline.tasks.player_investment.data import CANONICAL_COLUMNS, to_canonical
+
+ROOKIE_HEADER = "Name;GP;MIN;PTS;FGM;FGA;FG%;3P Made;3PA;3P%;FTM;FTA;FT%;OREB;DREB;REB;AST;STL;BLK;TOV;TARGET_5Yrs\n"
+ROOKIE_ROWS = (
+    "Brandon Ingram;36;27.4;7.4;2.6;7.6;34.7;0.5;2.1;25.0;1.6;2.3;69.9;0.7;3.4;4.1;1.9;0.4;0.4;1.3;0.0\n"
+    "Larry Johnson;82;37.2;19.2;7.5;15.3;49.0;0.1;0.3;22.7;4.1;5.0;82.9;3.9;7.0;11.0;3.6;1.0;0.6;1.9;0.0\n"
+    "Larry Johnson;82;37.2;19.2;7.5;15.3;49.0;0.1;0.3;22.7;4.1;5.0;82.9;3.9;7.0;11.0;3.6;1.0;0.6;1.9;1.0\n"
+    "Gary Payton*;82;27.4;7.2;3.2;7.0;45.0;0.0;0.2;7.7;0.8;1.2;71.1;1.3;1.6;3.0;6.4;2.0;0.2;2.2;1.0\n"
+    "Michael Smith;65;9.5;5.0;2.1;4.4;47.6;0.0;0.4;7.1;0.8;1.0;82.8;0.6;0.9;1.5;1.2;0.1;0.0;0.8;0.0\n"
+    "Michael Smith;82;21.2;6.9;2.7;5.0;54.2;0.0;0.0;;1.5;3.2;48.5;2.1;3.8;5.9;0.8;0.7;0.6;1.3;1.0\n"
+    "Charles Smith;60;8.7;2.9;1.0;2.2;44.4;0.0;0.1;0.0;0.9;1.3;69.7;0.2;0.9;1.2;1.7;0.6;0.1;0.6;1.0\n"
+    "Charles Smith;60;8.7;2.9;1.0;2.2;44.4;0.0;0.1;0.0;0.9;1.3;69.7;0.2;0.9;1.2;1.7;0.6;0.1;0.6;1.0\n"
+    "Tony Bennett;75;11.4;3.7;1.5;3.5;42.3;0.3;1.2;;0.4;0.5;73.2;0.2;0.7;0.8;1.8;0.4;0.0;0.7;0.0\n"
+)
+
+
+def _problems(raw: str, filename: str = "f.csv") -> dict:
+    with pytest.raises(ScorelineError) as caught:
+        to_canonical(raw.encode(), filename)
+    assert caught.value.code == ErrorCode.INVALID_INPUT
+    return caught.value.details
+
+
+def test_rookie_table_quirks() -> None:
+    frame = to_canonical((ROOKIE_HEADER + ROOKIE_ROWS).encode(), "nba_logreg.csv")
+    assert list(frame.columns) == list(CANONICAL_COLUMNS)
+    assert frame.attrs["format"] == "rookie-table"
+    players = frame["player"].tolist()
+    # Larry Johnson: same stats, different labels → ambiguous, dropped; Charles Smith: exact duplicate → one row
+    assert "Larry Johnson" not in players
+    assert players.count("Charles Smith") == 1
+    assert players.count("Michael Smith") == 2  # different stats: two players
+    assert "Gary Payton" in players  # Hall of Fame mark removed
+    notes = " ".join(frame.attrs["notes"])
+    assert "exact duplicate" in notes and "different TARGET_5Yrs" in notes
+    smith_no_threes = frame[(frame["player"] == "Michael Smith") & (frame["gp"] == 82)].iloc[0]
+    assert smith_no_threes["fg3_pct"] == 0.0  # empty 3P% with no attempts → 0
+    bennett = frame[frame["player"] == "Tony Bennett"].iloc[0]
+    assert bennett["fg3_pct"] == pytest.approx(25.0)  # empty 3P% with attempts → made / attempts
+    assert set(frame["target"]) == {0.0, 1.0}
+    assert frame["rookie_season"].isna().all() and frame["age"].isna().all()
+    assert (frame["censoring"] == "").all()
+
+
+def test_rookie_table_variant_headers_fraction_percentages_and_no_target() -> None:
+    header = "Player,GP,MIN,PTS,FGM,FGA,FG.,X3P.Made,X3PA,X3P.,FTM,FTA,FT.,OREB,DREB,REB,AST,STL,BLK,TOV,Season,Age\n"
+    rows = "".join(
+        f"P{i},{50 + i},{20 + i / 10},{8 + i / 10},3.0,7.0,0.{430 + i},0.5,1.5,0.333,1.0,1.4,0.71,1,2,3,2,1,0.5,1.2,"
+        f"2004-05,{20 + i % 4}\n"
+        for i in range(6)
+    )
+    frame = to_canonical((header + rows).encode(), "r.csv")
+    assert frame["fg_pct"].between(40, 50).all()  # fractions scaled to 0-100
+    assert frame["rookie_season"].tolist() == [2005] * 6
+    assert frame["age"].notna().all()
+    assert frame["target"].isna().all()
+
+
+def test_rookie_table_missing_columns_say_what_was_expected() -> None:
+    details = _problems("Name,GP,MIN,PTS\nA,10,10,5\n")
+    columns = {p["column"] for p in details["problems"]}
+    assert {"FGM", "FGA", "REB", "AST"} <= columns
+    assert all("column" in p["expected"] for p in details["problems"])
+
+
+def test_rookie_table_row_problems() -> None:
+    rows = ROOKIE_ROWS.replace("Brandon Ingram;36;", "Brandon Ingram;abc;").replace(
+        ";45.0;0.0;0.2;7.7;", ";145.0;0.0;0.2;7.7;"
+    )
+    details = _problems(ROOKIE_HEADER + rows)
+    found = {(p["row"], p["column"]) for p in details["problems"]}
+    assert (2, "GP") in found
+    assert (5, "FG%") in found
+    assert any("between 0 and 100" in p["expected"] for p in details["problems"])
+
+
+def test_unrecognised_header_names_both_formats() -> None:
+    details = _problems("a,b,c\n1,2,3\n")
+    assert details["missing_for_rookie_table"] and details["missing_for_season_table"]
+
+
+# ---- Basketball-Reference season tables -------------------------------------------------------------
+
+BBREF_HEADER = "Season,Player,Pos,Age,Tm,G,GS,MP,FG,FGA,FG%,3P,3PA,3P%,FT,FTA,FT%,ORB,DRB,TRB,AST,STL,BLK,TOV,PF,PTS\n"
+
+
+def _season_row(
+    season: str, player: str, age: int, team: str, games: int, minutes: int, points: int, early: bool = False
+) -> str:
+    start = f"{season},{player},C,{age},{team},{games}"
+    if early:  # 3P, GS, ORB/DRB, STL/BLK/TOV not recorded yet
+        shots = f"{minutes},{points // 2},{points},0.5,NA,NA,NA,0,0,"
+        return f"{start},NA,{shots},NA,NA,{games * 3},{games},NA,NA,NA,0,{points}\n"
+    shots = f"{minutes},{points // 2},{points},0.5,{games // 10},{games // 5},0.5,{games // 4},{games // 3},0.75"
+    boxes = f"{games},{games * 2},{games * 3},{games},{games // 3},{games // 5},{games // 2},{games * 2}"
+    return f"{start},{games // 2},{shots},{boxes},{points}\n"
+
+
+def _career(player: str, first: int, seasons: int, age: int, games: int = 60, early: bool = False) -> str:
+    return "".join(
+        _season_row(f"{y - 1}-{y % 100:02d}", player, age + k, "BOS", games, games * 20, games * 10, early and y < 1975)
+        for k, y in enumerate(range(first, first + seasons))
+    )
+
+
+def _seasons_file(rows: str) -> pd.DataFrame:
+    # the file spans 1999-00 .. 2023-24 thanks to an anchor career
+    anchor = _career("Anchor Player", 2000, 25, 19)
+    return to_canonical((BBREF_HEADER + anchor + rows).encode(), "seasons.csv")
+
+
+def test_season_table_rookie_rows_labels_and_censoring() -> None:
+    rows = (
+        _career("Long Career", 2005, 7, 21)
+        + _career("Short Career", 2005, 2, 22)
+        + _career("Recent Starter", 2022, 3, 20)
+        + _career("Recent Veteran", 2019, 6, 20)
+        + _career("Recent Bust", 2015, 1, 23)
+    )
+    frame = _seasons_file(rows).set_index("player")
+    assert frame.loc["Long Career", "target"] == 1.0
+    assert frame.loc["Short Career", "target"] == 0.0
+    assert np.isnan(frame.loc["Recent Starter", "target"]) and frame.loc["Recent Starter", "censoring"] == "recent"
+    assert frame.loc["Recent Veteran", "target"] == 1.0  # five seasons already: known even though recent
+    assert frame.loc["Recent Bust", "target"] == 0.0  # 2015 + 4 ≤ 2024: could have reached five seasons
+    assert frame.loc["Anchor Player", "censoring"] == "left" and np.isnan(frame.loc["Anchor Player", "target"])
+    long = frame.loc["Long Career"]
+    assert long["rookie_season"] == 2005 and long["age"] == 21 and long["birth_year"] == 1984
+    assert long["gp"] == 60 and long["min"] == pytest.approx(20.0) and long["pts"] == pytest.approx(10.0)
+    assert long["fg_pct"] == pytest.approx(100 * 300 / 600)  # recomputed from totals, 0-100
+
+
+def test_traded_player_total_row_is_used_and_team_rows_dropped() -> None:
+    rows = (
+        "2005-06,Traded Guy,SG,22,TOT,70,10,1400,200,450,0.444,10,30,0.333,50,70,0.714,20,80,100,90,30,5,40,100,460\n"
+        "2005-06,Traded Guy,SG,22,BOS,30,5,600,90,200,0.45,5,15,0.333,20,30,0.667,10,30,40,40,10,2,20,40,205\n"
+        "2005-06,Traded Guy,SG,22,LAL,40,5,800,110,250,0.44,5,15,0.333,30,40,0.75,10,50,60,50,20,3,20,60,255\n"
+        "2006-07,Modern Trade,SG,22,2TM,50,10,1000,100,250,0.4,10,30,0.333,50,70,0.714,20,80,100,90,30,5,40,100,260\n"
+        "2006-07,Modern Trade,SG,22,BOS,20,5,400,40,100,0.4,5,15,0.333,20,30,0.667,10,30,40,40,10,2,20,40,105\n"
+        "2006-07,Modern Trade,SG,22,LAL,30,5,600,60,150,0.4,5,15,0.333,30,40,0.75,10,50,60,50,20,3,20,60,155\n"
+        "2007-08,No Total,SG,22,BOS,20,5,400,40,100,0.4,5,15,0.333,20,30,0.667,10,30,40,40,10,2,20,40,105\n"
+        "2007-08,No Total,SG,22,LAL,30,5,600,60,150,0.4,5,15,0.333,30,40,0.75,10,50,60,50,20,3,20,60,155\n"
+    )
+    frame = _seasons_file(rows).set_index("player")
+    assert frame.loc["Traded Guy", "gp"] == 70
+    assert frame.loc["Traded Guy", "pts"] == pytest.approx(460 / 70)
+    assert frame.loc["Modern Trade", "gp"] == 50  # "2TM" is a total row too
+    assert frame.loc["No Total", "gp"] == 50  # per-team rows without a total are summed once
+    assert frame.loc["No Total", "pts"] == pytest.approx(260 / 50)
+
+
+def test_no_team_column_total_row_first() -> None:
+    header = "Year,Player,Age,Pos,G,GS,MP,FG,FGA,FG%,3P,3PA,3P%,FT,FTA,FT%,ORB,DRB,TRB,AST,STL,BLK,TOV,PF,PTS\n"
+    rows = (
+        "2000,Anchor Player,20,C,82,82,2000,300,600,0.5,0,0,,100,150,0.667,50,150,200,100,50,20,80,200,700\n"
+        "2024,Anchor Player,44,C,82,82,2000,300,600,0.5,0,0,,100,150,0.667,50,150,200,100,50,20,80,200,700\n"
+        "2010,A.J. Price,24,PG,83,11,1625,150,365,0.411,41,103,0.398,92,110,0.836,40,181,221,161,77,22,90,130,433\n"
+        "2010,A.J. Price,24,PG,41,8,775,53,156,0.34,23,55,0.418,41,49,0.837,13,80,93,84,34,15,48,61,170\n"
+        "2010,A.J. Price,24,PG,42,3,850,97,209,0.464,18,48,0.375,51,61,0.836,27,101,128,77,43,7,42,69,263\n"
+    )
+    frame = to_canonical((header + rows).encode(), "Seasons_Stats.csv").set_index("player")
+    assert frame.loc["A.J. Price", "gp"] == 83
+    assert frame.loc["A.J. Price", "rookie_season"] == 2010
+
+
+def test_r_read_csv_headers_early_decades_and_season_formats() -> None:
+    header = (
+        "Season,Player,Pos,Age,Tm,G,GS,MP,FG,FGA,FG.,X3P,X3PA,X3P.,X2P,X2PA,X2P.,eFG.,FT,FTA,FT.,ORB,DRB,TRB,AST,STL,"
+        "BLK,TOV,PF,PTS\n"
+    )
+
+    def row(season: str, player: str, age: int, early: bool) -> str:
+        if early:
+            stats = "NA,1200,200,450,0.444,NA,NA,NA,200,450,0.444,0.444,80,100,0.8,NA,NA,400,90,NA,NA,NA,150,480"
+        else:
+            stats = "30,1200,200,450,0.444,20,60,0.333,180,390,0.46,0.47,80,100,0.8,60,200,260,90,40,20,70,150,500"
+        return f"{season},{player},C,{age},BOS,60,{stats}\n"
+
+    rows = (
+        row("1960-61", "Old Timer", 22, True)
+        + "".join(row(f"{y - 1}-{y % 100:02d}", "Old Timer", 22 + y - 1961, True) for y in range(1962, 1967))
+        + row("1961-1962", "Bob Early", 23, True)
+        + row("1963", "Bob Early", 24, True)
+        + row("1964.0", "Bob Early", 25, True)
+        + row("2023-24", "Modern Kid", 19, False)
+    )
+    frame = to_canonical((header + rows).encode(), "r_export.csv").set_index("player")
+    early = frame.loc["Bob Early"]
+    assert early["rookie_season"] == 1962 and early["target"] == 0.0  # 3 seasons, 1962 + 4 ≤ 2024
+    assert early["fg3m"] == 0.0 and early["fg3a"] == 0.0  # no three-point line yet
+    assert np.isnan(early["oreb"]) and np.isnan(early["stl"]) and np.isnan(early["tov"])  # not recorded
+    assert early["reb"] == pytest.approx(400 / 60)
+    assert frame.loc["Modern Kid", "censoring"] == "recent"
+    assert frame.loc["Old Timer", "censoring"] == "left"
+
+
+def test_shared_names_accents_and_hall_of_fame_marks() -> None:
+    rows = (
+        _career("Eddie Johnson", 2001, 6, 22)  # born 1979
+        + _career("Eddie Johnson", 2005, 2, 21)  # born 1984: another player
+        + _career("Nikola Jokić*", 2016, 4, 21)
+        + "2020-21,Nikola Jokic,C,25,DEN,72,72,2488,732,1293,0.566,92,237,0.388,342,394,0.868,"
+        "205,575,780,599,95,48,222,192,1898\n"
+    )
+    frame = _seasons_file(rows)
+    eddies = frame[frame["player"] == "Eddie Johnson"].sort_values("rookie_season")
+    assert eddies["rookie_season"].tolist() == [2001, 2005]
+    assert eddies["target"].tolist() == [1.0, 0.0]
+    assert eddies["birth_year"].tolist() == [1979, 1984]
+    jokic = frame[frame["player"].str.startswith("Nikola")]
+    assert len(jokic) == 1  # accents and the Hall of Fame mark do not split a player
+    assert jokic.iloc[0]["player"] == "Nikola Jokić" and jokic.iloc[0]["target"] == 1.0
+    assert "shared by different players" in " ".join(frame.attrs["notes"])
+
+
+def test_modern_team_header_header_repeats_and_league_average() -> None:
+    header = BBREF_HEADER.replace(",Tm,", ",Team,")
+    rows = (
+        _career("Anchor Player", 2000, 25, 19)
+        + header  # a header row repeated inside the table, as copied from the site
+        + _career("Somebody New", 2010, 5, 22)
+        + "2010-11,League Average,,26,,50,25,1000,150,330,0.45,30,90,0.33,60,80,0.75,40,120,160,90,30,20,60,80,390\n"
+    )
+    frame = to_canonical((header + rows).encode(), "modern.csv")
+    assert set(frame["player"]) == {"Anchor Player", "Somebody New"}
+
+
+def test_season_table_row_problems_use_file_rows() -> None:
+    rows = (
+        _career("Anchor Player", 2000, 3, 19)
+        + "20X5,Bad Season,C,22,BOS,60,30,1200,200,450,0.444,20,60,0.333,80,100,0.8,60,200,260,90,40,20,70,150,500\n"
+    )
+    with pytest.raises(ScorelineError) as caught:
+        to_canonical((BBREF_HEADER + rows).encode(), "s.csv")
+    problem = caught.value.details["problems"][0]
+    assert problem["row"] == 5 and problem["column"] == "Season"
+    assert "2004-05" in problem["expected"]
+
+
+def test_per_game_season_table_becomes_totals() -> None:
+    header = "Season,Player,Age,Tm,G,MP,FG,FGA,3P,3PA,FT,FTA,ORB,DRB,TRB,AST,STL,BLK,TOV,PTS\n"
+    rows = "".join(
+        f"{y - 1}-{y % 100:02d},Per Game {i},{20 + k},BOS,60,25.0,4.0,9.0,1.0,3.0,2.0,3.0,1.0,3.0,4.0,2.0,1.0,0.5,1.5,"
+        "11.0\n"
+        for i in range(3)
+        for k, y in enumerate(range(2000 + i, 2006 + i))
+    )
+    frame = to_canonical((header + rows).encode(), "per_game.csv")
+    assert "per-game season table" in " ".join(frame.attrs["notes"])
+    labelled = frame[frame["censoring"] == ""]
+    assert labelled["min"].tolist() == pytest.approx([25.0] * len(labelled))
+    assert labelled["pts"].tolist() == pytest.approx([11.0] * len(labelled))
