@@ -14,7 +14,7 @@ from typing import Any
 
 from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
 from airflow.sdk import dag, task
-from scoreline_dags.factory import TRAINING_TASKS, dag_id_for
+from scoreline_dags.factory import dag_id_for, training_tasks
 
 MONITOR_TIMEOUT_S = 600.0
 
@@ -37,20 +37,11 @@ def _underscored(task_id: str) -> str:
 def scoreline_monitor() -> None:
     @task(task_id="monitor")
     def monitor() -> dict[str, Any]:
-        from scoreline_dags.http import bearer, call
         from scoreline_dags.settings import OrchestrationSettings
+        from scoreline_dags.steps import Services
 
         settings = OrchestrationSettings()
-        response = call(
-            "POST",
-            settings.model_api_url.rstrip("/") + "/v1/admin/monitor",
-            json={},
-            headers=bearer(settings.admin_key),
-            attempts=settings.http_attempts,
-            backoff_s=settings.http_backoff_s,
-            timeout_s=max(settings.http_timeout_s, MONITOR_TIMEOUT_S),
-        )
-        report = response.json()
+        report = Services(settings).clients.model_api.monitor(timeout_s=max(settings.http_timeout_s, MONITOR_TIMEOUT_S))
         summary = {
             "run_id": report["run_id"],
             "alert_tasks": report["alert_tasks"],
@@ -62,7 +53,7 @@ def scoreline_monitor() -> None:
         return summary
 
     report = monitor()
-    for task_id in TRAINING_TASKS:
+    for task_id in training_tasks():
         name = _underscored(task_id)
 
         @task.short_circuit(task_id=f"alert_{name}")

@@ -1,6 +1,8 @@
 """Builds one training DAG per task: pull → train → wait → decide → approve → promote → reload → notify.
 
 Every step is a service call (``scoreline_dags.steps``); this module only wires them into Airflow.
+Which tasks exist comes from the core's task registry (``scoreline.tasks.task_ids()``), which imports no
+task module, so parsing stays cheap; a task's default dataset is read when a run starts.
 Steps after ``decide`` skip themselves when the decision leaves nothing for them to do, so one
 straight line serves auto mode, manual mode, rejections and re-runs.
 """
@@ -17,9 +19,6 @@ from airflow.sdk.exceptions import AirflowSkipException
 from scoreline_dags import steps
 from scoreline_dags.operators import PromotionApproval, WaitForTrainerJob
 from scoreline_dags.settings import OrchestrationSettings
-
-# The tasks Airflow trains, with the dataset each trains on by default (make run ingests "simulated").
-TRAINING_TASKS: dict[str, str] = {"match-outcome": "simulated"}
 
 SCHEDULE = "@daily"
 TAGS = ["scoreline", "training"]
@@ -41,6 +40,26 @@ def variable_prefix(task_id: str) -> str:
     return "scoreline_" + task_id.replace("-", "_")
 
 
+def training_tasks() -> tuple[str, ...]:
+    """Every registered task: one training DAG each (built-in tasks and ``SCORELINE_TASK_PLUGINS``)."""
+    from scoreline.tasks import task_ids
+
+    return task_ids()
+
+
+def default_dataset(task_id: str) -> str:
+    """The dataset a task trains on when nobody named one (imports the task: run time only, not parse time)."""
+    from scoreline.tasks import get_task
+
+    return get_task(task_id).default_dataset
+
+
+def build_training_dags() -> dict[str, DAG]:
+    """``{dag_id: DAG}`` for every registered task."""
+    dags = [build_training_dag(task_id) for task_id in training_tasks()]
+    return {dag.dag_id: dag for dag in dags}
+
+
 def _services() -> steps.Services:
     return steps.Services(OrchestrationSettings())
 
@@ -49,7 +68,9 @@ def _actor(context: dict[str, Any]) -> str:
     return f"airflow:{context['dag'].dag_id}/{context['run_id']}"
 
 
-def build_training_dag(task_id: str, default_dataset: str) -> DAG:
+def build_training_dag(task_id: str, dataset: str | None = None) -> DAG:
+    """The training DAG of one task; ``dataset`` is the default of its ``dataset`` param (None: the task's own
+    ``default_dataset``, read when a run starts)."""
     prefix = variable_prefix(task_id)
     with DAG(
         dag_id=dag_id_for(task_id),
@@ -64,7 +85,9 @@ def build_training_dag(task_id: str, default_dataset: str) -> DAG:
         params={
             # ingest's notifier triggers a run with conf {"task", "dataset", "version"}.
             "task": Param(task_id, type="string", enum=[task_id]),
-            "dataset": Param(default_dataset, type="string"),
+            "dataset": Param(
+                dataset, type=["null", "string"], description="dataset to train on; empty = the task's default dataset"
+            ),
             "version": Param(None, type=["null", "string"], description="dataset version; empty = latest"),
             "source_urls": Param(
                 None,
@@ -86,7 +109,8 @@ def build_training_dag(task_id: str, default_dataset: str) -> DAG:
             urls = params.get("source_urls")
             if urls is None:
                 urls = json.loads(Variable.get(f"{prefix}_source_urls", default="[]"))
-            return steps.pull(_services(), task_id, params["dataset"], list(urls), params.get("version"))
+            dataset = params.get("dataset") or default_dataset(task_id)
+            return steps.pull(_services(), task_id, dataset, list(urls), params.get("version"))
 
         @task(task_id="train")
         def train_step(pulled: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
@@ -152,7 +176,7 @@ def build_training_dag(task_id: str, default_dataset: str) -> DAG:
             if url:
                 steps.post_webhook(_services(), url, message)
             if failed:
-                raise steps.ServiceCallError(f"the run failed at {failed}; see those tasks' logs")
+                raise RuntimeError(f"the run failed at {failed}; see those tasks' logs")
             if not url:
                 raise AirflowSkipException(
                     f"no webhook configured (SCORELINE_NOTIFY_WEBHOOK_URL or {NOTIFY_WEBHOOK_VARIABLE})"

@@ -89,7 +89,7 @@ class WaitForTrainerJob(BaseOperator):
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> dict[str, Any]:
         if "error" in event:
-            raise steps.ServiceCallError(event["error"])
+            raise steps.ServiceError("trainer", event["error"])
         return steps.finished_job(event["job"])
 
 

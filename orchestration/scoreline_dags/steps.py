@@ -1,6 +1,8 @@
 """What each step of a training DAG does, as plain functions over the services' HTTP APIs.
 
 No Airflow import here: the DAG factory wires these into tasks, and they log what they decided and why.
+Every call goes through ``scoreline_client`` (bounded retries with exponential backoff on connection
+errors, timeouts, 408/425/429 and 5xx; any other 4xx fails at once as a ``ServiceError``).
 """
 
 from __future__ import annotations
@@ -10,9 +12,11 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
-from scoreline_dags.http import ServiceCallError, bearer, call
+from scoreline_client import ScorelineClients, ServiceError, ServiceHttp
+
 from scoreline_dags.settings import OrchestrationSettings
 
 log = logging.getLogger("scoreline.orchestration")
@@ -23,35 +27,31 @@ PENDING_APPROVAL = "pending_approval"
 UNCHANGED = "unchanged"
 JOB_DONE = frozenset({"succeeded", "failed"})
 
+__all__ = ["JOB_DONE", "PENDING_APPROVAL", "PROMOTED", "REJECTED", "UNCHANGED", "ServiceError", "Services"]
+
 
 @dataclass(frozen=True)
 class Services:
+    """The service clients of one task run, built from ``OrchestrationSettings``."""
+
     settings: OrchestrationSettings
 
-    def request(self, method: str, url: str, *, admin: bool = False, **kwargs: Any) -> Any:
-        key = self.settings.admin_key if admin else self.settings.api_key
-        response = call(
-            method,
-            url,
-            headers=bearer(key),
-            attempts=self.settings.http_attempts,
-            backoff_s=self.settings.http_backoff_s,
-            timeout_s=self.settings.http_timeout_s,
-            **kwargs,
+    @cached_property
+    def clients(self) -> ScorelineClients:
+        s = self.settings
+        return ScorelineClients.build(
+            ingest_url=s.ingest_url,
+            trainer_url=s.trainer_url,
+            model_api_url=s.model_api_url,
+            api_key=s.api_key,
+            admin_key=s.admin_key,
+            **self.retry_policy,
         )
-        return response
 
     @property
-    def ingest(self) -> str:
-        return self.settings.ingest_url.rstrip("/")
-
-    @property
-    def trainer(self) -> str:
-        return self.settings.trainer_url.rstrip("/")
-
-    @property
-    def model_api(self) -> str:
-        return self.settings.model_api_url.rstrip("/")
+    def retry_policy(self) -> dict[str, Any]:
+        s = self.settings
+        return {"timeout_s": s.http_timeout_s, "attempts": s.http_attempts, "backoff_s": s.http_backoff_s}
 
 
 def pull(
@@ -64,16 +64,15 @@ def pull(
     """
     pulled: list[dict[str, Any]] = []
     for url in source_urls:
-        response = services.request("POST", f"{services.ingest}/v1/datasets/{task}/{dataset}", json={"url": url})
-        manifest = response.json()
-        is_new = response.status_code == 201
-        pulled.append({"url": url, "version": manifest.get("version"), "new": is_new, "rows": manifest.get("rows")})
+        ingested = services.clients.ingest.pull_url(task, dataset, url)
+        manifest = ingested.manifest
+        pulled.append({"url": url, "version": manifest.version, "new": ingested.created, "rows": manifest.rows})
         log.info(
             "pull %s → %s version %s (%s rows)",
             url,
-            "NEW" if is_new else "unchanged",
-            manifest.get("version"),
-            manifest.get("rows"),
+            "NEW" if ingested.created else "unchanged",
+            manifest.version,
+            manifest.rows,
         )
     version = requested_version
     if version:
@@ -88,21 +87,8 @@ def pull(
 
 
 def latest_version(services: Services, task: str, dataset: str) -> str | None:
-    response = services.request(
-        "GET", f"{services.ingest}/v1/datasets/{task}/{dataset}/versions", ok_statuses=frozenset({404})
-    )
-    if response.status_code == 404:
-        return None
-    body = response.json()
-    versions = body.get("versions", body) if isinstance(body, dict) else body
-    if not versions:
-        return None
-    # Newest last by created_at; entries are manifests (dicts) or bare version strings.
-    entries = sorted(
-        (v if isinstance(v, dict) else {"version": v, "created_at": ""} for v in versions),
-        key=lambda manifest: str(manifest.get("created_at", "")),
-    )
-    return entries[-1]["version"]
+    latest = services.clients.ingest.latest_version(task, dataset)
+    return None if latest is None else latest.version
 
 
 def job_key(task: str, dataset: str, version: str | None, holdout_start: str | None) -> str:
@@ -120,10 +106,11 @@ def start_training(
     known_job_id: str | None,
 ) -> dict[str, Any]:
     """Start a trainer job, or reuse the one already started for the same key unless it failed."""
+    trainer = services.clients.trainer
     if known_job_id:
-        response = services.request("GET", f"{services.trainer}/v1/jobs/{known_job_id}", ok_statuses=frozenset({404}))
-        if response.status_code != 404:
-            job = response.json()
+        found = trainer.find_job(known_job_id)
+        if found is not None:
+            job = found.model_dump(mode="json")
             if job.get("status") != "failed":
                 log.info(
                     "reusing trainer job %s (status %s) for dataset %s version %s: no duplicate model version",
@@ -138,24 +125,19 @@ def start_training(
                 known_job_id,
                 job.get("error"),
             )
-    body: dict[str, Any] = {"task": task, "dataset": dataset}
-    if version:
-        body["dataset_version"] = version
-    if holdout_start:
-        body["holdout_start"] = holdout_start
-    job = services.request("POST", f"{services.trainer}/v1/jobs", json=body).json()
+    job = trainer.submit_job(task, dataset, version, holdout_start=holdout_start).model_dump(mode="json")
     log.info("started trainer job %s for %s on %s version %s", job.get("id"), task, dataset, version)
     return job
 
 
 def job_status(services: Services, job_id: str) -> dict[str, Any]:
-    return services.request("GET", f"{services.trainer}/v1/jobs/{job_id}").json()
+    return services.clients.trainer.job(job_id).model_dump(mode="json")
 
 
 def finished_job(job: dict[str, Any]) -> dict[str, Any]:
     """The job of a finished training, or an error naming why it failed."""
     if job.get("status") != "succeeded":
-        raise ServiceCallError(f"trainer job {job.get('id')} ended {job.get('status')}: {job.get('error')}")
+        raise ServiceError("trainer", f"trainer job {job.get('id')} ended {job.get('status')}: {job.get('error')}")
     log.info(
         "trainer job %s succeeded: model version %s, metrics %s",
         job.get("id"),
@@ -166,9 +148,7 @@ def finished_job(job: dict[str, Any]) -> dict[str, Any]:
 
 
 def decide(services: Services, task: str, mode: str, actor: str) -> dict[str, Any]:
-    decision = services.request(
-        "POST", f"{services.trainer}/v1/promotions/{task}", admin=True, json={"mode": mode, "actor": actor}
-    ).json()
+    decision = services.clients.trainer.decide(task, mode=mode, actor=actor).model_dump(mode="json")
     log.info(
         "promotion decision for %s (%s mode): %s — %s (champion %s, challenger %s, metrics %s)",
         task,
@@ -187,14 +167,9 @@ def promote(services: Services, task: str, decision: dict[str, Any], actor: str)
     outcome = decision.get("decision")
     if outcome == PENDING_APPROVAL:
         version = decision.get("challenger_version")
-        result = services.request(
-            "POST",
-            f"{services.trainer}/v1/promotions/{task}/approve",
-            admin=True,
-            json={"version": version, "actor": actor},
-        ).json()
+        result = services.clients.trainer.approve(task, str(version), actor)
         log.info("approved by %s: version %s of %s is champion now", actor, version, task)
-        return {"champion_version": str(result.get("champion_version") or version), "via": "approval"}
+        return {"champion_version": str(result.champion_version or version), "via": "approval"}
     if outcome == PROMOTED:
         log.info("the policy promoted version %s of %s in auto mode", decision.get("champion_version"), task)
         return {"champion_version": str(decision.get("champion_version")), "via": "policy"}
@@ -204,15 +179,15 @@ def promote(services: Services, task: str, decision: dict[str, Any], actor: str)
 
 def served_models(services: Services) -> dict[str, dict[str, Any]]:
     """Task id → what model-api reports serving for it (``GET /v1/models``: version, last reload error...)."""
-    body = services.request("GET", f"{services.model_api}/v1/models").json()
-    return {entry["task"]: entry for entry in body.get("models", [])}
+    served = services.clients.model_api.models()
+    return {entry.task: entry.model_dump(mode="json") for entry in served.models}
 
 
 def reload_and_wait(
     services: Services, task: str, expected_version: str, *, sleep: Callable[[float], None] = time.sleep
 ) -> str:
     """Make model-api reload and wait until it serves ``expected_version``; fail loudly if it never does."""
-    answer = services.request("POST", f"{services.model_api}/v1/admin/reload?task={task}", admin=True).json()
+    answer = services.clients.model_api.reload(task)
     log.info("model-api reload of %s answered: %s", task, answer)
     deadline = time.monotonic() + services.settings.reload_timeout_s
     served: dict[str, Any] = {}
@@ -225,10 +200,13 @@ def reload_and_wait(
         if time.monotonic() >= deadline:
             break
         sleep(services.settings.reload_poll_interval_s)
-    raise ServiceCallError(
+    raise ServiceError(
+        "model-api",
         f"model-api still serves version {served.get('version')} of {task} "
         f"{services.settings.reload_timeout_s:.0f}s after the reload; expected the new champion {expected_version}; "
-        f"its last reload error: {served.get('last_reload_error')}"
+        f"its last reload error: {served.get('last_reload_error')}",
+        code="timeout",
+        details=served.get("last_reload_error"),
     )
 
 
@@ -259,12 +237,7 @@ def summary_message(dag_id: str, run_id: str, task: str, facts: dict[str, Any]) 
 
 
 def post_webhook(services: Services, url: str, message: dict[str, Any]) -> None:
-    call(
-        "POST",
-        url,
-        json=message,
-        attempts=services.settings.http_attempts,
-        backoff_s=services.settings.http_backoff_s,
-        timeout_s=services.settings.http_timeout_s,
+    ServiceHttp("notify webhook", url, setting="SCORELINE_NOTIFY_WEBHOOK_URL", **services.retry_policy).request(
+        "POST", url, json=message
     )
     log.info("posted the run summary to the webhook: %s", message["text"])

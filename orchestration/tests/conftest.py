@@ -5,7 +5,7 @@ AIRFLOW_HOME, this repo's DAG folder and a fresh metadata database before any te
 a new database on the machine's PostgreSQL (as in compose) when it is running, SQLite otherwise.
 
 The Scoreline services run as real processes from the workspace's environment (``<repo>/.venv``), started
-with ``scoreline.processes`` (own process group, stopped with children): it needs only httpx and the
+with ``scoreline_launcher.processes`` (own process group, stopped with children): it needs only httpx and the
 standard library, and pytest puts the repo root on ``sys.path`` (``pythonpath`` in pyproject.toml).
 """
 
@@ -23,8 +23,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-
-from scoreline.processes import ServerProcess, free_port, port_open
+from scoreline_launcher.processes import ServerProcess, free_port, port_open
 
 ORCHESTRATION = Path(__file__).resolve().parents[1]
 REPO = ORCHESTRATION.parent

@@ -12,7 +12,9 @@ import pytest
 
 from tests.conftest import DAGS_FOLDER
 
-HEAVY_MODULES = ["pandas", "numpy", "mlflow", "xgboost", "sklearn", "scoreline", "pyarrow"]
+HEAVY_MODULES = ["pandas", "numpy", "mlflow", "xgboost", "sklearn", "pyarrow", "numba"]
+# The task registry is all of the core package a DAG file may import: no task module, nothing heavy.
+ALLOWED_SCORELINE_MODULES = {"scoreline", "scoreline.errors", "scoreline.tasks"}
 TRAINING_STEPS = ["pull", "train", "wait_for_training", "decide", "approve", "promote", "reload", "notify"]
 
 # Parses the DAG folder in a fresh interpreter with every outgoing connection refused, and reports what
@@ -37,6 +39,7 @@ print(json.dumps({
     "files": {stat.file: stat.duration.total_seconds() for stat in bag.dagbag_stats},
     "dag_ids": sorted(bag.dag_ids),
     "heavy_loaded": sorted(name for name in heavy if name in sys.modules and name not in already),
+    "scoreline_loaded": sorted(name for name in sys.modules if name == "scoreline" or name.startswith("scoreline.")),
 }))
 """
 
@@ -73,12 +76,22 @@ def test_every_dag_file_parses_in_under_a_second(parse_report: dict[str, Any]) -
 
 def test_parsing_imports_no_heavy_library(parse_report: dict[str, Any]) -> None:
     assert parse_report["heavy_loaded"] == []
+    assert set(parse_report["scoreline_loaded"]) <= ALLOWED_SCORELINE_MODULES
+
+
+def test_there_is_a_training_dag_per_registered_task(parse_report: dict[str, Any]) -> None:
+    from scoreline.tasks import task_ids
+
+    assert task_ids(), "no task is registered"
+    expected = {"scoreline_train_" + task_id.replace("-", "_") for task_id in task_ids()}
+    training = {dag_id for dag_id in parse_report["dag_ids"] if dag_id.startswith("scoreline_train_")}
+    assert training == expected
 
 
 def test_training_dag_ids_follow_the_design(dagbag: Any) -> None:
-    from scoreline_dags.factory import TRAINING_TASKS, dag_id_for
+    from scoreline_dags.factory import dag_id_for, training_tasks
 
-    for task_id in TRAINING_TASKS:
+    for task_id in training_tasks():
         assert dag_id_for(task_id) in dagbag.dag_ids
     assert dag_id_for("match-outcome") == "scoreline_train_match_outcome"
 
@@ -137,3 +150,13 @@ def test_ingest_trigger_conf_matches_the_dag_params(dagbag: Any) -> None:
     assert {"task", "dataset", "version", "source_urls", "holdout_start", "promotion_mode"} <= set(params.keys())
     assert params["task"] == "match-outcome"
     assert params["version"] is None
+    assert params["dataset"] is None  # the task's default_dataset, read when the run starts
+
+
+def test_a_run_without_a_dataset_trains_on_the_tasks_default_dataset() -> None:
+    from scoreline_dags.factory import default_dataset
+
+    from scoreline.tasks import get_task, task_ids
+
+    for task_id in task_ids():
+        assert default_dataset(task_id) == get_task(task_id).default_dataset

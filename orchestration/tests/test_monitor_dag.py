@@ -26,9 +26,9 @@ def test_monitor_dag_is_hourly_and_never_catches_up(monitor_dag: Any) -> None:
 
 def test_each_training_task_has_an_alert_gate_then_a_trigger(monitor_dag: Any) -> None:
     from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
-    from scoreline_dags.factory import TRAINING_TASKS, dag_id_for
+    from scoreline_dags.factory import dag_id_for, training_tasks
 
-    for task_id in TRAINING_TASKS:
+    for task_id in training_tasks():
         name = task_id.replace("-", "_")
         gate = monitor_dag.get_task(f"alert_{name}")
         trigger = monitor_dag.get_task(f"retrain_{name}")
