@@ -1,0 +1,111 @@
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from scoreline.errors import ErrorCode, ScorelineError
+from scoreline.tasks.esports_win import EsportsWinTask
+from scoreline.tasks.esports_win.columns import STAT_COLUMNS, export_name
+from scoreline.tasks.esports_win.simulator import simulate
+
+TASK = EsportsWinTask()
+FIFTEEN = ["blueWins", "blueWardsPlaced", "blueWardsDestroyed", "blueFirstBlood", "blueKills", "blueDeaths",
+           "blueAssists", "blueEliteMonsters", "blueDragons", "blueTotalGold", "blueAvgLevel", "blueTotalExperience",
+           "blueTotalMinionsKilled", "blueGoldDiff", "blueExperienceDiff"]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def raw() -> pd.DataFrame:
+    return simulate(60, seed=3)[0]
+
+
+def _csv(frame: pd.DataFrame, **kwargs: object) -> bytes:
+    return frame.to_csv(index=False, **kwargs).encode()
+
+
+def test_full_table_reads_every_column(raw: pd.DataFrame) -> None:
+    canonical = TASK.to_canonical(_csv(raw), "high_diamond_ranked_10min.csv")
+    assert list(canonical.columns) == ["game_id", "blue_wins", *STAT_COLUMNS]
+    assert canonical.attrs["columns"] == list(STAT_COLUMNS)
+    assert canonical["game_id"].tolist() == raw["gameId"].astype(str).tolist()
+    np.testing.assert_array_equal(canonical["blue_total_gold"], raw["blueTotalGold"])
+    np.testing.assert_allclose(canonical["red_avg_level"], raw["redAvgLevel"])
+
+
+def test_fifteen_column_subset_without_game_id(raw: pd.DataFrame) -> None:
+    canonical = TASK.to_canonical(_csv(raw[FIFTEEN]), "subset.csv")
+    assert canonical.attrs["columns"] == [c for c in STAT_COLUMNS if export_name(c) in FIFTEEN]
+    assert canonical.attrs["game_ids"] == "synthesized from row content"
+    again = TASK.to_canonical(_csv(raw[FIFTEEN]), "subset.csv")
+    assert canonical["game_id"].tolist() == again["game_id"].tolist()  # stable
+    assert canonical["game_id"].is_unique
+    table = TASK.training_table(canonical)
+    assert (table.features["gold_diff"].to_numpy() == raw["blueGoldDiff"].to_numpy()).all()
+    # red kills come from blue deaths, so the kill difference is known without red columns
+    np.testing.assert_array_equal(table.features["kills_diff"], raw["blueKills"] - raw["blueDeaths"])
+
+
+@pytest.mark.parametrize("words", [("TRUE", "FALSE"), ("True", "False"), ("1", "0")])
+def test_boolean_spellings(raw: pd.DataFrame, words: tuple[str, str]) -> None:
+    frame = raw.astype({"blueWins": object, "blueFirstBlood": object})
+    for column in ("blueWins", "blueFirstBlood"):
+        frame[column] = np.where(raw[column] == 1, words[0], words[1])
+    canonical = TASK.to_canonical(_csv(frame), "bools.csv")
+    np.testing.assert_array_equal(canonical["blue_wins"], raw["blueWins"])
+    np.testing.assert_array_equal(canonical["blue_first_blood"], raw["blueFirstBlood"])
+
+
+def test_semicolons_decimal_commas_bom_cp1252_and_header_case(raw: pd.DataFrame) -> None:
+    frame = raw.rename(columns=str.lower)
+    text = frame.to_csv(index=False, sep=";", decimal=",")
+    for encoded in (b"\xef\xbb\xbf" + text.encode(), text.encode("cp1252")):
+        canonical = TASK.to_canonical(encoded, "semicolons.csv")
+        np.testing.assert_allclose(canonical["blue_avg_level"], raw["blueAvgLevel"])
+        np.testing.assert_allclose(canonical["red_gold_per_min"], raw["redGoldPerMin"])
+
+
+def test_bad_cells_are_422_with_row_and_column(raw: pd.DataFrame) -> None:
+    frame = raw.astype(object)
+    frame.loc[4, "blueKills"] = "many"
+    frame.loc[9, "redAvgLevel"] = 31
+    frame.loc[11, "blueWins"] = "maybe"
+    with pytest.raises(ScorelineError) as error:
+        TASK.to_canonical(_csv(frame), "bad.csv")
+    assert error.value.code == ErrorCode.INVALID_INPUT
+    found = {(p["row"], p["column"]) for p in error.value.details["problems"]}
+    assert {(6, "blueKills"), (11, "redAvgLevel"), (13, "blueWins")} <= found
+    assert error.value.details["count"] == 3
+
+
+def test_missing_gold_columns_named(raw: pd.DataFrame) -> None:
+    frame = raw.drop(columns=["blueTotalGold", "redTotalGold", "blueGoldDiff", "redGoldDiff", "blueGoldPerMin",
+                              "redGoldPerMin"])  # fmt: skip
+    with pytest.raises(ScorelineError) as error:
+        TASK.to_canonical(_csv(frame), "nogold.csv")
+    assert "blueTotalGold and redTotalGold, or blueGoldDiff" in error.value.message
+
+
+def test_missing_label_named(raw: pd.DataFrame) -> None:
+    with pytest.raises(ScorelineError) as error:
+        TASK.to_canonical(_csv(raw.drop(columns=["blueWins"])), "nolabel.csv")
+    assert "blueWins" in error.value.message
+
+
+def test_unrelated_csv_and_binary_say_what_was_expected() -> None:
+    with pytest.raises(ScorelineError) as error:
+        TASK.to_canonical(b"date,home_team,away_team\n2020-01-01,A,B\n", "football.csv")
+    assert error.value.code == ErrorCode.INVALID_INPUT and "10-minute team table" in error.value.message
+    with pytest.raises(ScorelineError) as error:
+        TASK.to_canonical(b"\x00\x01\x02binary", "x.bin")
+    assert error.value.code == ErrorCode.UNSUPPORTED_MEDIA
+
+
+def test_repeated_game_dropped_conflicting_reported(raw: pd.DataFrame) -> None:
+    doubled = pd.concat([raw, raw.iloc[[0]]], ignore_index=True)
+    assert len(TASK.to_canonical(_csv(doubled), "x.csv")) == len(raw)
+    conflicting = doubled.copy()
+    conflicting.loc[len(raw), "blueKills"] += 1
+    with pytest.raises(ScorelineError) as error:
+        TASK.to_canonical(_csv(conflicting), "x.csv")
+    assert error.value.details["problems"][0]["row"] == len(raw) + 2
