@@ -429,30 +429,44 @@ def _state_table(prepared: _Prepared) -> pd.DataFrame:
         totals = np.bincount(slots, weights=None if weights is None else weights[ok], minlength=2 * n)
         return totals.reshape(n, 2)
 
-    killer, victim, creator = (_numbers(events, key, -1) for key in ("killerId", "victimId", "creatorId"))
-    killer_team, team = _numbers(events, "killerTeamId", -1), _numbers(events, "teamId", -1)
-    monster, building = _texts(events, "monsterType"), _texts(events, "buildingType")
-    assisting = np.fromiter(
-        (len(a) if isinstance(a := e.get("assistingParticipantIds"), list) else 0 for e in events),
-        dtype=np.float64, count=len(events),
-    )  # fmt: skip
+    def field(rows: np.ndarray, key: str) -> np.ndarray:
+        """``key`` of the events at ``rows`` (-1 elsewhere): each field is read only where it means something."""
+        out = np.full(len(events), -1, dtype=np.int64)
+        out[rows] = _numbers([events[i] for i in rows], key, -1)
+        return out
 
-    kill = kinds == "CHAMPION_KILL"
+    def texts(rows: np.ndarray, key: str) -> np.ndarray:
+        out = np.full(len(events), "", dtype=object)
+        out[rows] = _texts([events[i] for i in rows], key)
+        return out
+
+    kill, placed, cleared = kinds == "CHAMPION_KILL", kinds == "WARD_PLACED", kinds == "WARD_KILL"
+    elite, building = kinds == "ELITE_MONSTER_KILL", kinds == "BUILDING_KILL"
+    kill_at, elite_at, building_at = np.flatnonzero(kill), np.flatnonzero(elite), np.flatnonzero(building)
+    victim = field(kill_at, "victimId")
+    creator = field(np.flatnonzero(placed), "creatorId")
+    killer = field(np.flatnonzero(cleared | elite | building), "killerId")
+    killer_team, team = field(elite_at, "killerTeamId"), field(building_at, "teamId")
+    monster, building_type = texts(elite_at, "monsterType"), texts(building_at, "buildingType")
+    assisting = np.zeros(len(events))
+    assisting[kill_at] = [
+        len(a) if isinstance(a := events[i].get("assistingParticipantIds"), list) else 0 for i in kill_at
+    ]
+
     victim_side = side_of(victim)
     scorer = np.where(victim_side >= 0, 1 - victim_side, -1)  # an execution still counts for the other side
     stats: dict[str, np.ndarray] = {
         "kills": per_side(kill, scorer),
         "deaths": per_side(kill, victim_side),
         "assists": per_side(kill, scorer, assisting),
-        "wards_placed": per_side(kinds == "WARD_PLACED", side_of(creator)),
-        "wards_destroyed": per_side(kinds == "WARD_KILL", side_of(killer)),
+        "wards_placed": per_side(placed, side_of(creator)),
+        "wards_destroyed": per_side(cleared, side_of(killer)),
     }
-    elite = kinds == "ELITE_MONSTER_KILL"
     monster_side = np.where(np.isin(killer_team, (BLUE_TEAM, RED_TEAM)), (killer_team == RED_TEAM), side_of(killer))
     stats["elite_monsters"] = per_side(elite, monster_side)
     stats["dragons"] = per_side(elite & (monster == "DRAGON"), monster_side)
     stats["heralds"] = per_side(elite & (monster == "RIFTHERALD"), monster_side)
-    tower = (kinds == "BUILDING_KILL") & np.isin(building, ("TOWER_BUILDING", ""))
+    tower = building & np.isin(building_type, ("TOWER_BUILDING", ""))
     loser = np.where(np.isin(team, (BLUE_TEAM, RED_TEAM)), (team == RED_TEAM).astype(np.int64), -1)
     destroyer = np.where(loser >= 0, 1 - loser, side_of(killer))
     stats["towers_destroyed"] = per_side(tower, destroyer)

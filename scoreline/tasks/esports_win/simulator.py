@@ -12,7 +12,7 @@ The generating process, vectorized over games, minute by minute for the first 12
 * wards are placed (supports most) and destroyed at per-game rates.
 
 The winner is drawn from ``p_blue = sigmoid(f(state at 10:00) + 0.35 * strength gap)``, where
-``f`` saturates in the gold lead (``2.4 * tanh(0.3 * gold_diff / 1000)``) and adds experience,
+``f`` saturates in the gold lead (``2.0 * tanh(0.45 * gold_diff / 1000)``) and adds experience,
 dragons, heralds, towers and a small blue-side edge. So the truth is known per game, it follows
 the 10-minute state, and a part of it (the strength gap beyond what the state reveals) is not
 observable, as in real games.
@@ -80,7 +80,7 @@ def win_logit(state: pd.DataFrame, strength_gap: np.ndarray) -> np.ndarray:
     heralds = (state["blue_heralds"] - state["red_heralds"]).to_numpy(dtype=float)
     towers = (state["blue_towers_destroyed"] - state["red_towers_destroyed"]).to_numpy(dtype=float)
     return (
-        2.4 * np.tanh(0.3 * gold) + 0.15 * experience + 0.3 * dragons + 0.12 * heralds + 0.35 * towers
+        2.0 * np.tanh(0.45 * gold) + 0.15 * experience + 0.3 * dragons + 0.12 * heralds + 0.35 * towers
         + 0.35 * strength_gap + 0.03
     )  # fmt: skip
 
