@@ -1,6 +1,6 @@
 """Player-investment quality on the simulator: model vs the true probabilities vs the seed's stats logistic.
 
-    uv run python benchmarks/player_investment.py [--rookies 8000] [--seeds 1,2,3] [--trainer]
+    uv run python benchmarks/player_investment.py [--rookies 10000] [--seeds 1,2,3] [--trainer]
 
 For each seed: simulated Basketball-Reference season totals → the canonical rookie table (censoring applied)
 → the training table; the holdout is the later draft classes (a group split by rookie season, the last 20 % of
@@ -139,7 +139,7 @@ def _trainer(task, canonical: pd.DataFrame) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rookies", type=int, default=8000)
+    parser.add_argument("--rookies", type=int, default=10000)
     parser.add_argument("--seeds", default="1,2,3")
     parser.add_argument("--trainer", action="store_true", help="also run scoreline.training.train")
     args = parser.parse_args()

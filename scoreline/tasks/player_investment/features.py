@@ -40,7 +40,7 @@ Z_CLIP = 4.0
 PER_36: tuple[str, ...] = ("pts", "reb", "ast", "stl", "blk", "tov", "fga", "fta", "fg3a", "oreb")
 Z_STATS: tuple[str, ...] = (
     "gp", "min", "total_min", "pts", "reb", "ast", "stl", "blk", "tov", "fg_pct", "ft_pct", "fg3a", "ts_pct",
-    "pts36", "reb36", "ast36", "stl36", "blk36", "tov36", "fga36", "fta36", "fg3a36", "oreb36", "minutes_share",
+    "pts36", "reb36", "ast36", "stl36", "blk36", "tov36", "fga36", "fta36", "fg3a36", "oreb36",
 )  # fmt: skip
 RANK_STATS: tuple[str, ...] = ("total_min", "pts")
 QUANTILE_LEVELS = np.linspace(0.0, 1.0, 11)

@@ -7,8 +7,9 @@ The generating process:
 * each season's box score is drawn from them: games (binomial over the season length, shortened seasons in
   1999, 2012, 2020 and 2021), minutes, shot volume, made shots and free throws as binomials, counting stats as
   Poisson totals, so small samples give noisy percentages;
-* era effects: the three-point line arrives in 1979-80 and its share of shots grows to ~40 %, the pace (and so
-  scoring) falls into the 2000s and rises again;
+* era effects: rookies get more minutes in early decades than in deep modern rotations (and the teams judge
+  them against their era), the three-point line arrives in 1979-80 and its share of shots grows to ~40 %,
+  the pace (and so scoring) falls into the 2000s and rises again;
 * the career: the teams decide on what they see in the rookie season. The true log-odds of a career of five
   seasons or more are a fixed function of the rookie season's minutes share, pace-adjusted production per 36
   minutes, shooting efficiency (trusted in proportion to the minutes) and age; the outcome is drawn from
@@ -100,6 +101,11 @@ def three_share(season: np.ndarray) -> np.ndarray:
     return np.where(season < THREE_POINT_LINE, 0.0, np.interp(season, years, shares))
 
 
+def rookie_minutes_level(season: np.ndarray) -> np.ndarray:
+    """Minutes per game a rookie of given talent gets, against the 2000s (deeper benches later, fewer minutes)."""
+    return np.interp(season, (1966, 1990, 2000, 2010, 2024), (2.5, 1.5, 0.0, -1.5, -3.0))
+
+
 def _sigmoid(x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-x))
 
@@ -129,7 +135,8 @@ def season_stats(rng: np.random.Generator, talent: np.ndarray, big: np.ndarray, 
     e = rng.standard_normal((9, n))
     length = season_games(season)
     games = np.maximum(rng.binomial(length, _sigmoid(0.6 + 0.9 * talent + 0.6 * e[0])), 1)
-    minutes = np.maximum(np.round(games * np.clip(15.0 + 6.5 * talent + 3.0 * e[1], 2.0, 40.0)), 1)
+    level = rookie_minutes_level(season)
+    minutes = np.maximum(np.round(games * np.clip(15.0 + level + 6.5 * talent + 3.0 * e[1], 2.0, 40.0)), 1)
     per36 = minutes / 36.0
     fga36 = np.clip(13.0 + 1.8 * talent + 2.2 * e[2], 5.0, 30.0) * pace(season)
     fga = rng.poisson(per36 * fga36)
@@ -157,7 +164,8 @@ def season_stats(rng: np.random.Generator, talent: np.ndarray, big: np.ndarray, 
 def true_log_odds(stats: dict[str, np.ndarray], season: np.ndarray, age: np.ndarray) -> np.ndarray:
     """What the teams read from a rookie season: minutes share, pace-adjusted production, efficiency, age."""
     minutes = stats["mp"].astype(float)
-    share = minutes / (48.0 * season_games(season))
+    # judged against the minutes rookies of that era get
+    share = np.maximum(minutes - stats["g"] * rookie_minutes_level(season), 1.0) / (48.0 * season_games(season))
     playing_time = (np.sqrt(share) - 0.42) / 0.16
     per36 = 36.0 / minutes
     production = (stats["pts"] / pace(season) + stats["trb"] + 1.4 * stats["ast"] + 2.0 * stats["stl"]
