@@ -207,21 +207,29 @@ class ModelBundle:
         return output
 
     def contributions(self, rows: np.ndarray) -> np.ndarray:
-        """Per-feature contributions (SHAP values from XGBoost's ``pred_contribs``) to the margin of the
-        predicted quantity: ``(n, features)``; multiclass: of each row's most likely class."""
+        """Per-feature contributions to the margin of the predicted quantity: ``(n, features)``; multiclass:
+        of each row's most likely class. The trees' part is their SHAP values (XGBoost ``pred_contribs``);
+        the logistic prior's part is its linear term per feature (centred at the training mean)."""
         import xgboost as xgb
 
         matrix = np.asarray(rows, dtype=np.float32)
         columns = self._prior_columns()
         margin = None if columns is None or self.prior is None else self.prior.margin(matrix[:, columns])
-        values = self.booster.predict(
-            xgb.DMatrix(matrix, base_margin=margin), pred_contribs=True, validate_features=False
-        )
-        values = np.asarray(values, dtype=np.float64)
+        matrix_in = xgb.DMatrix(matrix, base_margin=margin)
+        values = np.asarray(self.booster.predict(matrix_in, pred_contribs=True, validate_features=False), np.float64)
+        best = None
         if values.ndim == 3:  # (n, classes, features + bias): the predicted class's contributions
             best = np.argmax(self.predict_rows(matrix), axis=1)
             values = values[np.arange(len(matrix)), best]
-        return values[:, :-1]
+        values = values[:, :-1]
+        if columns is not None and self.prior is not None:
+            x = matrix[:, columns].astype(np.float64)
+            mean = np.asarray(self.prior.mean)
+            standardized = (np.where(np.isfinite(x), x, mean) - mean) / np.asarray(self.prior.scale)
+            coef = np.asarray(self.prior.coef)
+            weights = coef[0] if best is None else coef[best]
+            values[:, columns] += standardized * weights
+        return values
 
     def predict_features(self, features: pd.DataFrame) -> np.ndarray:
         """Model output for a feature table: (n, k) probabilities, or (n,) values for regression."""

@@ -85,6 +85,8 @@ class PredictionService:
         outputs, features, memo = served.predictor.predict_memoized(rows)
         ids = [new_request_id() for _ in rows]
         predictions, logged = _answers(task, served, rows, outputs, ids)
+        if task.explain_top and hasattr(served.bundle, "contributions"):
+            _explain(task, served, features, predictions)
         payload = {
             "task": task_id,
             "model_name": served.model_name,
@@ -118,11 +120,11 @@ class PredictionService:
             logged: list[Any] = list(np.asarray(columns, dtype=object)[winner_codes])
             added = {f"prob_{name}": pa.array(outputs[:, j], pa.float64()) for j, name in enumerate(columns)}
             added["prediction"] = _strings(winner_codes, list(columns))
-            label = task.describe_batch(requests, logged)
+            label = task.describe_batch(requests, logged, outputs, served.serving_state)
         elif task.kind == "regression":
             logged = outputs[:, 0].tolist()
             added["prediction"] = pa.array(outputs[:, 0], pa.float64())
-            label = task.describe_batch(requests, logged)
+            label = task.describe_batch(requests, logged, None, served.serving_state)
         else:  # forecast: one column per horizon day, with the interval bounds
             low, high = _interval(served)
             logged = outputs[:, 0].tolist()
@@ -130,7 +132,7 @@ class PredictionService:
                 added[f"forecast_{name}"] = pa.array(outputs[:, j], pa.float64())
                 added[f"low_{name}"] = pa.array(outputs[:, j] * low[j], pa.float64())
                 added[f"high_{name}"] = pa.array(outputs[:, j] * high[j], pa.float64())
-            label = task.describe_batch(requests, outputs.tolist())
+            label = task.describe_batch(requests, outputs.tolist(), None, served.serving_state)
         added["label"] = label if isinstance(label, pa.Array) else pa.array(list(label), pa.string())
         added["model_name"] = pa.repeat(pa.scalar(served.model_name, pa.string()), n)
         added["model_version"] = pa.repeat(pa.scalar(served.version, pa.string()), n)
@@ -195,12 +197,22 @@ def _interval(served: ServedModel) -> tuple[list[float], list[float]]:
     return list(interval.get("low_ratio") or [1.0] * days), list(interval.get("high_ratio") or [1.0] * days)
 
 
+def _explain(task: Task, served: ServedModel, features: np.ndarray, answers: list[dict[str, Any]]) -> None:
+    """Add each answer's top features by absolute SHAP value (XGBoost ``pred_contribs``, on the margin)."""
+    values = served.bundle.contributions(features)
+    names = served.predictor.feature_names
+    for answer, row in zip(answers, values, strict=True):
+        top = np.argsort(-np.abs(row))[: task.explain_top]
+        answer["contributions"] = {names[j]: float(row[j]) for j in top.tolist()}
+
+
 def _answers(
     task: Task, served: ServedModel, rows: list[dict[str, Any]], outputs: np.ndarray, ids: list[str]
 ) -> tuple[list[dict[str, Any]], list[Any]]:
     """The answer per instance by prediction kind, and what the prediction log records as its prediction."""
     head = {"model_name": served.model_name, "model_version": served.version}
     columns = served.predictor.classes
+    state = served.serving_state
     answers: list[dict[str, Any]] = []
     logged: list[Any] = []
     if task.kind in ("binary", "multiclass"):
@@ -208,14 +220,17 @@ def _answers(
         for i, (row, row_outputs) in enumerate(zip(rows, outputs.tolist(), strict=True)):
             label = columns[winners[i]]
             logged.append(label)
+            probabilities = dict(zip(columns, row_outputs, strict=True))
             answers.append({
-                "request_id": ids[i], "prediction": label, "label": task.describe(row, label),
-                "probabilities": dict(zip(columns, row_outputs, strict=True)), **head,
+                "request_id": ids[i], "prediction": label, "label": task.describe(row, label, probabilities, state),
+                "probabilities": probabilities, **head,
             })  # fmt: skip
     elif task.kind == "regression":
         for i, (row, value) in enumerate(zip(rows, outputs[:, 0].tolist(), strict=True)):
             logged.append(value)
-            answers.append({"request_id": ids[i], "prediction": value, "label": task.describe(row, value), **head})
+            answers.append(
+                {"request_id": ids[i], "prediction": value, "label": task.describe(row, value, None, state), **head}
+            )
     else:
         low, high = _interval(served)
         quantiles = task.interval_quantiles
@@ -223,7 +238,7 @@ def _answers(
         for i, (row, values) in enumerate(zip(rows, outputs.tolist(), strict=True)):
             logged.append(values[0])
             answers.append({
-                "request_id": ids[i], "prediction": values, "label": task.describe(row, values),
+                "request_id": ids[i], "prediction": values, "label": task.describe(row, values, None, state),
                 "horizon": list(range(1, len(values) + 1)),
                 "intervals": {
                     low_name: [v * r for v, r in zip(values, low, strict=False)],

@@ -113,6 +113,8 @@ class Task(ABC):
     # Live accuracy: request fields that, with the outcome table, join a logged prediction to what happened.
     outcome_keys: ClassVar[tuple[str, ...]] = ()
 
+    # Serving: answer each instance with the features that pushed its prediction most (SHAP values), this many.
+    explain_top: ClassVar[int] = 0
     # Model: feature columns that are codes rather than quantities (drift profiles treat them as categories).
     categorical_features: ClassVar[tuple[str, ...]] = ()
     # Baselines beyond the kind's own: a logistic regression on these feature columns each (classification).
@@ -208,18 +210,39 @@ class Task(ABC):
         """One request that the served model answers as it is (OpenAPI example, printed curl, dashboard)."""
         return dict(input_example[-1]) if input_example else {}
 
-    def describe(self, instance: Mapping[str, Any], prediction: Any) -> str:
-        """A prediction in words, e.g. "Brazil win" or "blue side wins" (``prediction``: label or value(s))."""
+    def describe(
+        self,
+        instance: Mapping[str, Any],
+        prediction: Any,
+        probabilities: Mapping[str, float] | None = None,
+        state: Mapping[str, Any] | None = None,
+    ) -> str:
+        """A prediction in words, e.g. "Brazil win" or "blue side wins".
+
+        ``prediction``: the class label (classification), the value (regression) or the values (forecast);
+        ``probabilities``: per class (classification); ``state``: the served version's serving state."""
         if isinstance(prediction, float):
             return f"{prediction:,.3g}"
         if isinstance(prediction, list):
             return ", ".join(f"{v:,.0f}" for v in prediction)
         return str(prediction)
 
-    def describe_batch(self, requests: pd.DataFrame, predictions: Sequence[Any]) -> list[str]:
-        """``describe`` for every row of a batch (tasks with big batches may vectorize it)."""
+    def describe_batch(
+        self,
+        requests: pd.DataFrame,
+        predictions: Sequence[Any],
+        probabilities: np.ndarray | None = None,
+        state: Mapping[str, Any] | None = None,
+    ) -> Any:
+        """``describe`` for every row of a batch: a list of text or an Arrow string array (tasks with big
+        batches may vectorize it). ``probabilities``: ``(n, classes)`` for classification."""
         records = requests.to_dict(orient="records")
-        return [self.describe(record, prediction) for record, prediction in zip(records, predictions, strict=True)]
+        if probabilities is None:
+            return [self.describe(r, p, None, state) for r, p in zip(records, predictions, strict=True)]
+        return [
+            self.describe(record, prediction, dict(zip(self.classes, row, strict=True)), state)
+            for record, prediction, row in zip(records, predictions, probabilities.tolist(), strict=True)
+        ]
 
     def outcomes(self, canonical: pd.DataFrame) -> pd.DataFrame:
         """What really happened, keyed for live accuracy: the ``outcome_keys`` columns (text, dates as

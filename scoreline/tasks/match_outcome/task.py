@@ -85,14 +85,26 @@ class MatchOutcomeTask(Task):
 
         return serving_features(_compiled_state(state), requests)
 
-    def describe(self, instance: Mapping[str, Any], prediction: Any) -> str:
+    def describe(
+        self,
+        instance: Mapping[str, Any],
+        prediction: Any,
+        probabilities: Mapping[str, float] | None = None,
+        state: Mapping[str, Any] | None = None,
+    ) -> str:
         if prediction == "home":
             return f"{instance.get('home_team', 'home team')} win"
         if prediction == "away":
             return f"{instance.get('away_team', 'away team')} win"
         return "draw"
 
-    def describe_batch(self, requests: pd.DataFrame, predictions: Sequence[Any]) -> Any:
+    def describe_batch(
+        self,
+        requests: pd.DataFrame,
+        predictions: Sequence[Any],
+        probabilities: Any = None,
+        state: Mapping[str, Any] | None = None,
+    ) -> Any:
         """Labels as an Arrow dictionary column built per distinct team (no Python string per row)."""
         import numpy as np
         import pyarrow as pa

@@ -118,6 +118,7 @@ class PlayerInvestmentTask(Task):
     )  # fmt: skip
     default_dataset: ClassVar[str] = "simulated"
     simulation_rows: ClassVar[int] = 5_000
+    explain_top: ClassVar[int] = 5  # the answer names the stats that pushed the probability most
 
     # ---- data side ---------------------------------------------------------------------------------------
     def to_canonical(self, raw: bytes, filename: str) -> pd.DataFrame:
@@ -184,17 +185,23 @@ class PlayerInvestmentTask(Task):
         example = dict(input_example[-1])
         return {k: v for k, v in example.items() if not (v is None or (isinstance(v, float) and np.isnan(v)))}
 
-    def describe(self, instance: Mapping[str, Any], prediction: Any) -> str:
+    def describe(
+        self,
+        instance: Mapping[str, Any],
+        prediction: Any,
+        probabilities: Mapping[str, float] | None = None,
+        state: Mapping[str, Any] | None = None,
+    ) -> str:
         """ "invest (P=0.78 of 5+ seasons)", "watch (...)" or "pass (...)" by the thresholds.
 
         ``prediction``: the probability of five seasons or more, the two class probabilities (a sequence in
         ``classes`` order or a mapping), or only a class label (then without P)."""
         from scoreline.tasks.player_investment.features import thresholds_from_environment
 
-        probability = _positive_probability(prediction)
+        probability = _positive_probability(probabilities if probabilities is not None else prediction)
         if probability is None:
             return "likely 5+ seasons" if str(prediction) == POSITIVE_CLASS else "likely a short career"
-        thresholds = thresholds_from_environment()
+        thresholds = (state or {}).get("thresholds") or thresholds_from_environment()
         word = (
             "invest" if probability >= thresholds["invest"] else "watch" if probability >= thresholds["watch"]
             else "pass"
