@@ -40,11 +40,12 @@ def _jsonable(value: Any) -> Any:
     return repr(value)[:200]
 
 
-def create_app(service: str, *, version: str = "0.1.0", **fastapi_kwargs: Any) -> FastAPI:
+def create_app(service: str, *, version: str = "0.1.0", ops_routes: bool = True, **fastapi_kwargs: Any) -> FastAPI:
     """A FastAPI app for ``service`` with the shared error handlers, health and metrics routes.
 
     The app's Prometheus registry is ``app.state.metrics_registry``; services add their own
-    collectors to it.
+    collectors to it. With ``ops_routes=False`` the service adds ``/healthz`` and ``/metrics`` itself
+    (``metrics_response(registry)`` renders the latter).
     """
     app = FastAPI(title=f"Scoreline {service}", version=version, **fastapi_kwargs)
     registry = CollectorRegistry()
@@ -88,15 +89,22 @@ def create_app(service: str, *, version: str = "0.1.0", **fastapi_kwargs: Any) -
         log.exception("unhandled error")
         return _error_response(ScorelineError(ErrorCode.INTERNAL, f"internal error: {type(exc).__name__}"))
 
-    @app.get("/healthz", tags=["ops"])
-    async def healthz() -> dict[str, str]:
-        return {"status": "ok", "service": service}
+    if ops_routes:
 
-    @app.get("/metrics", tags=["ops"], include_in_schema=False)
-    async def metrics() -> Response:
-        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+        @app.get("/healthz", tags=["ops"])
+        async def healthz() -> dict[str, str]:
+            return {"status": "ok", "service": service}
+
+        @app.get("/metrics", tags=["ops"], include_in_schema=False)
+        async def metrics() -> Response:
+            return metrics_response(registry)
 
     return app
+
+
+def metrics_response(registry: CollectorRegistry) -> Response:
+    """Prometheus text exposition of ``registry``."""
+    return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
 
 def _check_bearer(request: Request, expected: SecretStr | None, what: str) -> None:

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
+from typing import Any
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
 
 from scoreline.predlog.writer import PredictionLogWriter
 from scoreline.serving.holder import ModelHolder
@@ -87,3 +93,59 @@ def _version_number(holder: ModelHolder, task: str) -> float:
         return float(served.version) if served else 0.0
     except ValueError:
         return -1.0
+
+
+class RequestObserver:
+    """Counts and times prediction requests per task, endpoint and status (unknown tasks as "unknown")."""
+
+    def __init__(self, metrics: ModelApiMetrics, tasks: tuple[str, ...]) -> None:
+        self.metrics = metrics
+        self.tasks = frozenset(tasks)
+        self._children: dict[tuple[str, str, int], tuple[Any, Any, Any]] = {}  # labels() costs more than inc()
+
+    def observe(self, task_id: str, endpoint: str, started: float, status: int, instances: int = 0) -> None:
+        elapsed = time.perf_counter() - started
+        task_label = task_id if task_id in self.tasks else "unknown"
+        key = (task_label, endpoint, status)
+        found = self._children.get(key)
+        if found is None:
+            found = self._children[key] = (
+                self.metrics.requests.labels(task_label, endpoint, str(status)),
+                self.metrics.latency.labels(task_label, endpoint, str(status)),
+                self.metrics.instances.labels(task_label, endpoint),
+            )
+        found[0].inc()
+        found[1].observe(elapsed)
+        if instances:
+            found[2].inc(instances)
+
+
+class SpoolCollector(Collector):
+    """Spool size and age (and sink health) of the Elasticsearch sink, read at scrape time."""
+
+    def __init__(self, sink: Any) -> None:
+        self.sink = sink
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        stats = self.sink.stats()
+        for name, doc, value in (
+            ("scoreline_predlog_spool_records", "Prediction records waiting in the disk spool", stats.spool.records),
+            ("scoreline_predlog_spool_bytes", "Size of the disk spool in bytes", stats.spool.bytes),
+            (
+                "scoreline_predlog_spool_oldest_age_seconds",
+                "Age of the oldest spooled record",
+                stats.spool.oldest_age_s,
+            ),
+            ("scoreline_predlog_es_delivered", "Prediction records Elasticsearch acknowledged", stats.delivered),
+            ("scoreline_predlog_es_spooled", "Prediction records that went to the spool", stats.spooled),
+            ("scoreline_predlog_es_buffered", "Prediction records in memory waiting for a bulk", stats.buffered),
+            ("scoreline_predlog_es_rejected", "Prediction records Elasticsearch refused for good", stats.rejected),
+            ("scoreline_predlog_es_healthy", "1 while Elasticsearch takes prediction records", int(stats.healthy)),
+        ):
+            yield GaugeMetricFamily(name, doc, value=float(value))
+
+
+def register_sink_metrics(registry: CollectorRegistry, sink: Any) -> None:
+    """Expose the spool metrics when the sink is the Elasticsearch one (it has ``stats``)."""
+    if hasattr(sink, "stats") and hasattr(sink, "spool"):
+        registry.register(SpoolCollector(sink))

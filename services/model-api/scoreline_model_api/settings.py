@@ -6,13 +6,15 @@ from pathlib import Path
 
 from pydantic import Field, SecretStr
 
-from scoreline.monitoring.settings import MonitoringSettings
 from scoreline.predlog.factory import PredictionLogSettings
-from scoreline.settings import DEFAULT_HOME, AuthSettings, MlflowSettings, StorageSettings
+from scoreline.settings import DEFAULT_HOME, AuthSettings, MlflowSettings
 from scoreline.tasks import task_ids
 
 
-class ModelApiSettings(AuthSettings, MlflowSettings, PredictionLogSettings, MonitoringSettings, StorageSettings):
+class ModelApiSettings(AuthSettings, MlflowSettings, PredictionLogSettings):
+    """model-api only serves: MLflow for the champions, the prediction log for what it answered. No object-store
+    credentials (drift and live accuracy run in the trainer)."""
+
     model_api_host: str = "127.0.0.1"
     model_api_port: int = 8000
     model_alias: str = "champion"
