@@ -20,6 +20,9 @@ class InstancePrediction(BaseModel):
     probabilities: dict[str, float] | None = Field(default=None, description="per class (classification)")
     horizon: list[int] | None = Field(default=None, description="forecast: the days ahead of each value")
     intervals: dict[str, list[float]] | None = Field(default=None, description="forecast: e.g. p10 and p90 per day")
+    contributions: dict[str, float] | None = Field(
+        default=None, description="tasks that explain: the features that pushed this prediction most (SHAP, margin)"
+    )
     model_name: str
     model_version: str
 

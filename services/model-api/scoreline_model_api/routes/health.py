@@ -1,4 +1,4 @@
-"""Operations routes: ``GET /healthz`` (alive), ``GET /readyz`` (every task has a model), ``GET /metrics``."""
+"""Operations routes: ``GET /healthz`` (alive), ``GET /readyz`` (some task serves a model), ``GET /metrics``."""
 
 from __future__ import annotations
 
@@ -17,10 +17,11 @@ async def healthz() -> dict[str, str]:
 
 
 async def readyz(holder: HolderDep) -> Response:
-    missing = [task for task in holder.tasks if holder.peek(task) is None]
-    if missing:
+    versions = {t: served.version for t in holder.tasks if (served := holder.peek(t)) is not None}
+    missing = [task for task in holder.tasks if task not in versions]
+    if not versions:
         return json_response({"status": "not ready", "missing": missing}, 503)
-    return json_response({"status": "ready", "versions": {t: holder.get(t).version for t in holder.tasks}})
+    return json_response({"status": "ready", "versions": versions, "missing": missing})
 
 
 async def metrics(request: Request) -> Response:
@@ -29,5 +30,11 @@ async def metrics(request: Request) -> Response:
 
 def add_routes(app: FastAPI) -> None:
     app.add_api_route("/healthz", healthz, methods=["GET"], tags=["ops"])
-    app.add_api_route("/readyz", readyz, methods=["GET"], tags=["ops"], summary="Ready once every task has a model")
+    app.add_api_route(
+        "/readyz",
+        readyz,
+        methods=["GET"],
+        tags=["ops"],
+        summary="Ready once some task serves a model; lists the tasks without one",
+    )
     app.add_api_route("/metrics", metrics, methods=["GET"], tags=["ops"], include_in_schema=False)
