@@ -23,6 +23,7 @@ import gc
 import gzip
 import io
 import itertools
+import re
 import zipfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -45,10 +46,11 @@ except ImportError:  # pragma: no cover - orjson is a dependency of the services
     _loads = json.loads
 
 MAX_REPORTED = 50
+_NON_SPACE = re.compile(rb"\S")
 BLUE_TEAM, RED_TEAM = 100, 200
 PARTICIPANT_KEYS = tuple(str(p) for p in range(1, 11))
 FRAME_FIELDS = ("totalGold", "xp", "level", "minionsKilled", "jungleMinionsKilled")
-COUNTED_EVENTS = ("CHAMPION_KILL", "WARD_PLACED", "WARD_KILL", "ELITE_MONSTER_KILL", "BUILDING_KILL")
+COUNTED_TYPES = frozenset({"CHAMPION_KILL", "WARD_PLACED", "WARD_KILL", "ELITE_MONSTER_KILL", "BUILDING_KILL"})
 EXPECTED_FILE = (
     "Riot match-v5 data: a JSON object {'match': ..., 'timeline': ...}, JSON Lines of such objects, or a zip of them "
     "or of match and timeline JSON files"
@@ -143,19 +145,32 @@ def _documents(raw: bytes, where: str, problems: JsonProblems) -> Iterable[tuple
         yield from _documents(gzip.decompress(raw), where.removesuffix(".gz"), problems)
         return
     text = raw.removeprefix(b"\xef\xbb\xbf")
-    try:
-        yield _loads(text), where
-        return
-    except ValueError as whole_error:
-        lines = [line for line in text.splitlines() if line.strip()]
-        if len(lines) < 2:
-            problems.add(where, None, "", str(whole_error)[:200], "valid JSON")
+    if not _json_lines(text):
+        try:
+            yield _loads(text), where
             return
+        except ValueError as whole_error:
+            if text.count(b"\n", 0, 1 << 20) < 1:
+                problems.add(where, None, "", str(whole_error)[:200], "valid JSON")
+                return
+    lines = [line for line in text.splitlines() if line and not line.isspace()]
     for number, line in enumerate(lines, start=1):
         try:
             yield _loads(line), f"{where} line {number}"
         except ValueError as exc:
             problems.add(f"{where} line {number}", None, "", str(exc)[:200], "one JSON object per line")
+
+
+def _json_lines(text: bytes) -> bool:
+    """Whether the first line is a whole JSON value with more after it (parsing the whole as one would fail)."""
+    end = text.find(b"\n")
+    if end < 0 or _NON_SPACE.search(text, end) is None:
+        return False
+    try:
+        _loads(text[:end])
+    except ValueError:
+        return False
+    return True
 
 
 def _zip_documents(raw: bytes, where: str, problems: JsonProblems) -> Iterable[tuple[Any, str]]:
@@ -315,9 +330,7 @@ def _prepare(
         frames.append(values)
         winners.append(winner)
         # Events are in time order across frames: none before 10:00 sits after the frame that follows 10:00.
-        events.append(
-            [e for frame in raw_frames[: at_ten + 2] if isinstance(frame, Mapping) for e in (frame.get("events") or ())]
-        )
+        events.append(_counted_events(raw_frames[: at_ten + 2]))
     n = len(keep)
     return _Prepared(
         keep=keep,
@@ -327,6 +340,20 @@ def _prepare(
         winner=np.array(winners, dtype=np.int64),
         events=events,
     )
+
+
+def _counted_events(frames: list[Any]) -> list[Mapping[str, Any]]:
+    """The events of ``frames`` of the types that are counted (one pass: timelines are mostly other events)."""
+    try:
+        return [e for frame in frames for e in (frame.get("events") or ()) if e.get("type") in COUNTED_TYPES]
+    except AttributeError:  # a frame or an event that is not an object: skip those
+        return [
+            e
+            for frame in frames
+            if isinstance(frame, Mapping)
+            for e in (frame.get("events") or ())
+            if isinstance(e, Mapping) and e.get("type") in COUNTED_TYPES
+        ]
 
 
 def _frame_values(entry: Any) -> list[float] | None:
@@ -397,27 +424,16 @@ def _texts(events: list[Mapping[str, Any]], key: str) -> np.ndarray:
     return np.array([e.get(key) or "" for e in events], dtype=object)
 
 
-def _kinds(flat: list[Any]) -> np.ndarray:
-    try:
-        kinds = [e.get("type") for e in flat]
-    except AttributeError:  # something in an events list that is not an object: never counted
-        kinds = [e.get("type") if isinstance(e, Mapping) else None for e in flat]
-    return np.array(kinds, dtype=object)
-
-
 def _state_table(prepared: _Prepared) -> pd.DataFrame:
     n = len(prepared.game_ids)
     counts = np.fromiter(map(len, prepared.events), dtype=np.int64, count=n)
-    flat = list(itertools.chain.from_iterable(prepared.events))
-    all_kinds = _kinds(flat)
-    relevant = np.flatnonzero(pd.Series(all_kinds, dtype=object).isin(COUNTED_EVENTS).to_numpy())
-    events = [flat[i] for i in relevant]
+    events = list(itertools.chain.from_iterable(prepared.events))
     stamps = _numbers(events, "timestamp", np.inf, np.float64)
     counted = np.flatnonzero(stamps < CUT_MS)
     events = [events[i] for i in counted]
-    game = np.repeat(np.arange(n, dtype=np.int64), counts)[relevant[counted]]
+    game = np.repeat(np.arange(n, dtype=np.int64), counts)[counted]
     stamps = stamps[counted]
-    kinds = all_kinds[relevant[counted]]
+    kinds = _texts(events, "type")
 
     def side_of(participant: np.ndarray) -> np.ndarray:
         valid = (participant >= 1) & (participant <= 10)
