@@ -18,11 +18,11 @@ import io
 import json
 import re
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -66,6 +66,26 @@ class DatasetManifest(BaseModel):
     data_key: str
     date_min: str | None = None
     date_max: str | None = None
+    notes: dict[str, Any] = Field(
+        default_factory=dict,
+        description="what the task's adapter reports about the file: columns used, rows dropped or repaired, ...",
+    )
+
+
+def adapter_notes(attrs: Mapping[str, Any], limit: int = 50) -> dict[str, Any]:
+    """The JSON-able part of a canonical frame's ``attrs`` (lists cut to ``limit`` items), for the manifest."""
+    notes: dict[str, Any] = {}
+    for key, value in attrs.items():
+        if key == "format":
+            continue
+        if isinstance(value, list | tuple):
+            value = list(value)[:limit]
+        try:
+            json.dumps(value, default=str)
+        except (TypeError, ValueError):
+            continue
+        notes[str(key)] = json.loads(json.dumps(value, default=str))
+    return notes
 
 
 class DatasetSummary(BaseModel):
@@ -263,6 +283,7 @@ class DatasetCatalog:
                 ),
                 created_at=datetime.now(UTC),
                 data_key=data_key,
+                notes=adapter_notes(canonical.attrs),
                 **_date_range(canonical, task_impl.date_column),
             )
             try:

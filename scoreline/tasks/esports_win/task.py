@@ -101,6 +101,7 @@ class EsportsWinTask(Task):
     # The booster starts from a logistic regression on these (its base margin) and learns what it misses.
     prior_features: ClassVar[tuple[str, ...]] = ("gold_diff", "experience_diff")
     simulation_rows: ClassVar[int] = 10_000
+    explain_top: ClassVar[int] = 5  # the answer names the columns that pushed P(blue) most
 
     # ---- data side -------------------------------------------------------------------
     def to_canonical(self, raw: bytes, filename: str) -> pd.DataFrame:
