@@ -79,6 +79,7 @@ class LocalStack:
         self.say = say
         self.home = settings.home.resolve()
         self.logs = self.home / "logs"
+        self.report: BootstrapReport | None = None  # the last bootstrap's
 
     # ---- addresses -------------------------------------------------------------------
     def url(self, port: int) -> str:
@@ -165,6 +166,7 @@ class LocalStack:
                     message = getattr(error, "message", None) or f"{type(error).__name__}: {error}"
                     report.failed[task_id] = message
                     self.say(f"{task_id}: bootstrap failed: {message}")
+        self.report = report
         return report
 
     def simulated_file(self, task: Task) -> Path:
@@ -263,6 +265,8 @@ class LocalStack:
             f"  {keys_line}",
             f"  logs           {self.logs}",
         ]
+        for task_id, reason in (self.report.failed if self.report else {}).items():
+            lines.append(f"  {task_id} is not served: {reason}")
         if examples:
             lines.append("Try a prediction:")
             lines += [f"  {task_id}: {example}" for task_id, example in examples.items()]
