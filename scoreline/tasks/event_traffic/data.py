@@ -1,0 +1,522 @@
+"""Raw traffic and event-calendar files → one canonical table, with every problem explained.
+
+Accepted uploads (one dataset version = one canonical table):
+
+* a zip holding a traffic file and, optionally, an event-calendar file (CSV/TSV/semicolon or Parquet);
+  each member is recognised from its header;
+* a single traffic file (no events);
+* a single combined file holding both kinds of rows: a ``record`` (or ``type``/``kind``) column saying
+  ``traffic`` or ``event``, or else rows with a requests value are traffic and rows with teams are events.
+
+Traffic: ``date`` (daily dates, or hourly timestamps that are summed per day), ``sport``, ``service``,
+``region``, ``requests`` (synonyms ``visits``, ``views``, ``sessions``, ...; headers case-insensitive).
+Timestamps with a UTC offset keep their local wall-clock day. Two rows of one series with the same
+timestamp are duplicates and rejected (422 listing the rows); distinct hours of one day are summed. A
+day of an hourly series with clearly fewer hours than the series usually has is not summed into a
+misleading dip: it becomes missing and is reported. A blank requests cell is a missing day. Missing
+days are never filled: they are absent from the canonical table and summarised in
+``canonical.attrs["gaps"]`` (and by :func:`gap_summary` from any canonical table, e.g. after Parquet).
+
+Calendar: ``date``, ``sport``, ``league``/``competition``, ``home_team``, ``away_team``, optional
+``start_time``, ``stage`` (regular / playoff / final; case and common wordings such as "Regular Season",
+"Playoffs", "Semi-finals", "Finals" are understood; blank means regular), ``home_rank``, ``away_rank``,
+``mentions`` (pre-event social-media volume). Several events a day per sport; the same event twice is
+rejected.
+
+Canonical: one frame, ``record`` = ``traffic`` | ``event`` and the union of both kinds' columns
+(:data:`CANONICAL_COLUMNS`); dates are datetime64 days; it round-trips through Parquet.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import zipfile
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from scoreline.errors import ErrorCode, ScorelineError
+from scoreline.tasks.tabular import RowProblems, decode_text, match_columns, parse_numbers
+
+TRAFFIC, EVENT = "traffic", "event"
+CANONICAL_COLUMNS: tuple[str, ...] = (
+    "record", "date", "sport", "service", "region", "requests",
+    "league", "home_team", "away_team", "start_time", "stage", "home_rank", "away_rank", "mentions",
+)  # fmt: skip
+TEXT_COLUMNS: tuple[str, ...] = ("record", "sport", "service", "region", "league", "home_team", "away_team",
+                                 "start_time", "stage")  # fmt: skip
+NUMBER_COLUMNS: tuple[str, ...] = ("requests", "home_rank", "away_rank", "mentions")
+STAGES: tuple[str, ...] = ("regular", "playoff", "final")  # stage code = position
+SERIES_KEYS: tuple[str, ...] = ("sport", "service", "region")
+
+TRAFFIC_ALIASES: dict[str, tuple[str, ...]] = {
+    "date": ("day", "datetime", "timestamp", "time", "hour", "period", "ds", "event_time"),
+    "sport": ("sport_name", "discipline"),
+    "service": ("platform", "product", "app", "channel", "service_name"),
+    "region": ("market", "geo", "country", "area", "region_name", "territory"),
+    "requests": ("visits", "views", "sessions", "hits", "pageviews", "page_views", "request_count", "traffic",
+                 "count", "y"),
+}  # fmt: skip
+CALENDAR_ALIASES: dict[str, tuple[str, ...]] = {
+    "date": ("event_date", "match_date", "game_date", "day", "datetime", "start", "start_date"),
+    "sport": ("sport_name", "discipline"),
+    "league": ("competition", "tournament", "league_name", "series_name"),
+    "home_team": ("home", "hometeam", "team_home", "home_team_name", "home_side", "team1", "team_1"),
+    "away_team": ("away", "awayteam", "team_away", "away_team_name", "visitor", "visitors", "visiting_team",
+                  "away_side", "team2", "team_2"),
+    "start_time": ("time", "kickoff", "kick_off", "puck_drop", "tip_off", "start_hour", "local_time"),
+    "stage": ("round", "phase", "season_type", "game_type", "event_type", "type_of_game"),
+    "home_rank": ("home_ranking", "home_seed", "rank_home", "home_standing", "home_position"),
+    "away_rank": ("away_ranking", "away_seed", "rank_away", "away_standing", "away_position"),
+    "mentions": ("social_mentions", "social_volume", "tweets", "buzz", "mentions_count", "mention_count",
+                 "social_media_mentions", "hype"),
+}  # fmt: skip
+TRAFFIC_REQUIRED = ("date", "sport", "service", "region", "requests")
+CALENDAR_REQUIRED = ("date", "sport", "home_team", "away_team")
+RECORD_ALIASES = {"record": ("record_type", "type", "kind", "row_type")}
+# An hourly day with fewer hours than this share of the series' usual count is incomplete (DST's 23 h is fine).
+COMPLETE_DAY_SHARE = 0.9
+_MISSING_WORDS = ("na", "n/a", "nan", "null", "none", "-", "--", "?")
+_OFFSET = re.compile(r"(?:[zZ]|\s*(?:UTC|GMT)?\s*[+-]\d{2}:?\d{2})\s*$")
+
+
+# ---- entry point ---------------------------------------------------------------------------------------------
+
+
+def to_canonical(raw: bytes, filename: str) -> pd.DataFrame:
+    name = filename or "upload"
+    if raw[:4] == b"PK\x03\x04":
+        traffic_parts, event_parts, members = _from_zip(raw, name)
+        fmt = "zip: " + ", ".join(members)
+    else:
+        traffic_parts, event_parts = _from_single(_read_table(raw, name), name)
+        fmt = "combined file" if event_parts else "traffic file"
+    if not traffic_parts:
+        raise ScorelineError(
+            ErrorCode.INVALID_INPUT,
+            f"no traffic rows in {name!r}; expected a traffic table with columns {', '.join(TRAFFIC_REQUIRED)}",
+            {"problems": [{"row": None, "column": None, "value": name, "expected": "a traffic table"}], "count": 1},
+        )
+    traffic, incomplete = _daily_traffic(pd.concat(traffic_parts, ignore_index=True))
+    events = pd.concat(event_parts, ignore_index=True) if event_parts else _empty_events()
+    _reject_duplicate_events(events)
+    canonical = _assemble(traffic, events)
+    canonical.attrs["format"] = fmt
+    canonical.attrs["gaps"] = gap_summary(canonical, incomplete)
+    return canonical
+
+
+def _read_table(raw: bytes, name: str) -> pd.DataFrame:
+    if raw[:4] == b"PAR1":
+        try:
+            frame = pd.read_parquet(io.BytesIO(raw))
+        except Exception as exc:
+            raise ScorelineError(ErrorCode.INVALID_INPUT, f"unreadable Parquet file {name!r}: {exc}") from exc
+        text = frame.astype("string").astype(object)
+        return text.where(frame.notna(), None).reset_index(drop=True)
+    if not raw.strip():
+        raise ScorelineError(ErrorCode.INVALID_INPUT, f"the file {name!r} is empty; expected a header and rows")
+    if b"\x00" in raw[:4096]:
+        raise ScorelineError(ErrorCode.UNSUPPORTED_MEDIA, f"the file {name!r} is binary; expected a CSV text file")
+    text = decode_text(raw)
+    first = text.split("\n", 1)[0]
+    separator = max((",", ";", "\t"), key=first.count)
+    try:
+        # Only blank cells are missing here: "NA" is North America in a region column (numbers handle NA words).
+        frame = pd.read_csv(io.StringIO(text), sep=separator, dtype=str, keep_default_na=False, na_values=[""],
+                            skipinitialspace=True)  # fmt: skip
+    except Exception as exc:
+        raise ScorelineError(
+            ErrorCode.INVALID_INPUT, f"unreadable file {name!r}: {exc}; expected a CSV with a header row"
+        ) from exc
+    frame.columns = [str(c).strip() for c in frame.columns]
+    frame = frame.loc[:, [not c.startswith("Unnamed:") or frame[c].notna().any() for c in frame.columns]]
+    return frame.reset_index(drop=True)
+
+
+def _numbers(values: pd.Series, column: str, problems: RowProblems, expected: str) -> np.ndarray:
+    """Numbers where NA-like words (NA, N/A, null, -) are missing values."""
+    text = values.astype("string").str.strip()
+    text = text.mask(text.str.lower().isin(_MISSING_WORDS))
+    return parse_numbers(text, column, problems, expected)
+
+
+def _from_zip(raw: bytes, name: str) -> tuple[list[pd.DataFrame], list[pd.DataFrame], list[str]]:
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(raw))
+    except zipfile.BadZipFile as exc:
+        raise ScorelineError(ErrorCode.INVALID_INPUT, f"{name!r} is not a readable zip archive: {exc}") from exc
+    traffic_parts: list[pd.DataFrame] = []
+    event_parts: list[pd.DataFrame] = []
+    members: list[str] = []
+    for info in archive.infolist():
+        member = info.filename
+        base = member.rsplit("/", 1)[-1]
+        if info.is_dir() or member.startswith("__MACOSX/") or base.startswith(".") or not base:
+            continue
+        if not base.lower().endswith((".csv", ".tsv", ".txt", ".parquet")):
+            continue
+        traffic, events = _from_single(_read_table(archive.read(info), base), base)
+        traffic_parts += traffic
+        event_parts += events
+        members.append(f"{base} ({'traffic' if traffic else ''}{' + ' if traffic and events else ''}"
+                       f"{'events' if events else ''})")  # fmt: skip
+    if not members:
+        raise ScorelineError(
+            ErrorCode.INVALID_INPUT,
+            f"the zip {name!r} holds no CSV or Parquet file; expected a traffic file and an event-calendar file",
+            {"members": [info.filename for info in archive.infolist()][:50]},
+        )
+    return traffic_parts, event_parts, members
+
+
+def _from_single(frame: pd.DataFrame, name: str) -> tuple[list[pd.DataFrame], list[pd.DataFrame]]:
+    """Traffic and event rows of one table (a traffic file, a calendar file or a combined file)."""
+    traffic_cols = match_columns(frame.columns, TRAFFIC_ALIASES)
+    calendar_cols = match_columns(frame.columns, CALENDAR_ALIASES)
+    has_traffic = all(c in traffic_cols for c in ("requests", "service", "region"))
+    has_events = "home_team" in calendar_cols and "away_team" in calendar_cols
+    if not has_traffic and not has_events:
+        _missing_columns(frame, name, traffic_cols, calendar_cols)
+    if has_traffic and not has_events:
+        return [_parse_traffic(frame, name, np.arange(len(frame)))], []
+    if has_events and not has_traffic:
+        return [], [_parse_calendar(frame, name, np.arange(len(frame)))]
+    is_event = _event_rows(frame, name, traffic_cols, calendar_cols)
+    traffic_rows, event_rows = np.flatnonzero(~is_event), np.flatnonzero(is_event)
+    traffic = [_parse_traffic(frame.iloc[traffic_rows], name, traffic_rows)] if len(traffic_rows) else []
+    events = [_parse_calendar(frame.iloc[event_rows], name, event_rows)] if len(event_rows) else []
+    return traffic, events
+
+
+def _event_rows(frame: pd.DataFrame, name: str, traffic_cols: dict[str, str], calendar_cols: dict[str, str]) -> Any:
+    record_col = match_columns(frame.columns, RECORD_ALIASES).get("record")
+    if record_col is not None:
+        kinds = frame[record_col].astype("string").str.strip().str.lower()
+        is_event = kinds.isin(["event", "events", "calendar", "game", "match"]).to_numpy(dtype=bool)
+        is_traffic = kinds.isin(["traffic", "requests", "visits", "series"]).to_numpy(dtype=bool)
+        problems = RowProblems()
+        problems.add_rows(np.flatnonzero(~is_event & ~is_traffic), record_col, frame[record_col],
+                          "'traffic' or 'event'")  # fmt: skip
+        problems.raise_if_any(f"combined file {name!r}")
+        return is_event
+    requests = frame[traffic_cols["requests"]].notna().to_numpy()
+    teams = frame[calendar_cols["home_team"]].notna().to_numpy() | frame[calendar_cols["away_team"]].notna().to_numpy()
+    problems = RowProblems()
+    ambiguous = np.flatnonzero(requests == teams)
+    expected = "either a requests value (a traffic row) or home and away teams (an event)"
+    for row in ambiguous:
+        why = "row is neither traffic nor an event" if not requests[row] else "row has both requests and teams"
+        problems.add(int(row), None, None, expected, why)
+    problems.raise_if_any(f"combined file {name!r}")
+    return teams
+
+
+def _missing_columns(
+    frame: pd.DataFrame, name: str, traffic_cols: dict[str, str], calendar_cols: dict[str, str]
+) -> None:
+    missing_traffic = [c for c in TRAFFIC_REQUIRED if c not in traffic_cols]
+    missing_calendar = [c for c in CALENDAR_REQUIRED if c not in calendar_cols]
+    missing = missing_traffic if len(missing_traffic) <= len(missing_calendar) else missing_calendar
+    kind = "traffic" if missing is missing_traffic else "event calendar"
+    raise ScorelineError(
+        ErrorCode.INVALID_INPUT,
+        f"{name!r} is neither a traffic table nor an event calendar: as {kind} it lacks {', '.join(missing)}; "
+        f"expected traffic columns {', '.join(TRAFFIC_REQUIRED)} (requests also as visits/views/sessions) "
+        f"and/or calendar columns {', '.join(CALENDAR_REQUIRED)}, league, stage, home_rank, away_rank, mentions",
+        {
+            "problems": [
+                {"row": 1, "column": c, "value": None, "expected": "column present in the header"} for c in missing
+            ],
+            "count": len(missing),
+            "found_columns": [str(c) for c in frame.columns][:100],
+        },
+    )
+
+
+# ---- traffic ------------------------------------------------------------------------------------------------
+
+
+def _parse_traffic(frame: pd.DataFrame, name: str, rows: np.ndarray) -> pd.DataFrame:
+    columns = match_columns(frame.columns, TRAFFIC_ALIASES)
+    missing = [c for c in TRAFFIC_REQUIRED if c not in columns]
+    if missing:
+        _missing_columns(frame, name, columns, {})
+    frame = frame.reset_index(drop=True)
+    problems = _Located(rows)
+    stamps = _parse_stamps(frame[columns["date"]], columns["date"], problems)
+    names = {key: _parse_names(frame[columns[key]], columns[key], problems) for key in SERIES_KEYS}
+    requests = _numbers(frame[columns["requests"]], columns["requests"], problems.inner, "a number of requests")
+    problems.add_rows(np.flatnonzero(requests < 0), columns["requests"], frame[columns["requests"]],
+                      "a number of requests >= 0")  # fmt: skip
+    problems.raise_if_any(f"traffic file {name!r}")
+    parsed = pd.DataFrame({"stamp": stamps, **names, "requests": requests, "row": rows + 2})
+    return parsed.assign(source=name, date_column=columns["date"])
+
+
+def _daily_traffic(parsed: pd.DataFrame) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
+    """Rows per series and timestamp → one row per series and day; duplicates rejected, partial days missing."""
+    for key in SERIES_KEYS:
+        parsed[key] = _unify_case(parsed[key])
+    duplicated = parsed.duplicated(["sport", "service", "region", "stamp"], keep=False).to_numpy()
+    if duplicated.any():
+        problems = RowProblems()
+        for record in parsed.loc[duplicated].sort_values(["sport", "service", "region", "stamp", "row"]).itertuples():
+            problems.add(int(record.row) - 2, record.date_column, str(record.stamp),
+                         "one row per series and period (date or hour)",
+                         f"{record.source} row {record.row}: {record.sport}/{record.service}/{record.region} "
+                         f"{record.stamp} appears more than once")  # fmt: skip
+        problems.raise_if_any("traffic (duplicated periods)")
+    day = parsed["stamp"].dt.normalize()
+    known = parsed.assign(date=day, hours=parsed["requests"].notna().astype(int))
+    daily = known.groupby(["sport", "service", "region", "date"], sort=True).agg(
+        requests=("requests", lambda v: v.sum(min_count=1)),
+        periods=("stamp", "size"),
+        hours=("hours", "sum"),
+        blanks=("requests", lambda v: int(v.isna().sum())),
+    )
+    daily = daily.reset_index()
+    hourly = daily.groupby(["sport", "service", "region"])["periods"].transform("max") > 1
+    usual = daily.groupby(["sport", "service", "region"])["periods"].transform(lambda p: p.mode().max())
+    incomplete_mask = hourly & (daily["hours"] < COMPLETE_DAY_SHARE * usual)
+    incomplete_mask |= daily["blanks"] > 0  # a blank hour (or day) means the day's total is unknown
+    incomplete = [
+        {"sport": r.sport, "service": r.service, "region": r.region, "date": r.date.strftime("%Y-%m-%d"),
+         "hours": int(r.hours), "usual_hours": int(u)}
+        for r, u in zip(daily.loc[incomplete_mask & hourly].itertuples(), usual[incomplete_mask & hourly], strict=True)
+    ]  # fmt: skip
+    daily = daily.loc[~incomplete_mask, ["sport", "service", "region", "date", "requests"]]
+    return daily.reset_index(drop=True), incomplete
+
+
+def gap_summary(canonical: pd.DataFrame, incomplete: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """Missing days per series between its first and last known day (never filled), plus incomplete hourly days."""
+    traffic = canonical.loc[canonical["record"] == TRAFFIC]
+    series = []
+    total = 0
+    for (sport, service, region), rows in traffic.groupby(list(SERIES_KEYS), sort=True):
+        days = rows["date"].to_numpy(dtype="datetime64[D]")
+        full = np.arange(days.min(), days.max() + 1)
+        missing = np.setdiff1d(full, days)
+        total += len(missing)
+        series.append({
+            "series": f"{sport}/{service}/{region}",
+            "first_day": str(days.min()),
+            "last_day": str(days.max()),
+            "missing_days": len(missing),
+            "missing": [str(d) for d in missing[:20]],
+        })  # fmt: skip
+    return {"missing_days": total, "series": series, "incomplete_hourly_days": (incomplete or [])[:50]}
+
+
+# ---- calendar -----------------------------------------------------------------------------------------------
+
+
+def _parse_calendar(frame: pd.DataFrame, name: str, rows: np.ndarray) -> pd.DataFrame:
+    columns = match_columns(frame.columns, CALENDAR_ALIASES)
+    missing = [c for c in CALENDAR_REQUIRED if c not in columns]
+    if missing:
+        _missing_columns(frame, name, {}, columns)
+    frame = frame.reset_index(drop=True)
+    problems = _Located(rows)
+    stamps = _parse_stamps(frame[columns["date"]], columns["date"], problems)
+    start_time = (
+        _parse_times(frame[columns["start_time"]], columns["start_time"], problems)
+        if "start_time" in columns
+        else pd.Series(np.where(stamps.dt.normalize() != stamps, stamps.dt.strftime("%H:%M"), None), dtype=object)
+    )
+    parsed = pd.DataFrame({
+        "date": stamps.dt.normalize(),
+        "sport": _parse_names(frame[columns["sport"]], columns["sport"], problems),
+        "league": _optional_text(frame, columns.get("league")),
+        "home_team": _parse_names(frame[columns["home_team"]], columns["home_team"], problems),
+        "away_team": _parse_names(frame[columns["away_team"]], columns["away_team"], problems),
+        "start_time": start_time.to_numpy(dtype=object),
+        "stage": _parse_stages(frame, columns.get("stage"), problems),
+    })  # fmt: skip
+    for key, expected in (("home_rank", "a rank (1 = best)"), ("away_rank", "a rank (1 = best)"),
+                          ("mentions", "a number of mentions >= 0")):  # fmt: skip
+        if key not in columns:
+            parsed[key] = np.nan
+            continue
+        values = _numbers(frame[columns[key]], columns[key], problems.inner, expected)
+        problems.add_rows(np.flatnonzero(values < 0), columns[key], frame[columns[key]], expected)
+        parsed[key] = values
+    problems.raise_if_any(f"event calendar {name!r}")
+    return parsed.assign(row=rows + 2, source=name)
+
+
+def _parse_stages(frame: pd.DataFrame, column: str | None, problems: _Located) -> np.ndarray:
+    if column is None:
+        return np.full(len(frame), "regular", dtype=object)
+    text = frame[column].astype("string").str.strip().str.lower().fillna("")
+    distinct = pd.unique(text.to_numpy(dtype=object))
+    mapping = {value: stage_of(value) for value in distinct}
+    stages = text.map(mapping).to_numpy(dtype=object)
+    bad = np.array([s is None for s in stages], dtype=bool)
+    problems.add_rows(np.flatnonzero(bad), column, frame[column],
+                      "a stage: regular (season), playoff(s) or final(s)")  # fmt: skip
+    return stages
+
+
+def stage_of(text: str) -> str | None:
+    """'Regular Season' → regular, 'Playoffs'/'Semi-finals'/'Conference Finals' → playoff, 'Finals' → final."""
+    words = re.sub(r"[^a-z0-9]+", " ", str(text).lower()).strip()
+    if words in ("0", "1", "2"):
+        return STAGES[int(words)]
+    tokens = set(words.split())
+    if not words or words in _REGULAR_WORDINGS:
+        return "regular"
+    if tokens & _PLAYOFF_TOKENS or any(w in words for w in ("semi", "quarter", "round of", "play off", "knock")):
+        return "playoff"
+    if tokens & {"final", "finals", "championship", "f", "superbowl"} or "super bowl" in words:
+        return "final"
+    if tokens & {"regular", "season", "group", "league"}:
+        return "regular"
+    return None
+
+
+_REGULAR_WORDINGS = frozenset({"regular", "reg", "rs", "r", "season", "regular season", "group", "group stage",
+                               "league", "league phase", "league stage", "round robin", "pre season", "preseason",
+                               "exhibition", "normal"})  # fmt: skip
+_PLAYOFF_TOKENS = frozenset({"playoff", "playoffs", "po", "p", "postseason", "post", "conference", "division",
+                             "knockout", "wildcard", "elimination", "qualifier", "qualifiers", "semifinal",
+                             "semifinals", "quarterfinal", "quarterfinals"})  # fmt: skip
+
+
+def _reject_duplicate_events(events: pd.DataFrame) -> None:
+    if events.empty:
+        return
+    key = ["date", "sport", "home_team", "away_team", "start_time"]
+    duplicated = events.astype({"start_time": object}).fillna({"start_time": ""}).duplicated(key, keep=False)
+    if not duplicated.any():
+        return
+    problems = RowProblems()
+    for record in events.loc[duplicated.to_numpy()].itertuples():
+        problems.add(int(record.row) - 2, "home_team", f"{record.home_team} v {record.away_team}", "one row per event",
+                     f"{record.source} row {record.row}: {record.sport} {record.home_team} v {record.away_team} "
+                     f"on {record.date:%Y-%m-%d} appears more than once")  # fmt: skip
+    problems.raise_if_any("event calendar (duplicated events)")
+
+
+def _empty_events() -> pd.DataFrame:
+    return pd.DataFrame({
+        "date": pd.Series([], dtype="datetime64[ns]"), "sport": pd.Series([], dtype=object),
+        "league": pd.Series([], dtype=object), "home_team": pd.Series([], dtype=object),
+        "away_team": pd.Series([], dtype=object), "start_time": pd.Series([], dtype=object),
+        "stage": pd.Series([], dtype=object), "home_rank": pd.Series([], dtype=float),
+        "away_rank": pd.Series([], dtype=float), "mentions": pd.Series([], dtype=float),
+    })  # fmt: skip
+
+
+# ---- shared cell parsing ------------------------------------------------------------------------------------
+
+
+class _Located:
+    """RowProblems whose positions are rows of a sub-table (a combined file's traffic or event rows)."""
+
+    def __init__(self, rows: np.ndarray) -> None:
+        self.rows = rows
+        self.inner = _Shifted(rows)
+
+    def add_rows(self, positions: np.ndarray, column: str, values: pd.Series, expected: str) -> None:
+        self.inner.add_rows(positions, column, values, expected)
+
+    def raise_if_any(self, what: str) -> None:
+        self.inner.raise_if_any(what)
+
+
+class _Shifted(RowProblems):
+    def __init__(self, rows: np.ndarray) -> None:
+        super().__init__()
+        self._rows = rows
+
+    def add(self, row: int | None, column: str | None, value: Any, expected: str, message: str | None = None) -> None:
+        super().add(None if row is None else int(self._rows[row]), column, value, expected, message)
+
+
+def _parse_stamps(values: pd.Series, column: str, problems: _Located) -> pd.Series:
+    """Dates or timestamps (ISO, day-first with '/', ...) as naive local wall-clock datetimes."""
+    text = values.astype("string").str.strip()
+    local = text.str.replace(_OFFSET, "", regex=True).str.replace("T", " ", regex=False)
+    parsed = pd.to_datetime(local, errors="coerce", format="ISO8601")
+    retry = parsed.isna() & local.notna()
+    if retry.any():
+        day_first = local[retry].str.contains(r"^\d{1,2}[./]\d{1,2}[./]\d{2,4}", regex=True).fillna(False).any()
+        parsed[retry] = pd.to_datetime(local[retry], errors="coerce", format="mixed", dayfirst=bool(day_first))
+    bad = parsed.isna().to_numpy()
+    problems.add_rows(np.flatnonzero(bad), column, values, "a date (YYYY-MM-DD) or a timestamp (YYYY-MM-DD HH:MM)")
+    return parsed.astype("datetime64[ns]")
+
+
+def _parse_times(values: pd.Series, column: str, problems: _Located) -> pd.Series:
+    text = values.astype("string").str.strip()
+    match = text.str.extract(r"(\d{1,2})[:.h](\d{2})", expand=True)
+    hours = pd.to_numeric(match[0], errors="coerce")
+    minutes = pd.to_numeric(match[1], errors="coerce")
+    pm = text.str.lower().str.contains(r"pm", regex=True).fillna(False).to_numpy() & (hours < 12).fillna(False)
+    hours = hours + np.where(pm, 12, 0)
+    good = hours.between(0, 23) & minutes.between(0, 59)
+    problems.add_rows(np.flatnonzero((~good & text.notna()).to_numpy()), column, values, "a start time HH:MM")
+    formatted = (
+        hours.astype("Int64").astype("string").str.zfill(2)
+        + ":"
+        + minutes.astype("Int64").astype("string").str.zfill(2)
+    )
+    return formatted.where(good, None).astype(object)
+
+
+def _parse_names(values: pd.Series, column: str, problems: _Located) -> np.ndarray:
+    text = values.astype("string").str.strip().str.replace(r"\s+", " ", regex=True)
+    blank = (text.isna() | (text == "")).to_numpy()
+    problems.add_rows(np.flatnonzero(blank), column, values, f"a {column} name")
+    return text.to_numpy(dtype=object, na_value=None)
+
+
+def _optional_text(frame: pd.DataFrame, column: str | None) -> np.ndarray:
+    if column is None:
+        return np.full(len(frame), None, dtype=object)
+    text = frame[column].astype("string").str.strip()
+    return text.to_numpy(dtype=object, na_value=None)
+
+
+def _unify_case(values: pd.Series) -> pd.Series:
+    """'Hockey' and 'hockey' in one file are one name: the first spelling seen wins."""
+    lower = values.str.lower()
+    first = values.groupby(lower, sort=False).transform("first")
+    return first
+
+
+def _assemble(traffic: pd.DataFrame, events: pd.DataFrame) -> pd.DataFrame:
+    if not events.empty:
+        for key in ("sport", "home_team", "away_team", "league"):
+            events[key] = _unify_case(events[key].astype(object))
+        known_sports = {s.lower(): s for s in traffic["sport"].unique()}
+        events["sport"] = [known_sports.get(str(s).lower(), s) for s in events["sport"]]
+    traffic_part = traffic.assign(record=TRAFFIC)
+    event_part = events.drop(columns=["row", "source"], errors="ignore").assign(record=EVENT)
+    event_part = event_part.sort_values(["date", "sport", "start_time", "home_team"], na_position="first",
+                                        kind="stable")  # fmt: skip
+    canonical = pd.concat([traffic_part, event_part], ignore_index=True)
+    for column in CANONICAL_COLUMNS:
+        if column not in canonical.columns:
+            canonical[column] = None if column in TEXT_COLUMNS else np.nan
+    canonical = canonical[list(CANONICAL_COLUMNS)]
+    for column in TEXT_COLUMNS:
+        canonical[column] = canonical[column].astype(object).where(canonical[column].notna(), None)
+    for column in NUMBER_COLUMNS:
+        canonical[column] = canonical[column].astype(float)
+    canonical["date"] = pd.to_datetime(canonical["date"]).astype("datetime64[ns]")
+    return canonical
+
+
+def traffic_rows(canonical: pd.DataFrame) -> pd.DataFrame:
+    return canonical.loc[canonical["record"] == TRAFFIC, ["date", *SERIES_KEYS, "requests"]].reset_index(drop=True)
+
+
+def event_rows(canonical: pd.DataFrame) -> pd.DataFrame:
+    columns = ["date", "sport", "league", "home_team", "away_team", "start_time", "stage", "home_rank", "away_rank",
+               "mentions"]  # fmt: skip
+    return canonical.loc[canonical["record"] == EVENT, columns].reset_index(drop=True)

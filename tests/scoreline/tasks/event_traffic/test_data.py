@@ -1,0 +1,160 @@
+from __future__ import annotations
+
+import io
+import zipfile
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from scoreline.errors import ScorelineError
+from scoreline.tasks.event_traffic.data import gap_summary, stage_of, to_canonical
+
+CALENDAR = """date,sport,competition,home_team,away_team,start_time,stage,home_rank,away_rank,mentions
+2026-03-02,hockey,NHL,Oslo Wolves,Boston Bears,19:00,Regular Season,3,7,"12,000"
+2026-03-02,hockey,NHL,Riga Owls,Tampere Foxes,7:30 PM,Playoffs,1,2,800
+2026-03-03,Hockey,NHL,Oslo Wolves,Riga Owls,,Finals,,,
+"""
+
+
+def _zip(**members: str) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, text in members.items():
+            archive.writestr(name, text)
+    return buffer.getvalue()
+
+
+def _problems(error: pytest.ExceptionInfo[ScorelineError]) -> list[dict]:
+    return error.value.details["problems"]
+
+
+def test_daily_traffic_with_synonym_headers_and_na_region() -> None:
+    raw = b'Date,SPORT,Platform,Market,Visits\n2026-03-01,hockey,web,NA,100\n2026-03-02,hockey,web,NA,"1,250"\n'
+    canonical = to_canonical(raw, "traffic.csv")
+    assert canonical["record"].tolist() == ["traffic", "traffic"]
+    assert canonical["region"].tolist() == ["NA", "NA"]  # North America, not a missing value
+    assert canonical["requests"].tolist() == [100.0, 1250.0]
+    assert canonical.attrs["gaps"]["missing_days"] == 0
+
+
+def test_hourly_rows_are_summed_per_day_and_partial_days_reported() -> None:
+    hours = pd.date_range("2026-03-01", periods=24 * 3, freq="h")
+    frame = pd.DataFrame({"timestamp": hours.strftime("%Y-%m-%dT%H:%M:%S+01:00"), "sport": "hockey",
+                          "service": "app", "region": "EU", "sessions": 2})  # fmt: skip
+    frame = frame.iloc[:-20]  # the last day has only 4 hours
+    canonical = to_canonical(frame.to_csv(index=False).encode(), "hourly.csv")
+    assert canonical["requests"].tolist() == [48.0, 48.0]
+    incomplete = canonical.attrs["gaps"]["incomplete_hourly_days"]
+    assert [(d["date"], d["hours"]) for d in incomplete] == [("2026-03-03", 4)]
+
+
+def test_duplicated_periods_are_rejected_with_their_rows() -> None:
+    raw = (b"date,sport,service,region,requests\n2026-03-01,hockey,web,EU,100\n2026-03-02,hockey,web,EU,90\n"
+           b"2026-03-01,hockey,web,EU,100\n2026-03-01,hockey,web,NA,7\n")  # fmt: skip
+    with pytest.raises(ScorelineError) as error:
+        to_canonical(raw, "traffic.csv")
+    assert error.value.http_status == 422
+    assert sorted(p["row"] for p in _problems(error)) == [2, 4]
+    assert "more than once" in error.value.message
+
+
+def test_duplicated_hours_are_rejected_not_summed() -> None:
+    raw = (b"datetime,sport,service,region,views\n2026-03-01 10:00,hockey,web,EU,5\n"
+           b"2026-03-01 11:00,hockey,web,EU,6\n2026-03-01 10:00,hockey,web,EU,5\n")  # fmt: skip
+    with pytest.raises(ScorelineError) as error:
+        to_canonical(raw, "traffic.csv")
+    assert sorted(p["row"] for p in _problems(error)) == [2, 4]
+
+
+def test_gaps_are_reported_and_not_filled() -> None:
+    raw = (b"date,sport,service,region,requests\n2026-03-01,hockey,web,EU,100\n2026-03-04,hockey,web,EU,90\n"
+           b"2026-03-05,hockey,web,EU,\n2026-03-06,hockey,web,EU,95\n")  # fmt: skip
+    canonical = to_canonical(raw, "traffic.csv")
+    assert len(canonical) == 3  # the blank day stays missing too
+    gaps = canonical.attrs["gaps"]
+    assert gaps["missing_days"] == 3
+    assert gaps["series"][0]["missing"] == ["2026-03-02", "2026-03-03", "2026-03-05"]
+    assert gap_summary(canonical)["missing_days"] == 3  # also from the table alone (after Parquet)
+
+
+def test_bad_cells_are_reported_with_row_column_and_expectation() -> None:
+    raw = (b"date,sport,service,region,requests\n2026-03-01,hockey,web,EU,lots\n2026-13-45,hockey,web,EU,1\n"
+           b"2026-03-03,,web,EU,-4\n")  # fmt: skip
+    with pytest.raises(ScorelineError) as error:
+        to_canonical(raw, "traffic.csv")
+    found = {(p["row"], p["column"]) for p in _problems(error)}
+    assert {(2, "requests"), (3, "date"), (4, "sport"), (4, "requests")} <= found
+    assert all(p["expected"] for p in _problems(error))
+
+
+def test_missing_columns_say_what_is_expected() -> None:
+    with pytest.raises(ScorelineError) as error:
+        to_canonical(b"day,sport,hits\n2026-03-01,hockey,4\n", "traffic.csv")
+    assert {p["column"] for p in _problems(error)} == {"service", "region"}
+
+
+@pytest.mark.parametrize(
+    ("text", "stage"),
+    [("Regular Season", "regular"), ("regular", "regular"), ("", "regular"), ("Playoffs", "playoff"),
+     ("PLAYOFF", "playoff"), ("Semi-finals", "playoff"), ("Conference Finals", "playoff"), ("Final", "final"),
+     ("Finals", "final"), ("Stanley Cup Final", "final"), ("2", "final"), ("friendly-ish", None)],
+)  # fmt: skip
+def test_stage_wordings(text: str, stage: str | None) -> None:
+    assert stage_of(text) == stage
+
+
+def test_zip_with_traffic_and_calendar() -> None:
+    traffic = "date,sport,service,region,requests\n2026-03-01,hockey,web,EU,100\n2026-03-02,hockey,web,EU,120\n"
+    raw = _zip(**{"export/traffic.csv": traffic, "export/calendar.csv": CALENDAR, "__MACOSX/._x.csv": "junk"})
+    canonical = to_canonical(raw, "bundle.zip")
+    events = canonical.loc[canonical["record"] == "event"]
+    assert len(events) == 3
+    assert events["stage"].tolist() == ["regular", "playoff", "final"]
+    assert events["sport"].unique().tolist() == ["hockey"]  # "Hockey" is the traffic's "hockey"
+    assert events["start_time"].tolist() == ["19:00", "19:30", None]
+    assert events["mentions"].iloc[0] == 12000.0 and np.isnan(events["home_rank"].iloc[2])
+    assert events["league"].iloc[0] == "NHL"
+
+
+def test_calendar_with_a_bad_stage_and_rank_is_rejected() -> None:
+    calendar = "date,sport,league,home_team,away_team,stage,home_rank,away_rank,mentions\n"
+    calendar += "2026-03-02,hockey,NHL,A,B,exhibitionz,1,x,5\n"
+    raw = _zip(**{"traffic.csv": "date,sport,service,region,requests\n2026-03-01,hockey,web,EU,1\n",
+                  "calendar.csv": calendar})  # fmt: skip
+    with pytest.raises(ScorelineError) as error:
+        to_canonical(raw, "bundle.zip")
+    assert {(p["row"], p["column"]) for p in _problems(error)} == {(2, "stage"), (2, "away_rank")}
+
+
+def test_duplicated_events_are_rejected() -> None:
+    calendar = CALENDAR + "2026-03-02,hockey,NHL,Oslo Wolves,Boston Bears,19:00,Regular Season,3,7,100\n"
+    raw = _zip(**{"traffic.csv": "date,sport,service,region,requests\n2026-03-01,hockey,web,EU,1\n",
+                  "calendar.csv": calendar})  # fmt: skip
+    with pytest.raises(ScorelineError) as error:
+        to_canonical(raw, "bundle.zip")
+    assert sorted(p["row"] for p in _problems(error)) == [2, 5]
+
+
+def test_combined_single_file_with_a_record_column_round_trips_through_parquet() -> None:
+    raw = (b"record,date,sport,service,region,requests,home_team,away_team,stage\n"
+           b"traffic,2026-03-01,hockey,web,EU,100,,,\nevent,2026-03-02,hockey,,,,Oslo,Riga,Playoffs\n"
+           b"traffic,2026-03-02,hockey,web,EU,110,,,\n")  # fmt: skip
+    canonical = to_canonical(raw, "combined.csv")
+    assert canonical["record"].tolist() == ["traffic", "traffic", "event"]
+    buffer = io.BytesIO()
+    canonical.to_parquet(buffer)
+    back = pd.read_parquet(io.BytesIO(buffer.getvalue()))
+
+    def plain(frame: pd.DataFrame) -> pd.DataFrame:
+        return frame.astype(object).where(frame.notna(), None)
+
+    pd.testing.assert_frame_equal(plain(back), plain(canonical))
+
+
+def test_combined_file_without_record_column_splits_by_content() -> None:
+    raw = (b"date,sport,service,region,requests,home_team,away_team\n2026-03-01,hockey,web,EU,100,,\n"
+           b"2026-03-01,hockey,,,,Oslo,Riga\n2026-03-02,hockey,web,EU,,,\n")  # fmt: skip
+    with pytest.raises(ScorelineError) as error:
+        to_canonical(raw, "combined.csv")
+    assert [p["row"] for p in _problems(error)] == [4]  # neither requests nor teams
