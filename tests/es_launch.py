@@ -1,9 +1,14 @@
-"""Test launcher: model-api with the plain-JSON node class as default, for osmem (see tests/elastic.py)."""
+"""Test launcher: a service with the plain-JSON node class as default, for osmem (see tests/elastic.py).
+
+``python -m tests.es_launch [module]`` runs ``<module>.__main__.main()``; model-api when no module is named.
+"""
+
+import importlib
+import sys
 
 from tests.elastic import install_plain_json_default
 
 if __name__ == "__main__":
     install_plain_json_default()
-    from scoreline_model_api.__main__ import main
-
-    main()
+    module = sys.argv[1] if len(sys.argv) > 1 else "scoreline_model_api"
+    importlib.import_module(f"{module}.__main__").main()

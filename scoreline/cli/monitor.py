@@ -13,13 +13,13 @@ def register(app: typer.Typer) -> None:
 
     @app.command("monitor")
     def monitor(
-        task: list[str] = typer.Option(None, "--task", help="task to check (repeatable); all served tasks if omitted"),
+        task: list[str] = typer.Option(None, "--task", help="task to check (repeatable); all champions if omitted"),
         window_hours: float | None = typer.Option(None, help="drift window in hours (settings default)"),
         as_json: bool = typer.Option(False, "--json", help="print the whole report as JSON"),
     ) -> None:
-        """Run drift and live accuracy now on model-api (POST /v1/admin/monitor) and print the statuses.
+        """Run drift and live accuracy now on the trainer (POST /v1/monitor/runs) and print the statuses.
 
-        Exits 1 when a task's alert rule holds. Needs SCORELINE_ADMIN_KEY and SCORELINE_MODEL_API_URL.
+        Exits 1 when a task's alert rule holds. Needs SCORELINE_ADMIN_KEY and SCORELINE_TRAINER_URL.
         """
         urls, auth = ServiceUrls(), AuthSettings()
         if auth.admin_key is None:
@@ -27,16 +27,16 @@ def register(app: typer.Typer) -> None:
         body = {"tasks": task or None, "window_hours": window_hours}
         try:
             response = httpx.post(
-                urls.model_api_url.rstrip("/") + "/v1/admin/monitor",
+                urls.trainer_url.rstrip("/") + "/v1/monitor/runs",
                 json=body,
                 headers={"Authorization": f"Bearer {auth.admin_key.get_secret_value()}"},
                 timeout=600,
             )
         except httpx.HTTPError as error:
-            typer.echo(f"model-api at {urls.model_api_url} did not answer: {error}", err=True)
+            typer.echo(f"the trainer at {urls.trainer_url} did not answer: {error}", err=True)
             raise typer.Exit(2) from error
         if response.status_code >= 400:
-            typer.echo(f"model-api answered {response.status_code}: {response.text[:500]}", err=True)
+            typer.echo(f"the trainer answered {response.status_code}: {response.text[:500]}", err=True)
             raise typer.Exit(2)
         report = response.json()
         if as_json:

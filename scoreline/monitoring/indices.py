@@ -221,3 +221,19 @@ def export(directory: Path) -> list[Path]:
     policy.write_text(json.dumps({"policy": PREDICTIONS_POLICY}, indent=2) + "\n")
     written.append(policy)
     return written
+
+
+def install_with_retries(client: Any, attempts: int = 60, wait_s: float = 5.0) -> dict[str, str] | None:
+    """``install``, retried while Elasticsearch is down (services call it on a background thread at startup,
+    so an outage at start stops nothing); None when every attempt failed."""
+    import time
+
+    for attempt in range(attempts):
+        try:
+            done = install(client)
+            log.info("Elasticsearch templates: %s", done)
+            return done
+        except Exception as error:  # any failure: try again later
+            log.warning("installing Elasticsearch templates failed (attempt %d): %s", attempt + 1, error)
+            time.sleep(wait_s)
+    return None

@@ -26,6 +26,10 @@ JSONL_PATTERN = "predictions-*.jsonl"
 class PredictionLogReader(Protocol):
     def read(self, task: str, start: datetime, end: datetime, limit: int) -> pd.DataFrame: ...
 
+    def documents(self, task: str, start: datetime, end: datetime, limit: int) -> list[dict[str, Any]]:
+        """The raw records of ``task`` logged in [start, end], newest first, at most ``limit``."""
+        ...
+
 
 class ResultStore(Protocol):
     def write(self, index: str, documents: list[dict[str, Any]], ids: list[str] | None = None) -> None: ...
@@ -54,16 +58,22 @@ class JsonlLogReader:
         self.folder = Path(folder)
 
     def read(self, task: str, start: datetime, end: datetime, limit: int) -> pd.DataFrame:
+        return to_frame(self.documents(task, start, end, limit)[::-1])
+
+    def documents(self, task: str, start: datetime, end: datetime, limit: int) -> list[dict[str, Any]]:
+        """Newest first: files in reverse write order (their names sort in write order), lines from the end."""
         documents: list[dict[str, Any]] = []
         low, high = pd.Timestamp(start), pd.Timestamp(end)
-        for path in sorted(self.folder.glob(JSONL_PATTERN)):
-            for doc in _json_lines(path):
+        for path in sorted(self.folder.glob(JSONL_PATTERN), reverse=True):
+            for doc in reversed(list(_json_lines(path))):
                 if doc.get("task") != task:
                     continue
                 stamp = pd.Timestamp(doc.get("@timestamp") or doc.get("timestamp"))
                 if low <= stamp <= high:
                     documents.append(doc)
-        return to_frame(documents[-limit:])
+                    if len(documents) >= limit:
+                        return documents
+        return documents
 
 
 class ElasticLogReader:
@@ -72,6 +82,9 @@ class ElasticLogReader:
         self.index_pattern = index_pattern
 
     def read(self, task: str, start: datetime, end: datetime, limit: int) -> pd.DataFrame:
+        return to_frame(self.documents(task, start, end, limit))
+
+    def documents(self, task: str, start: datetime, end: datetime, limit: int) -> list[dict[str, Any]]:
         from elastic_transport import ApiError, TransportError
 
         query = {
@@ -106,7 +119,7 @@ class ElasticLogReader:
                 f"could not read the prediction log from Elasticsearch ({self.index_pattern}): {error}",
                 retry_after_s=30,
             ) from error
-        return to_frame(documents)
+        return documents[:limit]
 
 
 class JsonlResultStore:

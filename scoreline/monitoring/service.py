@@ -1,6 +1,7 @@
 """One monitoring run: drift and live accuracy for every served task over a window, results stored
 (``scoreline-drift`` / ``scoreline-outcomes`` in Elasticsearch, or local JSON Lines files), and the
-alert rule evaluated per task. model-api exposes it at ``POST /v1/admin/monitor``; the CLI runs it too.
+alert rule evaluated per task. The trainer exposes it at ``POST /v1/monitor/runs`` (the served models come from
+MLflow's champions); ``scoreline monitor`` calls that route.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""The trainer's HTTP shell: training jobs and promotion decisions over ``scoreline`` (DESIGN.md §4)."""
+"""The trainer's HTTP shell: training jobs, promotion decisions and monitor runs (drift, live accuracy, prediction
+log reads; ``scoreline_trainer.monitor``) over ``scoreline`` (DESIGN.md §4)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from scoreline.datasets import check_dataset_name, check_version
 from scoreline.promotion import Decision, Promoter, PromotionPolicy
 from scoreline.registry import Registry
 from scoreline.tasks import get_task
+from scoreline_trainer import monitor
 from scoreline_trainer.jobs import Job, JobManager, JobOutcome, JobStatus, Progress, TuningBudget
 from scoreline_trainer.settings import TrainerSettings
 
@@ -119,10 +121,12 @@ def create_app(settings: TrainerSettings | None = None) -> FastAPI:
         )
 
     manager = JobManager(run_job, settings.jobs_dir, max_queued_per_task=settings.max_queued_jobs)
+    monitoring = monitor.MonitorService(settings)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         manager.start()
+        monitoring.install_templates_in_background()
         try:
             yield
         finally:
@@ -131,6 +135,8 @@ def create_app(settings: TrainerSettings | None = None) -> FastAPI:
     app = create_kit_app("trainer", lifespan=lifespan)
     app.state.settings = settings
     app.state.jobs = manager
+    app.state.monitor = monitoring
+    app.include_router(monitor.router)
     user = Depends(require_api_key(lambda: settings.api_key))
     admin = Depends(require_admin_key(lambda: settings.admin_key))
 

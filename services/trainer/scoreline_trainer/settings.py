@@ -5,10 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
+from scoreline.monitoring.settings import MonitoringSettings
+from scoreline.predlog.factory import PredictionLogSettings
 from scoreline.settings import DEFAULT_HOME, AuthSettings, MlflowSettings, StorageSettings
 
 
-class TrainerSettings(StorageSettings, AuthSettings, MlflowSettings):
+class TrainerSettings(StorageSettings, AuthSettings, MlflowSettings, PredictionLogSettings, MonitoringSettings):
+    """Training and promotion (object store, MLflow), and the monitor: it reads the prediction log model-api
+    writes (``SCORELINE_ELASTICSEARCH_URL``, else ``SCORELINE_PREDICTION_LOG_DIR``) and the champions from MLflow."""
+
     trainer_host: str = "127.0.0.1"
     trainer_port: int = 8002
     jobs_dir: Path = DEFAULT_HOME / "trainer-jobs"  # one JSON record per job, survives restarts
@@ -16,3 +21,4 @@ class TrainerSettings(StorageSettings, AuthSettings, MlflowSettings):
     promotion_margin: float = 0.001  # minimum relative improvement of the primary metric
     promotion_mode: Literal["auto", "manual"] = "auto"
     promotion_baseline: str = "best"  # a baseline name (base_rates, elo, ...) or the run's strongest
+    model_alias: str = "champion"  # the alias model-api serves: the monitored version of each task
