@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -36,8 +36,14 @@ class TrainedVersion:
         return metric_keys(self.result.holdout_metrics, self.result.baseline_metrics)
 
     @property
-    def holdout_window(self) -> dict[str, str | None]:
-        return {"start": self.result.holdout_start.isoformat(), "end": self.result.holdout_end.isoformat()}
+    def holdout_window(self) -> dict[str, Any]:
+        """Where the model was scored: dates for walk-forward splits, else the holdout's description."""
+        result = self.result
+        return {
+            "start": result.holdout_start.isoformat() if result.holdout_start else None,
+            "end": result.holdout_end.isoformat() if result.holdout_end else None,
+            **result.holdout,
+        }
 
 
 def train_and_register(

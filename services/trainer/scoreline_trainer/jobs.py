@@ -45,7 +45,7 @@ class Job(BaseModel):
     progress: float = 0.0
     stage: str = "queued"
     metrics: dict[str, float] = Field(default_factory=dict, description="holdout_<metric>, baseline_<b>_<metric>")
-    holdout_window: dict[str, str | None] | None = None
+    holdout_window: dict[str, Any] | None = None
     run_id: str | None = None
     model_version: str | None = None
     error: str | None = None
@@ -59,7 +59,7 @@ class JobOutcome:
     metrics: dict[str, float]
     run_id: str
     model_version: str
-    holdout_window: dict[str, str | None]
+    holdout_window: dict[str, Any]
 
 
 Runner = Callable[[Job, Progress], JobOutcome]

@@ -127,7 +127,7 @@ def test_team_playing_itself(api, bundle) -> None:
     instance = {**bundle.input_example[0], "away_team": bundle.input_example[0]["home_team"]}
     error = _problem(_predict(server, {"instances": instance}))
     assert error["details"]["problems"][0]["field"] == "away_team"
-    assert "itself" in error["message"]
+    assert "is both the home_team and the away_team" in error["message"]
 
 
 @pytest.mark.parametrize(("change", "field"), [
