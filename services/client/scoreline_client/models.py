@@ -61,7 +61,7 @@ class Job(Loose):
     progress: float = 0.0
     stage: str | None = None
     metrics: dict[str, float] = Field(default_factory=dict)
-    holdout_window: dict[str, str | None] | None = None
+    holdout_window: dict[str, Any] | None = None
     run_id: str | None = None
     model_version: str | None = None
     error: str | None = None
