@@ -5,7 +5,7 @@
 Prints:
 * 10,000 simulated games as Riot match + timeline JSON Lines → the canonical 10-minute table
   (target: at most 10 s), next to the yardstick of parsing the same JSON alone;
-* a training run (``scoreline.training.train``: stratified holdout by game id) on N simulated
+* a training run (``scoreline.ml.training.train``: stratified holdout by game id) on N simulated
   games, and the holdout table: model vs base rate vs logistic regression on the gold difference
   vs logistic regression on all columns vs the simulator's true probabilities. The bar: model
   log loss within 2% of the true probabilities' and better than both logistic baselines.
@@ -20,7 +20,7 @@ import time
 import numpy as np
 import orjson
 
-from scoreline import evaluation
+from scoreline.ml import evaluation
 from scoreline.tasks import get_task
 from scoreline.tasks.esports_win.simulator import riot_documents, simulate, simulate_games
 
@@ -54,7 +54,7 @@ def timeline_speed(games: int, seed: int) -> None:
 
 
 def quality(games: int, seed: int) -> None:
-    from scoreline.training import holdout_rows, train
+    from scoreline.ml.training import holdout_rows, train
 
     task = get_task("esports-win")
     raw, truth = simulate(games, seed)

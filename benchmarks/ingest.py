@@ -20,8 +20,8 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from scoreline.cli.data import write_simulation
-from scoreline.datasets import DatasetCatalog
-from scoreline.storage import LocalStore
+from scoreline.data.datasets import DatasetCatalog
+from scoreline.data.storage import LocalStore
 
 TASK = "match-outcome"
 

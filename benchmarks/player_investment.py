@@ -13,7 +13,7 @@ then a refit on all of them). Printed per seed, on the holdout:
 * ``truth``: the simulator's true probabilities (the best achievable score).
 
 and the model's log loss as a ratio of the truth's (the bar: ≤ 1.02) and of the stats logistic's (< 1).
-With ``--trainer`` the generic ``scoreline.training.train`` runs on the same canonical table and its holdout
+With ``--trainer`` the generic ``scoreline.ml.training.train`` runs on the same canonical table and its holdout
 metrics and baselines are printed too.
 """
 
@@ -25,8 +25,8 @@ import time
 import numpy as np
 import pandas as pd
 
-from scoreline import evaluation
-from scoreline.modeling import LogisticPrior
+from scoreline.ml import evaluation
+from scoreline.ml.modeling import LogisticPrior
 from scoreline.tasks import get_task
 from scoreline.tasks.player_investment.simulator import simulate_seasons
 
@@ -125,14 +125,14 @@ def run(rookies: int, seed: int, with_trainer: bool) -> dict[str, dict[str, floa
 
 
 def _trainer(task, canonical: pd.DataFrame) -> None:
-    from scoreline.training import train
+    from scoreline.ml.training import train
 
     try:
         result = train(task, canonical)
     except Exception as exc:  # the generic trainer is being reworked: report, do not hide
-        print(f"scoreline.training.train failed: {type(exc).__name__}: {exc}")
+        print(f"scoreline.ml.training.train failed: {type(exc).__name__}: {exc}")
         return
-    print("scoreline.training.train holdout:", {k: round(v, 4) for k, v in result.holdout_metrics.items()})
+    print("scoreline.ml.training.train holdout:", {k: round(v, 4) for k, v in result.holdout_metrics.items()})
     for name, metrics in result.baseline_metrics.items():
         print(f"  baseline {name}:", {k: round(v, 4) for k, v in metrics.items()})
 
@@ -141,7 +141,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rookies", type=int, default=10000)
     parser.add_argument("--seeds", default="1,2,3")
-    parser.add_argument("--trainer", action="store_true", help="also run scoreline.training.train")
+    parser.add_argument("--trainer", action="store_true", help="also run scoreline.ml.training.train")
     args = parser.parse_args()
     ratios = []
     for seed in (int(s) for s in args.seeds.split(",")):

@@ -44,8 +44,8 @@ import pandas as pd
 from osmem_server import OsmemServer
 from scoreline_launcher.processes import VENV_BIN, ServerProcess, free_port
 
+from scoreline.ml.training import TrainingResult, train
 from scoreline.tasks import get_task
-from scoreline.training import TrainingResult, train
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # tests.es_launch: model-api with the plain-JSON node osmem needs
@@ -309,7 +309,7 @@ def main() -> None:
         sys.exit("wrk is missing: apt-get install -y wrk")
     from mlflow.tracking import MlflowClient
 
-    from scoreline.registry import CHAMPION, Registry, log_training
+    from scoreline.lifecycle.registry import CHAMPION, Registry, log_training
     from tests.elastic import es_client
 
     work = Path(tempfile.mkdtemp(prefix="scoreline-serve-bench-"))

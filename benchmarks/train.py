@@ -27,10 +27,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from scoreline import evaluation
+from scoreline.ml import evaluation
+from scoreline.ml.training import train
 from scoreline.tasks import get_task
 from scoreline.tasks.match_outcome.features import RatingState, build_features, serving_features
-from scoreline.training import train
 
 REAL_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "international_results" / "results.csv"
 HOLDOUT = date(2018, 1, 1)

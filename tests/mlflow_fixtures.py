@@ -18,9 +18,9 @@ from tests.servers import ServerProcess
 if TYPE_CHECKING:
     import pandas as pd
 
-    from scoreline.datasets import DatasetCatalog
-    from scoreline.registry import Registry
-    from scoreline.training import TrainingResult
+    from scoreline.data.datasets import DatasetCatalog
+    from scoreline.lifecycle.registry import Registry
+    from scoreline.ml.training import TrainingResult
 
 TASK = "match-outcome"
 SIMULATED_MATCHES = 12_000
@@ -38,8 +38,8 @@ def simulated_csv(n: int, seed: int) -> bytes:
 @pytest.fixture(scope="session")
 def simulated_catalog(tmp_path_factory: pytest.TempPathFactory) -> tuple[DatasetCatalog, str]:
     """A local catalog holding one simulated match-outcome dataset; returns it and the version."""
-    from scoreline.datasets import DatasetCatalog
-    from scoreline.storage import LocalStore
+    from scoreline.data.datasets import DatasetCatalog
+    from scoreline.data.storage import LocalStore
 
     catalog = DatasetCatalog(LocalStore(tmp_path_factory.mktemp("store")))
     ingested = catalog.ingest(TASK, "simulated", simulated_csv(SIMULATED_MATCHES, seed=5), "simulated.csv")
@@ -54,8 +54,8 @@ def simulated_table(simulated_catalog: tuple[DatasetCatalog, str]) -> pd.DataFra
 
 @pytest.fixture(scope="session")
 def good_result(simulated_table: pd.DataFrame, tmp_path_factory: pytest.TempPathFactory) -> TrainingResult:
+    from scoreline.ml.training import train
     from scoreline.tasks import get_task
-    from scoreline.training import train
 
     return train(get_task(TASK), simulated_table, params=GOOD_PARAMS, artifacts_dir=tmp_path_factory.mktemp("good"))
 
@@ -63,8 +63,8 @@ def good_result(simulated_table: pd.DataFrame, tmp_path_factory: pytest.TempPath
 @pytest.fixture(scope="session")
 def weak_result(simulated_table: pd.DataFrame, tmp_path_factory: pytest.TempPathFactory) -> TrainingResult:
     """A model that knows only the base rates: no Elo prior to boost from and no split allowed."""
+    from scoreline.ml.training import train
     from scoreline.tasks.match_outcome import MatchOutcomeTask
-    from scoreline.training import train
 
     class WithoutPrior(MatchOutcomeTask):
         prior_features = ()
@@ -75,7 +75,7 @@ def weak_result(simulated_table: pd.DataFrame, tmp_path_factory: pytest.TempPath
 @pytest.fixture
 def clean_registry(mlflow_sqlite: ServerProcess) -> Registry:
     """The session's MLflow server with no ``scoreline-match-outcome`` registered model (suites share it)."""
-    from scoreline.registry import Registry, model_name
+    from scoreline.lifecycle.registry import Registry, model_name
 
     registry = Registry(mlflow_sqlite.url)
     if registry.versions(TASK) or registry.aliases(TASK):

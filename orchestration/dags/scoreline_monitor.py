@@ -1,7 +1,8 @@
 """``scoreline_monitor``: hourly drift and live-accuracy check; retrains a task when its alert rule holds.
 
-``monitor`` asks model-api to run the checks (``POST /v1/admin/monitor``: drift of the last window
-against each served model's reference profile, live accuracy, results to Elasticsearch); for every
+``monitor`` asks the trainer to run the checks (``POST /v1/monitor/runs``: drift of the last window of
+model-api's prediction log against each champion's reference profile, live accuracy, results to
+Elasticsearch); for every
 task whose alert rule holds (N features in alert, or the predicted-class distribution drifted),
 ``alert_<task>`` lets ``retrain_<task>`` trigger ``scoreline_train_<task>``. Thin: HTTP only,
 nothing read or imported at parse time beyond Airflow and the DAG helpers.
@@ -41,7 +42,7 @@ def scoreline_monitor() -> None:
         from scoreline_dags.steps import Services
 
         settings = OrchestrationSettings()
-        report = Services(settings).clients.model_api.monitor(timeout_s=max(settings.http_timeout_s, MONITOR_TIMEOUT_S))
+        report = Services(settings).clients.trainer.monitor_run(timeout_s=max(settings.http_timeout_s, MONITOR_TIMEOUT_S))
         summary = {
             "run_id": report["run_id"],
             "alert_tasks": report["alert_tasks"],

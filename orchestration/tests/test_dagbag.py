@@ -14,7 +14,7 @@ from tests.conftest import DAGS_FOLDER
 
 HEAVY_MODULES = ["pandas", "numpy", "mlflow", "xgboost", "sklearn", "pyarrow", "numba"]
 # The task registry is all of the core package a DAG file may import: no task module, nothing heavy.
-ALLOWED_SCORELINE_MODULES = {"scoreline", "scoreline.errors", "scoreline.tasks"}
+ALLOWED_SCORELINE_MODULES = {"scoreline", "scoreline.core.errors", "scoreline.tasks"}
 TRAINING_STEPS = ["pull", "train", "wait_for_training", "decide", "approve", "promote", "reload", "notify"]
 
 # Parses the DAG folder in a fresh interpreter with every outgoing connection refused, and reports what

@@ -37,3 +37,46 @@ def test_each_training_task_has_an_alert_gate_then_a_trigger(monitor_dag: Any) -
         assert trigger.conf == {"task": task_id}
         assert gate.upstream_task_ids == {"monitor"}
         assert trigger.upstream_task_ids == {f"alert_{name}"}
+
+
+def test_the_monitor_step_asks_the_trainer_with_the_admin_key(monitor_dag: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The step's own code against a stand-in trainer (a loopback HTTP server answering as POST /v1/monitor/runs does)."""
+    import json
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from threading import Thread
+
+    seen: list[tuple[str, str | None, dict[str, Any]]] = []
+    run = {
+        "run_id": "run-1", "started_at": "t", "window_start": "a", "window_end": "b", "alert": True,
+        "alert_tasks": ["match-outcome"],
+        "tasks": [{"task": "match-outcome", "model_version": "3", "status": "alert", "alert": True,
+                   "reason": "3 features in alert", "drift": None, "accuracy": None}],
+    }  # fmt: skip
+
+    class Trainer(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", "0"))) or b"{}")
+            seen.append((self.path, self.headers.get("Authorization"), body))
+            payload = json.dumps(run).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def log_message(self, *_: object) -> None:
+            return
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Trainer)
+    Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        monkeypatch.setenv("SCORELINE_TRAINER_URL", f"http://127.0.0.1:{server.server_address[1]}")
+        monkeypatch.setenv("SCORELINE_MODEL_API_URL", "http://127.0.0.1:9")  # never asked: it only serves
+        monkeypatch.setenv("SCORELINE_ADMIN_KEY", "admin-key")
+        summary = monitor_dag.get_task("monitor").python_callable()
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert seen == [("/v1/monitor/runs", "Bearer admin-key", {})]
+    assert summary["alert_tasks"] == ["match-outcome"]
+    assert summary["tasks"]["match-outcome"] == {"status": "alert", "alert": True, "reason": "3 features in alert"}

@@ -143,7 +143,7 @@ def stack(
         "PATH": f"{WORKSPACE_BIN}{os.pathsep}{os.environ.get('PATH', '')}",
         "SCORELINE_STORAGE_URI": f"file://{home / 'store'}",
         "SCORELINE_MLFLOW_URI": url["mlflow"],
-        # model-api's download of models:/ URIs (scoreline.registry.download_model) still resolves the registry
+        # model-api's download of models:/ URIs (lifecycle.registry.download_model) still resolves the registry
         # through MLflow's process-wide default; without this it reports "Registered Model ... not found".
         "MLFLOW_TRACKING_URI": url["mlflow"],
         "SCORELINE_INGEST_URL": url["ingest"],

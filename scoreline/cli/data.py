@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn, TransferSpeedColumn
 
-from scoreline.errors import ScorelineError
+from scoreline.core.errors import ScorelineError
 
 console = Console(stderr=True)
 
@@ -118,9 +118,9 @@ def ingest(
         manifest = response.json()
         created = response.status_code == 201
     else:
-        from scoreline.datasets import DatasetCatalog
-        from scoreline.settings import StorageSettings
-        from scoreline.storage import open_store
+        from scoreline.core.settings import StorageSettings
+        from scoreline.data.datasets import DatasetCatalog
+        from scoreline.data.storage import open_store
 
         catalog = DatasetCatalog(open_store(StorageSettings()))
         with Progress(*columns, console=console) as progress:
@@ -150,9 +150,9 @@ def datasets(
 
         listing = httpx.get(f"{url.rstrip('/')}/v1/datasets", timeout=60).json()
     else:
-        from scoreline.datasets import DatasetCatalog
-        from scoreline.settings import StorageSettings
-        from scoreline.storage import open_store
+        from scoreline.core.settings import StorageSettings
+        from scoreline.data.datasets import DatasetCatalog
+        from scoreline.data.storage import open_store
 
         listing = [s.model_dump(mode="json") for s in DatasetCatalog(open_store(StorageSettings())).list_datasets()]
     typer.echo(json.dumps(listing, indent=2))

@@ -5,7 +5,7 @@ import json
 import httpx
 import typer
 
-from scoreline.settings import AuthSettings, ServiceUrls
+from scoreline.core.settings import AuthSettings, ServiceUrls
 
 
 def register(app: typer.Typer) -> None:

@@ -10,8 +10,8 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from scoreline.errors import ScorelineError
-from scoreline.settings import MlflowSettings, StorageSettings
+from scoreline.core.errors import ScorelineError
+from scoreline.core.settings import MlflowSettings, StorageSettings
 
 console = Console(stderr=True)
 
@@ -30,8 +30,8 @@ def _fail(error: ScorelineError) -> typer.Exit:
 
 
 def _catalog(settings: CliSettings) -> Any:
-    from scoreline.datasets import DatasetCatalog
-    from scoreline.storage import open_store
+    from scoreline.data.datasets import DatasetCatalog
+    from scoreline.data.storage import open_store
 
     return DatasetCatalog(open_store(settings))
 
@@ -46,9 +46,9 @@ def _parse_date(value: str | None) -> date | None:
 
 
 def _promoter(settings: CliSettings) -> Any:
-    from scoreline.pipeline import latest_from_catalog
-    from scoreline.promotion import Promoter
-    from scoreline.registry import Registry
+    from scoreline.lifecycle.pipeline import latest_from_catalog
+    from scoreline.lifecycle.promotion import Promoter
+    from scoreline.lifecycle.registry import Registry
 
     return Promoter(Registry(settings.mlflow_uri), latest_from_catalog(_catalog(settings)))
 
@@ -67,8 +67,8 @@ def train_command(
     seconds: float = typer.Option(120.0, "--seconds", min=1.0, help="tuning time budget in seconds"),
 ) -> None:
     """Train TASK on a dataset version, log it to MLflow and register it as the challenger."""
-    from scoreline.pipeline import train_and_register
-    from scoreline.training import TuningBudget
+    from scoreline.lifecycle.pipeline import train_and_register
+    from scoreline.ml.training import TuningBudget
 
     settings = CliSettings()
     start = _parse_date(holdout_start)
@@ -106,7 +106,7 @@ def promote_command(
     actor: str = typer.Option("cli", "--actor", help="who decides (recorded on the version)"),
 ) -> None:
     """Decide whether the challenger becomes champion (or approve a pending version)."""
-    from scoreline.promotion import PromotionPolicy
+    from scoreline.lifecycle.promotion import PromotionPolicy
 
     settings = CliSettings()
     try:

@@ -1,7 +1,7 @@
 """Drift and live accuracy.
 
 Reference profile contract (stored inside every model, built from the training features by
-``scoreline.monitoring.profile.build_reference_profile``)::
+``scoreline.ml.profile.build_reference_profile``)::
 
     {
       "numeric": {feature: {"edges": [q0..q10], "fractions": [10 floats], "mean": m, "std": s,

@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 import pandas as pd
 
-from scoreline.errors import ErrorCode, ScorelineError
+from scoreline.core.errors import ErrorCode, ScorelineError
 from scoreline.monitoring.indices import DRIFT_INDEX, OUTCOMES_INDEX, PREDICTIONS_PATTERN
 
 JSONL_PATTERN = "predictions-*.jsonl"

@@ -16,7 +16,7 @@ from typing import Any
 import pandas as pd
 from pydantic import BaseModel
 
-from scoreline.errors import ScorelineError
+from scoreline.core.errors import ScorelineError
 from scoreline.monitoring.drift import TaskDrift, compute_drift, drift_documents
 from scoreline.monitoring.indices import DRIFT_INDEX, OUTCOMES_INDEX
 from scoreline.monitoring.logs import (
@@ -190,8 +190,8 @@ def catalog_results_loader(storage_settings: Any) -> ResultsLoader:
     """Results = the latest version of every dataset ingested for the task (canonical tables, concatenated)."""
 
     def load(task: str) -> pd.DataFrame:
-        from scoreline.datasets import DatasetCatalog
-        from scoreline.storage import open_store
+        from scoreline.data.datasets import DatasetCatalog
+        from scoreline.data.storage import open_store
 
         catalog = DatasetCatalog(open_store(storage_settings))
         frames = [

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from scoreline.settings import DEFAULT_HOME, ScorelineSettings
+from scoreline.core.settings import DEFAULT_HOME, ScorelineSettings
 
 
 class MonitoringSettings(ScorelineSettings):

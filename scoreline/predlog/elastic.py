@@ -20,10 +20,10 @@ from typing import Any
 import orjson
 from pydantic import SecretStr
 
-from scoreline.errors import ErrorCode, ScorelineError
+from scoreline.core.errors import ErrorCode, ScorelineError
+from scoreline.core.settings import DEFAULT_HOME, ElasticSettings
 from scoreline.predlog.record import Records, encode_records
 from scoreline.predlog.spool import DiskSpool, SpoolStats
-from scoreline.settings import DEFAULT_HOME, ElasticSettings
 
 log = logging.getLogger(__name__)
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from scoreline.core.settings import DEFAULT_HOME
 from scoreline.predlog.elastic import ElasticSinkSettings
 from scoreline.predlog.record import PredictionSink
-from scoreline.settings import DEFAULT_HOME
 
 
 class PredictionLogSettings(ElasticSinkSettings):

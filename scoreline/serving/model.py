@@ -17,7 +17,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from scoreline.errors import ErrorCode, ScorelineError
+from scoreline.core.errors import ErrorCode, ScorelineError
 from scoreline.tasks.base import Task
 
 Source = Literal["mlflow", "cache"]

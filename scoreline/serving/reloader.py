@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
-from scoreline.errors import ErrorCode, ScorelineError
+from scoreline.core.errors import ErrorCode, ScorelineError
 from scoreline.serving.holder import ModelHolder, ReloadError
 from scoreline.serving.model import Predictor, ServedModel, Source, smoke_test
 from scoreline.serving.validation import EntityIndex
@@ -62,7 +62,7 @@ class Reloader:
         alias: str = "champion",
         on_outcome: Callable[[ReloadOutcome], None] | None = None,
     ) -> None:
-        from scoreline.registry import Registry
+        from scoreline.lifecycle.registry import Registry
 
         self.holder = holder
         self.tracking_uri = tracking_uri
@@ -139,7 +139,7 @@ class Reloader:
         return error.message if error else None
 
     def registry_name(self, task_id: str) -> str:
-        from scoreline.registry import model_name
+        from scoreline.lifecycle.registry import model_name
 
         return model_name(task_id)
 
@@ -148,7 +148,7 @@ class Reloader:
         recent = self._recent.get((task_id, version))
         if recent is not None:
             return replace(recent, source=source)
-        from scoreline.registry import load_bundle, model_uri_for
+        from scoreline.lifecycle.registry import load_bundle, model_uri_for
 
         started = time.perf_counter()
         uri = model_uri_for(task_id, version=version)

@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
-from scoreline.errors import ErrorCode, ScorelineError
+from scoreline.core.errors import ErrorCode, ScorelineError
 from scoreline.predlog.writer import LogSlot, PredictionEntry, PredictionLogWriter, memoized_document, model_head
 from scoreline.serving.holder import ModelHolder
 from scoreline.serving.model import ServedModel

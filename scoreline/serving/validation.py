@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from scoreline.errors import ErrorCode, ScorelineError
+from scoreline.core.errors import ErrorCode, ScorelineError
 from scoreline.tasks.base import Task
 
 MAX_PROBLEMS = 50

@@ -18,7 +18,7 @@ from typing import Any
 
 import orjson
 
-from scoreline.errors import ErrorCode, ScorelineError
+from scoreline.core.errors import ErrorCode, ScorelineError
 
 SIGNATURE_HEADER = "x-mlflow-signature"
 TIMESTAMP_HEADER = "x-mlflow-timestamp"

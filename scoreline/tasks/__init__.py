@@ -13,7 +13,7 @@ import importlib.util
 import os
 from typing import TYPE_CHECKING
 
-from scoreline.errors import ErrorCode, ScorelineError
+from scoreline.core.errors import ErrorCode, ScorelineError
 
 if TYPE_CHECKING:
     from scoreline.tasks.base import Task

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from scoreline.errors import ErrorCode, ScorelineError
+from scoreline.core.errors import ErrorCode, ScorelineError
 
 MAX_REPORTED_PROBLEMS = 50
 FIRST_ROW = 2  # spreadsheet numbering: the header is row 1

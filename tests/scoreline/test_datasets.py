@@ -6,9 +6,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from scoreline.datasets import DatasetCatalog, check_dataset_name, content_digest, safe_filename
-from scoreline.errors import ErrorCode, ScorelineError
-from scoreline.storage import LocalStore, unavailable
+from scoreline.core.errors import ErrorCode, ScorelineError
+from scoreline.data.datasets import DatasetCatalog, check_dataset_name, content_digest, safe_filename
+from scoreline.data.storage import LocalStore, unavailable
 
 TASK = "match-outcome"
 HEADER = "date,home_team,away_team,home_score,away_score,tournament,city,country,neutral\n"

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from scoreline import evaluation
+from scoreline.ml import evaluation
 
 PROBABILITIES = np.array([[0.7, 0.2, 0.1], [0.2, 0.5, 0.3], [0.1, 0.3, 0.6]])
 LABELS = np.array([0, 2, 2])

@@ -12,10 +12,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from scoreline.errors import ErrorCode, ScorelineError
-from scoreline.modeling import BOOSTER_FILE, BUNDLE_FILE, LogisticPrior, ModelBundle
+from scoreline.core.errors import ErrorCode, ScorelineError
+from scoreline.ml.modeling import BOOSTER_FILE, BUNDLE_FILE, LogisticPrior, ModelBundle
+from scoreline.ml.training import TrainingResult, train
 from scoreline.tasks import get_task
-from scoreline.training import TrainingResult, train
 
 TASK = get_task("match-outcome")
 

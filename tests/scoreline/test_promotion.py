@@ -6,10 +6,10 @@ import json
 
 import pytest
 
-from scoreline.datasets import DatasetCatalog
-from scoreline.errors import ErrorCode, ScorelineError
-from scoreline.pipeline import latest_from_catalog
-from scoreline.promotion import (
+from scoreline.core.errors import ErrorCode, ScorelineError
+from scoreline.data.datasets import DatasetCatalog
+from scoreline.lifecycle.pipeline import latest_from_catalog
+from scoreline.lifecycle.promotion import (
     TAG_DECIDED_BY,
     TAG_DECISION,
     TAG_METRICS,
@@ -19,8 +19,8 @@ from scoreline.promotion import (
     Promoter,
     PromotionPolicy,
 )
-from scoreline.registry import CHALLENGER, CHAMPION, Registry, log_training
-from scoreline.training import TrainingResult
+from scoreline.lifecycle.registry import CHALLENGER, CHAMPION, Registry, log_training
+from scoreline.ml.training import TrainingResult
 from tests.mlflow_fixtures import TASK
 
 pytestmark = pytest.mark.slow

@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from scoreline.errors import ScorelineError
-from scoreline.promotion import Evidence, PromotionPolicy, common_holdout, holdout_of, judge
-from scoreline.registry import TAG_HOLDOUT, TAG_HOLDOUT_START
+from scoreline.core.errors import ScorelineError
+from scoreline.lifecycle.promotion import Evidence, PromotionPolicy, common_holdout, holdout_of, judge
+from scoreline.lifecycle.registry import TAG_HOLDOUT, TAG_HOLDOUT_START
 
 
 def evidence(**overrides: object) -> Evidence:

@@ -10,9 +10,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from scoreline.datasets import DatasetCatalog
-from scoreline.errors import ErrorCode, ScorelineError
-from scoreline.registry import (
+from scoreline.core.errors import ErrorCode, ScorelineError
+from scoreline.data.datasets import DatasetCatalog
+from scoreline.lifecycle.registry import (
     CHALLENGER,
     TAG_BASELINES,
     TAG_CODE_VERSION,
@@ -28,7 +28,7 @@ from scoreline.registry import (
     model_name,
     model_uri_for,
 )
-from scoreline.training import TrainingResult
+from scoreline.ml.training import TrainingResult
 from tests.mlflow_fixtures import TASK, artifact_names
 
 pytestmark = pytest.mark.slow

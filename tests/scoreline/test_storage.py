@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from scoreline.errors import ErrorCode, ScorelineError
-from scoreline.settings import StorageSettings
-from scoreline.storage import LocalStore, ObjectStore, S3Store, open_store
+from scoreline.core.errors import ErrorCode, ScorelineError
+from scoreline.core.settings import StorageSettings
+from scoreline.data.storage import LocalStore, ObjectStore, S3Store, open_store
 from tests.conftest import S3_ACCESS_KEY, S3_SECRET_KEY
 from tests.servers import free_port
 

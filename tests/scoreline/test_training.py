@@ -9,10 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from scoreline import evaluation
-from scoreline.errors import ErrorCode, ScorelineError
+from scoreline.core.errors import ErrorCode, ScorelineError
+from scoreline.ml import evaluation
+from scoreline.ml.training import TrainingResult, TuningBudget, evaluate_bundle, train
 from scoreline.tasks import get_task
-from scoreline.training import TrainingResult, TuningBudget, evaluate_bundle, train
 
 TASK = get_task("match-outcome")
 REAL_HOLDOUT = date(2018, 1, 1)

@@ -8,7 +8,7 @@ import zipfile
 
 import pandas as pd
 
-from scoreline.errors import ErrorCode, ScorelineError
+from scoreline.core.errors import ErrorCode, ScorelineError
 from scoreline.tasks.esports_win import riot, table
 from scoreline.tasks.esports_win.columns import GAME_ID, STAT_COLUMNS
 from scoreline.tasks.tabular import decode_text

@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from scoreline.errors import ErrorCode, ScorelineError
+from scoreline.core.errors import ErrorCode, ScorelineError
 from scoreline.tasks.esports_win.columns import CUT_MS, GAME_ID, LABEL, MINUTES, STAT_COLUMNS
 
 try:

@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from scoreline.errors import ErrorCode, ScorelineError
+from scoreline.core.errors import ErrorCode, ScorelineError
 from scoreline.tasks.tabular import RowProblems, decode_text, match_columns, parse_numbers
 
 TRAFFIC, EVENT = "traffic", "event"

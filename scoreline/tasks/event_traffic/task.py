@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
-from scoreline.errors import ErrorCode, ScorelineError
+from scoreline.core.errors import ErrorCode, ScorelineError
 from scoreline.tasks.base import EntityField, MetricSpec, SplitStrategy, Task, TrainingTable
 
 HORIZON = 10  # mirrors features.HORIZON without importing the feature module at import time

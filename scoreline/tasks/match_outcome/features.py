@@ -22,7 +22,7 @@ import numba
 import numpy as np
 import pandas as pd
 
-from scoreline.errors import ErrorCode, ScorelineError
+from scoreline.core.errors import ErrorCode, ScorelineError
 
 FEATURE_NAMES: tuple[str, ...] = (
     "elo_home",

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from scoreline.errors import ErrorCode, ScorelineError
+from scoreline.core.errors import ErrorCode, ScorelineError
 from scoreline.tasks.player_investment.data import PERCENT_OF, STAT_COLUMNS
 
 REQUEST_COLUMNS: tuple[str, ...] = ("player", "rookie_season", "age", *STAT_COLUMNS)

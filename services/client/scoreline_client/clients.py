@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import quote
@@ -24,6 +24,8 @@ from scoreline_client.models import (
     DatasetSummary,
     Ingested,
     Job,
+    ModelVersions,
+    PredictionSummary,
     PromotionDecision,
     PromotionHistory,
     ServedModels,
@@ -158,7 +160,7 @@ def _ingested(body: dict[str, Any], status: int) -> Ingested:
 
 
 class TrainerClient(_Client):
-    """trainer (:8002): training jobs and promotion decisions."""
+    """trainer (:8002): training jobs, registered versions, promotion decisions and the monitor."""
 
     service = "trainer"
 
@@ -256,8 +258,67 @@ class TrainerClient(_Client):
         return PromotionHistory.model_validate(self.http.get(f"/v1/promotions/{_seg(task)}", auth="admin"))
 
 
+    def model_versions(self, task: str) -> ModelVersions:
+        """``GET /v1/models/{task}/versions``: every registered version with its aliases, holdout and baseline
+        metrics and tags, newest first (empty when nothing is registered)."""
+        return ModelVersions.model_validate(self.http.get(f"/v1/models/{_seg(task)}/versions"))
+
+    # ---- monitor (drift, live accuracy, prediction log reads) ----------------------------------------
+    def monitor_run(
+        self,
+        tasks: list[str] | None = None,
+        *,
+        window_hours: float | None = None,
+        accuracy_days: float | None = None,
+        timeout_s: float | None = None,
+    ) -> dict[str, Any]:
+        """``POST /v1/monitor/runs`` (admin): drift and live accuracy of every champion now; the run
+        (``run_id``, window, ``alert``, ``alert_tasks`` that need retraining, ``tasks`` with each task's result)."""
+        fields = {"tasks": tasks, "window_hours": window_hours, "accuracy_days": accuracy_days}
+        body = {k: v for k, v in fields.items() if v is not None}
+        return self.http.post("/v1/monitor/runs", auth="admin", json=body, timeout_s=timeout_s)
+
+    def drift(self, task: str | None = None, limit: int | None = None) -> dict[str, Any]:
+        """``GET /v1/monitor/drift``: ``{source, results}``, the latest drift documents, newest first."""
+        return self.http.get("/v1/monitor/drift", params={"task": task, "limit": limit})
+
+    def accuracy(self, task: str | None = None, limit: int | None = None) -> dict[str, Any]:
+        """``GET /v1/monitor/accuracy``: ``{source, results}``, live accuracy per model version and day (metrics
+        by task kind, with the version's ``holdout_<metric>``), newest first."""
+        return self.http.get("/v1/monitor/accuracy", params={"task": task, "limit": limit})
+
+    def predictions(
+        self,
+        task: str,
+        *,
+        since: datetime | str | None = None,
+        until: datetime | str | None = None,
+        limit: int | None = None,
+    ) -> dict[str, Any]:
+        """``GET /v1/monitor/predictions``: a task's newest logged predictions (``records``, newest first)."""
+        params = {"task": task, "since": _instant(since), "until": _instant(until), "limit": limit}
+        return self.http.get("/v1/monitor/predictions", params=params)
+
+    def summary(
+        self,
+        task: str,
+        *,
+        since: datetime | str | None = None,
+        until: datetime | str | None = None,
+        bucket: Literal["minute", "hour", "day"] | None = None,
+    ) -> PredictionSummary:
+        """``GET /v1/monitor/summary``: count, latency percentiles, traffic per bucket, versions and the most
+        requested entities of a task's predictions in a window."""
+        params = {"task": task, "since": _instant(since), "until": _instant(until), "bucket": bucket}
+        return PredictionSummary.model_validate(self.http.get("/v1/monitor/summary", params=params))
+
+
+def _instant(value: datetime | str | None) -> str | None:
+    return value.isoformat() if isinstance(value, datetime) else value
+
+
 class ModelApiClient(_Client):
-    """model-api (:8000): predictions from each task's champion, what is served, reloads and monitoring."""
+    """model-api (:8000): predictions from each task's champion, what is served and reloads (it only serves)."""
 
     service = "model-api"
 
@@ -334,27 +395,6 @@ class ModelApiClient(_Client):
                     details=error,
                 )
             self.http.sleep(poll_s)
-
-    def monitor(
-        self,
-        tasks: list[str] | None = None,
-        *,
-        window_hours: float | None = None,
-        accuracy_days: float | None = None,
-        timeout_s: float | None = None,
-    ) -> dict[str, Any]:
-        """``POST /v1/admin/monitor`` (admin): drift and live accuracy now; ``alert_tasks`` need retraining."""
-        body = {"tasks": tasks, "window_hours": window_hours, "accuracy_days": accuracy_days}
-        body = {k: v for k, v in body.items() if v is not None}
-        return self.http.post("/v1/admin/monitor", auth="admin", json=body, timeout_s=timeout_s)
-
-    def drift(self, task: str | None = None, limit: int | None = None) -> dict[str, Any]:
-        """``GET /v1/monitoring/drift``: the latest drift results, newest first."""
-        return self.http.get("/v1/monitoring/drift", params={"task": task, "limit": limit})
-
-    def accuracy(self, task: str | None = None, limit: int | None = None) -> dict[str, Any]:
-        """``GET /v1/monitoring/accuracy``: live accuracy per model version and day, newest first."""
-        return self.http.get("/v1/monitoring/accuracy", params={"task": task, "limit": limit})
 
 
 @dataclass(frozen=True)

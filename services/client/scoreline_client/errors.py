@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-# What an answer without a Scoreline JSON error means, by HTTP status (codes as in ``scoreline.errors.ErrorCode``).
+# What an answer without a Scoreline JSON error means, by HTTP status (codes as in ``scoreline.core.errors.ErrorCode``).
 STATUS_CODES: dict[int, str] = {
     400: "invalid_input",
     401: "unauthorized",
@@ -32,7 +32,7 @@ class ServiceError(Exception):
     * ``status``: the HTTP status, None when no answer came (refused connection, timeout);
     * ``code``: the service's error code (``{"error": {"code"}}``), else one derived from the status
       or the failure: ``unavailable`` (not reachable), ``timeout``, ``upstream_failed`` (not JSON);
-      the values are those of ``scoreline.errors.ErrorCode``, so ``error.code == ErrorCode.NOT_FOUND`` holds;
+      the values are those of ``scoreline.core.errors.ErrorCode``, so ``error.code == ErrorCode.NOT_FOUND`` holds;
     * ``message``: a sentence a person can act on, naming the service, its address and the service's own
       message; ``remote_message`` is the service's message alone;
     * ``details``: the service's ``details`` (e.g. the rows and columns of an invalid file);

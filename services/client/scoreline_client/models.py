@@ -98,6 +98,58 @@ class PromotionHistory(Loose):
     events: list[dict[str, Any]] = Field(default_factory=list)
 
 
+class ModelVersion(Loose):
+    """One registered version (``GET /v1/models/{task}/versions``): metrics as MLflow keys them, without the
+    ``holdout_`` prefix in ``holdout`` and grouped by baseline in ``baselines`` (``baseline_<b>_<metric>``)."""
+
+    version: str
+    aliases: list[str] = Field(default_factory=list)
+    created_at: datetime | None = None
+    run_id: str | None = None
+    status: str | None = None
+    holdout: dict[str, float] = Field(default_factory=dict)
+    baselines: dict[str, dict[str, float]] = Field(default_factory=dict)
+    metrics: dict[str, float] = Field(default_factory=dict, description="every metric of the run, as logged")
+    tags: dict[str, str] = Field(default_factory=dict)
+
+
+class ModelVersions(Loose):
+    task: str
+    model_name: str
+    kind: str | None = None
+    primary_metric: str | None = None
+    greater_is_better: dict[str, bool] = Field(default_factory=dict, description="per metric name of the task")
+    aliases: dict[str, str] = Field(default_factory=dict)
+    versions: list[ModelVersion] = Field(default_factory=list)
+
+
+class LatencySummary(Loose):
+    mean_ms: float
+    p50_ms: float
+    p90_ms: float
+    p95_ms: float
+    p99_ms: float
+    max_ms: float
+
+
+class PredictionSummary(Loose):
+    """A task's logged predictions in a window (``GET /v1/monitor/summary``)."""
+
+    task: str
+    source: str | None = None
+    since: datetime
+    until: datetime
+    bucket: str = "minute"
+    predictions: int = 0
+    truncated: bool = False
+    latency: LatencySummary | None = None
+    traffic: list[dict[str, Any]] = Field(default_factory=list, description="[{time, predictions}], oldest first")
+    model_versions: dict[str, int] = Field(default_factory=dict)
+    top_entities: dict[str, list[dict[str, Any]]] = Field(
+        default_factory=dict, description="{field: [{value, requests}]}, most requested first"
+    )
+
+
 # ---- model-api -----------------------------------------------------------------------------------
 class ServedModel(Loose):
     """What model-api serves for one task (``GET /v1/models``)."""
@@ -124,8 +176,13 @@ class TaskSchema(Loose):
     """What one prediction instance of a task looks like (``GET /v1/{task}/schema``)."""
 
     task: str
+    title: str | None = None
+    kind: str | None = None  # multiclass, binary, regression, forecast
     classes: list[str] = Field(default_factory=list)
+    horizon: int | None = None  # forecast: days ahead per request
     request: dict[str, Any] = Field(default_factory=dict, description="JSON schema of one instance")
+    entity_fields: dict[str, str] = Field(default_factory=dict, description="request field → noun (team, player)")
+    entities: dict[str, list[str]] = Field(default_factory=dict, description="known names per entity field")
     max_instances: int | None = None
     model_version: str | None = None
     example_request: dict[str, Any] | None = Field(

@@ -9,7 +9,7 @@ from typing import Any
 
 import pandas as pd
 
-from scoreline.errors import ErrorCode
+from scoreline.core.errors import ErrorCode
 from scoreline_dashboard.client import ServiceCallError, interactive_http
 from scoreline_dashboard.settings import DashboardSettings
 

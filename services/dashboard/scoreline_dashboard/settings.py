@@ -6,7 +6,7 @@ from pathlib import Path
 
 from pydantic import Field, SecretStr
 
-from scoreline.settings import DEFAULT_HOME, ElasticSettings, ServiceUrls
+from scoreline.core.settings import DEFAULT_HOME, ElasticSettings, ServiceUrls
 
 
 class DashboardSettings(ServiceUrls, ElasticSettings):

@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 
 import streamlit as st
 
-from scoreline.errors import ScorelineError
+from scoreline.core.errors import ScorelineError
 from scoreline.tasks import task_ids
 from scoreline_dashboard import predlog
 from scoreline_dashboard.client import ServiceCallError

@@ -1,4 +1,4 @@
-"""The ingest service: a thin HTTP shell over ``scoreline.datasets`` (DESIGN.md §3-4)."""
+"""The ingest service: a thin HTTP shell over ``scoreline.data.datasets`` (DESIGN.md §3-4)."""
 
 from __future__ import annotations
 
@@ -17,9 +17,9 @@ from scoreline_kit.app import create_app as create_service_app
 from scoreline_kit.app import require_api_key
 from starlette.concurrency import run_in_threadpool
 
-from scoreline.datasets import DatasetCatalog, DatasetManifest, DatasetSummary, IngestResult, check_dataset_name
-from scoreline.errors import ErrorCode, ScorelineError
-from scoreline.storage import S3Store, open_store
+from scoreline.core.errors import ErrorCode, ScorelineError
+from scoreline.data.datasets import DatasetCatalog, DatasetManifest, DatasetSummary, IngestResult, check_dataset_name
+from scoreline.data.storage import S3Store, open_store
 from scoreline.tasks import get_task
 from scoreline_ingest.fetch import download
 from scoreline_ingest.notify import DatasetEvent, Notifier

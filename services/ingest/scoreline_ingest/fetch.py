@@ -13,7 +13,7 @@ from urllib.parse import unquote, urlparse
 
 import httpx
 
-from scoreline.errors import ErrorCode, ScorelineError
+from scoreline.core.errors import ErrorCode, ScorelineError
 
 # What servers send for CSV files in practice; generic binary is allowed because the content is
 # validated anyway, HTML/JSON/images are refused before anything is downloaded.

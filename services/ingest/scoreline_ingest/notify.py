@@ -20,7 +20,7 @@ from urllib.parse import urlparse
 import httpx
 from pydantic import SecretStr
 
-from scoreline.settings import ScorelineSettings
+from scoreline.core.settings import ScorelineSettings
 
 log = logging.getLogger("scoreline.ingest.notify")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from scoreline.settings import AuthSettings, StorageSettings
+from scoreline.core.settings import AuthSettings, StorageSettings
 from scoreline_ingest.notify import NotifySettings
 
 

@@ -11,7 +11,7 @@ from typing import BinaryIO
 from fastapi import Request
 from python_multipart.multipart import MultipartParser, parse_options_header
 
-from scoreline.errors import ErrorCode, ScorelineError
+from scoreline.core.errors import ErrorCode, ScorelineError
 
 FILE_FIELD = "file"
 # Past the limit the rest of the body is still read (not stored) up to this factor, so the client

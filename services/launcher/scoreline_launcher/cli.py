@@ -27,7 +27,7 @@ def up(
     """Start MLflow, ingest, trainer, model-api and the dashboard locally (``make run``)."""
     from scoreline_client import ServiceError
 
-    from scoreline.errors import ScorelineError
+    from scoreline.core.errors import ScorelineError
     from scoreline_launcher.stack import LocalStack, StackSettings, resolve_keys, wait_forever
 
     console = Console()

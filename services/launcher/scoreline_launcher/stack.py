@@ -22,8 +22,8 @@ import httpx
 from pydantic import SecretStr
 from scoreline_client import ScorelineClients, ServiceError
 
-from scoreline.errors import ErrorCode, ScorelineError
-from scoreline.settings import ScorelineSettings
+from scoreline.core.errors import ErrorCode, ScorelineError
+from scoreline.core.settings import ScorelineSettings
 from scoreline.tasks import get_task, task_ids
 from scoreline_launcher.processes import VENV_BIN, ServerProcess
 

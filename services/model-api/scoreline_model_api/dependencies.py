@@ -12,7 +12,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from scoreline_kit.app import require_admin_key, require_api_key
 
-from scoreline.errors import ErrorCode, ScorelineError
+from scoreline.core.errors import ErrorCode, ScorelineError
 from scoreline.serving.holder import ModelHolder
 from scoreline.serving.reloader import Reloader
 from scoreline.serving.service import PredictionService

@@ -14,7 +14,7 @@ import orjson
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
-from scoreline.errors import ScorelineError
+from scoreline.core.errors import ScorelineError
 
 log = logging.getLogger("scoreline.model_api")
 

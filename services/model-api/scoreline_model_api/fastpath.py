@@ -15,7 +15,7 @@ from typing import Any
 from fastapi import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from scoreline.errors import ScorelineError
+from scoreline.core.errors import ScorelineError
 from scoreline_model_api.errors import RawHeaders, render_error
 
 Handler = Callable[[str, bytes], tuple[int, bytes, RawHeaders]]

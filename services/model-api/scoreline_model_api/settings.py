@@ -6,8 +6,8 @@ from pathlib import Path
 
 from pydantic import Field, SecretStr
 
+from scoreline.core.settings import DEFAULT_HOME, AuthSettings, MlflowSettings
 from scoreline.predlog.factory import PredictionLogSettings
-from scoreline.settings import DEFAULT_HOME, AuthSettings, MlflowSettings
 from scoreline.tasks import task_ids
 
 

@@ -15,11 +15,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from scoreline_kit.app import create_app as create_kit_app
 from scoreline_kit.app import require_admin_key, require_api_key
 
-from scoreline.datasets import check_dataset_name, check_version
-from scoreline.promotion import Decision, Promoter, PromotionPolicy
-from scoreline.registry import Registry
+from scoreline.data.datasets import check_dataset_name, check_version
+from scoreline.lifecycle.promotion import Decision, Promoter, PromotionPolicy
+from scoreline.lifecycle.registry import Registry
 from scoreline.tasks import get_task
-from scoreline_trainer import monitor
+from scoreline_trainer import monitor, versions
 from scoreline_trainer.jobs import Job, JobManager, JobOutcome, JobStatus, Progress, TuningBudget
 from scoreline_trainer.settings import TrainerSettings
 
@@ -90,14 +90,14 @@ def create_app(settings: TrainerSettings | None = None) -> FastAPI:
     settings = settings or TrainerSettings()
 
     def build_catalog() -> Any:
-        from scoreline.datasets import DatasetCatalog
-        from scoreline.storage import open_store
+        from scoreline.data.datasets import DatasetCatalog
+        from scoreline.data.storage import open_store
 
         return DatasetCatalog(open_store(settings))
 
     def run_job(job: Job, progress: Progress) -> JobOutcome:
-        from scoreline.pipeline import train_and_register
-        from scoreline.training import TuningBudget as CoreBudget
+        from scoreline.lifecycle.pipeline import train_and_register
+        from scoreline.ml.training import TuningBudget as CoreBudget
 
         budget = None
         if job.tuning_budget is not None:
@@ -137,11 +137,12 @@ def create_app(settings: TrainerSettings | None = None) -> FastAPI:
     app.state.jobs = manager
     app.state.monitor = monitoring
     app.include_router(monitor.router)
+    app.include_router(versions.router)
     user = Depends(require_api_key(lambda: settings.api_key))
     admin = Depends(require_admin_key(lambda: settings.admin_key))
 
     def promoter() -> Promoter:
-        from scoreline.pipeline import latest_from_catalog
+        from scoreline.lifecycle.pipeline import latest_from_catalog
 
         return Promoter(Registry(settings.mlflow_uri), latest_from_catalog(build_catalog()))
 

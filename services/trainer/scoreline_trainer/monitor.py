@@ -144,7 +144,7 @@ class MonitorService:
     # -- what is served ----------------------------------------------------------------------------
     def champions(self, tasks: list[str] | None = None) -> list[MonitoredModel]:
         """The model behind the alias of each task (all registered tasks when None) that has one."""
-        from scoreline.registry import Registry
+        from scoreline.lifecycle.registry import Registry
 
         registry = Registry(self.settings.mlflow_uri)
         found = []
@@ -159,7 +159,7 @@ class MonitorService:
         cached = self._models.get(key)
         if cached is not None:
             return cached
-        from scoreline.registry import load_bundle, model_uri_for
+        from scoreline.lifecycle.registry import load_bundle, model_uri_for
 
         bundle = load_bundle(model_uri_for(task, version=version), tracking_uri=self.settings.mlflow_uri)
         model = self._models[key] = MonitoredModel(

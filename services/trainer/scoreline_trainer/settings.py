@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
+from scoreline.core.settings import DEFAULT_HOME, AuthSettings, MlflowSettings, StorageSettings
 from scoreline.monitoring.settings import MonitoringSettings
 from scoreline.predlog.factory import PredictionLogSettings
-from scoreline.settings import DEFAULT_HOME, AuthSettings, MlflowSettings, StorageSettings
 
 
 class TrainerSettings(StorageSettings, AuthSettings, MlflowSettings, PredictionLogSettings, MonitoringSettings):

@@ -4,8 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from scoreline.ml.profile import build_reference_profile
 from scoreline.monitoring.drift import bin_fractions, category_key, compute_drift, psi
-from scoreline.monitoring.profile import build_reference_profile
 from scoreline.monitoring.settings import MonitoringSettings
 
 SETTINGS = MonitoringSettings()

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from scoreline.datasets import DatasetCatalog
+from scoreline.core.settings import StorageSettings
+from scoreline.data.datasets import DatasetCatalog
+from scoreline.data.storage import open_store
 from scoreline.monitoring.service import catalog_results_loader
-from scoreline.settings import StorageSettings
-from scoreline.storage import open_store
 from scoreline.tasks import get_task
 
 

@@ -6,8 +6,8 @@ import copy
 import io
 from typing import Any
 
+from scoreline.ml.training import TrainingResult, train
 from scoreline.tasks import get_task
-from scoreline.training import TrainingResult, train
 
 TASK = "match-outcome"
 
@@ -33,7 +33,7 @@ def register_unloadable_version(tracking_uri: str) -> str:
     """A registry version whose files are not a model at all (it fails to load)."""
     from mlflow.tracking import MlflowClient
 
-    from scoreline.registry import experiment_name, model_name
+    from scoreline.lifecycle.registry import experiment_name, model_name
 
     client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
     experiment = client.get_experiment_by_name(experiment_name(TASK))

@@ -8,9 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from scoreline.errors import ScorelineError
+from scoreline.core.errors import ScorelineError
 from scoreline.serving.validation import EntityIndex, validate_frame, validate_instances
-from scoreline.tasks import get_task
 from scoreline.tasks import get_task
 from tests.scoreline.serving.models import TASK
 

@@ -5,12 +5,11 @@ from typing import Any
 import numpy as np
 import pytest
 
-from scoreline.errors import ScorelineError
+from scoreline.core.errors import ScorelineError
 from scoreline.serving.holder import ModelHolder
 from scoreline.serving.model import Predictor, ServedModel, smoke_test
 from scoreline.serving.service import PredictionService
 from scoreline.serving.validation import EntityIndex
-from scoreline.tasks import get_task
 from scoreline.tasks import get_task
 from tests.scoreline.serving.models import TASK, broken_bundle
 

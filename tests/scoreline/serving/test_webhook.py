@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from scoreline.errors import ScorelineError
+from scoreline.core.errors import ScorelineError
 from scoreline.serving.webhook import parse_event, sign, verify
 
 BODY = (

@@ -160,6 +160,55 @@ def test_trainer_jobs_and_promotions_use_the_right_keys_and_bodies() -> None:
     assert rollback.url.path == "/v1/promotions/match-outcome/rollback"
 
 
+def test_trainer_monitor_and_registered_versions() -> None:
+    summary = {
+        "task": "match-outcome", "source": "local", "since": "2026-01-01T00:00:00Z", "until": "2026-01-02T00:00:00Z",
+        "bucket": "hour", "predictions": 3, "truncated": False,
+        "latency": {"mean_ms": 2, "p50_ms": 1, "p90_ms": 3, "p95_ms": 3, "p99_ms": 4, "max_ms": 5},
+        "traffic": [{"time": "2026-01-01T00:00:00Z", "predictions": 3}], "model_versions": {"3": 3},
+        "top_entities": {"home_team": [{"value": "A", "requests": 3}]},
+    }  # fmt: skip
+    versions = {
+        "task": "match-outcome", "model_name": "scoreline-match-outcome", "kind": "multiclass",
+        "primary_metric": "rps", "greater_is_better": {"rps": False}, "aliases": {"champion": "3"},
+        "versions": [{"version": "3", "aliases": ["champion"], "holdout": {"rps": 0.2},
+                      "baselines": {"elo": {"rps": 0.21}}, "tags": {"dataset_version": "abc"}}],
+    }  # fmt: skip
+
+    def respond(request: httpx.Request) -> httpx.Response:
+        path = request.url.path
+        if path == "/v1/monitor/runs":
+            return httpx.Response(200, json={"run_id": "r", "alert": False, "alert_tasks": [], "tasks": []})
+        if path == "/v1/monitor/summary":
+            return httpx.Response(200, json=summary)
+        if path.endswith("/versions"):
+            return httpx.Response(200, json=versions)
+        return httpx.Response(200, json={"source": "local", "results": [], "records": []})
+
+    recorder = Recorder(respond)
+    trainer = _clients(recorder).trainer
+
+    assert trainer.monitor_run(["match-outcome"], window_hours=2)["run_id"] == "r"
+    trainer.drift("match-outcome", limit=5)
+    trainer.accuracy()
+    trainer.predictions("match-outcome", since="2026-01-01T00:00:00Z", limit=10)
+    read = trainer.summary("match-outcome", bucket="hour")
+    listed = trainer.model_versions("match-outcome")
+
+    assert read.latency is not None and read.latency.p99_ms == 4 and read.top_entities["home_team"][0]["value"] == "A"
+    assert listed.versions[0].holdout == {"rps": 0.2} and listed.aliases == {"champion": "3"}
+    run, drift, accuracy, predictions, summary_request, versions_request = recorder.requests
+    assert (run.method, run.url.path, run.headers["authorization"]) == ("POST", "/v1/monitor/runs", "Bearer admin-key")
+    assert json.loads(run.content) == {"tasks": ["match-outcome"], "window_hours": 2}
+    assert (drift.url.path, dict(drift.url.params)) == ("/v1/monitor/drift", {"task": "match-outcome", "limit": "5"})
+    assert (accuracy.url.path, dict(accuracy.url.params)) == ("/v1/monitor/accuracy", {})
+    assert dict(predictions.url.params) == {"task": "match-outcome", "since": "2026-01-01T00:00:00Z", "limit": "10"}
+    assert dict(summary_request.url.params) == {"task": "match-outcome", "bucket": "hour"}
+    assert versions_request.url.path == "/v1/models/match-outcome/versions"
+    assert all(r.method == "GET" and "authorization" not in r.headers for r in recorder.requests[1:])
+    assert not hasattr(_clients(recorder).model_api, "monitor")  # model-api only serves
+
+
 def test_model_api_calls() -> None:
     schema = {
         "task": "match-outcome",

@@ -68,7 +68,7 @@ def serving_stack(
 ) -> Iterator[ServingStack]:
     """A champion from the real training pipeline registered in the session's MLflow and served by model-api;
     ingest holding one simulated dataset; the trainer on the same registry."""
-    from scoreline.registry import CHAMPION, Registry, log_training
+    from scoreline.lifecycle.registry import CHAMPION, Registry, log_training
     from tests.scoreline.serving.models import TASK, train_small
 
     result = train_small(seed=11, max_depth=3)

@@ -18,7 +18,7 @@ from scoreline_dashboard.client import ServiceCallError, interactive_http
 from scoreline_kit import create_app
 from scoreline_launcher.processes import free_port
 
-from scoreline.errors import ErrorCode, ScorelineError
+from scoreline.core.errors import ErrorCode, ScorelineError
 
 
 def _failing_app():  # a real kit app whose routes fail in the ways the services do

@@ -120,8 +120,8 @@ def backend(
     file_server: FileServer,
 ) -> Iterator[Backend]:
     """The ingest service on a free port, once over a local folder and once over a bucket on moto."""
-    from scoreline.settings import StorageSettings
-    from scoreline.storage import open_store
+    from scoreline.core.settings import StorageSettings
+    from scoreline.data.storage import open_store
 
     if request.param == "local":
         root = tmp_path_factory.mktemp("ingest-store")

@@ -10,8 +10,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from scoreline.settings import StorageSettings
-from scoreline.storage import open_store
+from scoreline.core.settings import StorageSettings
+from scoreline.data.storage import open_store
 from tests.conftest import S3_ACCESS_KEY, S3_SECRET_KEY
 from tests.servers import free_port, moto_server
 from tests.services.ingest.conftest import API_KEY, ingest_server

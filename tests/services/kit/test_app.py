@@ -8,7 +8,7 @@ from fastapi.testclient import TestClient
 from pydantic import BaseModel, SecretStr
 from scoreline_kit import create_app, require_admin_key, require_api_key
 
-from scoreline.errors import HTTP_STATUS, ErrorCode, ScorelineError
+from scoreline.core.errors import HTTP_STATUS, ErrorCode, ScorelineError
 
 
 class Body(BaseModel):

@@ -13,11 +13,11 @@ import pandas as pd
 import pytest
 from minio import Minio
 
-from scoreline.datasets import DatasetCatalog
-from scoreline.pipeline import latest_from_catalog
-from scoreline.promotion import Promoter, PromotionPolicy
-from scoreline.registry import CHALLENGER, CHAMPION, Registry, load_bundle, log_training, model_uri_for
-from scoreline.training import TrainingResult
+from scoreline.data.datasets import DatasetCatalog
+from scoreline.lifecycle.pipeline import latest_from_catalog
+from scoreline.lifecycle.promotion import Promoter, PromotionPolicy
+from scoreline.lifecycle.registry import CHALLENGER, CHAMPION, Registry, load_bundle, log_training, model_uri_for
+from scoreline.ml.training import TrainingResult
 from tests.conftest import S3_ACCESS_KEY, S3_SECRET_KEY
 from tests.mlflow_fixtures import TASK
 from tests.servers import REPO, ServerProcess, free_port

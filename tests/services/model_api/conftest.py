@@ -11,8 +11,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from scoreline.registry import CHAMPION, Registry, log_training
-from scoreline.training import TrainingResult
+from scoreline.lifecycle.registry import CHAMPION, Registry, log_training
+from scoreline.ml.training import TrainingResult
 from tests.scoreline.serving.models import TASK, register_unloadable_version, train_small
 from tests.servers import ServerProcess, free_port, mlflow_server
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from scoreline.datasets import DatasetCatalog
-from scoreline.storage import LocalStore
+from scoreline.data.datasets import DatasetCatalog
+from scoreline.data.storage import LocalStore
 from tests.mlflow_fixtures import TASK, simulated_csv
 from tests.servers import VENV_BIN, ServerProcess, free_port
 

@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
-from scoreline.registry import CHALLENGER, CHAMPION, Registry
+from scoreline.lifecycle.registry import CHALLENGER, CHAMPION, Registry
 from tests.mlflow_fixtures import TASK
 from tests.services.trainer.conftest import Trainer, admin_headers, user_headers
 

@@ -13,10 +13,10 @@ from typing import Any
 import httpx
 import pytest
 
-from scoreline.datasets import DatasetCatalog
-from scoreline.registry import CHAMPION, Registry, log_training, model_name
-from scoreline.storage import LocalStore
-from scoreline.training import TrainingResult
+from scoreline.data.datasets import DatasetCatalog
+from scoreline.data.storage import LocalStore
+from scoreline.lifecycle.registry import CHAMPION, Registry, log_training, model_name
+from scoreline.ml.training import TrainingResult
 from tests.elastic import es_client
 from tests.mlflow_fixtures import TASK, simulated_csv
 from tests.servers import REPO, ServerProcess, free_port

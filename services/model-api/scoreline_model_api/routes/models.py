@@ -12,7 +12,7 @@ from fastapi import FastAPI, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
-from scoreline.errors import ErrorCode, ScorelineError
+from scoreline.core.errors import ErrorCode, ScorelineError
 from scoreline.serving.reloader import ReloadOutcome
 from scoreline.serving.webhook import parse_event, verify
 from scoreline.tasks import get_task

@@ -19,7 +19,7 @@ from fastapi.responses import Response
 from fastapi.routing import APIRoute
 from pydantic import BaseModel
 
-from scoreline.errors import ErrorCode, ScorelineError
+from scoreline.core.errors import ErrorCode, ScorelineError
 from scoreline.serving.service import PredictionService
 from scoreline.tasks import get_task
 from scoreline.tasks.base import Task

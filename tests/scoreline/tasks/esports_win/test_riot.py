@@ -9,7 +9,7 @@ import orjson
 import pandas as pd
 import pytest
 
-from scoreline.errors import ErrorCode, ScorelineError
+from scoreline.core.errors import ErrorCode, ScorelineError
 from scoreline.tasks.esports_win import EsportsWinTask
 from scoreline.tasks.esports_win.columns import STAT_COLUMNS
 from scoreline.tasks.esports_win.simulator import SimulatedGames

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from scoreline.errors import ScorelineError
+from scoreline.core.errors import ScorelineError
 from scoreline.tasks.esports_win import EsportsWinTask
 from scoreline.tasks.esports_win.columns import STAT_COLUMNS
 from scoreline.tasks.esports_win.features import FEATURE_NAMES

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from scoreline.errors import ErrorCode, ScorelineError
+from scoreline.core.errors import ErrorCode, ScorelineError
 from scoreline.tasks.esports_win import EsportsWinTask
 from scoreline.tasks.esports_win.columns import STAT_COLUMNS, export_name
 from scoreline.tasks.esports_win.simulator import simulate

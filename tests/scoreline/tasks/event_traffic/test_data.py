@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from scoreline.errors import ScorelineError
+from scoreline.core.errors import ScorelineError
 from scoreline.tasks.event_traffic.data import gap_summary, stage_of, to_canonical
 
 CALENDAR = """date,sport,competition,home_team,away_team,start_time,stage,home_rank,away_rank,mentions

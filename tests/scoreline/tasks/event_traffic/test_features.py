@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from scoreline.errors import ScorelineError
+from scoreline.core.errors import ScorelineError
 from scoreline.tasks import get_task
 from scoreline.tasks.base import TrainingTable
 from scoreline.tasks.event_traffic.features import FEATURE_COLUMNS, HORIZON

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from scoreline.errors import ErrorCode, ScorelineError
+from scoreline.core.errors import ErrorCode, ScorelineError
 from scoreline.tasks.match_outcome.data import CANONICAL_COLUMNS, MAX_REPORTED_PROBLEMS, to_canonical
 
 INTL_HEADER = "date,home_team,away_team,home_score,away_score,tournament,city,country,neutral\n"

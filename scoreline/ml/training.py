@@ -28,10 +28,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from scoreline import evaluation
-from scoreline.errors import ErrorCode, ScorelineError
-from scoreline.modeling import LogisticPrior, ModelBundle
-from scoreline.monitoring.profile import build_reference_profile
+from scoreline.core.errors import ErrorCode, ScorelineError
+from scoreline.ml import evaluation
+from scoreline.ml.modeling import LogisticPrior, ModelBundle
+from scoreline.ml.profile import build_reference_profile
 from scoreline.tasks.base import SplitStrategy, Task, TrainingTable, stable_fraction
 
 Progress = Callable[[float, str], None]

@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlparse
 
-from scoreline.errors import ErrorCode, ScorelineError
-from scoreline.settings import StorageSettings
+from scoreline.core.errors import ErrorCode, ScorelineError
+from scoreline.core.settings import StorageSettings
 
 if TYPE_CHECKING:
     from minio import Minio

@@ -30,8 +30,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from pydantic import BaseModel, Field
 
-from scoreline.errors import ErrorCode, ScorelineError
-from scoreline.storage import ObjectStore
+from scoreline.core.errors import ErrorCode, ScorelineError
+from scoreline.data.storage import ObjectStore
 from scoreline.tasks import get_task
 
 VERSION_LENGTH = 12

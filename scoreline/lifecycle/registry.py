@@ -24,14 +24,14 @@ from urllib.parse import urlparse
 
 import pandas as pd
 
-from scoreline.errors import ErrorCode, ScorelineError
+from scoreline.core.errors import ErrorCode, ScorelineError
 
 if TYPE_CHECKING:
     from mlflow.entities.model_registry import ModelVersion
     from mlflow.tracking import MlflowClient
 
-    from scoreline.modeling import ModelBundle
-    from scoreline.training import TrainingResult
+    from scoreline.ml.modeling import ModelBundle
+    from scoreline.ml.training import TrainingResult
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +46,7 @@ TAG_DATASET = "dataset"
 TAG_DATASET_VERSION = "dataset_version"
 TAG_HOLDOUT_START = "holdout_start"
 TAG_HOLDOUT_END = "holdout_end"
-TAG_HOLDOUT = "holdout"  # JSON: how to find the holdout rows again (scoreline.training.holdout_rows)
+TAG_HOLDOUT = "holdout"  # JSON: how to find the holdout rows again (scoreline.ml.training.holdout_rows)
 TAG_PRIMARY_METRIC = "primary_metric"
 TAG_PRIMARY_VALUE = "primary_metric_value"
 TAG_BASELINES = "baseline_scores"  # JSON {baseline: {metric: value}}
@@ -154,7 +154,7 @@ class ScorelinePyfunc(_PythonModel):  # type: ignore[misc,valid-type]
     column (regression) or ``d1..dH`` (forecast)."""
 
     def load_context(self, context: Any) -> None:
-        from scoreline.modeling import ModelBundle
+        from scoreline.ml.modeling import ModelBundle
 
         self.bundle = ModelBundle.load(Path(context.artifacts[BUNDLE_ARTIFACT]))
 
@@ -321,8 +321,8 @@ def log_training(
     import mlflow
     from mlflow.models import infer_signature
 
+    from scoreline.ml.training import write_artifacts
     from scoreline.tasks import get_task
-    from scoreline.training import write_artifacts
 
     bundle = result.bundle
     task = get_task(bundle.task_id)
@@ -466,7 +466,7 @@ def load_bundle(
     ``runs:/`` URI, a local pyfunc model folder (with ``MLmodel``), or a local bundle folder. With
     ``cache_dir``, remote models are downloaded there once (keyed by the URI) and loaded from disk after.
     """
-    from scoreline.modeling import ModelBundle
+    from scoreline.ml.modeling import ModelBundle
 
     text = str(model_uri)
     local = Path(text.removeprefix("file://"))

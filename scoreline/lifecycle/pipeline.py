@@ -13,12 +13,12 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from scoreline.registry import RegisteredVersion, current_code_version, log_training, metric_keys
+from scoreline.lifecycle.registry import RegisteredVersion, current_code_version, log_training, metric_keys
 
 if TYPE_CHECKING:
-    from scoreline.datasets import DatasetCatalog
-    from scoreline.promotion import LatestDataset
-    from scoreline.training import TrainingResult, TuningBudget
+    from scoreline.data.datasets import DatasetCatalog
+    from scoreline.lifecycle.promotion import LatestDataset
+    from scoreline.ml.training import TrainingResult, TuningBudget
 
 Progress = Callable[[float, str], None]
 
@@ -58,8 +58,8 @@ def train_and_register(
     progress: Progress | None = None,
     code_version: str | None = None,
 ) -> TrainedVersion:
+    from scoreline.ml.training import train
     from scoreline.tasks import get_task
-    from scoreline.training import train
 
     report = progress or (lambda _fraction, _stage: None)
     task = get_task(task_id)

@@ -3,7 +3,7 @@
 * Champion and challenger are scored on the same holdout: for walk-forward tasks the most recent
   window neither of them trained on (the later of their two holdout starts), else the challenger's
   holdout (same groups / same stable row hash), cut from the latest version of the challenger's
-  dataset, with point-in-time features (``scoreline.training.evaluate_bundle``). A champion
+  dataset, with point-in-time features (``scoreline.ml.training.evaluate_bundle``). A champion
   registered by hand, without holdout tags, is compared on the challenger's holdout.
 * The decision itself is :func:`judge`, a pure function of the gathered :class:`Evidence`.
 * With a champion: promote when the challenger's primary metric is better by at least ``margin``
@@ -30,8 +30,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import pandas as pd
 
-from scoreline.errors import ErrorCode, ScorelineError
-from scoreline.registry import (
+from scoreline.core.errors import ErrorCode, ScorelineError
+from scoreline.lifecycle.registry import (
     CHALLENGER,
     CHAMPION,
     TAG_DATASET,
@@ -46,7 +46,7 @@ from scoreline.registry import (
 if TYPE_CHECKING:
     from mlflow.entities.model_registry import ModelVersion
 
-    from scoreline.modeling import ModelBundle
+    from scoreline.ml.modeling import ModelBundle
 
 Mode = Literal["auto", "manual"]
 Outcome = Literal["promoted", "rejected", "pending_approval", "unchanged", "rolled_back"]
@@ -292,7 +292,7 @@ class Promoter:
     def evaluate(self, bundle: ModelBundle, canonical: pd.DataFrame, holdout: Mapping[str, Any]) -> dict[str, Any]:
         if self._evaluate is not None:
             return self._evaluate(bundle, canonical, holdout)
-        from scoreline.training import evaluate_bundle
+        from scoreline.ml.training import evaluate_bundle
 
         return evaluate_bundle(bundle, canonical, holdout)
 

@@ -1,0 +1,1 @@
+"""Data: object storage and immutable dataset versions."""

@@ -1,0 +1,1 @@
+"""Model lifecycle: the MLflow registry, the promotion policy and the train-and-register pipeline."""

@@ -1,0 +1,1 @@
+"""Machine learning: training, evaluation, the model bundle and reference profiles."""
