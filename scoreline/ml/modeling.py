@@ -146,6 +146,7 @@ class ModelBundle:
     metadata: dict[str, Any] = field(default_factory=dict)  # holdout window, dataset version, ...
     prior: LogisticPrior | None = None  # base margin of the booster; None = boosted from XGBoost's base score
     target_transform: str | None = None  # "log1p": the booster learnt log1p(value); predictions are expm1'd
+    target_scale_feature: str | None = None  # the booster learnt value / this feature; predictions are scaled back
 
     def __post_init__(self) -> None:
         self._prior_index: tuple[LogisticPrior | None, np.ndarray | None] = (None, None)
@@ -202,8 +203,11 @@ class ModelBundle:
             output = np.column_stack([1.0 - output, output])
         elif kind == "multiclass":
             output = output.reshape(len(matrix), -1)
-        elif self.target_transform == "log1p":
-            output = np.expm1(output)
+        else:
+            if self.target_transform == "log1p":
+                output = np.expm1(output)
+            if self.target_scale_feature is not None:
+                output = output * target_scale(matrix[:, self.feature_names.index(self.target_scale_feature)])
         return output
 
     def contributions(self, rows: np.ndarray) -> np.ndarray:
@@ -279,6 +283,7 @@ class ModelBundle:
             "metadata": self.metadata,
             "prior": None if self.prior is None else self.prior.to_json(),
             "target_transform": self.target_transform,
+            "target_scale_feature": self.target_scale_feature,
         }
         (directory / BUNDLE_FILE).write_text(json.dumps(document, default=_json_default), encoding="utf-8")
         return directory
@@ -317,7 +322,14 @@ class ModelBundle:
             metadata=document.get("metadata", {}),
             prior=LogisticPrior.from_json(document["prior"]) if document.get("prior") else None,
             target_transform=document.get("target_transform"),
+            target_scale_feature=document.get("target_scale_feature"),
         )
+
+
+def target_scale(values: np.ndarray) -> np.ndarray:
+    """A scale feature's values as divisors: positive finite numbers as they are, anything else 1."""
+    values = np.asarray(values, dtype=np.float64)
+    return np.where(np.isfinite(values) & (values > 0), values, 1.0)
 
 
 def _json_default(value: Any) -> Any:

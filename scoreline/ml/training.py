@@ -30,7 +30,7 @@ import pandas as pd
 
 from scoreline.core.errors import ErrorCode, ScorelineError
 from scoreline.ml import evaluation
-from scoreline.ml.modeling import LogisticPrior, ModelBundle
+from scoreline.ml.modeling import LogisticPrior, ModelBundle, target_scale
 from scoreline.ml.profile import build_reference_profile
 from scoreline.tasks.base import SplitStrategy, Task, TrainingTable, stable_fraction
 
@@ -131,7 +131,7 @@ def train(
     split = make_split(task, table, holdout_start, seed)
     feature_names = list(features.columns)
     x = features.to_numpy(dtype=np.float32)
-    fit_target = _fit_target(task, target)
+    fit_target = _fit_target(task, target, features)
     train_rows, valid_rows, pre_rows, hold_rows = split.train, split.validation, split.pre_holdout, split.holdout
 
     chosen = {**DEFAULT_PARAMS, **(params or {})}
@@ -173,7 +173,7 @@ def train(
     report(0.85, "scoring the holdout and the baselines")
     bundle = _bundle(task, feature_names, prior, booster)
     bundle.serving_state = task.serving_state(canonical)
-    bundle.input_example = input_example(task, table)
+    bundle.input_example = input_example(task, table, bundle.serving_state)
     bundle.params = {**chosen, "num_boost_round": refit_rounds}
     horizon = table.horizon[hold_rows] if table.horizon is not None else None
     predictions = bundle.predict_rows(x[hold_rows])
@@ -249,15 +249,32 @@ def evaluate_bundle(
     return _scores(task, [m.name for m in task.metrics], target, predictions, horizon)
 
 
-def input_example(task: Task, table: TrainingTable, rows: int = INPUT_EXAMPLE_ROWS) -> list[dict[str, Any]]:
-    """The last rows of the data as serving requests (the request model's fields that the table has)."""
-    if table.requests is None or table.requests.empty:
-        return []
-    fields = [name for name in task.request_model.model_fields if name in table.requests.columns]
-    examples = []
-    for record in table.requests[fields].tail(rows).to_dict(orient="records"):
-        examples.append({key: _plain(value) for key, value in record.items() if not _missing(value)})
-    return examples
+def input_example(
+    task: Task, table: TrainingTable, state: Mapping[str, Any] | None = None, rows: int = INPUT_EXAMPLE_ROWS
+) -> list[dict[str, Any]]:
+    """Requests the served model answers as they are: the last rows of the data as serving requests (the
+    request model's fields the table has), keeping those the serving state can answer, else the task's example."""
+    examples: list[dict[str, Any]] = []
+    if table.requests is not None and not table.requests.empty:
+        fields = [name for name in task.request_model.model_fields if name in table.requests.columns]
+        for record in table.requests[fields].tail(rows).to_dict(orient="records"):
+            examples.append({key: _plain(value) for key, value in record.items() if not _missing(value)})
+    if state is None:
+        return examples
+    usable = [example for example in examples if _serves(task, state, example)]
+    if not usable:
+        fallback = task.example_request(state, examples)
+        usable = [fallback] if fallback and _serves(task, state, fallback) else []
+    return usable
+
+
+def _serves(task: Task, state: Mapping[str, Any], example: Mapping[str, Any]) -> bool:
+    try:
+        request = task.request_model.model_validate(dict(example)).model_dump(mode="json")
+        task.serving_features(dict(state), pd.DataFrame([request]))
+    except Exception:  # any refusal means "not an example": the next candidate is tried
+        return False
+    return True
 
 
 def write_artifacts(task: Task, result: TrainingResult, directory: Path) -> dict[str, Path]:
@@ -461,11 +478,17 @@ def _stratified(task: Task, table: TrainingTable, strategy: SplitStrategy, seed:
     )  # fmt: skip
 
 
-def _fit_target(task: Task, target: np.ndarray) -> np.ndarray:
-    """What the booster learns: class indices, or values (log1p of them for tasks with ``log_target``)."""
-    if task.kind in ("regression", "forecast") and task.log_target:
-        return np.log1p(np.clip(target.astype(np.float64), 0.0, None))
-    return target
+def _fit_target(task: Task, target: np.ndarray, features: pd.DataFrame) -> np.ndarray:
+    """What the booster learns: class indices, or values (divided by ``target_scale_feature``, then log1p for
+    tasks with ``log_target``); :meth:`ModelBundle.predict_rows` undoes both."""
+    if task.kind not in ("regression", "forecast"):
+        return target
+    values = target.astype(np.float64)
+    if task.target_scale_feature is not None:
+        values = values / target_scale(features[task.target_scale_feature].to_numpy())
+    if task.log_target:
+        values = np.log1p(np.clip(values, 0.0, None))
+    return values
 
 
 def _bundle(task: Task, feature_names: list[str], prior: LogisticPrior | None, booster: Any) -> ModelBundle:
@@ -479,6 +502,7 @@ def _bundle(task: Task, feature_names: list[str], prior: LogisticPrior | None, b
         holdout_metrics={},
         prior=prior,
         target_transform="log1p" if task.kind in ("regression", "forecast") and task.log_target else None,
+        target_scale_feature=task.target_scale_feature if task.kind in ("regression", "forecast") else None,
     )
 
 

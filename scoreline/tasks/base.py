@@ -105,6 +105,9 @@ class Task(ABC):
     horizon: ClassVar[int] = 0  # forecast: days ahead per request
     interval_quantiles: ClassVar[tuple[float, float]] = (0.1, 0.9)  # forecast interval from residuals
     log_target: ClassVar[bool] = False  # regression / forecast: learn log1p(target) (counts spanning magnitudes)
+    # Regression / forecast: learn target / this feature column (e.g. a series' recent level) and scale back, so
+    # one model serves series of very different sizes. Rows where the feature is not a positive number use 1.
+    target_scale_feature: ClassVar[str | None] = None
 
     # Serving: the request model, the entities it names, the fields that must differ (a team cannot play itself).
     request_model: ClassVar[type[BaseModel]]  # one instance of POST /v1/{task}/predict

@@ -54,6 +54,8 @@ class EventTrafficTask(Task):
     title: ClassVar[str] = "Sports service traffic, 10 days ahead"
     kind: ClassVar[Literal["forecast"]] = "forecast"
     horizon: ClassVar[int] = HORIZON
+    # One model for series of very different sizes: it learns requests / the series' 28-day level at the origin.
+    target_scale_feature: ClassVar[str | None] = "level"
     metrics: ClassVar[tuple[MetricSpec, ...]] = (
         MetricSpec("smape", greater_is_better=False),
         MetricSpec("mae", greater_is_better=False),
