@@ -12,7 +12,7 @@ import mimetypes
 import secrets
 import shlex
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -152,14 +152,17 @@ class LocalStack:
             client=http,
         )
 
-    def bootstrap(self, progress: Callable[[str, float], None] | None = None) -> BootstrapReport:
+    def bootstrap(
+        self, progress: Callable[[str, float], None] | None = None, tasks: Sequence[str] | None = None
+    ) -> BootstrapReport:
         """Simulate, ingest, train and promote every registered task through the services' HTTP APIs.
 
-        A task whose bootstrap fails is reported (``failed``) and the others go on."""
+        ``tasks`` limits it to those task ids. A task whose bootstrap fails is reported (``failed``) and the
+        others go on."""
         report = BootstrapReport()
         with httpx.Client() as http:
             clients = self.clients(http)
-            for task_id in task_ids():
+            for task_id in tasks if tasks is not None else task_ids():
                 try:
                     report.tasks[task_id] = self._bootstrap_task(clients, get_task(task_id), progress)
                 except Exception as error:  # one task's failure (a service refusal, a broken plug-in) stops only it
