@@ -17,11 +17,12 @@ class PredictionLogSettings(ElasticSinkSettings):
     prediction_log_flush_interval_s: float = 0.5
 
 
-def make_sink(settings: PredictionLogSettings) -> PredictionSink:
+def make_sink(settings: PredictionLogSettings, writer: str = "") -> PredictionSink:
     """The sink the settings ask for; the embedded default is rotated JSON Lines files.
 
     With ``SCORELINE_ELASTICSEARCH_URL`` set: the Elasticsearch sink with its disk spool
-    (``SCORELINE_PREDLOG_SPOOL_DIR``); its ``spill`` is the writer's fallback.
+    (``SCORELINE_PREDLOG_SPOOL_DIR``); its ``spill`` is the writer's fallback. ``writer`` names the
+    process in the JSON Lines file names (another process than model-api logging into the same folder).
     """
     if settings.elasticsearch_url:
         from scoreline.predlog.elastic import ElasticsearchSink
@@ -29,4 +30,4 @@ def make_sink(settings: PredictionLogSettings) -> PredictionSink:
         return ElasticsearchSink.from_settings(settings)
     from scoreline.predlog.jsonl import JsonlSink
 
-    return JsonlSink(settings.prediction_log_dir, max_file_bytes=settings.prediction_log_max_file_bytes)
+    return JsonlSink(settings.prediction_log_dir, max_file_bytes=settings.prediction_log_max_file_bytes, writer=writer)

@@ -21,8 +21,10 @@ class JsonlSink:
     Readers may dedupe on ``request_id`` (a record re-sent after a failure appears twice).
     """
 
-    def __init__(self, folder: Path, *, max_file_bytes: int = 64 * 1024 * 1024) -> None:
+    def __init__(self, folder: Path, *, max_file_bytes: int = 64 * 1024 * 1024, writer: str = "") -> None:
+        """``writer``: a name in the file names, so that two processes logging into one folder never share a file."""
         self.folder = Path(folder)
+        self.writer = f"{writer}-" if writer else ""
         self.max_file_bytes = max_file_bytes
         self._lock = threading.Lock()
         self._file: IO[bytes] | None = None
@@ -33,7 +35,7 @@ class JsonlSink:
         self.folder.mkdir(parents=True, exist_ok=True)
         self._sequence += 1
         stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-        path = self.folder / f"{FILE_PREFIX}{stamp}-{self._sequence:06d}.jsonl"
+        path = self.folder / f"{FILE_PREFIX}{stamp}-{self.writer}{self._sequence:06d}.jsonl"
         self._written = 0
         return open(path, "ab")
 

@@ -147,6 +147,15 @@ class Task(ABC):
         raw, _ = self.simulate(n, seed)
         return raw.to_csv(index=False).encode(), f"{self.id}-simulated.csv"
 
+    def bundled_dataset(self) -> tuple[str, bytes, str] | None:
+        """Real data that ships with the project for this task: ``(dataset name, raw content, filename)``.
+
+        The content is a raw file ``to_canonical`` reads, as a user would upload it. ``make run`` trains
+        on it instead of the simulator (``scoreline-launcher up --simulated`` forces the simulator).
+        None (the default) when the task ships no real data, or when the data is not where the task
+        expects it (e.g. an installation without the repository's ``data/`` folder)."""
+        return None
+
     # ---- training side ---------------------------------------------------------------
     def build_features(self, canonical: pd.DataFrame) -> pd.DataFrame:
         """Point-in-time features, one row per canonical row, same index (tasks that use the default
@@ -246,6 +255,12 @@ class Task(ABC):
             self.describe(record, prediction, dict(zip(self.classes, row, strict=True)), state)
             for record, prediction, row in zip(records, predictions, probabilities.tolist(), strict=True)
         ]
+
+    def prediction_requests(self, canonical: pd.DataFrame) -> pd.DataFrame:
+        """What a scheduled prediction run predicts from the newest data, as request rows (the request
+        model's fields), e.g. every series from its last known day, or every rookie whose career is not
+        known yet. Empty (the default): the task has no scheduled predictions."""
+        return pd.DataFrame()
 
     def outcomes(self, canonical: pd.DataFrame) -> pd.DataFrame:
         """What really happened, keyed for live accuracy: the ``outcome_keys`` columns (text, dates as

@@ -170,10 +170,22 @@ class EsportsWinTask(Task):
                 example[column] = round(float(example[column]))
         return example
 
-    def describe(self, instance: Mapping[str, Any], prediction: Any) -> str:
+    def describe(
+        self,
+        instance: Mapping[str, Any],
+        prediction: Any,
+        probabilities: Mapping[str, float] | None = None,
+        state: Mapping[str, Any] | None = None,
+    ) -> str:
         return "blue side wins" if prediction == "blue" else "red side wins"
 
-    def describe_batch(self, requests: pd.DataFrame, predictions: Sequence[Any]) -> list[str]:
+    def describe_batch(
+        self,
+        requests: pd.DataFrame,
+        predictions: Sequence[Any],
+        probabilities: Any = None,
+        state: Mapping[str, Any] | None = None,
+    ) -> list[str]:
         return ["blue side wins" if p == "blue" else "red side wins" for p in predictions]
 
     def outcomes(self, canonical: pd.DataFrame) -> pd.DataFrame:

@@ -157,7 +157,13 @@ class EventTrafficTask(Task):
             for name, entry in state["series"].items()
         }
 
-    def describe(self, instance: Mapping[str, Any], prediction: Any) -> str:
+    def describe(
+        self,
+        instance: Mapping[str, Any],
+        prediction: Any,
+        probabilities: Mapping[str, float] | None = None,
+        state: Mapping[str, Any] | None = None,
+    ) -> str:
         values = [float(v) for v in (prediction if isinstance(prediction, list | tuple | np.ndarray) else [prediction])]
         series = f"{instance.get('sport')}/{instance.get('service')}/{instance.get('region')}"
         if not values:
@@ -167,6 +173,14 @@ class EventTrafficTask(Task):
         when = str(np.datetime64(str(origin)[:10], "D") + peak + 1) if origin else f"day {peak + 1}"
         return (f"{series}: {values[0]:,.0f} → {values[peak]:,.0f} requests/day over the next {len(values)} days "
                 f"(peak on {when})")  # fmt: skip
+
+    def prediction_requests(self, canonical: pd.DataFrame) -> pd.DataFrame:
+        """Every series forecast from its last day with known traffic (the daily prediction pipeline)."""
+        traffic = canonical[(canonical["record"] == "traffic") & canonical["requests"].notna()]
+        if traffic.empty:
+            return pd.DataFrame(columns=["sport", "service", "region", "date"])
+        last = traffic.assign(day=pd.to_datetime(traffic["date"])).groupby(["sport", "service", "region"])["day"].max()
+        return last.dt.strftime("%Y-%m-%d").rename("date").reset_index()
 
     def outcomes(self, canonical: pd.DataFrame) -> pd.DataFrame:
         """Requests per series and day; ``date`` (= ``target_date``) is the day the traffic was measured."""

@@ -208,6 +208,12 @@ class PlayerInvestmentTask(Task):
         )  # fmt: skip
         return f"{word} (P={probability:.2f} of 5+ seasons)"
 
+    def prediction_requests(self, canonical: pd.DataFrame) -> pd.DataFrame:
+        """Every rookie whose career length is not known yet (the investment list of a batch prediction run)."""
+        open_careers = canonical[canonical["target"].isna() & (canonical["censoring"].astype(str) != "left")]
+        fields = [name for name in self.request_model.model_fields if name in open_careers.columns]
+        return open_careers[fields].reset_index(drop=True)
+
     def outcomes(self, canonical: pd.DataFrame) -> pd.DataFrame:
         """Rookies whose career length is known: player, rookie season (text, '' when unknown), outcome."""
         known = canonical[canonical["target"].notna() & (canonical["censoring"].astype(str) != "left")]

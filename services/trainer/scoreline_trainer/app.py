@@ -19,7 +19,7 @@ from scoreline.data.datasets import check_dataset_name, check_version
 from scoreline.lifecycle.promotion import Decision, Promoter, PromotionPolicy
 from scoreline.lifecycle.registry import Registry
 from scoreline.tasks import get_task
-from scoreline_trainer import monitor, versions
+from scoreline_trainer import monitor, scheduled, versions
 from scoreline_trainer.jobs import Job, JobManager, JobOutcome, JobStatus, Progress, TuningBudget
 from scoreline_trainer.settings import TrainerSettings
 
@@ -138,6 +138,7 @@ def create_app(settings: TrainerSettings | None = None) -> FastAPI:
     app.state.monitor = monitoring
     app.include_router(monitor.router)
     app.include_router(versions.router)
+    app.include_router(scheduled.router)
     user = Depends(require_api_key(lambda: settings.api_key))
     admin = Depends(require_admin_key(lambda: settings.admin_key))
 
