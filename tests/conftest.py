@@ -94,7 +94,8 @@ def postgres_dsn() -> str:
 @pytest.fixture(scope="session")
 def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
     """``make run``'s stack (``scoreline-launcher up``) on free ports in a temporary home, bootstrapped:
-    every task simulated, ingested, trained, promoted and served. One per session."""
+    match-outcome on the bundled real results, every other task simulated; ingested, trained, promoted and
+    served. One per session."""
     settings = StackSettings(
         home=tmp_path_factory.mktemp("stack"),
         mlflow_port=free_port(),
@@ -102,7 +103,7 @@ def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack
         trainer_port=free_port(),
         model_api_port=free_port(),
         dashboard_port=free_port(),
-        simulation_scale=0.3,  # match-outcome: 6,000 matches
+        simulation_scale=0.3,  # the simulated tasks' rows (match-outcome trains on its 49,520 real matches)
         api_key="test-api-key",
         admin_key="test-admin-key",
     )

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import date as Date
+from pathlib import Path
 from typing import Any, ClassVar
 
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
 from scoreline.tasks.base import EntityField, MetricSpec, PredictionKind, Task
+
+# The international results (CC0) kept in the repository: data/international_results/ (README.md there).
+BUNDLED_RESULTS = Path(__file__).resolve().parents[3] / "data" / "international_results" / "results.csv"
+BUNDLED_DATASET = "international-results"
 
 
 class MatchRequest(BaseModel):
@@ -38,6 +43,8 @@ class MatchOutcomeTask(Task):
     primary_metric: ClassVar[str] = "rps"
     title: ClassVar[str] = "Football match outcome"
     simulation_rows: ClassVar[int] = 20_000
+    # The bundled real results (make run, Airflow's default); the simulator writes to "simulated".
+    default_dataset: ClassVar[str] = BUNDLED_DATASET
     entity_fields: ClassVar[tuple[EntityField, ...]] = (
         EntityField("home_team", "team", "teams"),
         EntityField("away_team", "team", "teams"),
@@ -54,6 +61,12 @@ class MatchOutcomeTask(Task):
         from scoreline.tasks.match_outcome.simulator import simulate
 
         return simulate(n, seed)
+
+    def bundled_dataset(self) -> tuple[str, bytes, str] | None:
+        """The international results from 1872 on (CC0), when the repository's data folder is present."""
+        if not BUNDLED_RESULTS.is_file():
+            return None
+        return BUNDLED_DATASET, BUNDLED_RESULTS.read_bytes(), BUNDLED_RESULTS.name
 
     # ---- training and serving side: one feature code path (features.py) ----------------
     request_model: ClassVar[type[BaseModel]] = MatchRequest
@@ -135,12 +148,16 @@ class MatchOutcomeTask(Task):
         )
 
     def example_request(self, state: Mapping[str, Any], input_example: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-        """The two highest-rated teams the model knows, at a neutral venue."""
+        """The request model's example teams (Brazil v Argentina) when the model knows both, else the two
+        highest-rated teams it knows; at a neutral venue."""
         teams = state.get("teams") or {}
         if len(teams) < 2:
             return super().example_request(state, input_example)
-        best = sorted(teams, key=lambda name: -float(teams[name].get("elo", 0.0)))[:2]
-        return {"home_team": best[0], "away_team": best[1], "neutral": True}
+        fields = MatchRequest.model_fields
+        home, away = fields["home_team"].examples[0], fields["away_team"].examples[0]  # type: ignore[index]
+        if home not in teams or away not in teams:
+            home, away = sorted(teams, key=lambda name: -float(teams[name].get("elo", 0.0)))[:2]
+        return {"home_team": home, "away_team": away, "neutral": True}
 
     def state_summary(self, state: dict[str, Any]) -> dict[str, dict[str, Any]]:
         """Every team's Elo rating and recent form (exponentially weighted, per match) at the end of training."""

@@ -18,10 +18,12 @@ def _root() -> None:
 
 @app.command("up")
 def up(
-    bootstrap: bool = typer.Option(True, help="Simulate, ingest, train and promote every registered task after start."),
+    bootstrap: bool = typer.Option(True, help="Ingest, train and promote every registered task after start."),
     stay: bool = typer.Option(True, help="Keep running until Ctrl-C."),
     simulated: bool = typer.Option(
-        False, "--simulated", help="Feed the tasks' simulated data (what the bootstrap does today; the default)."
+        False,
+        "--simulated",
+        help="Feed every task its simulator's data; by default a task that bundles real data trains on it.",
     ),
 ) -> None:
     """Start MLflow, ingest, trainer, model-api and the dashboard locally (``make run``)."""
@@ -32,6 +34,8 @@ def up(
 
     console = Console()
     settings = StackSettings()
+    if simulated:
+        settings = settings.model_copy(update={"simulated": True})
     keys = resolve_keys(settings)
     stack = LocalStack(settings, keys, say=console.print)
     try:

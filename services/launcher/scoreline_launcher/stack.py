@@ -1,8 +1,9 @@
 """``scoreline-launcher up``: the whole suite as local processes on embedded defaults (``make run``).
 
 Starts MLflow (SQLite + local artifacts), ingest, trainer, model-api and the dashboard, feeds
-them every registered task's simulated data over their HTTP APIs (``scoreline_client``), trains and
-promotes every task, and prints the URLs with a ready-to-paste prediction per served task.
+every registered task its bundled real data (``Task.bundled_dataset``), else its simulator's data,
+over the services' HTTP APIs (``scoreline_client``), trains and promotes every task, and prints the
+URLs with a ready-to-paste prediction per served task.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import httpx
 from pydantic import SecretStr
@@ -40,6 +41,7 @@ class StackSettings(ScorelineSettings):
     dashboard_port: int = 8501
     simulation_scale: float = 1.0  # each task simulates its own simulation_rows times this (tests use less)
     simulation_seed: int = 7
+    simulated: bool = False  # feed every task its simulator's data, even a task that bundles real data
     require_api_key_for_predictions: bool = False  # model-api's setting, read from the same variable
     api_key: SecretStr | None = None
     admin_key: SecretStr | None = None
@@ -155,7 +157,8 @@ class LocalStack:
     def bootstrap(
         self, progress: Callable[[str, float], None] | None = None, tasks: Sequence[str] | None = None
     ) -> BootstrapReport:
-        """Simulate, ingest, train and promote every registered task through the services' HTTP APIs.
+        """Ingest (bundled real data, else simulated), train and promote every registered task through the
+        services' HTTP APIs.
 
         ``tasks`` limits it to those task ids. A task whose bootstrap fails is reported (``failed``) and the
         others go on."""
@@ -188,15 +191,29 @@ class LocalStack:
         partial.write_bytes(content)
         return partial.rename(folder / filename)
 
+    def bootstrap_data(self, task: Task) -> BootstrapData:
+        """What the bootstrap feeds ``task``: its bundled real data unless ``simulated`` is set or it has none,
+        else its simulator's file (into ``default_dataset``, or ``simulated`` when that names the real data)."""
+        bundled = task.bundled_dataset()
+        if bundled is not None and not self.settings.simulated:
+            dataset, content, filename = bundled
+            return BootstrapData(dataset, content, filename, "bundled")
+        dataset = task.default_dataset if bundled is None else SIMULATED_DATASET
+        data_file = self.simulated_file(task)
+        return BootstrapData(dataset, data_file, data_file.name, "simulated")
+
     def _bootstrap_task(
         self, clients: ScorelineClients, task: Task, progress: Callable[[str, float], None] | None
     ) -> dict[str, Any]:
         task_id = task.id
-        dataset = task.default_dataset
-        data_file = self.simulated_file(task)
-        content_type = mimetypes.guess_type(data_file.name)[0] or "application/octet-stream"
-        manifest = clients.ingest.upload(task_id, dataset, data_file, content_type=content_type).manifest
-        self.say(f"{task_id}: dataset {dataset}@{manifest.version} ({manifest.rows} rows)")
+        data = self.bootstrap_data(task)
+        dataset = data.dataset
+        content_type = mimetypes.guess_type(data.filename)[0] or "application/octet-stream"
+        manifest = clients.ingest.upload(
+            task_id, dataset, data.content, data.filename, content_type=content_type
+        ).manifest
+        what = "bundled real data" if data.source == "bundled" else "simulated"
+        self.say(f"{task_id}: dataset {dataset}@{manifest.version} ({manifest.rows} rows, {what})")
 
         job = clients.trainer.submit_job(task_id, dataset, manifest.version)
         job = clients.trainer.wait_for_job(
@@ -219,6 +236,7 @@ class LocalStack:
         return {
             "dataset": dataset,
             "dataset_version": manifest.version,
+            "data_source": data.source,
             "job": job.model_dump(mode="json"),
             "decision": decision.model_dump(mode="json"),
             "served_version": served,
@@ -242,11 +260,16 @@ class LocalStack:
         return found
 
     def curl_example(self, task_id: str, instance: dict[str, Any]) -> str:
+        """A shell command that works as printed: when predictions need the API key and the key was generated
+        into ``secrets.env``, the command reads it from there first (the key itself is never printed)."""
         body = json.dumps({"instances": [instance]})
         needs_key = self.settings.require_api_key_for_predictions
         auth = ' -H "Authorization: Bearer $SCORELINE_API_KEY"' if needs_key else ""
+        keys_from = (
+            f". {shlex.quote(str(self.keys.generated_into))} && " if needs_key and self.keys.generated_into else ""
+        )
         return (
-            f"curl -s -X POST {self.url(self.settings.model_api_port)}/v1/{task_id}/predict "
+            f"{keys_from}curl -s -X POST {self.url(self.settings.model_api_port)}/v1/{task_id}/predict "
             f"-H 'Content-Type: application/json'{auth} -d {shlex.quote(body)}"
         )
 
@@ -277,6 +300,19 @@ class LocalStack:
             lines.append(f"No task is served yet; see {self.url(s.model_api_port)}/v1/models")
         lines.append("Ctrl-C stops everything.")
         return "\n".join(lines)
+
+
+SIMULATED_DATASET = "simulated"
+
+
+@dataclass(frozen=True)
+class BootstrapData:
+    """One task's bootstrap input: the raw file (bytes, or a path), where it goes and where it came from."""
+
+    dataset: str
+    content: bytes | Path
+    filename: str
+    source: Literal["bundled", "simulated"]
 
 
 @dataclass

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shlex
+import subprocess
 
 import httpx
 import pytest
@@ -40,6 +41,19 @@ def test_the_banner_names_every_ui_and_a_curl_per_task_that_answers(local_stack:
         assert response.status_code == 200, (task_id, response.text)
         assert response.json()["predictions"], task_id
         assert response.headers["X-Model-Version"]
+        # and exactly as printed, through a shell
+        printed = subprocess.run(["bash", "-c", example], capture_output=True, text=True, timeout=30, check=True)
+        assert json.loads(printed.stdout)["predictions"], (task_id, printed.stdout, printed.stderr)
+
+
+def test_match_outcome_serves_the_bundled_real_results(local_stack: LocalStack) -> None:
+    """make run's default: match-outcome trained on the real international results; the example names real teams."""
+    assert local_stack.report is not None
+    entry = local_stack.report.tasks["match-outcome"]
+    assert (entry["dataset"], entry["data_source"]) == ("international-results", "bundled")
+    instance = local_stack.clients().model_api.schema("match-outcome").example_instance()
+    assert instance is not None
+    assert {instance["home_team"], instance["away_team"]} == {"Brazil", "Argentina"}
 
 
 def test_keys_are_generated_once_and_reused(tmp_path) -> None:
