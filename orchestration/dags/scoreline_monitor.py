@@ -42,7 +42,9 @@ def scoreline_monitor() -> None:
         from scoreline_dags.steps import Services
 
         settings = OrchestrationSettings()
-        report = Services(settings).clients.trainer.monitor_run(timeout_s=max(settings.http_timeout_s, MONITOR_TIMEOUT_S))
+        report = Services(settings).clients.trainer.monitor_run(
+            timeout_s=max(settings.http_timeout_s, MONITOR_TIMEOUT_S)
+        )
         summary = {
             "run_id": report["run_id"],
             "alert_tasks": report["alert_tasks"],

@@ -39,8 +39,10 @@ def test_each_training_task_has_an_alert_gate_then_a_trigger(monitor_dag: Any) -
         assert trigger.upstream_task_ids == {f"alert_{name}"}
 
 
-def test_the_monitor_step_asks_the_trainer_with_the_admin_key(monitor_dag: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The step's own code against a stand-in trainer (a loopback HTTP server answering as POST /v1/monitor/runs does)."""
+def test_the_monitor_step_asks_the_trainer_with_the_admin_key(
+    monitor_dag: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The step's own code against a stand-in trainer: a loopback HTTP server answering as POST /v1/monitor/runs."""
     import json
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
     from threading import Thread

@@ -257,7 +257,6 @@ class TrainerClient(_Client):
         """``GET /v1/promotions/{task}`` (admin): aliases and the promotion events."""
         return PromotionHistory.model_validate(self.http.get(f"/v1/promotions/{_seg(task)}", auth="admin"))
 
-
     def model_versions(self, task: str) -> ModelVersions:
         """``GET /v1/models/{task}/versions``: every registered version with its aliases, holdout and baseline
         metrics and tags, newest first (empty when nothing is registered)."""
@@ -311,6 +310,23 @@ class TrainerClient(_Client):
         requested entities of a task's predictions in a window."""
         params = {"task": task, "since": _instant(since), "until": _instant(until), "bucket": bucket}
         return PredictionSummary.model_validate(self.http.get("/v1/monitor/summary", params=params))
+
+    # ---- scheduled predictions ---------------------------------------------------------------------
+    def run_predictions(
+        self, task: str, dataset: str | None = None, dataset_version: str | None = None, *, timeout_s: float = 600.0
+    ) -> dict[str, Any]:
+        """``POST /v1/predictions/{task}`` (api key): the champion predicts what the task asks for from the newest
+        data; the stored run (``run_id``, ``rows``, ``model_version``, ``dataset_version``, ``data_key``)."""
+        body = {k: v for k, v in {"dataset": dataset, "dataset_version": dataset_version}.items() if v}
+        return self.http.post(f"/v1/predictions/{_seg(task)}", auth="api", json=body, timeout_s=timeout_s)
+
+    def prediction_runs(self, task: str) -> list[dict[str, Any]]:
+        """``GET /v1/predictions/{task}``: the task's scheduled prediction runs, newest first."""
+        return list(self.http.get(f"/v1/predictions/{_seg(task)}")["runs"])
+
+    def prediction_run_data(self, task: str, run_id: str) -> bytes:
+        """``GET /v1/predictions/{task}/{run_id}/data``: the run's answers as CSV."""
+        return self.http.request("GET", f"/v1/predictions/{_seg(task)}/{_seg(run_id)}/data").content
 
 
 def _instant(value: datetime | str | None) -> str | None:
