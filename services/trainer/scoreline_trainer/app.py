@@ -138,7 +138,6 @@ def create_app(settings: TrainerSettings | None = None) -> FastAPI:
     app.state.monitor = monitoring
     app.include_router(monitor.router)
     app.include_router(versions.router)
-    app.include_router(versions.router)
     app.include_router(scheduled.router)
     user = Depends(require_api_key(lambda: settings.api_key))
     admin = Depends(require_admin_key(lambda: settings.admin_key))
