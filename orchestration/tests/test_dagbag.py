@@ -14,7 +14,7 @@ from tests.conftest import DAGS_FOLDER
 
 HEAVY_MODULES = ["pandas", "numpy", "mlflow", "xgboost", "sklearn", "pyarrow", "numba"]
 # The task registry is all of the core package a DAG file may import: no task module, nothing heavy.
-ALLOWED_SCORELINE_MODULES = {"scoreline", "scoreline.core.errors", "scoreline.tasks"}
+ALLOWED_SCORELINE_MODULES = {"scoreline", "scoreline.core", "scoreline.core.errors", "scoreline.tasks"}
 TRAINING_STEPS = ["pull", "train", "wait_for_training", "decide", "approve", "promote", "reload", "notify"]
 
 # Parses the DAG folder in a fresh interpreter with every outgoing connection refused, and reports what
@@ -160,3 +160,12 @@ def test_a_run_without_a_dataset_trains_on_the_tasks_default_dataset() -> None:
 
     for task_id in task_ids():
         assert default_dataset(task_id) == get_task(task_id).default_dataset
+
+
+def test_the_prediction_pipeline_has_one_step_per_task(dagbag: Any) -> None:
+    from scoreline.tasks import task_ids
+
+    dag = dagbag.dags.get("scoreline_predict")
+    assert dag is not None
+    assert sorted(dag.task_ids) == sorted(f"predict_{t.replace('-', '_')}" for t in task_ids())
+    assert dag.max_active_runs == 1
