@@ -165,3 +165,24 @@ def parse_booleans(values: pd.Series, column: str, problems: RowProblems) -> np.
     bad = np.isnan(result) & values.notna().to_numpy()
     problems.add_rows(np.flatnonzero(bad), column, values, "true/false, 1/0 or yes/no")
     return result
+
+
+def union_rows(
+    frames: Sequence[pd.DataFrame], keys: Sequence[str], date_column: str | None
+) -> tuple[pd.DataFrame, int]:
+    """Canonical tables as one: rows de-duplicated by ``keys`` (a later frame's row wins), sorted by
+    ``date_column`` then the keys, so the same rows give the same table whatever the order of the files.
+    Columns are the first frame's, then new ones in order of appearance. Returns (table, duplicates dropped)."""
+    frames = [f for f in frames if len(f.columns)]
+    combined = pd.concat(frames, ignore_index=True, sort=False) if len(frames) > 1 else frames[0].copy()
+    combined.attrs = {}
+    present = [k for k in keys if k in combined.columns]
+    before = len(combined)
+    if present:
+        combined = combined.drop_duplicates(subset=present, keep="last")
+    else:
+        combined = combined.drop_duplicates(keep="last")
+    order = [c for c in dict.fromkeys([*([date_column] if date_column in combined.columns else []), *present])]
+    if order:
+        combined = combined.sort_values(order, kind="stable")
+    return combined.reset_index(drop=True), before - len(combined)

@@ -16,7 +16,10 @@ where ``row`` is the spreadsheet row (the header is row 1): the first 50 plus th
 
 from __future__ import annotations
 
+import csv
+import io
 import re
+import zipfile
 from dataclasses import dataclass, field
 from functools import cache
 from typing import TYPE_CHECKING, Any
@@ -48,9 +51,17 @@ FIRST_ROW = 2  # spreadsheet numbering: the header is row 1
 
 INTERNATIONAL_COLUMNS = ("date", "home_team", "away_team", "home_score", "away_score", "tournament", "neutral")
 FOOTBALL_DATA_COLUMNS = ("Date", "HomeTeam", "AwayTeam", "FTHG", "FTAG")
-# 1X2 odds triples in order of preference; a row missing the first falls back to the next.
+# 1X2 odds triples in order of preference for odds_home/draw/away; a row missing the first falls back to the next.
 FOOTBALL_DATA_ODDS = (("B365H", "B365D", "B365A"), ("PSH", "PSD", "PSA"), ("PSCH", "PSCD", "PSCA"),
                       ("AvgH", "AvgD", "AvgA"))  # fmt: skip
+# Every bookmaker's 1X2 triple a football-data.co.uk file may have (prefix + H/D/A), each kept as
+# odds_<prefix lower case>_home/draw/away. A trailing "C" is the closing price (from 2019/20 on); Bb* are
+# the BetBrain maximum and average of older seasons.
+FOOTBALL_DATA_BOOKMAKERS = ("B365", "BW", "IW", "PS", "WH", "VC", "LB", "SJ", "GB", "SB", "BS", "1XB", "BF", "BFE",
+                            "Max", "Avg", "BbMx", "BbAv", "B365C", "BWC", "IWC", "PSC", "WHC", "VCC", "1XBC",
+                            "BFC", "BFEC", "MaxC", "AvgC")  # fmt: skip
+# The market's view of a match for the bookmaker baseline, most informed first: closing prices, then pre-match.
+MARKET_PREFERENCE = ("PSC", "AvgC", "B365C", "PS", "Avg", "BbAv", "B365")
 _TRUE = ("TRUE", "True", "true", "1", "T", "t", "yes")
 _FALSE = ("FALSE", "False", "false", "0", "F", "f", "no")
 
@@ -63,6 +74,7 @@ class Problems:
     total: int = 0
     row_numbers: np.ndarray | None = None  # file row number of each data position, when rows were dropped
     failed: dict[str, list[np.ndarray]] = field(default_factory=dict)  # source column -> data positions
+    notes: dict[str, Any] = field(default_factory=dict)  # what was repaired or dropped (the manifest's notes)
 
     def number(self, position: int) -> int:
         return int(self.row_numbers[position]) if self.row_numbers is not None else position + FIRST_ROW
@@ -115,30 +127,48 @@ def _plain(value: Any) -> Any:
 # ---- detection ---------------------------------------------------------------------------
 
 
-def _decode_header(raw: bytes, filename: str) -> list[str]:
+def decode_whole(raw: bytes, filename: str) -> tuple[bytes, str]:
+    """The whole file as UTF-8 bytes (BOM removed) and the encoding it was in: utf-8, utf-8-sig or cp1252.
+
+    Every byte is looked at, not a first block: a cp1252/latin-1 byte anywhere makes the whole file cp1252
+    (bytes cp1252 leaves undefined are read as latin-1), so "Malmö" after 64 KiB is read right instead of
+    failing the CSV reader or turning into replacement characters."""
     if re.search(rb"\S", raw) is None:  # empty or only whitespace (a search, not a copy of the file)
         raise ScorelineError(
             ErrorCode.INVALID_INPUT,
             f"{filename!r} is empty; expected a CSV file with a header row and at least one match",
             {"format": None, "total": 1, "problems": [{"row": None, "column": None, "value": "", "expected": "data"}]},
         )
-    head = raw[:65536]
-    if b"\x00" in head:
+    if b"\x00" in raw:
         raise ScorelineError(
             ErrorCode.UNSUPPORTED_MEDIA, f"{filename!r} looks binary (NUL bytes); expected a CSV text file"
         )
+    encoding = "utf-8"
+    if raw.startswith(b"\xef\xbb\xbf"):
+        raw, encoding = raw[3:], "utf-8-sig"
     try:
-        text = head.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        # a cut through a multi-byte character at the 64 KiB boundary is fine
-        if exc.start < len(head) - 4:
-            raise ScorelineError(
-                ErrorCode.UNSUPPORTED_MEDIA,
-                f"{filename!r} is not UTF-8 text (byte {exc.start}); expected a CSV text file",
-            ) from exc
-        text = head[: exc.start].decode("utf-8-sig")
-    first_line = text.splitlines()[0] if text.splitlines() else ""
-    return [name.strip().strip('"') for name in first_line.split(",")]
+        raw.decode("utf-8")  # validates every byte (C speed, no copy kept)
+    except UnicodeDecodeError:
+        text = "".join(
+            chunk.decode("cp1252", errors="strict") if _cp1252_defined(chunk) else chunk.decode("latin-1")
+            for chunk in re.split(rb"([\x81\x8d\x8f\x90\x9d]+)", raw)
+        )
+        return text.encode("utf-8"), "cp1252"
+    return raw, encoding
+
+
+def _cp1252_defined(chunk: bytes) -> bool:
+    return re.search(rb"[\x81\x8d\x8f\x90\x9d]", chunk) is None
+
+
+def _decode_header(raw: bytes) -> list[str]:
+    """The header's column names of UTF-8 text (see ``decode_whole``)."""
+    end = raw.find(b"\n")
+    first_line = (raw if end < 0 else raw[:end]).decode("utf-8").rstrip("\r")
+    names = [name.strip().strip('"').strip() for name in first_line.split(",")]
+    while names and not names[-1]:  # trailing empty columns (",,,," after the last name)
+        names.pop()
+    return names
 
 
 def detect_format(header: list[str]) -> str:
@@ -285,10 +315,17 @@ def _parse_ints(column: pa.ChunkedArray, name: str, problems: Problems) -> np.nd
             return np.asarray(pc.cast(stripped, pa.int64()))
         except (pa.ArrowInvalid, pa.ArrowTypeError):
             pass
-    is_int = np.asarray(pc.fill_null(pc.match_substring_regex(stripped, r"^[+-]?\d{1,9}$"), False), dtype=bool)
+    # Whole numbers re-saved through spreadsheets or pandas come as "2.0": whole numbers all the same.
+    is_int = np.asarray(pc.fill_null(pc.match_substring_regex(stripped, r"^[+-]?\d{1,9}(\.0*)?$"), False), dtype=bool)
     bad = np.flatnonzero(~is_int)
     if len(bad):
         problems.add_rows(bad, name, pc.take(column, pa.array(bad)), "a whole number of goals (0, 1, 2, ...)")
+    decimals = int(np.count_nonzero(np.asarray(pc.fill_null(pc.match_substring(stripped, "."), False)) & is_int))
+    if decimals:
+        problems.notes["whole_numbers_written_as_decimals"] = (
+            problems.notes.get("whole_numbers_written_as_decimals", 0) + decimals
+        )
+    stripped = pc.replace_substring_regex(stripped, r"\.0*$", "")
     cleaned = pc.if_else(pa.array(is_int), stripped, "-1")  # placeholder; such rows are already reported
     return np.asarray(pc.cast(cleaned, pa.int64()))
 
@@ -303,32 +340,64 @@ def _parse_bools(column: pa.ChunkedArray, name: str, problems: Problems) -> np.n
     return truthy
 
 
+def _odds_triple(table: pa.Table, triple: tuple[str, str, str], problems: Problems) -> list[np.ndarray]:
+    """One bookmaker's home/draw/away decimal odds (NaN where missing); values that are not odds are reported."""
+    values = []
+    for source in triple:
+        column = pc.utf8_trim_whitespace(table[source])
+        numeric = pc.cast(
+            pc.if_else(pc.match_substring_regex(column, r"^\d+(\.\d+)?$"), column, pa.scalar(None, pa.string())),
+            pa.float64(),
+        )
+        given = ~_missing(column)
+        values_np = np.asarray(pc.fill_null(numeric, np.nan), dtype=float)
+        bad = np.flatnonzero(given & ~(values_np > 1.0))
+        if len(bad):
+            problems.add_rows(bad, source, pc.take(table[source], pa.array(bad)), "decimal odds above 1.0")
+        values.append(values_np)
+    return values
+
+
 def _parse_odds(table: pa.Table, problems: Problems) -> dict[str, np.ndarray] | None:
-    triples = [t for t in FOOTBALL_DATA_ODDS if all(c in table.column_names for c in t)]
-    if not triples:
+    """Every bookmaker's odds the file has (``odds_<book>_home/draw/away``) and the preferred triple per row
+    (``odds_home/draw/away``: Bet365, else Pinnacle, Pinnacle closing, market average)."""
+    books = [b for b in FOOTBALL_DATA_BOOKMAKERS if all(f"{b}{side}" in table.column_names for side in "HDA")]
+    if not books:
         return None
     n = table.num_rows
-    out = {name: np.full(n, np.nan) for name in ODDS_COLUMNS}
+    parsed = {book: _odds_triple(table, (f"{book}H", f"{book}D", f"{book}A"), problems) for book in books}
+    out: dict[str, np.ndarray] = {name: np.full(n, np.nan) for name in ODDS_COLUMNS}
     filled = np.zeros(n, dtype=bool)
-    for triple in triples:
-        values = []
-        for source in triple:
-            column = pc.utf8_trim_whitespace(table[source])
-            numeric = pc.cast(
-                pc.if_else(pc.match_substring_regex(column, r"^\d+(\.\d+)?$"), column, pa.scalar(None, pa.string())),
-                pa.float64(),
-            )
-            given = ~_missing(column)
-            values_np = np.asarray(pc.fill_null(numeric, np.nan), dtype=float)
-            bad = np.flatnonzero(given & ~(values_np > 1.0))
-            if len(bad):
-                problems.add_rows(bad, source, pc.take(table[source], pa.array(bad)), "decimal odds above 1.0")
-            values.append(values_np)
+    for triple in FOOTBALL_DATA_ODDS:
+        book = triple[0][:-1]
+        if book not in parsed:
+            continue
+        values = parsed[book]
         complete = ~filled & np.isfinite(values[0]) & np.isfinite(values[1]) & np.isfinite(values[2])
         for name, values_np in zip(ODDS_COLUMNS, values, strict=True):
             out[name][complete] = values_np[complete]
         filled |= complete
+    for book, values in parsed.items():
+        for side, values_np in zip(("home", "draw", "away"), values, strict=True):
+            out[f"odds_{book.lower()}_{side}"] = values_np
     return out
+
+
+def market_probabilities(canonical: pd.DataFrame) -> np.ndarray:
+    """The betting market's home/draw/away probabilities per row, margin removed by normalising 1/odds, from the
+    most informed odds the row has (closing prices first, see ``MARKET_PREFERENCE``); NaN rows have none."""
+    n = len(canonical)
+    probabilities = np.full((n, 3), np.nan)
+    candidates = [f"odds_{book.lower()}" for book in MARKET_PREFERENCE] + ["odds"]
+    for prefix in candidates:
+        names = [f"{prefix}_{side}" for side in ("home", "draw", "away")]
+        if not all(name in canonical.columns for name in names):
+            continue
+        odds = canonical[names].to_numpy(dtype=float)
+        usable = np.isnan(probabilities[:, 0]) & np.isfinite(odds).all(axis=1) & (odds > 1.0).all(axis=1)
+        inverse = 1.0 / odds[usable]
+        probabilities[usable] = inverse / inverse.sum(axis=1, keepdims=True)
+    return probabilities
 
 
 def _teams(table: pa.Table, home: str, away: str, problems: Problems) -> tuple[pa.ChunkedArray, pa.ChunkedArray]:
@@ -363,15 +432,67 @@ def _international(raw: bytes, header: list[str], problems: Problems) -> dict[st
     }
 
 
+def _read_football_data(raw: bytes, header: list[str], problems: Problems) -> pa.Table:
+    """A football-data.co.uk file as text columns, read as these files come.
+
+    Python's csv reader, not Arrow's: season files (a few hundred rows each) have rows with more fields than
+    the header (trailing commas), trailing empty header columns, rows of bare commas at the end and, when
+    seasons are concatenated, a header inside the file (the same, or another season's columns: the rows
+    after it are read by it). Blank rows and inner headers are dropped (row numbers stay true to the file);
+    fields beyond the header must be empty."""
+    known = {
+        "Div",
+        "FTR",
+        *FOOTBALL_DATA_COLUMNS,
+        *(f"{book}{side}" for book in FOOTBALL_DATA_BOOKMAKERS for side in "HDA"),
+    }
+    columns: dict[str, list[str | None]] = {}
+    row_numbers: list[int] = []
+    blank = repeated = 0
+
+    def use(names: list[str]) -> tuple[dict[str, int], int]:
+        positions = {}
+        for index, name in enumerate(names):
+            if name in known and name not in positions:
+                positions[name] = index
+                columns.setdefault(name, [None] * len(row_numbers))  # a column new in this section
+        return positions, len(names)
+
+    positions, width = use(header)
+    reader = csv.reader(io.StringIO(raw.decode("utf-8"), newline=""))
+    next(reader, None)
+    for number, record in enumerate(reader, start=FIRST_ROW):
+        cells = [cell.strip() for cell in record]
+        if not any(cells):
+            blank += 1
+            continue
+        if set(FOOTBALL_DATA_COLUMNS) <= set(cells):  # a header again: seasons concatenated with ``cat``
+            repeated += 1
+            while cells and not cells[-1]:
+                cells.pop()
+            positions, width = use(cells)
+            continue
+        if len(cells) > width and any(cells[width:]):
+            extra = next(i for i in range(width, len(cells)) if cells[i])
+            problems.add(number, None, cells[extra], f"at most {width} fields per row, as in the header (field "
+                         f"{extra + 1} has a value)")  # fmt: skip
+        row_numbers.append(number)
+        for name, values in columns.items():
+            index = positions.get(name)
+            value = cells[index] if index is not None and index < len(cells) else ""
+            values.append(value or None)
+    notes = problems.notes
+    if blank:
+        notes["blank_rows_dropped"] = notes.get("blank_rows_dropped", 0) + blank
+    if repeated:
+        notes["repeated_header_rows_dropped"] = notes.get("repeated_header_rows_dropped", 0) + repeated
+    if blank or repeated:
+        problems.row_numbers = np.asarray(row_numbers, dtype=np.int64)  # row numbers stay true to the file
+    return pa.table({name: pa.array(values, pa.string()) for name, values in columns.items()})
+
+
 def _football_data(raw: bytes, header: list[str], problems: Problems) -> dict[str, Any]:
-    odds_sources = [c for triple in FOOTBALL_DATA_ODDS for c in triple if c in header]
-    wanted = [*FOOTBALL_DATA_COLUMNS, *[c for c in ("Div", "FTR") if c in header], *odds_sources]
-    table = _read_text_table(raw, wanted)
-    # Season files often end with rows of bare commas: drop rows with no match data at all.
-    blank = np.logical_and.reduce([_missing(table[c]) for c in FOOTBALL_DATA_COLUMNS])
-    if blank.any():
-        table = table.filter(pa.array(~blank))
-        problems.row_numbers = np.flatnonzero(~blank) + FIRST_ROW  # row numbers stay true to the file
+    table = _read_football_data(raw, header, problems)
     local = problems
     home_team, away_team = _teams(table, "HomeTeam", "AwayTeam", local)
     home_score = _parse_ints(table["FTHG"], "FTHG", local)
@@ -421,6 +542,10 @@ def canonical_schema() -> pa_schema.DataFrameSchema:
         name: pas.Column(float, pas.Check.gt(1.0, error="decimal odds above 1.0"), nullable=True, required=False)
         for name in ODDS_COLUMNS
     }
+    # every bookmaker's triple (odds_b365_home, odds_psc_draw, ...)
+    odds[r"^odds_[a-z0-9]+_(home|draw|away)$"] = pas.Column(
+        float, pas.Check.gt(1.0, error="decimal odds above 1.0"), nullable=True, required=False, regex=True
+    )
     return pas.DataFrameSchema(
         {
             "date": pas.Column(
@@ -455,6 +580,10 @@ def _schema_problems(frame: pd.DataFrame, problems: Problems, fmt: str) -> None:
         "football-data": {"date": "Date", "home_team": "HomeTeam", "away_team": "AwayTeam", "home_score": "FTHG",
                           "away_score": "FTAG", "competition": "Div"},
     }[fmt]  # fmt: skip
+    if fmt == "football-data":  # each bookmaker's column under the file's own name (odds_psc_home -> PSCH)
+        for book in FOOTBALL_DATA_BOOKMAKERS:
+            for side, letter in (("home", "H"), ("draw", "D"), ("away", "A")):
+                source_names[f"odds_{book.lower()}_{side}"] = f"{book}{letter}"
     try:
         canonical_schema().validate(frame, lazy=True)
     except pae.SchemaErrors as exc:
@@ -484,7 +613,10 @@ def _schema_problems(frame: pd.DataFrame, problems: Problems, fmt: str) -> None:
 
 def to_canonical(raw: bytes, filename: str) -> pd.DataFrame:
     """Detect the format from the header, adapt and validate into the canonical match table (sorted by date)."""
-    header = _decode_header(raw, filename)
+    if raw[:4] == b"PK\x03\x04":
+        return _zip_to_canonical(raw, filename)
+    raw, encoding = decode_whole(raw, filename)
+    header = _decode_header(raw)
     fmt = detect_format(header)
     problems = Problems()
     columns = _international(raw, header, problems) if fmt == "international" else _football_data(raw, header, problems)
@@ -500,7 +632,70 @@ def to_canonical(raw: bytes, filename: str) -> pd.DataFrame:
     if not frame["date"].is_monotonic_increasing:
         frame = frame.sort_values("date", kind="stable", ignore_index=True)
     frame.attrs["format"] = fmt
+    frame.attrs["encoding"] = encoding
+    frame.attrs.update(problems.notes)
     return frame
+
+
+def _zip_to_canonical(raw: bytes, filename: str) -> pd.DataFrame:
+    """A zip of match files (e.g. several football-data.co.uk seasons): every CSV in it, as one table,
+    de-duplicated by (date, home team, away team); problems name the file inside the zip."""
+    from scoreline.tasks.tabular import union_rows
+
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(raw))
+        members = [info for info in archive.infolist() if _is_data_member(info.filename)]
+    except zipfile.BadZipFile as exc:
+        raise ScorelineError(ErrorCode.INVALID_INPUT, f"{filename!r} is not a readable zip file: {exc}") from exc
+    if not members:
+        raise ScorelineError(
+            ErrorCode.INVALID_INPUT,
+            f"{filename!r} holds no .csv file; expected a zip of match CSV files",
+            {"format": None, "total": 1, "problems": [{"row": None, "column": None, "value": filename,
+                                                      "expected": "a zip with .csv files"}]},
+        )  # fmt: skip
+    frames, failures = [], []
+    for info in sorted(members, key=lambda i: i.filename):
+        try:
+            frames.append(to_canonical(archive.read(info), info.filename))
+        except ScorelineError as exc:
+            if exc.code != ErrorCode.INVALID_INPUT:
+                raise
+            failures.append((info.filename, exc))
+    if failures:
+        raise files_error(failures, len(members))
+    frame, duplicates = union_rows(frames, ("date", "home_team", "away_team"), "date")
+    frame.attrs["format"] = "+".join(sorted({f.attrs.get("format", "?") for f in frames}))
+    frame.attrs["files"] = [info.filename for info in sorted(members, key=lambda i: i.filename)]
+    frame.attrs["duplicates_dropped"] = duplicates
+    return frame
+
+
+def _is_data_member(name: str) -> bool:
+    base = name.rsplit("/", 1)[-1]
+    return (
+        not name.startswith("__MACOSX/")
+        and bool(base)
+        and not base.startswith(".")
+        and base.lower().endswith((".csv", ".txt"))
+    )
+
+
+def files_error(failures: list[tuple[str, ScorelineError]], total_files: int) -> ScorelineError:
+    """One 422 for problems in several files: every problem names its file, row, column, value and expectation."""
+    problems: list[dict[str, Any]] = []
+    count = 0
+    for name, exc in failures:
+        details = exc.details or {}
+        items = details.get("problems") or [{"row": None, "column": None, "value": None, "expected": exc.message}]
+        count += int(details.get("total") or details.get("count") or len(items))
+        problems += [{"file": name, **item} for item in items]
+    first_name, first = failures[0]
+    return ScorelineError(
+        ErrorCode.INVALID_INPUT,
+        f"{len(failures)} of {total_files} file(s) have problems; first: {first_name}: {first.message}",
+        {"files": [name for name, _ in failures], "total": count, "problems": problems[:MAX_REPORTED_PROBLEMS]},
+    )
 
 
 def _to_frame(columns: dict[str, Any]) -> pd.DataFrame:

@@ -1,0 +1,144 @@
+"""football-data.co.uk files as they come: encodings over the whole file, ``2.0`` scores, trailing commas,
+repeated headers, season-to-season column changes, every bookmaker's odds, zips of seasons."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from scoreline.core.errors import ErrorCode, ScorelineError
+from scoreline.tasks.match_outcome.data import market_probabilities, to_canonical
+from tests.scoreline.tasks.match_outcome import football_data_files as fd
+
+
+def _refused(raw: bytes, filename: str = "E0.csv") -> ScorelineError:
+    with pytest.raises(ScorelineError) as caught:
+        to_canonical(raw, filename)
+    assert caught.value.code == ErrorCode.INVALID_INPUT
+    return caught.value
+
+
+def test_a_latin1_byte_after_64_kib_makes_the_whole_file_cp1252() -> None:
+    raw = fd.latin1_after_64k()
+    position = raw.index("Málaga".encode("cp1252"))
+    assert position > 65_536 and raw[:65_536].isascii()
+    frame = to_canonical(raw, "SP1.csv")
+    assert "Málaga" in set(frame["home_team"])
+    assert not frame["home_team"].str.contains("\ufffd").any()
+    assert frame.attrs["encoding"] == "cp1252"
+    assert len(frame) == 380
+
+
+def test_utf8_with_and_without_bom() -> None:
+    text = fd.season(rounds=2).replace("Arsenal", "Arsénal")
+    plain = to_canonical(text.encode(), "E0.csv")
+    bom = to_canonical(b"\xef\xbb\xbf" + text.encode(), "E0.csv")
+    assert plain.attrs["encoding"] == "utf-8" and bom.attrs["encoding"] == "utf-8-sig"
+    assert "Arsénal" in set(bom["home_team"]) | set(bom["away_team"])
+    assert plain.drop(columns=[]).equals(bom)
+
+
+def test_scores_written_as_decimals_are_whole_numbers() -> None:
+    frame = to_canonical(fd.season(rounds=3, decimal_scores=True).encode(), "E0.csv")
+    reference = to_canonical(fd.season(rounds=3).encode(), "E0.csv")
+    assert frame["home_score"].dtype == np.int64
+    assert frame["home_score"].tolist() == reference["home_score"].tolist()
+    assert frame.attrs["whole_numbers_written_as_decimals"] == 2 * 30
+
+
+def test_a_fractional_score_is_refused_with_row_column_value_expected() -> None:
+    lines = fd.season(rounds=1).splitlines()
+    cells = lines[3].split(",")
+    cells[5] = "2.5"
+    lines[3] = ",".join(cells)
+    error = _refused(("\n".join(lines) + "\n").encode())
+    problem = error.details["problems"][0]
+    assert (problem["row"], problem["column"], problem["value"]) == (4, "FTHG", "2.5")
+    assert "whole number" in problem["expected"]
+
+
+def test_trailing_empty_columns_and_blank_rows_are_dropped() -> None:
+    text = fd.with_trailing_commas_and_blank_rows(fd.season(rounds=2))
+    frame = to_canonical(text.encode(), "E0.csv")
+    assert len(frame) == 20
+    assert frame.attrs["blank_rows_dropped"] == 2
+
+
+def test_header_rows_repeated_inside_concatenated_files_are_dropped() -> None:
+    text = fd.concatenated(fd.season(first_year=2018, rounds=2, modern=False), fd.season(first_year=2019, rounds=2))
+    frame = to_canonical(text.encode(), "E0-2018-2020.csv")
+    assert len(frame) == 40
+    assert frame.attrs["repeated_header_rows_dropped"] == 1
+    assert frame["date"].dt.year.min() == 2018 and frame["date"].dt.year.max() == 2019
+
+
+def test_rows_after_a_repeated_header_keep_their_file_row_numbers() -> None:
+    second = fd.season(first_year=2019, rounds=1).splitlines()
+    cells = second[2].split(",")
+    cells[4] = ""  # no away team, in the second season's 2nd match
+    second[2] = ",".join(cells)
+    text = fd.concatenated(fd.season(first_year=2018, rounds=1), "\n".join(second) + "\n")
+    problem = _refused(text.encode()).details["problems"][0]
+    assert (problem["row"], problem["column"]) == (1 + 10 + 1 + 2, "AwayTeam")
+
+
+def test_a_value_beyond_the_header_is_refused() -> None:
+    lines = fd.season(rounds=1).splitlines()
+    lines[2] += ",,surprise"
+    problem = _refused(("\n".join(lines) + "\n").encode()).details["problems"][0]
+    assert problem["row"] == 3 and problem["value"] == "surprise"
+    assert "fields per row" in problem["expected"]
+
+
+def test_two_digit_years_and_the_time_column() -> None:
+    frame = to_canonical(fd.season(first_year=2020, rounds=1, four_digit_years=False).encode(), "E0.csv")
+    assert frame["date"].dt.year.unique().tolist() == [2020]
+
+
+def test_every_bookmakers_closing_odds_are_kept() -> None:
+    frame = to_canonical(fd.season(rounds=1).encode(), "E0.csv")
+    for book in ("b365", "ps", "avg", "max", "psc", "avgc", "b365c", "maxc"):
+        for side in ("home", "draw", "away"):
+            assert f"odds_{book}_{side}" in frame.columns
+    assert frame["odds_psc_home"].notna().all()
+    assert (frame["odds_home"] == frame["odds_b365_home"]).all()  # the preferred triple stays Bet365
+
+
+def test_market_probabilities_prefer_pinnacle_closing_and_remove_the_margin() -> None:
+    frame = to_canonical(fd.season(rounds=1).encode(), "E0.csv")
+    market = market_probabilities(frame)
+    inverse = 1.0 / frame[["odds_psc_home", "odds_psc_draw", "odds_psc_away"]].to_numpy()
+    assert np.allclose(market, inverse / inverse.sum(axis=1, keepdims=True))
+    assert np.allclose(market.sum(axis=1), 1.0)
+    old = to_canonical(fd.season(first_year=2015, rounds=1, modern=False).encode(), "E0.csv")
+    old_market = market_probabilities(old)  # no closing odds: Pinnacle pre-match
+    inverse = 1.0 / old[["odds_ps_home", "odds_ps_draw", "odds_ps_away"]].to_numpy()
+    assert np.allclose(old_market, inverse / inverse.sum(axis=1, keepdims=True))
+
+
+def test_a_zip_of_seasons_with_different_columns_is_one_table() -> None:
+    files = {
+        "E0-1819.csv": fd.season(first_year=2018, rounds=4, modern=False),
+        "E0-1920.csv": fd.season(first_year=2019, rounds=4),
+        "SP1-1920.csv": fd.latin1_after_64k(),
+        "E0-1920-again.csv": fd.season(first_year=2019, rounds=4),  # the same matches: de-duplicated
+        "__MACOSX/._E0.csv": b"\x00\x05\x16\x07",
+    }
+    frame = to_canonical(fd.zipped(files), "seasons.zip")
+    assert len(frame) == 40 + 40 + 380
+    assert frame.attrs["duplicates_dropped"] == 40
+    assert frame.attrs["files"] == sorted(name for name in files if not name.startswith("__MACOSX"))
+    old = frame["date"].dt.year == 2018
+    assert frame.loc[old, "odds_psc_home"].isna().all() and frame.loc[old, "odds_bbav_home"].notna().all()
+    assert frame.loc[~old, "odds_bbav_home"].isna().all()
+    assert frame["date"].is_monotonic_increasing
+
+
+def test_a_bad_file_inside_a_zip_is_named_with_its_row_column_value_expected() -> None:
+    bad = fd.season(rounds=1).replace("11/08/2019", "2019-08-11", 1)
+    error = _refused(fd.zipped({"good.csv": fd.season(rounds=1), "bad.csv": bad}), "seasons.zip")
+    problem = error.details["problems"][0]
+    assert error.details["files"] == ["bad.csv"]
+    assert problem["file"] == "bad.csv" and problem["column"] == "Date" and problem["value"] == "2019-08-11"
+    assert problem["row"] == 3 and "dd/mm" in problem["expected"].replace("%d/%m", "dd/mm")
+    assert "bad.csv" in error.message
