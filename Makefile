@@ -9,10 +9,11 @@ install:
 	@command -v uv >/dev/null 2>&1 || python3 -m pip install --quiet uv
 	uv sync --all-packages --frozen
 
-# Debian packages the browser test and the serving benchmark use.
+# Debian packages the browser test, the serving benchmark, the compose/Kubernetes checks and the Celery test use.
 system-deps:
-	@if ! command -v chromium >/dev/null 2>&1 || ! command -v wrk >/dev/null 2>&1 || ! command -v docker-compose >/dev/null 2>&1; then \
-		apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium wrk docker-compose >/dev/null; \
+	@if ! command -v chromium >/dev/null 2>&1 || ! command -v wrk >/dev/null 2>&1 || ! command -v docker-compose >/dev/null 2>&1 \
+		|| ! command -v redis-server >/dev/null 2>&1; then \
+		apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium wrk docker-compose redis-server >/dev/null; \
 	fi
 
 run: install

@@ -1,4 +1,4 @@
-"""``scoreline-launcher``: ``up`` starts the suite locally (``make run``)."""
+"""``scoreline-launcher``: ``up`` starts the suite locally (``make run``); ``bootstrap`` feeds running services."""
 
 from __future__ import annotations
 
@@ -63,6 +63,44 @@ def up(
         raise typer.Exit(1) from error
     except KeyboardInterrupt:
         console.print("stopping")
+
+
+@app.command("bootstrap")
+def bootstrap(
+    task: list[str] = typer.Option(None, "--task", help="Only these tasks (repeatable); default: every task."),
+) -> None:
+    """Bootstrap services that already run (compose's one-shot job): no process is started.
+
+    Reads SCORELINE_INGEST_URL, _TRAINER_URL, _MODEL_API_URL, _API_KEY, _ADMIN_KEY (and for the MLflow webhook
+    SCORELINE_MLFLOW_URI, _WEBHOOK_URL, _WEBHOOK_SECRET). Exits 1 when a task is not served at the end."""
+    from pydantic import ValidationError
+    from scoreline_client import ServiceError
+
+    from scoreline.core.errors import ScorelineError
+    from scoreline_launcher.remote import BootstrapSettings, RemoteStack
+
+    console = Console()
+    try:
+        settings = BootstrapSettings()  # type: ignore[call-arg]  # required values come from the environment
+    except ValidationError as error:
+        missing = ", ".join(f"SCORELINE_{'_'.join(map(str, e['loc'])).upper()}" for e in error.errors())
+        console.print(f"[red]scoreline-launcher bootstrap: missing or invalid settings:[/red] {missing}")
+        raise typer.Exit(2) from error
+    stack = RemoteStack(settings, say=console.print)
+    try:
+        report = stack.run(task or None)
+    except (ScorelineError, ServiceError) as error:
+        console.print(f"[red]scoreline-launcher bootstrap failed:[/red] {error.message}")
+        raise typer.Exit(1) from error
+    except RuntimeError as error:
+        console.print(f"[red]scoreline-launcher bootstrap failed:[/red] {error}")
+        raise typer.Exit(1) from error
+    for task_id, reason in report.failed.items():
+        console.print(f"[red]{task_id} is not served:[/red] {reason}")
+    served = sorted(stack.served_tasks())
+    console.print(f"served: {', '.join(served) or 'nothing'}")
+    if report.failed:
+        raise typer.Exit(1)
 
 
 def main() -> None:
