@@ -17,7 +17,11 @@ from scoreline_launcher.stack import LocalStack, StackSettings, resolve_keys
 from tests.servers import REPO, ServerProcess, free_port, mlflow_server, moto_server, port_open
 
 SHARED_DATA = REPO.parent / "shared" / "data"
-INTERNATIONAL_RESULTS = SHARED_DATA / "international_results" / "results.csv"
+# The project's own copy (data/international_results/, CC0), else the shared one.
+BUNDLED_RESULTS = REPO / "data" / "international_results" / "results.csv"
+INTERNATIONAL_RESULTS = (
+    BUNDLED_RESULTS if BUNDLED_RESULTS.exists() else SHARED_DATA / "international_results" / "results.csv"
+)
 S3_ACCESS_KEY = "test-access-key"  # moto accepts any credentials
 S3_SECRET_KEY = "test-secret-key"
 
@@ -116,7 +120,7 @@ def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack
 @pytest.fixture(scope="session")
 def international_results() -> Path:
     if not INTERNATIONAL_RESULTS.exists():
-        pytest.skip(f"the shared dataset is not at {INTERNATIONAL_RESULTS} (skipped, not passed)")
+        pytest.skip(f"the international results are not at {INTERNATIONAL_RESULTS} (skipped, not passed)")
     return INTERNATIONAL_RESULTS
 
 

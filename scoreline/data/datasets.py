@@ -18,7 +18,7 @@ import io
 import json
 import re
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
@@ -33,6 +33,7 @@ from pydantic import BaseModel, Field
 from scoreline.core.errors import ErrorCode, ScorelineError
 from scoreline.data.storage import ObjectStore
 from scoreline.tasks import get_task
+from scoreline.tasks.tabular import files_error, union_rows
 
 VERSION_LENGTH = 12
 MANIFEST_SCHEMA_VERSION = 1
@@ -50,6 +51,18 @@ class DatasetSource(BaseModel):
     raw_sha256: str = ""
     raw_bytes: int = 0
     format: str | None = None  # the raw format the task detected, e.g. "international"
+
+
+class DatasetLineage(BaseModel):
+    """How a version made of several files, or appended to another version, came to be."""
+
+    base_version: str | None = Field(default=None, description="the version this one extends (append), if any")
+    base_rows: int = 0
+    files: list[str] = Field(default_factory=list, description="the files read into this version, in order")
+    rows_read: int = Field(default=0, description="canonical rows of the files, before de-duplication")
+    duplicates_dropped: int = 0
+    rows_added: int = Field(default=0, description="rows not in the base version")
+    dedupe_keys: list[str] = Field(default_factory=list)
 
 
 class DatasetManifest(BaseModel):
@@ -70,6 +83,10 @@ class DatasetManifest(BaseModel):
         default_factory=dict,
         description="what the task's adapter reports about the file: columns used, rows dropped or repaired, ...",
     )
+    sources: list[DatasetSource] = Field(
+        default_factory=list, description="every file of a several-file or appended ingest (``source`` is the first)"
+    )
+    lineage: DatasetLineage | None = None
 
 
 def adapter_notes(attrs: Mapping[str, Any], limit: int = 50) -> dict[str, Any]:
@@ -315,6 +332,132 @@ class DatasetCatalog:
             return IngestResult(manifest=self.manifest(task, dataset, version), created=False)
         return IngestResult(manifest=manifest, created=True)
 
+    def ingest_files(
+        self,
+        task: str,
+        dataset: str,
+        files: Sequence[tuple[str, bytes | Path]],
+        *,
+        append: bool = False,
+        base_version: str | None = None,
+        source_kind: Literal["upload", "url", "object-store", "cli", "api"] = "api",
+        source_urls: Sequence[str | None] | None = None,
+    ) -> IngestResult:
+        """Several files as one version, optionally appended to a version of the dataset.
+
+        Every file is read by the task's adapter; the union is de-duplicated by the task's ``outcome_keys``
+        (e.g. date, home and away team; a later file's row wins) and sorted, so the same rows in any file
+        order give the same version. ``append`` extends ``base_version`` (default: the latest version; none
+        yet is a plain ingest). Problems of every file are reported together, each naming its file.
+        One file without append is ``ingest``."""
+        get_task(task)
+        check_dataset_name(dataset)
+        if not files:
+            raise ScorelineError(ErrorCode.INVALID_INPUT, "no file to ingest; expected at least one file")
+        urls = list(source_urls) if source_urls is not None else [None] * len(files)
+        if len(files) == 1 and not append and base_version is None:
+            name, content = files[0]
+            return self.ingest(task, dataset, content, name, source_kind=source_kind, source_url=urls[0])
+        task_impl = get_task(task)
+        names = _unique_names([safe_filename(name) for name, _ in files])
+        contents = [content.read_bytes() if isinstance(content, Path) else content for _, content in files]
+        frames, failures = [], []
+        for name, content in zip(names, contents, strict=True):
+            try:
+                frames.append(task_impl.to_canonical(content, name))
+            except ScorelineError as exc:
+                if exc.code not in (ErrorCode.INVALID_INPUT, ErrorCode.UNSUPPORTED_MEDIA):
+                    raise
+                failures.append((name, exc))
+        if failures:
+            raise files_error(failures, len(files))
+        base: DatasetManifest | None = None
+        if append or base_version is not None:
+            base = self.manifest(task, dataset, base_version) if base_version else self._latest_or_none(task, dataset)
+        keys = [k for k in task_impl.outcome_keys if all(k in f.columns for f in frames)]
+        base_frame = self.load(task, dataset, base.version) if base is not None else None
+        tables = ([base_frame] if base_frame is not None else []) + frames
+        canonical, _ = union_rows(tables, keys, task_impl.date_column)
+        rows_read = sum(len(f) for f in frames)
+        base_rows = len(base_frame) if base_frame is not None else 0
+        notes: dict[str, Any] = {}
+        for name, frame in zip(names, frames, strict=True):
+            file_notes = adapter_notes(frame.attrs)
+            if frame.attrs.get("format"):
+                file_notes["format"] = frame.attrs["format"]
+            notes[name] = file_notes
+        lineage = DatasetLineage(
+            base_version=base.version if base is not None else None,
+            base_rows=base_rows,
+            files=names,
+            rows_read=rows_read,
+            duplicates_dropped=base_rows + rows_read - len(canonical),
+            rows_added=len(canonical) - base_rows,
+            dedupe_keys=keys,
+        )
+        formats = sorted({str(f.attrs.get("format")) for f in frames if f.attrs.get("format")})
+        sha256 = content_digest(canonical)
+        version = sha256[:VERSION_LENGTH]
+        existing = self._manifest_or_none(task, dataset, version)
+        if existing is not None:
+            return IngestResult(manifest=existing, created=False)
+        with _version_lock(self.store, task, dataset, version):
+            existing = self._manifest_or_none(task, dataset, version)
+            if existing is not None:
+                return IngestResult(manifest=existing, created=False)
+            sources = [
+                DatasetSource(
+                    kind=source_kind,
+                    filename=name,
+                    url=url,
+                    raw_key=self.raw_key(task, dataset, version, name),
+                    raw_sha256=hashlib.sha256(content).hexdigest(),
+                    raw_bytes=len(content),
+                    format=frame.attrs.get("format"),
+                )
+                for name, content, url, frame in zip(names, contents, urls, frames, strict=True)
+            ]
+            data_key = self.data_key(task, dataset, version)
+            manifest = DatasetManifest(
+                task=task,
+                dataset=dataset,
+                version=version,
+                sha256=sha256,
+                rows=len(canonical),
+                columns=list(canonical.columns),
+                dtypes={c: str(t) for c, t in canonical.dtypes.items()},
+                source=sources[0].model_copy(update={"format": "+".join(formats) or None}),
+                sources=sources,
+                lineage=lineage,
+                created_at=datetime.now(UTC),
+                data_key=data_key,
+                notes={"files": notes},
+                **_date_range(canonical, task_impl.date_column),
+            )
+            written: list[str] = []
+            try:
+                for source, content in zip(sources, contents, strict=True):
+                    written.append(source.raw_key)
+                    self.store.put(source.raw_key, content, _media_type(source.filename))
+                written.append(data_key)
+                self.store.put(data_key, _parquet_bytes(canonical), "application/vnd.apache.parquet")
+                payload = manifest.model_dump_json(indent=2).encode()
+                created = self.store.put_if_absent(
+                    self.manifest_key(task, dataset, version), payload, "application/json"
+                )
+            except BaseException:
+                for key in written:
+                    with contextlib.suppress(Exception):
+                        self.store.delete(key)
+                raise
+        if not created:
+            return IngestResult(manifest=self.manifest(task, dataset, version), created=False)
+        return IngestResult(manifest=manifest, created=True)
+
+    def _latest_or_none(self, task: str, dataset: str) -> DatasetManifest | None:
+        versions = self.versions(task, dataset)
+        return versions[-1] if versions else None
+
     # ---- reading -------------------------------------------------------------------------
     def _manifest_or_none(self, task: str, dataset: str, version: str) -> DatasetManifest | None:
         try:
@@ -387,3 +530,26 @@ def _date_range(canonical: pd.DataFrame, date_column: str) -> dict[str, str | No
         return {"date_min": None, "date_max": None}
     dates = pd.to_datetime(canonical[date_column])
     return {"date_min": dates.min().date().isoformat(), "date_max": dates.max().date().isoformat()}
+
+
+def _unique_names(names: list[str]) -> list[str]:
+    """File names made unique within one ingest (``E0.csv``, ``E0-2.csv``), as raw object keys must be."""
+    seen: dict[str, int] = {}
+    unique = []
+    for name in names:
+        count = seen.get(name, 0) + 1
+        seen[name] = count
+        if count > 1:
+            stem, dot, suffix = name.rpartition(".")
+            name = f"{stem}-{count}.{suffix}" if dot else f"{name}-{count}"
+        unique.append(name)
+    return unique
+
+
+def _media_type(filename: str) -> str:
+    lower = filename.lower()
+    if lower.endswith(".zip"):
+        return "application/zip"
+    if lower.endswith(".json") or lower.endswith(".jsonl"):
+        return "application/json"
+    return "text/csv"

@@ -172,10 +172,13 @@ def union_rows(
 ) -> tuple[pd.DataFrame, int]:
     """Canonical tables as one: rows de-duplicated by ``keys`` (a later frame's row wins), sorted by
     ``date_column`` then the keys, so the same rows give the same table whatever the order of the files.
-    Columns are the first frame's, then new ones in order of appearance. Returns (table, duplicates dropped)."""
+    Columns are those every frame has (in the first frame's order), then the others sorted by name.
+    Returns (table, duplicates dropped)."""
     frames = [f for f in frames if len(f.columns)]
     combined = pd.concat(frames, ignore_index=True, sort=False) if len(frames) > 1 else frames[0].copy()
     combined.attrs = {}
+    common = [c for c in frames[0].columns if all(c in f.columns for f in frames)]
+    combined = combined[common + sorted(c for c in combined.columns if c not in common)]
     present = [k for k in keys if k in combined.columns]
     before = len(combined)
     if present:
@@ -186,3 +189,20 @@ def union_rows(
     if order:
         combined = combined.sort_values(order, kind="stable")
     return combined.reset_index(drop=True), before - len(combined)
+
+
+def files_error(failures: list[tuple[str, ScorelineError]], total_files: int) -> ScorelineError:
+    """One 422 for problems in several files: every problem names its file, row, column, value and expectation."""
+    problems: list[dict[str, Any]] = []
+    count = 0
+    for name, exc in failures:
+        details = exc.details or {}
+        items = details.get("problems") or [{"row": None, "column": None, "value": None, "expected": exc.message}]
+        count += int(details.get("total") or details.get("count") or len(items))
+        problems += [{"file": name, **item} for item in items]
+    first_name, first = failures[0]
+    return ScorelineError(
+        ErrorCode.INVALID_INPUT,
+        f"{len(failures)} of {total_files} file(s) have problems; first: {first_name}: {first.message}",
+        {"files": [name for name, _ in failures], "total": count, "problems": problems[:MAX_REPORTED_PROBLEMS]},
+    )

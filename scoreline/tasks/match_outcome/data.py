@@ -640,7 +640,7 @@ def to_canonical(raw: bytes, filename: str) -> pd.DataFrame:
 def _zip_to_canonical(raw: bytes, filename: str) -> pd.DataFrame:
     """A zip of match files (e.g. several football-data.co.uk seasons): every CSV in it, as one table,
     de-duplicated by (date, home team, away team); problems name the file inside the zip."""
-    from scoreline.tasks.tabular import union_rows
+    from scoreline.tasks.tabular import files_error, union_rows
 
     try:
         archive = zipfile.ZipFile(io.BytesIO(raw))
@@ -678,23 +678,6 @@ def _is_data_member(name: str) -> bool:
         and bool(base)
         and not base.startswith(".")
         and base.lower().endswith((".csv", ".txt"))
-    )
-
-
-def files_error(failures: list[tuple[str, ScorelineError]], total_files: int) -> ScorelineError:
-    """One 422 for problems in several files: every problem names its file, row, column, value and expectation."""
-    problems: list[dict[str, Any]] = []
-    count = 0
-    for name, exc in failures:
-        details = exc.details or {}
-        items = details.get("problems") or [{"row": None, "column": None, "value": None, "expected": exc.message}]
-        count += int(details.get("total") or details.get("count") or len(items))
-        problems += [{"file": name, **item} for item in items]
-    first_name, first = failures[0]
-    return ScorelineError(
-        ErrorCode.INVALID_INPUT,
-        f"{len(failures)} of {total_files} file(s) have problems; first: {first_name}: {first.message}",
-        {"files": [name for name, _ in failures], "total": count, "problems": problems[:MAX_REPORTED_PROBLEMS]},
     )
 
 

@@ -7,7 +7,7 @@ service's 401 becomes a ``ServiceError`` saying a key is required.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -114,6 +114,56 @@ class IngestClient(_Client):
         )
         return _ingested(self.http.json(response), response.status_code)
 
+    def upload_files(
+        self,
+        task: str,
+        dataset: str,
+        files: Sequence[bytes | Path | tuple[str, bytes | Path]],
+        *,
+        append: bool = False,
+        base_version: str | None = None,
+        timeout_s: float | None = None,
+    ) -> Ingested:
+        """``POST /v1/datasets/{task}/{dataset}`` with several ``file`` parts: one version of all of them; with
+        ``append`` (or ``base_version``) the union with the latest (or that) version, de-duplicated."""
+        parts = []
+        for item in files:
+            name, content = item if isinstance(item, tuple) else (getattr(item, "name", None), item)
+            if name is None:
+                raise ValueError("a filename is needed for uploaded bytes: pass (filename, bytes)")
+            media = "application/zip" if str(name).lower().endswith(".zip") else "text/csv"
+            parts.append(("file", (str(name), content, media)))
+        response = self.http.request(
+            "POST",
+            f"/v1/datasets/{_seg(task)}/{_seg(dataset)}",
+            auth="api",
+            files=parts,
+            params=_append_params(append, base_version),
+            timeout_s=timeout_s,
+        )
+        return _ingested(self.http.json(response), response.status_code)
+
+    def pull_urls(
+        self,
+        task: str,
+        dataset: str,
+        urls: Sequence[str],
+        *,
+        append: bool = False,
+        base_version: str | None = None,
+        timeout_s: float | None = None,
+    ) -> Ingested:
+        """``POST /v1/datasets/{task}/{dataset}`` with ``{"urls"}``: several files pulled into one version."""
+        response = self.http.request(
+            "POST",
+            f"/v1/datasets/{_seg(task)}/{_seg(dataset)}",
+            auth="api",
+            json={"urls": list(urls)},
+            params=_append_params(append, base_version),
+            timeout_s=timeout_s,
+        )
+        return _ingested(self.http.json(response), response.status_code)
+
     def pull_url(self, task: str, dataset: str, url: str, *, timeout_s: float | None = None) -> Ingested:
         """``POST /v1/datasets/{task}/{dataset}`` with ``{"url"}``: ingest downloads the file."""
         response = self.http.request(
@@ -153,6 +203,13 @@ class IngestClient(_Client):
     def object_store_event(self, event: Mapping[str, Any]) -> dict[str, Any]:
         """``POST /v1/events/object-store``: an S3/MinIO bucket notification; a result per record."""
         return self.http.post("/v1/events/object-store", auth="api", json=dict(event))
+
+
+def _append_params(append: bool, base_version: str | None) -> dict[str, str]:
+    params = {"append": "true"} if append else {}
+    if base_version:
+        params["base_version"] = base_version
+    return params
 
 
 def _ingested(body: dict[str, Any], status: int) -> Ingested:

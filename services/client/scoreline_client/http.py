@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any, Literal
@@ -88,7 +88,7 @@ class ServiceHttp:
         auth: Auth = "none",
         params: Mapping[str, Any] | None = None,
         json: Any = None,
-        files: Mapping[str, FileField] | None = None,
+        files: Mapping[str, FileField] | Sequence[tuple[str, FileField]] | None = None,
         headers: Mapping[str, str] | None = None,
         timeout_s: float | None = None,
         attempts: int | None = None,
@@ -176,18 +176,18 @@ class ServiceHttp:
         url: str,
         params: Mapping[str, Any] | None,
         json: Any,
-        files: Mapping[str, FileField] | None,
+        files: Mapping[str, FileField] | Sequence[tuple[str, FileField]] | None,
         headers: dict[str, str],
         timeout: float,
         basic_auth: tuple[str, str] | None,
     ) -> httpx.Response:
         with ExitStack() as stack:
-            opened: dict[str, Any] | None = None
-            if files is not None:
-                opened = {}
-                for field, (filename, content, content_type) in files.items():
+            opened: list[tuple[str, Any]] | None = None
+            if files is not None:  # a mapping, or (field, file) pairs when a field repeats
+                opened = []
+                for field, (filename, content, content_type) in files.items() if isinstance(files, Mapping) else files:
                     body = stack.enter_context(content.open("rb")) if isinstance(content, Path) else content
-                    opened[field] = (filename, body, content_type)
+                    opened.append((field, (filename, body, content_type)))
             kwargs: dict[str, Any] = {"params": params, "json": json, "files": opened, "headers": headers}
             if basic_auth is not None:
                 kwargs["auth"] = httpx.BasicAuth(*basic_auth)

@@ -30,6 +30,8 @@ class DatasetManifest(Loose):
     data_key: str | None = None
     date_min: str | None = None
     date_max: str | None = None
+    sources: list[dict[str, Any]] = Field(default_factory=list)  # every file of a several-file or appended ingest
+    lineage: dict[str, Any] | None = None  # base_version, files, rows_read, duplicates_dropped, rows_added, ...
 
 
 class Ingested(Loose):

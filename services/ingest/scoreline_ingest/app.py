@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import unquote_plus
 
-from fastapi import Depends, FastAPI, Request, Response
+from fastapi import Depends, FastAPI, Query, Request, Response
 from prometheus_client import Counter
 from pydantic import BaseModel, Field
 from scoreline_kit.app import create_app as create_service_app
@@ -24,7 +24,7 @@ from scoreline.tasks import get_task
 from scoreline_ingest.fetch import download
 from scoreline_ingest.notify import DatasetEvent, Notifier
 from scoreline_ingest.settings import IngestSettings
-from scoreline_ingest.upload import discard, receive_upload
+from scoreline_ingest.upload import discard, receive_uploads
 
 PARQUET_MEDIA_TYPE = "application/vnd.apache.parquet"
 
@@ -33,7 +33,23 @@ LANDING_PREFIX = "landing/"
 
 
 class UrlIngestRequest(BaseModel):
-    url: str = Field(description="http(s) URL of a CSV file to pull", examples=["https://example.org/results.csv"])
+    """One URL, or several pulled into one version (e.g. football-data.co.uk seasons)."""
+
+    url: str | None = Field(
+        default=None, description="http(s) URL of a CSV file to pull", examples=["https://example.org/results.csv"]
+    )
+    urls: list[str] | None = Field(
+        default=None,
+        description="several http(s) URLs pulled into one dataset version",
+        examples=[["https://www.football-data.co.uk/mmz4281/2324/E0.csv"]],
+        max_length=100,
+    )
+
+    def all_urls(self) -> list[str]:
+        found = ([self.url] if self.url else []) + list(self.urls or [])
+        if not found:
+            raise ValueError("no url")
+        return found
 
 
 class EventRecordResult(BaseModel):
@@ -55,7 +71,13 @@ _BODY_DOC = {
             "multipart/form-data": {
                 "schema": {
                     "type": "object",
-                    "properties": {"file": {"type": "string", "format": "binary"}},
+                    "properties": {
+                        "file": {
+                            "type": "array",
+                            "items": {"type": "string", "format": "binary"},
+                            "description": "one or several files (repeat the 'file' field), e.g. season CSVs or a zip",
+                        }
+                    },
                     "required": ["file"],
                 }
             },
@@ -95,12 +117,27 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
     )
 
     async def run_ingest(
-        task: str, dataset: str, path: Path, filename: str, kind: Any, url: str | None
+        task: str,
+        dataset: str,
+        path: Path | list[tuple[str, Path]],
+        filename: str,
+        kind: Any,
+        url: str | list[str | None] | None,
+        append: bool = False,
+        base_version: str | None = None,
     ) -> IngestResult:
         try:
-            result = await run_in_threadpool(
-                catalog.ingest, task, dataset, path, filename, source_kind=kind, source_url=url
-            )
+            if isinstance(path, list):
+                result = await run_in_threadpool(
+                    lambda: catalog.ingest_files(
+                        task, dataset, path, append=append, base_version=base_version, source_kind=kind,
+                        source_urls=url if isinstance(url, list) else None,
+                    )
+                )  # fmt: skip
+            else:
+                result = await run_in_threadpool(
+                    catalog.ingest, task, dataset, path, filename, source_kind=kind, source_url=url
+                )
         except ScorelineError as exc:
             rejected_total.labels(exc.code.value).inc()
             raise
@@ -124,41 +161,66 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
         dependencies=[writer],
         openapi_extra=_BODY_DOC,
         tags=["datasets"],
-        summary="Ingest a file (multipart field 'file') or a URL (JSON {'url': ...})",
+        summary="Ingest files (multipart field 'file', repeatable; a zip) or URLs (JSON {'url'} or {'urls'})",
+        description="Several files or URLs become one version. With `append=true` the version is the union "
+        "of the dataset's latest version (or `base_version`) and the new files, de-duplicated by the task's "
+        "keys (match-outcome: date, home team, away team); the manifest's `lineage` records it.",
         responses={200: {"description": "this content was already stored: the existing version"}},
     )
-    async def ingest(task: str, dataset: str, request: Request, response: Response) -> DatasetManifest:
+    async def ingest(
+        task: str,
+        dataset: str,
+        request: Request,
+        response: Response,
+        append: bool = Query(False, description="extend the latest version (or base_version) with these files"),
+        base_version: str | None = Query(None, description="the version to extend (implies append)"),
+    ) -> DatasetManifest:
         get_task(task)
         check_dataset_name(dataset)
         content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if content_type == "application/json":
             try:
                 body = UrlIngestRequest.model_validate_json(await request.body())
+                urls = body.all_urls()
             except ValueError as exc:
                 raise ScorelineError(
                     ErrorCode.INVALID_INPUT,
-                    'invalid JSON body; expected {"url": "http(s)://..."}',
-                    {"field": "url", "expected": "an object with a 'url' string"},
+                    'invalid JSON body; expected {"url": "http(s)://..."} or {"urls": ["http(s)://...", ...]}',
+                    {"field": "url", "expected": "an object with a 'url' string or a 'urls' list"},
                 ) from exc
-            path = staging_file()
+            paths: list[Path] = []
             try:
-                fetched = await run_in_threadpool(
-                    download,
-                    body.url,
-                    path,
-                    max_bytes=settings.max_upload_bytes,
-                    timeout_s=settings.url_timeout_s,
-                    max_redirects=settings.url_max_redirects,
-                )
-                result = await run_ingest(task, dataset, path, fetched.filename, "url", body.url)
+                fetched_files: list[tuple[str, Path]] = []
+                for url in urls:
+                    path = staging_file()
+                    paths.append(path)
+                    fetched = await run_in_threadpool(
+                        download,
+                        url,
+                        path,
+                        max_bytes=settings.max_upload_bytes,
+                        timeout_s=settings.url_timeout_s,
+                        max_redirects=settings.url_max_redirects,
+                    )
+                    fetched_files.append((fetched.filename, path))
+                if len(urls) == 1 and not append and base_version is None:
+                    result = await run_ingest(task, dataset, paths[0], fetched_files[0][0], "url", urls[0])
+                else:
+                    result = await run_ingest(task, dataset, fetched_files, "", "url", list(urls), append, base_version)
             finally:
-                discard(path)
+                for path in paths:
+                    discard(path)
         else:
-            staged = await receive_upload(request, settings.staging_dir, settings.max_upload_bytes)
+            staged = await receive_uploads(request, settings.staging_dir, settings.max_upload_bytes)
             try:
-                result = await run_ingest(task, dataset, staged.path, staged.filename, "upload", None)
+                if len(staged) == 1 and not append and base_version is None:
+                    result = await run_ingest(task, dataset, staged[0].path, staged[0].filename, "upload", None)
+                else:
+                    files = [(item.filename, item.path) for item in staged]
+                    result = await run_ingest(task, dataset, files, "", "upload", None, append, base_version)
             finally:
-                discard(staged.path)
+                for item in staged:
+                    discard(item.path)
         response.status_code = 201 if result.created else 200
         return result.manifest
 

@@ -1,4 +1,4 @@
-"""Stream a multipart upload's ``file`` field to disk, enforcing the size limit while it arrives."""
+"""Stream a multipart upload's ``file`` fields to disk (one or several), enforcing the size limit while they arrive."""
 
 from __future__ import annotations
 
@@ -46,7 +46,16 @@ class _FileField:
 
 
 async def receive_upload(request: Request, staging_dir: Path | None, max_bytes: int) -> StagedUpload:
-    """Write the ``file`` part of a multipart body into a temporary file; the caller deletes it."""
+    """Write the first ``file`` part of a multipart body into a temporary file; the caller deletes it."""
+    staged = await receive_uploads(request, staging_dir, max_bytes)
+    for extra in staged[1:]:
+        discard(extra.path)
+    return staged[0]
+
+
+async def receive_uploads(request: Request, staging_dir: Path | None, max_bytes: int) -> list[StagedUpload]:
+    """Write every ``file`` part of a multipart body into its own temporary file, in order; the caller deletes
+    them. ``max_bytes`` limits all of them together."""
     content_type, params = parse_options_header(request.headers.get("content-type", ""))
     boundary = params.get(b"boundary")
     if content_type != b"multipart/form-data" or not boundary:
@@ -60,12 +69,10 @@ async def receive_upload(request: Request, staging_dir: Path | None, max_bytes: 
 
     if staging_dir is not None:
         staging_dir.mkdir(parents=True, exist_ok=True)
-    handle: BinaryIO = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed below, deleted by the caller
-        prefix="upload-", suffix=".part", dir=staging_dir, delete=False
-    )
-    path = Path(handle.name)
+    staged: list[tuple[Path, BinaryIO, _FileField]] = []
     part = _PartState()
-    found = _FileField()
+    found = _FileField()  # every file part together: size and limit
+    current: list[BinaryIO | None] = [None]
 
     def on_part_begin() -> None:
         nonlocal part
@@ -86,22 +93,30 @@ async def receive_upload(request: Request, staging_dir: Path | None, max_bytes: 
         part.name = options.get(b"name", b"").decode("utf-8", "replace")
         raw_filename = options.get(b"filename")
         part.filename = raw_filename.decode("utf-8", "replace") if raw_filename is not None else None
-        if part.name == FILE_FIELD and not found.seen:
+        if part.name == FILE_FIELD:
             found.seen = True
-            found.filename = part.filename
+            handle: BinaryIO = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed below, deleted by the caller
+                prefix="upload-", suffix=".part", dir=staging_dir, delete=False
+            )
+            field_state = _FileField(seen=True, filename=part.filename)
+            staged.append((Path(handle.name), handle, field_state))
+            current[0] = handle
 
     def on_part_data(data: bytes, start: int, end: int) -> None:
-        if part.name != FILE_FIELD or found.finished:
+        handle = current[0]
+        if part.name != FILE_FIELD or handle is None:
             return
         found.size += end - start
+        staged[-1][2].size += end - start
         if found.size > max_bytes:
             found.over_limit = True
             return
         handle.write(data[start:end])
 
     def on_part_end() -> None:
-        if part.name == FILE_FIELD:
-            found.finished = True
+        if part.name == FILE_FIELD and current[0] is not None:
+            current[0].close()
+            current[0] = None
 
     parser = MultipartParser(
         boundary,
@@ -123,7 +138,8 @@ async def receive_upload(request: Request, staging_dir: Path | None, max_bytes: 
                 raise _too_large(max_bytes, received)
             parser.write(chunk)
         parser.finalize()
-        handle.close()
+        for _, handle, _ in staged:
+            handle.close()
         if found.over_limit:
             raise _too_large(max_bytes, found.size)
         if not found.seen:
@@ -133,8 +149,9 @@ async def receive_upload(request: Request, staging_dir: Path | None, max_bytes: 
                 {"field": FILE_FIELD, "expected": "a file part"},
             )
     except BaseException as exc:
-        handle.close()
-        path.unlink(missing_ok=True)
+        for path, handle, _ in staged:
+            handle.close()
+            path.unlink(missing_ok=True)
         if isinstance(exc, ScorelineError):
             raise
         if isinstance(exc, Exception) and type(exc).__module__.startswith("python_multipart"):
@@ -142,7 +159,10 @@ async def receive_upload(request: Request, staging_dir: Path | None, max_bytes: 
                 ErrorCode.INVALID_INPUT, f"malformed multipart body: {exc}; expected multipart/form-data"
             ) from exc
         raise
-    return StagedUpload(path, found.filename or "upload.csv", found.size)
+    return [
+        StagedUpload(path, state.filename or ("upload.csv" if index == 0 else f"upload-{index + 1}.csv"), state.size)
+        for index, (path, _, state) in enumerate(staged)
+    ]
 
 
 def discard(path: Path) -> None:

@@ -12,7 +12,8 @@ from scoreline_launcher.stack import LocalStack, StackSettings, resolve_keys
 
 from scoreline.tasks import task_ids
 
-pytestmark = pytest.mark.slow
+# The session stack's setup (4 tasks trained, match-outcome on 49,520 real matches) runs inside the first test.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
 
 
 def test_every_task_is_served_after_bootstrap(local_stack: LocalStack) -> None:
