@@ -56,7 +56,15 @@ WEBHOOK_SECRET = "benchmark-webhook-secret"
 ADMIN_KEY = "benchmark-admin-key"
 MODEL = "scoreline-match-outcome"
 
-LUA = """
+LUA_DONE = """
+done = function(summary, latency, requests)
+  io.write(string.format("RESULT %d %d %d %d %d %d\\n", summary.requests, summary.duration,
+    latency:percentile(50), latency:percentile(99), summary.errors.status,
+    summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout))
+end
+"""
+LUA = (
+    """
 local bodies = {}
 local i = 0
 init = function(args)
@@ -66,12 +74,39 @@ request = function()
   i = (i % #bodies) + 1
   return wrk.format("POST", nil, {["Content-Type"] = "application/json"}, bodies[i])
 end
-done = function(summary, latency, requests)
-  io.write(string.format("RESULT %d %d %d %d %d %d\\n", summary.requests, summary.duration,
-    latency:percentile(50), latency:percentile(99), summary.errors.status,
-    summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout))
+"""
+    + LUA_DONE
+)
+
+# A fresh body on every request: random teams, date, venue and competition (more distinct requests than
+# model-api's memo holds, so nearly every one is a memo miss). args: teams file (JSON strings, one a line),
+# body shape ("instances" for model-api, "dataframe_records" for mlflow models serve).
+LUA_FRESH = (
+    """
+local teams = {}
+local shape = "instances"
+local competitions = {'"Friendly"', '"FIFA World Cup"', '"UEFA Euro qualification"', '"Copa America"',
+  '"UEFA Nations League"', '"African Cup of Nations"'}
+init = function(args)
+  for line in io.lines(args[1]) do teams[#teams + 1] = line end
+  shape = args[2]
+  local address = tonumber(string.match(tostring({}), "0x(%x+)") or "0", 16) or 0
+  math.randomseed(os.time() + address % 1000003)
+end
+request = function()
+  local home = math.random(#teams)
+  local away = math.random(#teams - 1)
+  if away >= home then away = away + 1 end
+  local instance = string.format(
+    '{"home_team":%s,"away_team":%s,"date":"%04d-%02d-%02d","neutral":%s,"competition":%s}',
+    teams[home], teams[away], math.random(2024, 2027), math.random(12), math.random(28),
+    math.random() < 0.3 and "true" or "false", competitions[math.random(#competitions)])
+  return wrk.format("POST", nil, {["Content-Type"] = "application/json"},
+    '{"' .. shape .. '":[' .. instance .. ']}')
 end
 """
+    + LUA_DONE
+)
 
 
 def train_small(seed: int, max_depth: int) -> TrainingResult:
@@ -116,20 +151,29 @@ def pin(pid: int, cpus: frozenset[int]) -> None:
 
 
 def wrk(
-    url: str, bodies: list[str], seconds: int, connections: int, work: Path, server: ServerProcess | None = None
+    url: str,
+    bodies: list[str],
+    seconds: int,
+    connections: int,
+    work: Path,
+    server: ServerProcess | None = None,
+    fresh: str | None = None,
 ) -> dict[str, float]:
     """A bounded wrk run. With ``server``: the server has one core to itself and wrk (and the
     Elasticsearch stand-in) the others, so every server is measured on the same CPU budget and
-    a dependency running on this machine does not take the server's core."""
-    script, data = work / "post.lua", work / f"bodies-{abs(hash(url))}.txt"
-    script.write_text(LUA)
+    a dependency running on this machine does not take the server's core.
+
+    ``fresh``: the body shape ("instances" or "dataframe_records") of a fresh random request each
+    time, ``bodies`` then being the team names (JSON strings) to draw from; else ``bodies`` in turn."""
+    script, data = work / ("fresh.lua" if fresh else "post.lua"), work / f"bodies-{abs(hash(url))}-{fresh}.txt"
+    script.write_text(LUA_FRESH if fresh else LUA)
     data.write_text("\n".join(bodies) + "\n")
     if server is not None:
         pin(server.process.pid, SERVER_CPUS)
     try:
         out = subprocess.run(
             ["wrk", "-t", "2", "-c", str(connections), "-d", f"{seconds}s", "--timeout", "10s", "-s", str(script),
-             url, "--", str(data)],
+             url, "--", str(data), *([fresh] if fresh else [])],
             capture_output=True, text=True, check=True, timeout=seconds + 60,
             preexec_fn=(lambda: os.sched_setaffinity(0, CLIENT_CPUS)) if server is not None else None,
         ).stdout  # fmt: skip
@@ -294,6 +338,99 @@ def print_es(
           "(osmem at nice 19; a record being replayed counts twice)")  # fmt: skip
 
 
+def mlflow_serve_process(mlflow_url: str, logs: Path) -> ServerProcess:
+    serve_port = free_port()
+    return ServerProcess(
+        "mlflow-serve",
+        [str(VENV_BIN / "mlflow"), "models", "serve", "-m", f"models:/{MODEL}@champion", "--env-manager", "local",
+         "--host", "127.0.0.1", "--port", str(serve_port)],
+        serve_port, health_path="/ping", log_path=logs / "mlflow-serve.log",
+        env={"MLFLOW_TRACKING_URI": mlflow_url},
+    )  # fmt: skip
+
+
+def bare_process(logs: Path, factory: str = "create_app") -> ServerProcess:
+    """The bare endpoint: ``create_app`` through FastAPI routing, ``create_raw_app`` a raw ASGI handler (as
+    model-api's predict fast path answers before routing)."""
+    bare_port = free_port()
+    return ServerProcess(
+        f"bare-{factory}",
+        [str(VENV_BIN / "uvicorn"), f"_bare_app:{factory}", "--factory", "--host", "127.0.0.1", "--port",
+         str(bare_port), "--loop", "uvloop", "--http", "httptools", "--no-access-log", "--log-level", "warning"],
+        bare_port, health_path="/healthz", cwd=Path(__file__).resolve().parent, log_path=logs / f"bare-{factory}.log",
+    )  # fmt: skip
+
+
+def serve_rounds(
+    args: argparse.Namespace,
+    stack: ExitStack,
+    work: Path,
+    logs: Path,
+    mlflow_url: str,
+    api: ServerProcess,
+    bodies: list[str],
+    instances: list[dict[str, Any]],
+    teams: list[str],
+) -> None:
+    """model-api on memo hits (the 3 input-example bodies, repeated) and on misses (a fresh random body per
+    request) against ``mlflow models serve`` (same champion, same two kinds of bodies) and the bare endpoints,
+    in rounds that alternate the servers so a slow spell of the shared machine hits them all. Figures are
+    medians over the rounds, ratios medians of the rounds' ratios."""
+    mlflow_serve = stack.enter_context(mlflow_serve_process(mlflow_url, logs).start(timeout_s=300, ready=ready))
+    serve_bodies = [json.dumps({"dataframe_records": [i]}) for i in instances]
+    httpx.post(f"{mlflow_serve.url}/invocations", content=serve_bodies[0],
+               headers={"Content-Type": "application/json"}, timeout=60).raise_for_status()  # fmt: skip
+    bare = stack.enter_context(bare_process(logs).start(timeout_s=60))
+    bare_raw = stack.enter_context(bare_process(logs, "create_raw_app").start(timeout_s=60))
+    predict = f"{api.url}/v1/{TASK}/predict"
+    for body in bodies:  # the memo holds the input examples once they were asked
+        httpx.post(predict, content=body, timeout=10)
+    plans: dict[str, tuple[str, list[str], str | None, ServerProcess]] = {
+        "model-api (memo hits)": (predict, bodies, None, api),
+        "model-api (fresh)": (predict, teams, "instances", api),
+        "mlflow serve (repeat)": (f"{mlflow_serve.url}/invocations", serve_bodies, None, mlflow_serve),
+        "mlflow serve (fresh)": (f"{mlflow_serve.url}/invocations", teams, "dataframe_records", mlflow_serve),
+        "bare (FastAPI route)": (f"{bare.url}/predict", bodies, None, bare),
+        "bare (raw ASGI)": (f"{bare_raw.url}/predict", bodies, None, bare_raw),
+    }
+    runs: dict[str, list[dict[str, float]]] = {name: [] for name in plans}
+    print(f"model-api vs mlflow models serve vs bare endpoints: {args.rounds} rounds of {args.seconds} s, "
+          f"{args.connections} connections; load average before: {os.getloadavg()[0]:.2f}")  # fmt: skip
+    for round_number in range(args.rounds):
+        for name, (url, data, fresh, server) in plans.items():
+            runs[name].append(wrk(url, data, args.seconds, args.connections, work, server, fresh=fresh))
+        print(f"   round {round_number + 1}: " + ", ".join(f"{n} {r[-1]['rps']:.0f}/s" for n, r in runs.items())
+              + f"; load {os.getloadavg()[0]:.2f}")  # fmt: skip
+    median = statistics.median
+    print()
+    print(f"{'server':<24}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'non-2xx':>10}{'errors':>8}")
+    for name, measured in runs.items():
+        print(f"{name:<24}{median(r['rps'] for r in measured):>10.0f}{median(r['p50_ms'] for r in measured):>10.2f}"
+              f"{median(r['p99_ms'] for r in measured):>10.2f}{sum(r['non_2xx'] for r in measured):>10.0f}"
+              f"{sum(r['socket_errors'] for r in measured):>8.0f}")  # fmt: skip
+
+    def ratio(ours: str, theirs: str, key: str = "rps") -> float:
+        return median(a[key] / b[key] for a, b in zip(runs[ours], runs[theirs], strict=True))
+
+    print()
+    print("ratios (median of the rounds' ratios):")
+    for ours, theirs, goal in (
+        ("model-api (fresh)", "mlflow serve (fresh)", ">= 20x (issue 18)"),
+        ("model-api (fresh)", "bare (raw ASGI)", ">= 0.5x (issue 18)"),
+        ("model-api (fresh)", "bare (FastAPI route)", ""),
+        ("model-api (memo hits)", "mlflow serve (repeat)", ">= 40x (issue 17)"),
+        ("model-api (memo hits)", "bare (FastAPI route)", ">= 0.8x (issue 17)"),
+        ("model-api (memo hits)", "bare (raw ASGI)", ""),
+    ):
+        print(f"   {ours:<22} / {theirs:<22} throughput {ratio(ours, theirs):>7.2f}x  {goal}")
+    for ours, theirs, goal in (
+        ("model-api (fresh)", "mlflow serve (fresh)", "<= 0.1x (issue 18)"),
+        ("model-api (memo hits)", "mlflow serve (repeat)", "<= 0.1x (issue 17)"),
+    ):
+        print(f"   {ours:<22} / {theirs:<22} p99        {ratio(ours, theirs, 'p99_ms'):>7.3f}x  {goal}")
+    print(f"load average after: {os.getloadavg()[0]:.2f} (2 cores shared with other work)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=20)
@@ -302,7 +439,10 @@ def main() -> None:
     parser.add_argument("--swaps", type=int, default=3)
     parser.add_argument("--rounds", type=int, default=3, help="rounds of the logging on/off/ES comparison")
     parser.add_argument(
-        "--only", choices=["batch", "es"], help="run one part only (batch: section 4; es: the ES sink vs logging off)"
+        "--only",
+        choices=["batch", "es", "serve"],
+        help="run one part only (batch: section 4; es: the ES sink vs logging off; serve: model-api on memo hits "
+        "and on fresh requests vs mlflow models serve and the bare endpoints, in alternating rounds)",
     )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
@@ -340,6 +480,11 @@ def main() -> None:
 
         results: dict[str, dict[str, float]] = {}
         api = stack.enter_context(model_api(work, mlflow.url, logs).start(timeout_s=120, ready=ready))
+        if args.only == "serve":
+            teams = [json.dumps(name) for name in sorted(bundle.serving_state["teams"])]
+            serve_rounds(args, stack, work, logs, mlflow.url, api, bodies, instances, teams)
+            shutil.rmtree(work, ignore_errors=True)
+            return
         if args.only == "batch":
             print_batch(*batch_figures(api, bundle, args.rows))
             shutil.rmtree(work, ignore_errors=True)
