@@ -34,6 +34,7 @@ BOOSTER_FILE = "booster.ubj"
 BUNDLE_FILE = "bundle.json"
 BUNDLE_FORMAT = "scoreline-bundle/1"
 PRIOR_C = 1.0  # inverse L2 strength of the prior's logistic regression (on standardized features)
+FEW_ROWS = 256  # predict_rows of at most this many rows adds a prior's margin itself (see _few_rows_with_prior)
 
 Requests = pd.DataFrame | Sequence[Mapping[str, Any]]
 
@@ -150,6 +151,7 @@ class ModelBundle:
 
     def __post_init__(self) -> None:
         self._prior_index: tuple[LogisticPrior | None, np.ndarray | None] = (None, None)
+        self._base_offset: tuple[Any, np.ndarray | None] = (None, None)
 
     def _prior_columns(self) -> np.ndarray | None:
         """Positions of the prior's features among ``feature_names`` (cached per prior)."""
@@ -195,10 +197,12 @@ class ModelBundle:
             matrix = matrix[np.newaxis]
         columns = self._prior_columns()
         margin = None if columns is None or self.prior is None else self.prior.margin(matrix[:, columns])
+        kind = self.task.kind
+        if margin is not None and len(matrix) <= FEW_ROWS and kind in ("binary", "multiclass"):
+            return self._few_rows_with_prior(matrix, margin, kind == "binary")
         output = np.asarray(
             self.booster.inplace_predict(matrix, validate_features=False, base_margin=margin), dtype=np.float64
         )
-        kind = self.task.kind
         if kind == "binary":
             output = np.column_stack([1.0 - output, output])
         elif kind == "multiclass":
@@ -209,6 +213,35 @@ class ModelBundle:
             if self.target_scale_feature is not None:
                 output = output * target_scale(matrix[:, self.feature_names.index(self.target_scale_feature)])
         return output
+
+    def _few_rows_with_prior(self, matrix: np.ndarray, margin: np.ndarray, binary: bool) -> np.ndarray:
+        """:meth:`predict_rows` of a few rows with a prior, without handing XGBoost a base margin.
+
+        Setting a base margin fills XGBoost's meta info with its global thread pool (all cores, not the
+        booster's one thread): milliseconds per call on a busy machine for one row. The trees' margin
+        without it is ``base score + trees``; replacing the base score by the prior's margin and applying
+        the objective's link here gives the same probabilities (up to float32 rounding)."""
+        trees = np.asarray(self.booster.inplace_predict(matrix, validate_features=False, predict_type="margin"))
+        scores = trees.astype(np.float64).reshape(margin.shape) - self._base_score_margin() + margin
+        if binary:
+            positive = 1.0 / (1.0 + np.exp(-scores))
+            return np.column_stack([1.0 - positive, positive])
+        scores = np.exp(scores - scores.max(axis=1, keepdims=True))
+        return scores / scores.sum(axis=1, keepdims=True)
+
+    def _base_score_margin(self) -> np.ndarray:
+        """The booster's base score in margin space, per output (what a base margin replaces), cached per booster."""
+        booster, offset = self._base_offset
+        if booster is not self.booster or offset is None:
+            row = np.full((1, max(len(self.feature_names), self.booster.num_features())), np.nan, dtype=np.float32)
+            plain = np.asarray(self.booster.inplace_predict(row, validate_features=False, predict_type="margin"))
+            zero = np.zeros(plain.shape, dtype=np.float32)
+            with_zero = self.booster.inplace_predict(
+                row, validate_features=False, predict_type="margin", base_margin=zero
+            )
+            offset = (plain.astype(np.float64) - np.asarray(with_zero, dtype=np.float64)).reshape(-1)
+            self._base_offset = (self.booster, offset)
+        return offset
 
     def contributions(self, rows: np.ndarray) -> np.ndarray:
         """Per-feature contributions to the margin of the predicted quantity: ``(n, features)``; multiclass:
@@ -265,7 +298,6 @@ class ModelBundle:
         output = self.predict_features(features)
         rows = len(output) // self.task.horizon if self.task.kind == "forecast" else len(output)
         return pd.DataFrame(np.asarray(output).reshape(rows, -1), columns=self.output_columns())
-
 
     def save(self, directory: Path | str) -> Path:
         directory = Path(directory)

@@ -45,7 +45,10 @@ class Predictor:
     the model call: their feature rows come from a per-version memo (features depend only on the
     instance and the version's serving state) and go straight to ``booster.inplace_predict``. The
     fast path is used only if it reproduces ``bundle.predict_proba`` on the model's own input
-    example (checked by :meth:`enable_fast_path`).
+    example (checked by :meth:`enable_fast_path`). A memo miss computes its rows with the task's
+    array path (``Task.compile_serving`` once per version, ``Task.serving_rows`` per request: no
+    DataFrame) when the task has one and it reproduces ``serving_features`` on the input example,
+    and all of a request's missing rows take one booster call.
     """
 
     def __init__(self, bundle: Any, task: Task) -> None:
@@ -59,6 +62,7 @@ class Predictor:
         self.feature_names: list[str] = list(getattr(bundle, "feature_names", []) or [])
         self._booster = getattr(bundle, "booster", None)
         self._fast = False
+        self._compiled: Any = None  # the task's few-row serving state (Task.compile_serving), when it has one
         self._memo: OrderedDict[tuple, MemoRow] = OrderedDict()
         self._memo_lock = threading.Lock()
 
@@ -110,9 +114,8 @@ class Predictor:
             found = [self._memo.get(key) for key in keys]
         missing = [i for i, hit in enumerate(found) if hit is None]
         if missing:
-            frame = self.bundle.features(pd.DataFrame([dict(instances[i]) for i in missing]))
-            rows = frame[self.feature_names].to_numpy(dtype=float)
-            probabilities = self._booster_proba(rows).reshape(len(missing), -1)
+            rows = self._feature_rows([instances[i] for i in missing])
+            probabilities = self._booster_proba(rows).reshape(len(missing), -1)  # one booster call for all
             per = self.rows_per_instance
             with self._memo_lock:
                 for j, i in enumerate(missing):
@@ -123,6 +126,24 @@ class Predictor:
         if len(memo) == 1:
             return memo[0].probabilities[np.newaxis], memo[0].features[np.newaxis], memo
         return np.array([hit.probabilities for hit in memo]), np.array([hit.features for hit in memo]), memo
+
+    def _feature_rows(self, instances: Sequence[Mapping[str, Any]]) -> np.ndarray:
+        """Feature rows (in ``feature_names`` order) of a few instances: the task's array path when it has
+        one (no DataFrame per request), else its ``serving_features``."""
+        if self._compiled is not None:
+            return np.asarray(self.task.serving_rows(self._compiled, instances), dtype=float)
+        frame = self.bundle.features(pd.DataFrame([dict(instance) for instance in instances]))
+        return frame[self.feature_names].to_numpy(dtype=float)
+
+    def _compile(self) -> Any:
+        """The task's few-row serving state for this version (None when the task has none or it fails)."""
+        state = getattr(self.bundle, "serving_state", None)
+        if state is None or not self.feature_names:
+            return None
+        try:
+            return self.task.compile_serving(state, self.feature_names)
+        except Exception:
+            return None
 
     def _booster_proba(self, rows: np.ndarray) -> np.ndarray:
         predict_rows = getattr(self.bundle, "predict_rows", None)  # the bundle's own row API (e.g. a prior margin)
@@ -138,7 +159,12 @@ class Predictor:
         if self._booster is None or not hasattr(self._booster, "inplace_predict") or not example:
             return False
         try:
-            expected, _ = self.predict_frame(pd.DataFrame(list(example)))
+            expected, expected_features = self.predict_frame(pd.DataFrame(list(example)))
+            self._compiled = self._compile()
+            if self._compiled is not None and not _same_rows(
+                self._feature_rows(example)[:: self.rows_per_instance], expected_features
+            ):
+                self._compiled = None  # the task's array path disagrees with its table path: not used
             self._fast = True
             got, _ = self.predict_instances(example)
             self._fast = got.shape == expected.shape and bool(
@@ -150,6 +176,10 @@ class Predictor:
             with self._memo_lock:
                 self._memo.clear()
         return self._fast
+
+
+def _same_rows(got: np.ndarray, expected: np.ndarray) -> bool:
+    return got.shape == expected.shape and bool(np.allclose(got, expected, rtol=1e-12, atol=1e-12, equal_nan=True))
 
 
 @dataclass(frozen=True)

@@ -206,6 +206,21 @@ class Task(ABC):
 
         One row per request; ``forecast``: ``horizon`` rows per request, request-major."""
 
+    # Optional fast path for a few instances (model-api's single predictions): a task that implements both
+    # ``compile_serving`` and ``serving_rows`` has its few-row features computed from plain dicts and arrays;
+    # every other task is served through ``serving_features`` (a DataFrame per request).
+    def compile_serving(self, state: dict[str, Any], feature_names: Sequence[str]) -> Any | None:
+        """The serving state in a form that answers a few instances quickly (e.g. arrays indexed by entity),
+        built once per served version; None (the default): no fast path."""
+        return None
+
+    def serving_rows(self, compiled: Any, instances: Sequence[Mapping[str, Any]]) -> np.ndarray:
+        """Features of validated request instances (JSON-mode dicts with defaults, as ``request_model`` dumps
+        them) as a float matrix whose columns are ``compile_serving``'s ``feature_names`` in order: exactly the
+        rows ``serving_features`` gives for the same requests (``forecast``: ``horizon`` rows per instance), and
+        the same errors."""
+        raise NotImplementedError(f"task {self.id!r} has no few-row serving path")
+
     def state_summary(self, state: dict[str, Any]) -> dict[str, dict[str, Any]]:
         """What the served state says about each entity (e.g. a team's rating and form), for people to read."""
         return {}

@@ -13,6 +13,7 @@ Serving reads the state at the end of the data through the very same row functio
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from functools import lru_cache
@@ -644,3 +645,79 @@ def serving_features(
         state.params.goal_home_advantage, out,
     )  # fmt: skip
     return pd.DataFrame(out, index=requests.index, columns=list(FEATURE_NAMES), copy=False)
+
+
+# ---- a few requests at a time (model-api's single predictions) --------------------------------------
+
+
+class ServingArrays:
+    """A state ready for few-row serving: team name → index, pair → index, today's day number, and the
+    columns of a model's ``feature_names`` among ``FEATURE_NAMES`` (built once per served version)."""
+
+    def __init__(self, state: RatingState, feature_names: Sequence[str]) -> None:
+        unknown = [name for name in feature_names if name not in FEATURE_NAMES]
+        if unknown:
+            raise ValueError(f"features {unknown} are not match-outcome features; expected some of {FEATURE_NAMES}")
+        self.state = state
+        self.columns = np.array([FEATURE_NAMES.index(name) for name in feature_names], dtype=np.int64)
+        self.params = (state.params.elo_initial, state.params.elo_home_advantage, state.params.goal_home_advantage)
+        self._today = (-1, 0)  # (date.today() ordinal, its day number)
+
+    def today(self) -> int:
+        ordinal = date.today().toordinal()
+        if self._today[0] != ordinal:
+            self._today = (ordinal, ordinal - _EPOCH_ORDINAL)
+        return self._today[1]
+
+
+_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
+
+
+@lru_cache(maxsize=65_536)
+def _day_of(text: str) -> int:
+    """Day number of a request's date text (JSON mode: ``YYYY-MM-DD``); others as pandas reads them."""
+    try:
+        return date.fromisoformat(text).toordinal() - _EPOCH_ORDINAL
+    except ValueError:
+        return int(_request_days(pd.Series([text], dtype=object), 0)[0])
+
+
+def serving_rows(compiled: ServingArrays, instances: Sequence[Mapping[str, Any]]) -> np.ndarray:
+    """:func:`serving_features` of a few validated request dicts, as a float matrix in ``compiled.columns``
+    order, without a DataFrame: team indices from dicts into the state's arrays, then the same kernel."""
+    state = compiled.state
+    n = len(instances)
+    home = np.empty(n, dtype=np.int64)
+    away = np.empty(n, dtype=np.int64)
+    day = np.empty(n, dtype=np.int64)
+    neutral = np.empty(n, dtype=np.bool_)
+    tier = np.empty(n, dtype=np.int64)
+    pair = np.empty(n, dtype=np.int64)
+    teams, pairs = state.team_index, state.pair_index
+    today = -1
+    for i, instance in enumerate(instances):
+        h = teams.get(instance.get("home_team"), -1)  # type: ignore[arg-type]
+        a = teams.get(instance.get("away_team"), -1)  # type: ignore[arg-type]
+        if h < 0 or a < 0:  # the table path says which rows and fields, in its words
+            return serving_features(state, pd.DataFrame(list(instances))).to_numpy()[:, compiled.columns]
+        home[i], away[i] = h, a
+        pair[i] = pairs.get((h, a) if h < a else (a, h), -1)
+        when = instance.get("date")
+        if when is None:
+            if today < 0:
+                today = compiled.today()
+            day[i] = today
+        else:
+            day[i] = _day_of(str(when))
+        neutral[i] = bool(instance.get("neutral", False))
+        competition = instance.get("competition")
+        tier[i] = TIER_FRIENDLY if competition is None else competition_tier(str(competition))
+    out = np.empty((n, N_FEATURES))
+    _serve(
+        home, away, day, neutral, tier, pair, home <= away,
+        state.elo, state.form_weight, state.form_points, state.form_goals_for, state.form_goals_against,
+        state.attack, state.defence, state.goal_mu,
+        state.last_day, state.played, state.h2h_matches, state.h2h_first_wins, state.h2h_draws,
+        state.h2h_first_goal_diff, *compiled.params, out,
+    )  # fmt: skip
+    return out[:, compiled.columns]

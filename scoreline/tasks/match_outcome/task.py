@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, fields
 from datetime import date as Date
 from pathlib import Path
 from typing import Any, ClassVar
 
+import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
-from scoreline.tasks.base import EntityField, MetricSpec, PredictionKind, Task
+from scoreline.tasks.base import EntityField, MetricSpec, PredictionKind, Task, TrainingTable
 
 # The international results (CC0) kept in the repository: data/international_results/ (README.md there).
 BUNDLED_RESULTS = Path(__file__).resolve().parents[3] / "data" / "international_results" / "results.csv"
@@ -27,6 +29,13 @@ class MatchRequest(BaseModel):
     date: Date | None = Field(default=None, description="kick-off date; today when omitted")
     neutral: bool = Field(default=False, description="played at a neutral venue (no home advantage)")
     competition: str = Field(default="Friendly", max_length=200, examples=["FIFA World Cup", "Friendly"])
+
+
+@dataclass
+class MatchTrainingTable(TrainingTable):
+    """A match table with the betting market's home/draw/away probabilities per row (NaN without odds)."""
+
+    market: np.ndarray | None = None
 
 
 class MatchOutcomeTask(Task):
@@ -82,6 +91,28 @@ class MatchOutcomeTask(Task):
 
         return build_features(canonical)[0]
 
+    def training_table(self, canonical: pd.DataFrame) -> TrainingTable:
+        """The default table, plus the betting market's probabilities per row when the data has odds."""
+        table = super().training_table(canonical)
+        if not any(str(c).startswith("odds_") for c in canonical.columns):
+            return table
+        from scoreline.tasks.match_outcome.data import market_probabilities
+
+        order = pd.to_datetime(canonical["date"]).to_numpy().argsort(kind="stable")  # the default table's order
+        market = market_probabilities(canonical.iloc[order])
+        return MatchTrainingTable(**{f.name: getattr(table, f.name) for f in fields(TrainingTable)}, market=market)
+
+    def baselines(self, table: TrainingTable, fit_rows: Any, score_rows: Any) -> dict[str, Any]:
+        """``bookmaker``: the market's probabilities (1/odds normalised, closing prices first) when every scored
+        row has odds (football-data.co.uk files); users judge a football model against the market."""
+        market = getattr(table, "market", None)
+        if market is None:
+            return {}
+        scored = market[score_rows]
+        if len(scored) == 0 or not np.isfinite(scored).all():
+            return {}
+        return {"bookmaker": scored}
+
     def target(self, canonical: pd.DataFrame) -> pd.Series:
         home = canonical["home_score"].to_numpy()
         away = canonical["away_score"].to_numpy()
@@ -97,6 +128,16 @@ class MatchOutcomeTask(Task):
         from scoreline.tasks.match_outcome.features import serving_features
 
         return serving_features(_compiled_state(state), requests)
+
+    def compile_serving(self, state: dict[str, Any], feature_names: Sequence[str]) -> Any | None:
+        from scoreline.tasks.match_outcome.features import ServingArrays
+
+        return ServingArrays(_compiled_state(state), feature_names)
+
+    def serving_rows(self, compiled: Any, instances: Sequence[Mapping[str, Any]]) -> Any:
+        from scoreline.tasks.match_outcome.features import serving_rows
+
+        return serving_rows(compiled, instances)
 
     def describe(
         self,

@@ -259,3 +259,49 @@ def test_serving_features_do_not_depend_on_column_types(matches: list, rows: lis
     # Categories in another order than first appearance, and unused ones.
     shuffled = plain.astype({"home_team": pd.CategoricalDtype([*reversed(TEAMS), "Atlantis", "Nowhere"])})
     pd.testing.assert_frame_equal(serving_features(state, shuffled, unknown_teams="new"), expected)
+
+
+valid_request = st.fixed_dictionaries(
+    {
+        "home_team": st.sampled_from(TEAMS),
+        "away_team": st.sampled_from(TEAMS),
+        "date": st.one_of(st.none(), st.dates(min_value=pd.Timestamp("1960-01-01").date()).map(str)),
+        "neutral": st.booleans(),
+        "competition": st.sampled_from([*COMPETITIONS, "Copa América", "friendly tournament"]),
+    }
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(match, min_size=1, max_size=20),
+    st.lists(valid_request, min_size=1, max_size=8),
+    st.permutations(FEATURE_NAMES),
+    st.integers(1, len(FEATURE_NAMES)),
+)
+def test_serving_rows_equal_serving_features(matches: list, rows: list, names: list, keep: int) -> None:
+    """The few-row array path gives the table path's features, in any model's feature order."""
+    state = json.loads(json.dumps(TASK.serving_state(random_table(matches))))
+    known = set(state["teams"])
+    rows = [row for row in rows if row["home_team"] in known and row["away_team"] in known]
+    if not rows:
+        return
+    feature_names = list(names[:keep])
+    compiled = TASK.compile_serving(state, feature_names)
+    expected = TASK.serving_features(state, pd.DataFrame(rows))[feature_names].to_numpy()
+    got = TASK.serving_rows(compiled, rows)
+    np.testing.assert_array_equal(got, expected)
+
+
+def test_serving_rows_refuse_unknown_teams_as_the_table_path_does() -> None:
+    state = TASK.serving_state(table([("2020-01-01", "A", "B", 2, 0, "Friendly", False)]))
+    compiled = TASK.compile_serving(state, list(FEATURE_NAMES))
+    rows = [{"home_team": "A", "away_team": "B"}, {"home_team": "Atlantis", "away_team": "A"}]
+    with pytest.raises(ScorelineError) as table_error:
+        TASK.serving_features(state, pd.DataFrame(rows))
+    with pytest.raises(ScorelineError) as rows_error:
+        TASK.serving_rows(compiled, rows)
+    assert rows_error.value.code == ErrorCode.INVALID_INPUT
+    assert rows_error.value.details == table_error.value.details
+    with pytest.raises(ValueError, match="not match-outcome features"):
+        TASK.compile_serving(state, ["elo_home", "shots_on_target"])

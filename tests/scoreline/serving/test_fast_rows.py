@@ -1,0 +1,104 @@
+"""Memo misses take the task's few-row array path and one booster call: same answers as the bundle in process."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from scoreline.serving.holder import ModelHolder
+from scoreline.serving.model import Predictor, ServedModel
+from scoreline.serving.service import PredictionService
+from scoreline.serving.validation import EntityIndex
+from scoreline.tasks import get_task
+from tests.scoreline.serving.models import TASK
+
+COMPETITIONS = ["Friendly", "FIFA World Cup", "UEFA Euro qualification", "Copa América", "Baltic Cup"]
+
+
+def service_for(bundle: Any, task: Any = None) -> tuple[PredictionService, Predictor]:
+    task = task or get_task(TASK)
+    predictor = Predictor(bundle, task)
+    predictor.enable_fast_path(bundle.input_example)
+    holder = ModelHolder((TASK,))
+    holder.swap(ServedModel(TASK, "scoreline-match-outcome", "1", "champion", "cache", bundle, predictor,
+                            entities=EntityIndex(task, bundle.serving_state)))  # fmt: skip
+    return PredictionService(holder, None), predictor
+
+
+@st.composite
+def instances(draw: st.DrawFn, teams: list[str]) -> dict[str, Any]:
+    home, away = draw(st.lists(st.sampled_from(teams), min_size=2, max_size=2, unique=True))
+    instance: dict[str, Any] = {"home_team": home, "away_team": away}
+    if draw(st.booleans()):
+        instance["date"] = draw(st.dates(dt.date(1990, 1, 1), dt.date(2035, 12, 31))).isoformat()
+    if draw(st.booleans()):
+        instance["neutral"] = draw(st.booleans())
+    if draw(st.booleans()):
+        instance["competition"] = draw(st.sampled_from(COMPETITIONS))
+    return instance
+
+
+def probabilities(payload: dict[str, Any]) -> np.ndarray:
+    return np.array([[p["probabilities"][c] for c in ("home", "draw", "away")] for p in payload["predictions"]])
+
+
+def test_served_answers_equal_the_bundle_on_a_miss_and_the_next_hit(small_bundle: Any) -> None:
+    teams = sorted(small_bundle.serving_state["teams"])
+    _, predictor = service_for(small_bundle)
+    assert predictor.fast_path and predictor._compiled is not None  # the task's array path is in use
+
+    @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(st.lists(instances(teams), min_size=1, max_size=5))
+    def check(batch: list[dict[str, Any]]) -> None:
+        fresh, _ = service_for(small_bundle)  # a new version: every request below starts as a miss
+        expected = small_bundle.predict_proba(pd.DataFrame(batch)).to_numpy()  # pandas + base margin path
+        miss, _ = fresh.predict(TASK, {"instances": batch})
+        hit, _ = fresh.predict(TASK, {"instances": batch})
+        np.testing.assert_allclose(probabilities(miss), expected, rtol=0, atol=1e-6)
+        np.testing.assert_array_equal(probabilities(hit), probabilities(miss))
+        assert [p["prediction"] for p in hit["predictions"]] == [p["prediction"] for p in miss["predictions"]]
+
+    check()
+
+
+def test_few_rows_add_the_prior_margin_as_the_booster_does(small_bundle: Any) -> None:
+    assert small_bundle.prior is not None
+    teams = sorted(small_bundle.serving_state["teams"])
+    rng = np.random.default_rng(3)
+    home = rng.choice(len(teams), 400)
+    frame = pd.DataFrame({
+        "home_team": np.asarray(teams)[home], "away_team": np.asarray(teams)[(home + rng.integers(1, len(teams), 400))
+                                                                            % len(teams)],
+        "date": "2026-06-15", "neutral": rng.random(400) < 0.3, "competition": rng.choice(COMPETITIONS, 400),
+    })  # fmt: skip
+    rows = small_bundle.features(frame).to_numpy(dtype=np.float32)
+    many = small_bundle.predict_rows(rows)  # > FEW_ROWS: XGBoost takes the prior as its base margin
+    few = np.vstack([small_bundle.predict_rows(rows[i : i + 7]) for i in range(0, 400, 7)])
+    np.testing.assert_allclose(few, many, rtol=0, atol=1e-6)
+    np.testing.assert_allclose(few.sum(axis=1), 1.0, atol=1e-9)
+
+
+def test_tasks_without_the_array_path_or_with_a_wrong_one_are_served_through_their_table(small_bundle: Any) -> None:
+    base = type(get_task(TASK))
+
+    class NoArrays(base):  # type: ignore[misc, valid-type]
+        def compile_serving(self, state: dict[str, Any], feature_names: Any) -> Any:
+            return None
+
+    class WrongArrays(base):  # type: ignore[misc, valid-type]
+        def serving_rows(self, compiled: Any, instances: Any) -> np.ndarray:
+            return super().serving_rows(compiled, instances) + 1.0
+
+    teams = sorted(small_bundle.serving_state["teams"])
+    batch = [{"home_team": teams[0], "away_team": teams[1], "date": "2026-01-03", "competition": "FIFA World Cup"}]
+    expected = small_bundle.predict_proba(pd.DataFrame(batch)).to_numpy()
+    for task in (NoArrays(), WrongArrays()):
+        service, predictor = service_for(small_bundle, task)
+        assert predictor.fast_path and predictor._compiled is None
+        payload, _ = service.predict(TASK, {"instances": batch})
+        np.testing.assert_allclose(probabilities(payload), expected, rtol=0, atol=1e-6)
