@@ -7,11 +7,8 @@ process reads, so this proves that adding a task needs no change outside its own
 from __future__ import annotations
 
 import io
-import json
 import os
-import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pandas as pd
@@ -19,6 +16,7 @@ import pytest
 from scoreline_launcher.stack import LocalStack, StackSettings, resolve_keys
 
 from scoreline.tasks import get_task, task_ids
+from tests import lifecycle_checks as check
 from tests.servers import REPO, free_port
 
 pytestmark = pytest.mark.slow
@@ -129,30 +127,13 @@ def test_a_batch_file_gets_a_prediction_column(plugin_stack: tuple[LocalStack, d
 
 def test_predictions_are_logged_and_drift_is_computed(plugin_stack: tuple[LocalStack, dict]) -> None:
     stack, _ = plugin_stack
-    teams = httpx.get(f"{api(stack)}/v1/{TASK}/schema", timeout=10).json()["entities"]["home_team"]
-    # More than drift_min_rows (100) predictions, so the drift is measured, not "insufficient data".
-    instances = [{"home_team": teams[i % 8], "away_team": teams[(i % 8) + 8]} for i in range(150)]
-    assert httpx.post(f"{api(stack)}/v1/{TASK}/predict", json={"instances": instances}, timeout=10).status_code == 200
-    trainer = stack.url(stack.settings.trainer_port)
-    admin = {"Authorization": f"Bearer {stack.keys.admin_key}"}
-    records: list[dict] = []
-    for _ in range(30):  # the log writer flushes in the background
-        records = [
-            json.loads(line)
-            for path in Path(stack.home / "predictions").rglob("*.jsonl")
-            for line in path.read_text().splitlines()
-            if f'"{TASK}"' in line
-        ]
-        if len(records) >= 150:
-            break
-        httpx.post(f"{api(stack)}/v1/{TASK}/predict", json={"instances": instances[:1]}, timeout=10)
-        time.sleep(0.5)
-    assert len(records) >= 150
+    teams = check.schema(stack, TASK)["entities"]["home_team"]
+    instances = [{"home_team": teams[i % 8], "away_team": teams[(i % 8) + 8]} for i in range(check.DRIFT_ROWS)]
+    assert check.predict(stack, TASK, instances).status_code == 200
+    records = check.logged_records(stack, TASK, check.DRIFT_ROWS)
+    assert len(records) >= check.DRIFT_ROWS
     assert {"home_goal_average", "away_goal_average"} <= set(records[0]["features"])
-    run = httpx.post(f"{trainer}/v1/monitor/runs", json={"tasks": [TASK]}, headers=admin, timeout=120)
-    assert run.status_code == 200, run.text
-    result = run.json()["tasks"][0]
-    assert result["task"] == TASK
+    result = check.monitor_run(stack, TASK)
     assert result["drift"] is not None and result["status"] != "insufficient_data"
     features = {f["feature"] for f in result["drift"]["features"]}
     assert {"home_goal_average", "away_goal_average"} <= features
@@ -175,20 +156,4 @@ def test_a_scheduled_prediction_run_is_stored_and_listed(plugin_stack: tuple[Loc
 
 @pytest.mark.browser
 def test_the_dashboard_predict_page_predicts_it(plugin_stack: tuple[LocalStack, dict]) -> None:
-    from playwright.sync_api import sync_playwright
-
-    stack, _ = plugin_stack
-    url = stack.url(stack.settings.dashboard_port)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path="/usr/bin/chromium",
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        try:
-            page = browser.new_page()
-            page.goto(f"{url}/?task={TASK}", timeout=60_000)
-            page.get_by_text("Goals in a match (test plug-in)").first.wait_for(timeout=60_000)
-            page.get_by_role("button", name="Predict").first.click()
-            page.get_by_text("goals expected").first.wait_for(timeout=60_000)
-        finally:
-            browser.close()
+    check.open_predict_page(plugin_stack[0], TASK, "goals expected")
