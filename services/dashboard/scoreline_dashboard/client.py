@@ -18,7 +18,7 @@ __all__ = ["ServiceCallError", "ServiceError", "interactive_http"]
 def interactive_http(
     service: str, base_url: str, timeout_s: float, *, setting: str, api_key: Key = None, admin_key: Key = None
 ) -> ServiceHttp:
-    """JSON over HTTP to a service that is not one of Scoreline's (MLflow, Elasticsearch), tried once."""
+    """JSON over HTTP to a service, tried once (the transport under the dashboard's service clients)."""
     return ServiceHttp(
         service, base_url, timeout_s=timeout_s, attempts=1, setting=setting, api_key=api_key, admin_key=admin_key
     )

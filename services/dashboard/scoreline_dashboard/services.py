@@ -1,8 +1,9 @@
 """The calls the pages make, one class per service, each returning plain data for the pages.
 
 Scoreline's services are reached through ``scoreline_client`` (typed answers, one error type), tried once
-because a person is waiting; MLflow's REST API through the same transport. Unknown extra fields are kept
-so a newer service does not break an older dashboard.
+because a person is waiting. Nothing else: the prediction log, drift, live accuracy and the registered
+versions all come from the trainer's endpoints. Unknown extra fields are kept so a newer service does not
+break an older dashboard.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 from scoreline_client import IngestClient, ModelApiClient, TrainerClient
 
-from scoreline_dashboard.client import interactive_http
 from scoreline_dashboard.settings import DashboardSettings
 
 
@@ -23,9 +23,14 @@ class Loose(BaseModel):
 
 
 class Prediction(Loose):
-    probabilities: dict[str, float] = Field(default_factory=dict)
-    prediction: str | float | None = None
-    label: str | None = None  # the prediction in words, e.g. "Brazil win"
+    """One answer of ``POST /v1/{task}/predict``, whatever the task's kind."""
+
+    prediction: str | float | list[float] | None = None  # label | value | values per horizon day
+    label: str | None = None  # the prediction in words
+    probabilities: dict[str, float] = Field(default_factory=dict)  # classification
+    horizon: list[int] | None = None  # forecast
+    intervals: dict[str, list[float]] | None = None  # forecast: {p10: [...], p90: [...]}
+    contributions: dict[str, float] | None = None  # tasks that explain: feature → SHAP value
 
 
 class PredictResult(Loose):
@@ -57,7 +62,7 @@ class ModelApi:
         return _plain(self.client.schema(task))
 
     def predict(self, task: str, instances: list[dict[str, Any]]) -> PredictResult:
-        return parse_predict(self.client.predict(task, instances), None)
+        return parse_predict(self.client.predict(task, instances))
 
     def predict_batch(self, task: str, filename: str, content: bytes, content_type: str) -> tuple[bytes, str]:
         result = self.client.predict_batch(
@@ -65,27 +70,14 @@ class ModelApi:
         )
         return result.content, result.media_type
 
-    def drift(self, task: str) -> Any:
-        return self.client.drift(task)
 
-    def accuracy(self, task: str) -> Any:
-        return self.client.accuracy(task)
-
-
-def parse_predict(body: dict[str, Any], header_version: str | None) -> PredictResult:
+def parse_predict(body: dict[str, Any]) -> PredictResult:
     result = PredictResult.model_validate(body)
-    model = body.get("model")
-    if isinstance(model, dict):
-        result.model_name = result.model_name or model.get("name")
-        result.model_version = result.model_version or _str_or_none(model.get("version"))
     first = body["predictions"][0] if body.get("predictions") else {}
     result.model_name = result.model_name or first.get("model_name")
-    result.model_version = result.model_version or _str_or_none(first.get("model_version")) or header_version
+    version = result.model_version or first.get("model_version")
+    result.model_version = None if version is None else str(version)
     return result
-
-
-def _str_or_none(value: Any) -> str | None:
-    return None if value is None else str(value)
 
 
 class Ingest:
@@ -108,7 +100,7 @@ class Ingest:
         return _plain(self.client.manifest(task, dataset, version))
 
     def data(self, task: str, dataset: str, version: str) -> pd.DataFrame:
-        """The canonical table of a version (Parquet)."""
+        """The canonical table of a version (``GET .../versions/{version}/data``, Parquet)."""
         content = self.client.data(task, dataset, version, timeout_s=self.long_timeout_s)
         return pd.read_parquet(io.BytesIO(content))
 
@@ -131,6 +123,22 @@ class Trainer:
     def jobs(self) -> dict[str, Any]:
         return {"jobs": [_plain(job) for job in self.client.jobs()]}
 
+    def model_versions(self, task: str) -> dict[str, Any]:
+        """Registered versions with aliases, holdout and baseline metrics and tags (public)."""
+        return _plain(self.client.model_versions(task))
+
+    def summary(self, task: str, bucket: str | None = None) -> dict[str, Any]:
+        return _plain(self.client.summary(task, bucket=bucket))  # type: ignore[arg-type]
+
+    def predictions(self, task: str, limit: int) -> dict[str, Any]:
+        return self.client.predictions(task, limit=limit)
+
+    def drift(self, task: str) -> dict[str, Any]:
+        return self.client.drift(task)
+
+    def accuracy(self, task: str) -> dict[str, Any]:
+        return self.client.accuracy(task)
+
     def promotions(self, task: str, admin_key: str) -> dict[str, Any]:
         """The promotion history; the trainer keeps it behind the admin key."""
         return _plain(self._client(admin_key).promotions(task))
@@ -151,24 +159,3 @@ class Trainer:
         else:
             raise ValueError(f"unknown promotion action {action!r}; expected promote, approve or rollback")
         return _plain(decision)
-
-
-class Mlflow:
-    """The parts of MLflow's REST API 2.0 the Models page reads."""
-
-    def __init__(self, settings: DashboardSettings) -> None:
-        self.http = interactive_http(
-            "MLflow", settings.mlflow_url, settings.dashboard_request_timeout_s, setting="SCORELINE_MLFLOW_URI"
-        )
-
-    def registered_model(self, name: str) -> dict[str, Any]:
-        return self.http.get("/api/2.0/mlflow/registered-models/get", params={"name": name})["registered_model"]
-
-    def model_versions(self, name: str) -> list[dict[str, Any]]:
-        body = self.http.get(
-            "/api/2.0/mlflow/model-versions/search", params={"filter": f"name='{name}'", "max_results": 200}
-        )
-        return body.get("model_versions", [])
-
-    def run(self, run_id: str) -> dict[str, Any]:
-        return self.http.get("/api/2.0/mlflow/runs/get", params={"run_id": run_id})["run"]

@@ -1,37 +1,42 @@
-"""The dashboard's one settings object (``SCORELINE_*`` variables, DESIGN.md §4)."""
+"""The dashboard's one settings object (``SCORELINE_*`` variables, DESIGN.md §4).
+
+The dashboard reads Scoreline's services over HTTP only (model-api, ingest, trainer): no object store, MLflow,
+Elasticsearch or prediction-log folder of its own, so it runs in a container of its own.
+"""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from scoreline.core.settings import DEFAULT_HOME, ElasticSettings, ServiceUrls
 
+class DashboardSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SCORELINE_", extra="ignore", env_file=None)
 
-class DashboardSettings(ServiceUrls, ElasticSettings):
+    ingest_url: str = "http://127.0.0.1:8001"
+    trainer_url: str = "http://127.0.0.1:8002"
+    model_api_url: str = "http://127.0.0.1:8000"
     dashboard_port: int = Field(8501, ge=1, le=65535)
     dashboard_host: str = "127.0.0.1"  # the image sets 0.0.0.0
-    # The MLflow tracking server's REST address. SCORELINE_MLFLOW_URI is used when it is an HTTP
-    # address (the stack's setting); a SQLite URI cannot be read over HTTP, so then this wins.
-    mlflow_uri: str | None = None
-    # Where model-api writes its JSON Lines prediction log when Elasticsearch is not configured.
-    prediction_log_dir: Path = DEFAULT_HOME / "predictions"
-    elasticsearch_index_pattern: str = "scoreline-predictions-*"
     dashboard_cache_ttl_s: int = Field(15, ge=0)
     dashboard_request_timeout_s: float = Field(10.0, gt=0)
-    # Batch predictions and promotions can take longer than an interactive call.
+    # Batch predictions, dataset reads and promotions can take longer than an interactive call.
     dashboard_long_timeout_s: float = Field(120.0, gt=0)
-    # Elasticsearch answers at most 10,000 hits per search (index.max_result_window).
+    # Recent logged predictions listed on the Monitoring page (trainer GET /v1/monitor/predictions).
+    dashboard_recent_predictions: int = Field(200, ge=1, le=10_000)
+    # Rows of a dataset version the Data page plots (the newest; ingest sends the whole version).
+    dashboard_max_plot_rows: int = Field(200_000, ge=1_000)
     # Sent on predictions when model-api requires the API key for them (SCORELINE_API_KEY; no default).
     api_key: SecretStr | None = None
-    # Lets the Models page read the promotion history, which the trainer keeps behind the admin key
-    # (SCORELINE_ADMIN_KEY; no default). Promote, approve and roll back always ask for the key on the page.
+    # The admin key (SCORELINE_ADMIN_KEY; no default). The dashboard uses it by itself only to read the promotion
+    # history, and only when SCORELINE_DASHBOARD_READ_PROMOTIONS allows it; promote, approve and roll back always
+    # ask for the key on the page.
     admin_key: SecretStr | None = None
-    dashboard_max_log_records: int = Field(5_000, ge=100, le=10_000)
+    dashboard_read_promotions: bool = False
 
     @property
-    def mlflow_url(self) -> str:
-        if self.mlflow_uri and self.mlflow_uri.startswith(("http://", "https://")):
-            return self.mlflow_uri.rstrip("/")
-        return self.mlflow_ui_url.rstrip("/")
+    def history_key(self) -> str | None:
+        """The key the Models page may read the promotion history with, unasked (None: a person enters one)."""
+        if self.dashboard_read_promotions and self.admin_key is not None:
+            return self.admin_key.get_secret_value()
+        return None

@@ -8,11 +8,9 @@ from typing import Any, TypeVar
 
 import streamlit as st
 
-from scoreline.core.errors import ScorelineError
-from scoreline.tasks import task_ids
-from scoreline_dashboard import predlog
+from scoreline_dashboard import views
 from scoreline_dashboard.client import ServiceCallError
-from scoreline_dashboard.services import Ingest, Mlflow, ModelApi, Trainer
+from scoreline_dashboard.services import Ingest, ModelApi, Trainer
 from scoreline_dashboard.settings import DashboardSettings
 
 T = TypeVar("T")
@@ -30,7 +28,7 @@ def attempt(func: Callable[[], T], *, spinner: str | None = None) -> T | None:
             with st.spinner(spinner):
                 return func()
         return func()
-    except (ScorelineError, ServiceCallError) as exc:  # a domain error here, or any failed service call
+    except ServiceCallError as exc:  # any failed service call: the message names the service and the setting
         st.error(exc.message, icon=":material/error:")
         return None
 
@@ -47,64 +45,61 @@ def cached(func: Callable[..., T], ttl_s: int) -> Callable[..., T]:
     return _cached[key]
 
 
+def _config(config: str) -> DashboardSettings:
+    return DashboardSettings.model_validate_json(config)
+
+
 def _models(config: str) -> dict[str, Any]:
-    return ModelApi(DashboardSettings.model_validate_json(config)).models()
+    return ModelApi(_config(config)).models()
 
 
 def _schema(config: str, task: str) -> dict[str, Any]:
-    return ModelApi(DashboardSettings.model_validate_json(config)).schema(task)
+    return ModelApi(_config(config)).schema(task)
 
 
 def _datasets(config: str) -> Any:
-    return Ingest(DashboardSettings.model_validate_json(config)).datasets()
+    return Ingest(_config(config)).datasets()
 
 
 def _versions(config: str, task: str, dataset: str) -> Any:
-    return Ingest(DashboardSettings.model_validate_json(config)).versions(task, dataset)
+    return Ingest(_config(config)).versions(task, dataset)
 
 
 def _manifest(config: str, task: str, dataset: str, version: str) -> Any:
-    return Ingest(DashboardSettings.model_validate_json(config)).manifest(task, dataset, version)
+    return Ingest(_config(config)).manifest(task, dataset, version)
 
 
 def _data(config: str, task: str, dataset: str, version: str) -> Any:
-    return Ingest(DashboardSettings.model_validate_json(config)).data(task, dataset, version)
+    return Ingest(_config(config)).data(task, dataset, version)
+
+
+def _model_versions(config: str, task: str) -> Any:
+    return Trainer(_config(config)).model_versions(task)
 
 
 def _promotions(config: str, task: str, admin_key: str) -> Any:
-    return Trainer(DashboardSettings.model_validate_json(config)).promotions(task, admin_key)
+    return Trainer(_config(config)).promotions(task, admin_key)
 
 
 def _jobs(config: str) -> Any:
-    return Trainer(DashboardSettings.model_validate_json(config)).jobs()
+    return Trainer(_config(config)).jobs()
 
 
-def _registry(config: str, task: str) -> dict[str, Any]:
-    """Registered model, its versions and their runs, read together so the page shows one consistent view."""
-    mlflow = Mlflow(DashboardSettings.model_validate_json(config))
-    name = f"scoreline-{task}"
-    try:
-        model = mlflow.registered_model(name)
-    except ServiceCallError as exc:
-        if exc.status != 404:
-            raise
-        return {"model": None, "versions": [], "runs": {}, "aliases": {}}  # nothing registered yet
-    versions = mlflow.model_versions(name)
-    runs = {v["run_id"]: mlflow.run(v["run_id"]) for v in versions if v.get("run_id")}
-    aliases = {a["alias"]: str(a["version"]) for a in model.get("aliases", [])}
-    return {"model": model, "versions": versions, "runs": runs, "aliases": aliases}
+def _summary(config: str, task: str, bucket: str) -> Any:
+    return Trainer(_config(config)).summary(task, bucket)
 
 
 def _predictions(config: str, task: str) -> Any:
-    return predlog.read_predictions(DashboardSettings.model_validate_json(config), task)
+    settings = _config(config)
+    return Trainer(settings).predictions(task, settings.dashboard_recent_predictions)
 
 
 def _drift(config: str, task: str) -> Any:
-    return ModelApi(DashboardSettings.model_validate_json(config)).drift(task)
+    return Trainer(_config(config)).drift(task)
 
 
 def _accuracy(config: str, task: str) -> Any:
-    return ModelApi(DashboardSettings.model_validate_json(config)).accuracy(task)
+    return Trainer(_config(config)).accuracy(task)
 
 
 READERS: dict[str, Callable[..., Any]] = {
@@ -114,9 +109,10 @@ READERS: dict[str, Callable[..., Any]] = {
     "versions": _versions,
     "manifest": _manifest,
     "data": _data,
+    "model_versions": _model_versions,
     "promotions": _promotions,
     "jobs": _jobs,
-    "registry": _registry,
+    "summary": _summary,
     "predictions": _predictions,
     "drift": _drift,
     "accuracy": _accuracy,
@@ -133,43 +129,30 @@ def read(name: str, *args: str, config: DashboardSettings | None = None, spinner
 def config_key(config: DashboardSettings) -> str:
     """The settings as JSON with secrets in clear, so a cached reader can rebuild them exactly."""
     data = config.model_dump(mode="json")
-    for secret in ("elasticsearch_password", "api_key", "admin_key"):
+    for secret in ("api_key", "admin_key"):
         value = getattr(config, secret)
         if value is not None:
             data[secret] = value.get_secret_value()
     return json.dumps(data, sort_keys=True)
 
 
-def served_tasks(config: DashboardSettings) -> list[str]:
-    """Tasks model-api serves, or every known task when it cannot be asked."""
-    try:
-        models = cached(_models, config.dashboard_cache_ttl_s)(config_key(config))
-    except (ScorelineError, ServiceCallError):
-        return list(task_ids())
-    tasks = task_ids_from_models(models)
-    return tasks or list(task_ids())
-
-
-def task_ids_from_models(models: Any) -> list[str]:
-    entries = models.get("models", models) if isinstance(models, dict) else models
-    if isinstance(entries, dict):
-        return sorted(entries)
-    if isinstance(entries, list):
-        return sorted({str(entry["task"]) for entry in entries if isinstance(entry, dict) and "task" in entry})
-    return []
-
-
-def task_picker(config: DashboardSettings, key: str = "task") -> str:
-    tasks = served_tasks(config)
-    return st.selectbox("Task", tasks, key=key, help="Each task has its own registered and served model.")
-
-
-def served_entry(models: Any, task: str) -> dict[str, Any] | None:
-    """model-api's description of what it serves for ``task``, whatever list/dict shape it uses."""
-    entries = models.get("models", models) if isinstance(models, dict) else models
-    if isinstance(entries, dict):
-        entry = entries.get(task)
-        return entry if isinstance(entry, dict) else None
-    if isinstance(entries, list):
-        return next((e for e in entries if isinstance(e, dict) and e.get("task") == task), None)
-    return None
+def task_picker(config: DashboardSettings, key: str = "task") -> str | None:
+    """The tasks model-api serves (``GET /v1/models``), the one of ``?task=`` first; a task may be typed (or
+    linked) when model-api cannot be asked. None (after a message) when there is no task to show."""
+    models = read("models", config=config)
+    tasks = views.served_tasks(models) if models is not None else []
+    if models is not None and not tasks:
+        st.info("model-api serves no task yet: train one and promote it (see the Models page of a task).")
+    wanted = st.query_params.get("task")  # a link to a task's page: ?task=<id>
+    if wanted and wanted not in tasks:
+        tasks = [*tasks, wanted]
+    task = st.selectbox(
+        "Task",
+        tasks,
+        index=tasks.index(wanted) if wanted else 0 if tasks else None,
+        key=key,
+        accept_new_options=True,
+        placeholder="Type a task id…",
+        help="Each task has its own registered and served model.",
+    )
+    return str(task) if task else None

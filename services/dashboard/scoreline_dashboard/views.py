@@ -1,229 +1,251 @@
-"""Pure helpers that turn service answers into what the pages show (no Streamlit, no HTTP)."""
+"""Pure helpers that turn service answers into what the pages show (no Streamlit, no HTTP, no task named).
+
+Everything a page knows about a task comes from model-api's ``GET /v1/{task}/schema`` (kind, classes, horizon,
+the JSON schema of a request, entity fields and their known names, an example request) and from the answers.
+"""
 
 from __future__ import annotations
 
-from collections import Counter
-from typing import Any
+import json
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
 import pandas as pd
 
-OUTCOME_ORDER = ("home", "draw", "away")
-HIGHER_IS_BETTER = frozenset({"accuracy", "roc_auc", "f1"})
+# Metric names whose larger value is the better one (the others: lower is better).
+HIGHER_IS_BETTER = frozenset({"accuracy", "roc_auc", "pr_auc", "f1", "precision", "recall"})
+FieldKind = Literal["entity", "enum", "number", "integer", "boolean", "date", "datetime", "string", "json"]
 
 
-def match_problems(home: str | None, away: str | None, known_teams: list[str]) -> list[str]:
-    """Why this match cannot be submitted (empty when it can)."""
+# ---- the request form -----------------------------------------------------------------------------
+@dataclass
+class FormField:
+    """One field of a task's request, as the Predict page draws it."""
+
+    name: str
+    kind: FieldKind
+    required: bool
+    title: str
+    description: str | None = None
+    default: Any = None  # the example request's value, else the schema's default
+    options: list[Any] = field(default_factory=list)  # entity names or enum values
+    noun: str | None = None  # entity fields: "team", "player", "series"
+    minimum: float | None = None
+    maximum: float | None = None
+
+
+def _resolve(spec: dict[str, Any], definitions: dict[str, Any]) -> dict[str, Any]:
+    ref = spec.get("$ref")
+    if isinstance(ref, str) and ref.startswith("#/$defs/"):
+        return {**definitions.get(ref.removeprefix("#/$defs/"), {}), **{k: v for k, v in spec.items() if k != "$ref"}}
+    return spec
+
+
+def _options(spec: dict[str, Any], definitions: dict[str, Any]) -> list[dict[str, Any]]:
+    """The alternatives of a field (``anyOf``/``oneOf``, or itself), references resolved, ``null`` left out."""
+    spec = _resolve(spec, definitions)
+    alternatives = spec.get("anyOf") or spec.get("oneOf") or [spec]
+    found = [_resolve(option, definitions) for option in alternatives if isinstance(option, dict)]
+    return [option for option in found if option.get("type") != "null"]
+
+
+def _kind(spec: dict[str, Any], definitions: dict[str, Any]) -> tuple[FieldKind, list[Any], dict[str, Any]]:
+    options = _options(spec, definitions)
+    chosen = options[0] if options else {}
+    enum = chosen.get("enum") or (spec.get("enum") if isinstance(spec.get("enum"), list) else None)
+    if enum:
+        return "enum", [v for v in enum if v is not None], chosen
+    kind = chosen.get("type")
+    if kind in ("number", "integer", "boolean"):
+        return kind, [], chosen
+    if kind == "string":
+        text_format = chosen.get("format")
+        return ("date" if text_format == "date" else "datetime" if text_format == "date-time" else "string"), [], chosen
+    return "json", [], chosen  # objects, arrays and anything else: JSON text
+
+
+def form_fields(schema: dict[str, Any]) -> list[FormField]:
+    """The fields of one request, in the order of the request model, with defaults from the example request."""
+    request = schema.get("request") or {}
+    definitions = request.get("$defs") or {}
+    required = set(request.get("required") or [])
+    entity_fields: dict[str, str] = schema.get("entity_fields") or {}
+    entities: dict[str, list[str]] = schema.get("entities") or {}
+    example = schema.get("example_request") or next(iter((schema.get("example") or {}).get("instances") or []), {})
+    fields = []
+    for name, raw in (request.get("properties") or {}).items():
+        spec = raw if isinstance(raw, dict) else {}
+        kind, options, chosen = _kind(spec, definitions)
+        default = example.get(name, spec.get("default")) if isinstance(example, dict) else spec.get("default")
+        noun = entity_fields.get(name)
+        if noun is not None:
+            kind, options = "entity", list(entities.get(name) or [])
+        fields.append(
+            FormField(
+                name=name,
+                kind=kind,
+                required=name in required,
+                title=str(spec.get("title") or name.replace("_", " ")),
+                description=spec.get("description") or chosen.get("description"),
+                default=default,
+                options=options,
+                noun=noun,
+                minimum=_number(chosen.get("minimum", chosen.get("exclusiveMinimum"))),
+                maximum=_number(chosen.get("maximum", chosen.get("exclusiveMaximum"))),
+            )
+        )
+    return fields
+
+
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def parse_json_field(text: str | None) -> tuple[Any, str | None]:
+    """(value, problem) of a JSON text box; empty text is no value."""
+    if text is None or not text.strip():
+        return None, None
+    try:
+        return json.loads(text), None
+    except ValueError as exc:
+        return None, f"not valid JSON: {exc}"
+
+
+def form_problems(fields: list[FormField], instance: dict[str, Any]) -> list[str]:
+    """Why the request cannot be sent yet (empty when it can): required fields left empty, unknown entities."""
     problems = []
-    known = set(known_teams)
-    if not home:
-        problems.append("Pick a home team.")
-    elif known and home not in known:
-        problems.append(f"{home} is not a team the served model knows.")
-    if not away:
-        problems.append("Pick an away team.")
-    elif known and away not in known:
-        problems.append(f"{away} is not a team the served model knows.")
-    if home and away and home == away:
-        problems.append("Home and away must be two different teams.")
+    for spec in fields:
+        value = instance.get(spec.name)
+        if value is None or value == "":
+            if spec.required:
+                problems.append(f"Fill in {spec.title}.")
+        elif spec.kind == "entity" and spec.options and value not in spec.options:
+            problems.append(f"{value} is not a {spec.noun or 'name'} the served model knows.")
     return problems
 
 
-def probabilities_frame(probabilities: dict[str, float], labels: dict[str, str] | None = None) -> pd.DataFrame:
-    """One row per outcome, in home/draw/away order when those are the classes."""
-    order = [name for name in OUTCOME_ORDER if name in probabilities] + [
-        name for name in probabilities if name not in OUTCOME_ORDER
-    ]
-    labels = labels or {}
+def example_columns(fields: list[FormField]) -> str:
+    """The columns of a batch file, required ones in bold (markdown)."""
+    return ", ".join(f"**{f.name}**" if f.required else f.name for f in fields if f.kind != "json")
+
+
+# ---- answers ---------------------------------------------------------------------------------------
+def probabilities_frame(probabilities: dict[str, float], classes: list[str] | None = None) -> pd.DataFrame:
+    """One row per class in the task's class order (then any other the answer has)."""
+    order = [c for c in classes or [] if c in probabilities] + [c for c in probabilities if c not in (classes or [])]
+    return pd.DataFrame({"class": order, "probability": [float(probabilities[c]) for c in order]})
+
+
+def contributions_frame(contributions: dict[str, float] | None) -> pd.DataFrame:
+    """The features that pushed a prediction most (SHAP values), largest push first."""
+    items = sorted((contributions or {}).items(), key=lambda item: -abs(float(item[1])))
+    frame = pd.DataFrame(items, columns=["feature", "contribution"])
+    frame["direction"] = ["up" if v >= 0 else "down" for v in frame["contribution"]]
+    return frame
+
+
+def forecast_frame(answer: dict[str, Any]) -> pd.DataFrame:
+    """A forecast answer as (day, value, low, high): one row per horizon day, the interval when there is one."""
+    values = answer.get("prediction")
+    values = values if isinstance(values, list) else [values]
+    days = answer.get("horizon") or list(range(1, len(values) + 1))
+    intervals = answer.get("intervals") or {}
+    bounds = sorted(intervals, key=lambda name: _quantile(name))
+    low = intervals.get(bounds[0]) if bounds else None
+    high = intervals.get(bounds[-1]) if len(bounds) > 1 else None
     return pd.DataFrame(
         {
-            "outcome": [labels.get(name, name) for name in order],
-            "probability": [float(probabilities[name]) for name in order],
+            "day": [int(d) for d in days],
+            "value": [float(v) for v in values],
+            "low": [float(v) for v in low] if low else [math.nan] * len(values),
+            "high": [float(v) for v in high] if high else [math.nan] * len(values),
         }
     )
 
 
-def outcome_in_words(probabilities: dict[str, float], home: str, away: str, *, neutral: bool = False) -> str:
-    """The most likely result as a sentence, with how sure the model is."""
-    if not probabilities:
-        return "The model returned no probabilities."
-    best = max(probabilities, key=lambda name: probabilities[name])
-    share = probabilities[best]
-    ranked = sorted(probabilities.values(), reverse=True)
-    margin = ranked[0] - ranked[1] if len(ranked) > 1 else 1.0
-    venue = " on neutral ground" if neutral else ""
-    if margin < 0.03:
-        names = {"home": f"{home} win", "away": f"{away} win"}
-        ranked_names = sorted(probabilities, key=lambda name: -probabilities[name])
-        shares = ", ".join(f"{names.get(name, name)} {probabilities[name]:.0%}" for name in ranked_names)
-        return f"Too close to call{venue}: {shares}."
-    strength = "clear favourite" if margin >= 0.25 else "favourite" if margin >= 0.08 else "slight favourite"
-    if best == "home":
-        return f"{home} are the {strength} to beat {away}{venue} ({share:.0%})."
-    if best == "away":
-        return (
-            f"{away} are the {strength} to win at {home}{venue} ({share:.0%})."
-            if not neutral
-            else (f"{away} are the {strength} to beat {home}{venue} ({share:.0%}).")
-        )
-    if best == "draw":
-        return f"A draw between {home} and {away} is the most likely result{venue} ({share:.0%})."
-    return f"Most likely: {best} ({share:.0%})."
+def interval_names(answer: dict[str, Any]) -> tuple[str, str]:
+    names = sorted(answer.get("intervals") or {}, key=_quantile)
+    return (names[0], names[-1]) if len(names) > 1 else ("low", "high")
 
 
-def team_names(schema: dict[str, Any]) -> list[str]:
-    """The known teams of a match-outcome schema, whether listed as names or as objects."""
-    teams = schema.get("teams") or schema.get("known_teams") or []
-    if isinstance(teams, dict):
-        return sorted(teams)
-    names = [team if isinstance(team, str) else str(team.get("name") or team.get("team")) for team in teams]
-    return sorted(name for name in names if name and name != "None")
+def _quantile(name: str) -> float:
+    found = re.search(r"\d+(\.\d+)?", name)
+    return float(found.group()) if found else 0.0
 
 
-def team_details(schema: dict[str, Any], prediction: dict[str, Any], team: str, side: str) -> dict[str, Any]:
-    """Whatever the schema or the prediction tells about a team (rating, form, ...), flat."""
-    details: dict[str, Any] = {}
-    state = schema.get("team_state")
-    if isinstance(state, dict) and isinstance(state.get(team), dict):
-        details.update(state[team])
-    teams = schema.get("teams") or schema.get("known_teams")
-    if isinstance(teams, dict) and isinstance(teams.get(team), dict):
-        details.update(teams[team])
-    elif isinstance(teams, list):
-        for entry in teams:
-            if isinstance(entry, dict) and (entry.get("name") or entry.get("team")) == team:
-                details.update({k: v for k, v in entry.items() if k not in ("name", "team")})
-    for key in ("teams", "team_state", "context"):
-        block = prediction.get(key)
-        if isinstance(block, dict):
-            entry = block.get(side) or block.get(team)
-            if isinstance(entry, dict):
-                details.update({k: v for k, v in entry.items() if k not in ("name", "team")})
-    features = prediction.get("features")
-    if isinstance(features, dict):
-        for name, value in features.items():
-            if name.startswith(f"{side}_"):
-                details.setdefault(name.removeprefix(f"{side}_"), value)
-    return details
+def value_text(value: Any) -> str:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return f"{value:,.3g}" if abs(value) < 1000 else f"{value:,.0f}"
+    return str(value)
 
 
-# ---- prediction log -----------------------------------------------------------------------
-
-
-def predictions_over_time(log: pd.DataFrame) -> pd.DataFrame:
-    """Predictions per time bucket, the bucket size chosen from the span of the log."""
-    if log.empty:
-        return pd.DataFrame({"time": [], "predictions": []})
-    span = log["timestamp"].max() - log["timestamp"].min()
-    freq = "1min" if span <= pd.Timedelta(hours=2) else "1h" if span <= pd.Timedelta(days=3) else "1D"
-    counts = log.set_index("timestamp").resample(freq).size()
-    times = counts.index.tz_convert(None) if counts.index.tz is not None else counts.index  # charts want naive UTC
-    return pd.DataFrame({"time": times, "predictions": counts.to_numpy()})
-
-
-def latency_summary(log: pd.DataFrame) -> dict[str, float]:
-    latencies = log["latency_ms"].dropna()
-    if latencies.empty:
-        return {}
-    return {
-        "p50_ms": float(latencies.quantile(0.5)),
-        "p95_ms": float(latencies.quantile(0.95)),
-        "p99_ms": float(latencies.quantile(0.99)),
-        "max_ms": float(latencies.max()),
-    }
-
-
-def top_teams(log: pd.DataFrame, n: int = 10) -> pd.DataFrame:
-    counts: Counter[str] = Counter()
-    for inputs in log["inputs"]:
-        if isinstance(inputs, dict):
-            for key in ("home_team", "away_team"):
-                if inputs.get(key):
-                    counts[str(inputs[key])] += 1
-    return pd.DataFrame(counts.most_common(n), columns=["team", "requests"])
-
-
-# ---- models ----------------------------------------------------------------------------
-
-
-def version_rows(
-    versions: list[dict[str, Any]], aliases: dict[str, str], runs: dict[str, dict[str, Any]]
-) -> list[dict[str, Any]]:
-    """One row per registered version: aliases, creation time, holdout metrics, baseline metrics, tags."""
-    by_version: dict[str, list[str]] = {}
-    for alias, version in aliases.items():
-        by_version.setdefault(str(version), []).append(alias)
+# ---- models ------------------------------------------------------------------------------------------
+def versions_frame(listing: dict[str, Any]) -> pd.DataFrame:
+    """The trainer's registered versions as one row each: aliases, creation time, holdout metrics, dataset."""
     rows = []
-    for entry in sorted(versions, key=lambda v: int(v.get("version", 0)), reverse=True):
-        version = str(entry.get("version"))
-        metrics = run_metrics(runs.get(entry.get("run_id", ""), {}))
-        tags = {tag["key"]: tag["value"] for tag in entry.get("tags", []) if "key" in tag}
-        created = entry.get("creation_timestamp")
+    for entry in listing.get("versions") or []:
+        holdout = entry.get("holdout") or {}
+        tags = entry.get("tags") or {}
         rows.append(
             {
-                "version": version,
-                "aliases": ", ".join(sorted(by_version.get(version, []))),
-                "created": pd.to_datetime(int(created), unit="ms", utc=True) if created else None,
-                "run_id": entry.get("run_id"),
-                "holdout": {k.removeprefix("holdout_"): v for k, v in metrics.items() if k.startswith("holdout_")},
-                "baselines": baseline_metrics(metrics),
-                "tags": tags,
+                "version": str(entry.get("version")),
+                "aliases": ", ".join(entry.get("aliases") or []),
+                "created": str(entry.get("created_at") or "")[:19].replace("T", " "),
+                **{f"holdout {k}": v for k, v in sorted(holdout.items()) if not _per_day(k)},
+                "dataset": tags.get("dataset_version", tags.get("dataset", "")),
             }
         )
-    return rows
+    return pd.DataFrame(rows)
 
 
-def run_metrics(run: dict[str, Any]) -> dict[str, float]:
-    return {m["key"]: float(m["value"]) for m in run.get("data", {}).get("metrics", []) if "key" in m}
+def _per_day(metric: str) -> bool:
+    return re.search(r"_d\d+$", metric) is not None
 
 
-def baseline_metrics(metrics: dict[str, float]) -> dict[str, dict[str, float]]:
-    """``baseline_<baseline>_<metric>`` keys grouped by baseline (baseline names may hold underscores)."""
-    known_metrics = ("log_loss", "rps", "brier", "accuracy", "ece", "roc_auc", "f1", "mae", "mape", "smape")
-    grouped: dict[str, dict[str, float]] = {}
-    for key, value in metrics.items():
-        if not key.startswith("baseline_"):
-            continue
-        rest = key.removeprefix("baseline_")
-        metric = next((m for m in known_metrics if rest.endswith(f"_{m}")), None)
-        if metric is None:
-            continue
-        grouped.setdefault(rest.removesuffix(f"_{metric}"), {})[metric] = value
-    return grouped
-
-
-def comparison_frame(row: dict[str, Any]) -> pd.DataFrame:
-    """Long frame (scorer, metric, value) of one version's holdout metrics against its baselines."""
-    records = [{"scorer": f"model v{row['version']}", "metric": k, "value": v} for k, v in row["holdout"].items()]
-    for baseline, metrics in row["baselines"].items():
-        records.extend({"scorer": baseline, "metric": k, "value": v} for k, v in metrics.items())
+def comparison_frame(version: dict[str, Any]) -> pd.DataFrame:
+    """Long frame (scorer, metric, value) of one version's holdout metrics against its baselines (overall ones)."""
+    records = [
+        {"scorer": f"model v{version['version']}", "metric": k, "value": v}
+        for k, v in (version.get("holdout") or {}).items()
+        if not _per_day(k) and isinstance(v, int | float)
+    ]
+    for baseline, metrics in (version.get("baselines") or {}).items():
+        records.extend({"scorer": baseline, "metric": k, "value": v} for k, v in metrics.items() if not _per_day(k))
     frame = pd.DataFrame(records, columns=["scorer", "metric", "value"])
-    frame["metric"] = frame["metric"].map(lambda m: f"{m} ({'higher' if m in HIGHER_IS_BETTER else 'lower'} is better)")
+    frame["metric"] = frame["metric"].map(metric_label)
     return frame
 
 
-# ---- datasets --------------------------------------------------------------------------
+def metric_label(metric: str) -> str:
+    base = re.sub(r"_d\d+$", "", metric)
+    return f"{metric} ({'higher' if base in HIGHER_IS_BETTER else 'lower'} is better)"
 
 
-def dataset_entries(listing: Any) -> list[dict[str, Any]]:
-    """Ingest's dataset listing as a flat list of {task, dataset, ...} whatever envelope it uses."""
-    entries = listing.get("datasets", listing) if isinstance(listing, dict) else listing
-    if isinstance(entries, dict):  # {task: [dataset, ...]} or {task: {dataset: {...}}}
-        flat = []
-        for task, datasets in entries.items():
-            items = datasets.items() if isinstance(datasets, dict) else ((d, {}) for d in datasets)
-            for name, extra in items:
-                flat.append({"task": task, "dataset": name, **(extra if isinstance(extra, dict) else {})})
-        return flat
-    return [entry for entry in entries or [] if isinstance(entry, dict)]
+def horizon_frame(version: dict[str, Any]) -> pd.DataFrame:
+    """Error by horizon day (metrics named ``<metric>_d<h>``) of the model and its baselines: long
+    (day, metric, scorer, value); empty for versions without per-day metrics."""
+    pattern = re.compile(r"^(?P<metric>.+)_d(?P<day>\d+)$")
+    records = []
+    scorers = {f"model v{version['version']}": version.get("holdout") or {}, **(version.get("baselines") or {})}
+    for scorer, metrics in scorers.items():
+        for key, value in metrics.items():
+            found = pattern.match(key)
+            if found and isinstance(value, int | float):
+                records.append({"day": int(found["day"]), "metric": found["metric"], "scorer": scorer, "value": value})
+    return pd.DataFrame(records, columns=["day", "metric", "scorer", "value"]).sort_values(["metric", "scorer", "day"])
 
 
-def version_entries(listing: Any) -> list[dict[str, Any]]:
-    """Ingest's versions listing (manifests or names), newest first."""
-    entries = listing.get("versions", listing) if isinstance(listing, dict) else listing
-    flat = [entry if isinstance(entry, dict) else {"version": str(entry)} for entry in entries or []]
-    return sorted(flat, key=lambda entry: str(entry.get("created_at", "")), reverse=True)
+def promotion_events(history: Any) -> pd.DataFrame:
+    """The trainer's promotion history (``{"events": [...]}``) as a table, newest first, metrics left out."""
+    events = history.get("events", []) if isinstance(history, dict) else history
+    columns = ["at", "event", "version", "decision", "reason", "by", "mode", "compared_with"]
+    rows = [{name: event.get(name) for name in columns} for event in events or [] if isinstance(event, dict)]
+    return pd.DataFrame(rows, columns=columns).dropna(axis=1, how="all")
 
 
+# ---- datasets ----------------------------------------------------------------------------------------
 def versions_table(versions: list[dict[str, Any]]) -> pd.DataFrame:
     """One line per dataset version: when, how many rows, which dates, where it came from."""
     rows = []
@@ -244,62 +266,95 @@ def versions_table(versions: list[dict[str, Any]]) -> pd.DataFrame:
     return pd.DataFrame(rows).dropna(axis=1, how="all")
 
 
-def goals_distribution(matches: pd.DataFrame) -> pd.DataFrame:
-    goals = (matches["home_score"] + matches["away_score"]).clip(upper=10)
-    counts = goals.value_counts().sort_index()
-    return pd.DataFrame({"goals": counts.index.astype(int), "matches": counts.to_numpy()})
+def newest_first(versions: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return sorted(versions, key=lambda entry: str(entry.get("created_at", "")), reverse=True)
 
 
-def results_by_year(matches: pd.DataFrame) -> pd.DataFrame:
-    """Share of home wins, draws and away wins per year (long format)."""
-    year = pd.to_datetime(matches["date"]).dt.year
-    result = pd.Series("draw", index=matches.index)
-    result[matches["home_score"] > matches["away_score"]] = "home"
-    result[matches["home_score"] < matches["away_score"]] = "away"
-    shares = pd.crosstab(year, result, normalize="index")
-    long = shares.reset_index().melt(id_vars=shares.index.name or "date", var_name="result", value_name="share")
-    return long.rename(columns={shares.index.name or "date": "year"})
+def manifest_notes(manifest: dict[str, Any]) -> list[str]:
+    """The adapter's notes of a version (columns used, rows skipped or repaired) as lines of text."""
+    notes = manifest.get("notes")
+    if not notes:
+        return []
+    if isinstance(notes, str):
+        return [notes]
+    if isinstance(notes, dict):
+        return [f"{key}: {v if isinstance(v, str) else json.dumps(v, default=str)}" for key, v in notes.items()]
+    return [n if isinstance(n, str) else json.dumps(n, default=str) for n in notes]
 
 
-def home_advantage_by_year(matches: pd.DataFrame) -> pd.DataFrame:
-    """Home win rate minus away win rate per year, on non-neutral grounds only."""
-    played = matches[~matches["neutral"].astype(bool)] if "neutral" in matches else matches
-    year = pd.to_datetime(played["date"]).dt.year
-    edge = (played["home_score"] > played["away_score"]).astype(float) - (
-        played["home_score"] < played["away_score"]
-    ).astype(float)
-    frame = edge.groupby(year).agg(["mean", "size"])
-    return pd.DataFrame({"year": frame.index, "home_advantage": frame["mean"].to_numpy(), "matches": frame["size"]})
+ColumnKind = Literal["numeric", "boolean", "datetime", "categorical"]
 
 
-def request_fields(schema: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """Instance fields from model-api's schema: the JSON schema of one request (``request``), by name."""
-    request = schema.get("request") or {}
-    properties = request.get("properties") or schema.get("fields") or {}
-    if isinstance(properties, list):
-        properties = {str(f.get("name")): f for f in properties if isinstance(f, dict)}
-    required = set(request.get("required", []))
-    fields = {}
-    for name, spec in properties.items():
-        spec = dict(spec) if isinstance(spec, dict) else {"type": str(spec)}
-        kinds = [spec.get("type")] + [
-            option.get("type") for option in spec.get("anyOf", []) if isinstance(option, dict)
-        ]
-        kind = next((k for k in kinds if k and k != "null"), "string")
-        fields[name] = {**spec, "type": kind, "required": name in required}
-    return fields
+def column_kind(series: pd.Series) -> ColumnKind:
+    if pd.api.types.is_bool_dtype(series):
+        return "boolean"
+    if pd.api.types.is_numeric_dtype(series):
+        return "numeric"
+    if pd.api.types.is_datetime64_any_dtype(series):
+        return "datetime"
+    return "categorical"
 
 
-def promotion_events(history: Any) -> pd.DataFrame:
-    """The trainer's promotion history (``{"events": [...]}``) as a table, newest first, metrics left out."""
-    events = history.get("events", history.get("history", [])) if isinstance(history, dict) else history
-    columns = ["at", "event", "version", "decision", "reason", "by", "mode", "compared_with"]
-    rows = [{name: event.get(name) for name in columns} for event in events or [] if isinstance(event, dict)]
-    frame = pd.DataFrame(rows, columns=columns)
-    return frame.dropna(axis=1, how="all")
+def column_summary(frame: pd.DataFrame) -> pd.DataFrame:
+    """One row per column: kind, missing share, distinct values, and min/median/max for numbers and dates."""
+    rows = []
+    for name in frame.columns:
+        series = frame[name]
+        kind = column_kind(series)
+        row: dict[str, Any] = {
+            "column": str(name),
+            "kind": kind,
+            "missing": float(series.isna().mean()) if len(series) else 0.0,
+            "distinct": int(series.nunique(dropna=True)),
+        }
+        if kind in ("numeric", "datetime") and series.notna().any():
+            row.update(min=str(series.min()), median=str(series.median()), max=str(series.max()))
+        rows.append(row)
+    return pd.DataFrame(rows)
 
 
-# ---- monitoring results (model-api GET /v1/monitoring/drift and /accuracy) ------------------
+def histogram(series: pd.Series, bins: int = 30) -> pd.DataFrame:
+    """Counts of a numeric (or date) column in equal-width bins: (start, end, rows)."""
+    values = series.dropna()
+    if column_kind(series) == "datetime":
+        values = values.astype("int64")
+    values = pd.to_numeric(values, errors="coerce").dropna().astype(float)
+    if values.empty:
+        return pd.DataFrame(columns=["start", "end", "rows"])
+    if values.min() == values.max():
+        return pd.DataFrame({"start": [values.min()], "end": [values.max()], "rows": [len(values)]})
+    counts = pd.cut(values, bins=min(bins, max(1, values.nunique())), include_lowest=True).value_counts(sort=False)
+    return pd.DataFrame(
+        {"start": [i.left for i in counts.index], "end": [i.right for i in counts.index], "rows": counts.to_numpy()}
+    )
+
+
+def top_categories(series: pd.Series, n: int = 15) -> pd.DataFrame:
+    """The most frequent values of a column, the rest summed as "(other)"."""
+    counts = series.astype("string").fillna("(missing)").value_counts()
+    top = counts.head(n)
+    frame = pd.DataFrame({"value": top.index.astype(str), "rows": top.to_numpy()})
+    if len(counts) > n:
+        frame.loc[len(frame)] = ["(other)", int(counts.iloc[n:].sum())]
+    return frame
+
+
+# ---- monitoring (trainer GET /v1/monitor/summary, drift and accuracy) ---------------------------------
+def traffic_frame(summary: dict[str, Any]) -> pd.DataFrame:
+    rows = summary.get("traffic") or []
+    frame = pd.DataFrame(rows, columns=["time", "predictions"])
+    frame["time"] = pd.to_datetime(frame["time"], utc=True, errors="coerce").dt.tz_convert(None)  # charts: naive UTC
+    return frame
+
+
+def top_entities_frame(summary: dict[str, Any]) -> pd.DataFrame:
+    """Most requested names per entity field: long (field, value, requests)."""
+    rows = [
+        {"field": name, "value": str(entry.get("value")), "requests": int(entry.get("requests") or 0)}
+        for name, entries in (summary.get("top_entities") or {}).items()
+        for entry in entries or []
+    ]
+    return pd.DataFrame(rows, columns=["field", "value", "requests"])
 
 
 def monitoring_results(answer: Any) -> list[dict[str, Any]]:
@@ -313,32 +368,52 @@ def latest_drift_run(results: list[dict[str, Any]]) -> pd.DataFrame:
         return pd.DataFrame()
     frame = pd.DataFrame(results)
     if "run_id" in frame:
-        newest = (
-            frame.sort_values("@timestamp", ascending=False)["run_id"].iloc[0]
-            if "@timestamp" in frame
-            else (frame["run_id"].iloc[0])
-        )
-        frame = frame[frame["run_id"] == newest]
+        ordered = frame.sort_values("@timestamp", ascending=False) if "@timestamp" in frame else frame
+        frame = frame[frame["run_id"] == ordered["run_id"].iloc[0]]
     return frame.reset_index(drop=True)
 
 
+# Fields of a live-accuracy document that are not metrics.
+_NOT_METRICS = frozenset({"count", "horizon", "prediction", "outcome", "correct", "matched", "predictions"})
+
+
 def accuracy_frame(results: list[dict[str, Any]]) -> pd.DataFrame:
-    """Live metric per version and day with the version's holdout value: long (day, version, metric, live, holdout)."""
+    """Live metric per version and day with the version's holdout value: long (day, model_version, metric, live,
+    holdout, count). Whatever numeric metrics the documents carry (classification: log_loss, brier, accuracy,
+    rps; regression and forecast: mae, ape); per-day documents when the results have them."""
+    daily = [doc for doc in results if doc.get("kind") == "daily"]
+    documents = daily or [doc for doc in results if doc.get("kind") in (None, "daily")]
     rows = []
-    for doc in results:
-        for metric in ("accuracy", "log_loss", "rps", "brier", "mae"):
-            if doc.get(metric) is None:
+    for doc in documents:
+        for key, value in doc.items():
+            if (
+                key in _NOT_METRICS
+                or key.startswith("holdout_")
+                or not isinstance(value, int | float)
+                or isinstance(value, bool)
+            ):
                 continue
             rows.append(
                 {
                     "day": doc.get("day"),
                     "model_version": str(doc.get("model_version")),
-                    "metric": metric,
-                    "live": float(doc[metric]),
-                    "holdout": doc.get(f"holdout_{metric}"),
-                    "matches": doc.get("count"),
+                    "metric": key,
+                    "live": float(value),
+                    "holdout": doc.get(f"holdout_{key}"),
+                    "count": doc.get("count"),
                 }
             )
-    frame = pd.DataFrame(rows, columns=["day", "model_version", "metric", "live", "holdout", "matches"])
+    frame = pd.DataFrame(rows, columns=["day", "model_version", "metric", "live", "holdout", "count"])
     frame["day"] = pd.to_datetime(frame["day"], errors="coerce")
-    return frame.sort_values("day").reset_index(drop=True)
+    return frame.sort_values(["metric", "day"], kind="stable").reset_index(drop=True)
+
+
+def served_tasks(models: Any) -> list[str]:
+    """Task ids in model-api's ``GET /v1/models`` answer."""
+    entries = models.get("models", []) if isinstance(models, dict) else models or []
+    return sorted({str(e["task"]) for e in entries if isinstance(e, dict) and e.get("task")})
+
+
+def served_entry(models: Any, task: str) -> dict[str, Any] | None:
+    entries = models.get("models", []) if isinstance(models, dict) else models or []
+    return next((e for e in entries if isinstance(e, dict) and e.get("task") == task), None)

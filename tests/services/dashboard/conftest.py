@@ -36,50 +36,71 @@ def run_page(monkeypatch: pytest.MonkeyPatch) -> Callable[..., AppTest]:
     return run
 
 
+# A second served task of another kind (a forecast with entity fields sport/service/region), trained cheaply on
+# its simulator, so the generic pages are exercised beyond one task's kind. Nothing in the dashboard names it.
+SECOND_TASK = "event-traffic"
+
+
 @dataclass
 class ServingStack:
-    """Real MLflow with a trained champion, and real model-api, ingest and trainer processes around it."""
+    """Real MLflow with trained champions, and real model-api, ingest and trainer processes around it."""
 
     mlflow: ServerProcess
     model_api: ServerProcess
     ingest: ServerProcess
     trainer: ServerProcess
     prediction_log_dir: Path
-    version: str
+    version: str  # the first task's (match-outcome's) champion
     dataset_version: str
+    versions: dict[str, str]  # champion version per served task
 
     def env(self) -> dict[str, str]:
-        """SCORELINE_* for the dashboard pointing at these services."""
+        """SCORELINE_* for the dashboard pointing at these services (HTTP only: nothing else is given)."""
         return {
             "SCORELINE_MODEL_API_URL": self.model_api.url,
-            "SCORELINE_MLFLOW_URI": self.mlflow.url,
-            "SCORELINE_PREDICTION_LOG_DIR": str(self.prediction_log_dir),
             "SCORELINE_INGEST_URL": self.ingest.url,
             "SCORELINE_TRAINER_URL": self.trainer.url,
         }
 
+    def schema(self, task: str = "match-outcome") -> dict:
+        return httpx.get(f"{self.model_api.url}/v1/{task}/schema", timeout=10).json()
+
     def teams(self) -> list[str]:
-        return httpx.get(f"{self.model_api.url}/v1/match-outcome/schema", timeout=10).json()["teams"]
+        return self.schema()["entities"]["home_team"]
+
+
+def _train_second_task(tracking_uri: str) -> str:
+    from scoreline.lifecycle.registry import CHAMPION, Registry, log_training
+    from scoreline.ml.training import train
+
+    task = get_task(SECOND_TASK)
+    content, name = task.simulated_file(200, 5)
+    result = train(task, task.to_canonical(content, name), params={"max_depth": 3, "learning_rate": 0.3}, seed=1)
+    version = log_training(result, "simulated", "sim-dashboard", "test", tracking_uri).version
+    Registry(tracking_uri).set_alias(SECOND_TASK, CHAMPION, version)
+    return str(version)
 
 
 @pytest.fixture(scope="module")
 def serving_stack(
     mlflow_sqlite: ServerProcess, tmp_path_factory: pytest.TempPathFactory, logs_dir: Path
 ) -> Iterator[ServingStack]:
-    """A champion from the real training pipeline registered in the session's MLflow and served by model-api;
-    ingest holding one simulated dataset; the trainer on the same registry."""
+    """Champions from the real training pipeline registered in the session's MLflow and served by model-api;
+    ingest holding one simulated dataset; the trainer on the same registry, reading model-api's prediction log."""
     from scoreline.lifecycle.registry import CHAMPION, Registry, log_training
     from tests.scoreline.serving.models import TASK, train_small
 
     result = train_small(seed=11, max_depth=3)
     version = log_training(result, "simulated", "sim-dashboard", "test", mlflow_sqlite.url).version
     Registry(mlflow_sqlite.url).set_alias(TASK, CHAMPION, version)
+    versions = {TASK: str(version), SECOND_TASK: _train_second_task(mlflow_sqlite.url)}
     home = tmp_path_factory.mktemp("dashboard-stack")
     shared = {
         "SCORELINE_MLFLOW_URI": mlflow_sqlite.url,
         "SCORELINE_STORAGE_URI": f"file://{home / 'store'}",
         "SCORELINE_API_KEY": API_KEY,
         "SCORELINE_ADMIN_KEY": ADMIN_KEY,
+        "SCORELINE_PREDICTION_LOG_DIR": str(home / "predictions"),
     }
 
     def service(name: str, module: str, health: str, **env: str) -> ServerProcess:
@@ -98,19 +119,24 @@ def serving_stack(
         "scoreline_model_api",
         "/readyz",
         SCORELINE_MODEL_CACHE_DIR=str(home / "model-cache"),
-        SCORELINE_PREDICTION_LOG_DIR=str(home / "predictions"),
         SCORELINE_PREDICTION_LOG_FLUSH_INTERVAL_S="0.1",
         SCORELINE_MODEL_POLL_INTERVAL_S="0",
+    )
+    ingest = service("ingest", "scoreline_ingest", "/healthz")
+    trainer = service(
+        "trainer",
+        "scoreline_trainer",
+        "/healthz",
+        SCORELINE_JOBS_DIR=str(home / "jobs"),
         SCORELINE_MONITORING_DIR=str(home / "monitoring"),
         SCORELINE_DRIFT_MIN_ROWS="10",
     )
-    ingest = service("ingest", "scoreline_ingest", "/healthz")
-    trainer = service("trainer", "scoreline_trainer", "/healthz", SCORELINE_JOBS_DIR=str(home / "jobs"))
     with (
         model_api.start(timeout_s=420, ready=_ready),  # the first load compiles the feature kernel
         ingest.start(timeout_s=120),
         trainer.start(timeout_s=120),
     ):
+        _wait_until_served(model_api, versions)
         raw, _ = get_task(TASK).simulate(2_000, seed=3)
         upload = httpx.post(
             f"{ingest.url}/v1/datasets/{TASK}/simulated",
@@ -120,8 +146,23 @@ def serving_stack(
         )
         assert upload.status_code in (200, 201), upload.text
         yield ServingStack(
-            mlflow_sqlite, model_api, ingest, trainer, home / "predictions", str(version), upload.json()["version"]
+            mlflow_sqlite,
+            model_api,
+            ingest,
+            trainer,
+            home / "predictions",
+            str(version),
+            upload.json()["version"],
+            versions,
         )
+
+
+def _wait_until_served(model_api: ServerProcess, versions: dict[str, str], timeout_s: float = 300.0) -> None:
+    from scoreline_client import ModelApiClient
+
+    client = ModelApiClient(model_api.url, attempts=1)
+    for task, version in versions.items():
+        client.wait_until_served(task, version, timeout_s=timeout_s)
 
 
 def _ready(server: ServerProcess) -> bool:

@@ -1,7 +1,8 @@
 """The dashboard in headless Chromium (Debian's ``chromium``, driven by Playwright) against a running stack:
 real MLflow with a trained champion, model-api, ingest and trainer processes, and the dashboard started the way
-``make run`` starts it (``python -m scoreline_dashboard``). Pick two teams on Predict, submit, read three
-probabilities that sum to 1 and the served model version. Screenshots of every page go to
+``make run`` starts it (``python -m scoreline_dashboard``), given the three service URLs only. Pick two teams on
+Predict, submit, read three probabilities that sum to 1 and the served model version; pick the forecast task,
+submit its example request, see the fan chart and the values of every horizon day. Screenshots of every page go to
 test-artifacts/dashboard/ (gitignored) for a person to look at."""
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import httpx
 import pytest
 
 from tests.servers import REPO, ServerProcess, free_port
-from tests.services.dashboard.conftest import ServingStack
+from tests.services.dashboard.conftest import SECOND_TASK, ServingStack
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
@@ -35,7 +36,7 @@ CHROMIUM_ARGS = [
 PAGES = {
     "batch": ("Batch predictions", "One row per request."),
     "models": ("Models", "Change the champion"),
-    "data": ("Data", "Latest version"),
+    "data": ("Data", "Columns of version"),
     "monitoring": ("Monitoring", "Live accuracy vs holdout"),
 }
 
@@ -100,20 +101,20 @@ def test_predict_in_the_browser_and_screenshot_every_page(
 ) -> None:
     page = browser_page
     api = serving_stack.model_api.url
-    teams = httpx.get(f"{api}/v1/match-outcome/schema", timeout=10).json()["teams"]
+    schema = httpx.get(f"{api}/v1/match-outcome/schema", timeout=10).json()
     served = next(m for m in httpx.get(f"{api}/v1/models", timeout=10).json()["models"] if m["task"] == "match-outcome")
-    home, away = teams[0], teams[1]
+    home, away = schema["entities"]["home_team"][:2]
 
     page.goto(dashboard.url + "/")
     page.get_by_role("heading", name="Predict").wait_for()
     settled(page)
-    predict_button = page.get_by_role("button", name="Predict", exact=True)
-    assert predict_button.is_disabled()  # no teams chosen yet
-    choose(page, "Home team", home)
+    choose(page, "Task", "match-outcome")
     settled(page)
-    choose(page, "Away team", away)
+    choose(page, "Home Team", home)
     settled(page)
-    predict_button.click()
+    choose(page, "Away Team", away)
+    settled(page)
+    page.get_by_role("button", name="Predict", exact=True).click()
     page.locator('[data-testid="stMetricValue"]').nth(2).wait_for()
     settled(page)
 
@@ -123,7 +124,7 @@ def test_predict_in_the_browser_and_screenshot_every_page(
     assert all(0 < p < 1 for p in probabilities)
     assert sum(probabilities) == pytest.approx(1.0, abs=0.002)  # each shown to 0.1 %
     labels = page.locator('[data-testid="stMetricLabel"]').all_inner_texts()
-    assert [label.strip() for label in labels] == [f"{home} win", "Draw", f"{away} win"]
+    assert [label.strip() for label in labels] == schema["classes"]
     assert page.get_by_text(re.compile(rf"version {re.escape(served['version'])}\b")).count() == 1
     assert page.locator('[data-testid="stException"]').count() == 0
     page.screenshot(path=str(ARTIFACTS / "predict.png"), full_page=True)
@@ -137,3 +138,27 @@ def test_predict_in_the_browser_and_screenshot_every_page(
         assert page.locator('[data-testid="stException"]').count() == 0, f"{path} shows a traceback"
         assert "Traceback" not in page.content()
     assert {p.name for p in ARTIFACTS.glob("*.png")} >= {"predict.png", *(f"{p}.png" for p in PAGES)}
+
+
+def test_predict_a_forecast_in_the_browser(
+    serving_stack: ServingStack, dashboard: ServerProcess, browser_page: Any
+) -> None:
+    """A task of another kind, with three entity fields, drawn from its schema alone: a fan chart and a table."""
+    task = SECOND_TASK
+    schema = httpx.get(f"{serving_stack.model_api.url}/v1/{task}/schema", timeout=10).json()
+    page = browser_page
+    page.goto(dashboard.url + "/")
+    page.get_by_role("heading", name="Predict").wait_for()
+    settled(page)
+    choose(page, "Task", task)
+    settled(page)
+    for field in schema["entity_fields"]:  # filled in from the example request
+        box = page.locator('[data-testid="stSelectbox"]').filter(has_text=field.replace("_", " ").title())
+        assert schema["example_request"][field] in box.inner_text()
+    page.get_by_role("button", name="Predict", exact=True).click()
+    page.locator('[data-testid="stVegaLiteChart"]').first.wait_for()
+    settled(page)
+    assert page.locator('[data-testid="stException"]').count() == 0
+    assert page.locator('[data-testid="stAlertContentError"]').count() == 0
+    assert page.get_by_text(re.compile(r"band: p10 to p90")).count() == 1
+    page.screenshot(path=str(ARTIFACTS / f"predict-{task}.png"), full_page=True)

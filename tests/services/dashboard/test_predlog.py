@@ -1,17 +1,16 @@
-"""The dashboard reads the prediction log that model-api's real sinks write: JSON Lines files, and
-Elasticsearch (osmem stand-in, DESIGN.md §6) through its HTTP search API."""
+"""The prediction log as the dashboard sees it: only through the trainer (``GET /v1/monitor/summary`` and
+``/predictions``), whichever log the trainer reads. model-api's real sinks write the records (JSON Lines files,
+and Elasticsearch = osmem, DESIGN.md §6); a real trainer process reads them; the Monitoring page shows them."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import sys
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
-from scoreline_dashboard import predlog, views
-from scoreline_dashboard.client import ServiceCallError
-from scoreline_dashboard.settings import DashboardSettings
+from scoreline_launcher.processes import free_port
 from streamlit.testing.v1 import AppTest
 
 from scoreline.monitoring import indices
@@ -21,19 +20,62 @@ from scoreline.predlog.record import PredictionRecord
 from scoreline.predlog.spool import DiskSpool
 from tests.elastic import es_client
 from tests.scoreline.predlog.records import make_record
+from tests.servers import REPO, ServerProcess
+from tests.services.dashboard.conftest import PAGES
 
-START = datetime(2026, 6, 11, 18, 0, tzinfo=UTC)
+pytestmark = pytest.mark.slow
 
 
 def records(n: int, task: str = "match-outcome") -> list[PredictionRecord]:
+    start = datetime.now(UTC) - timedelta(minutes=n + 5)  # inside the trainer's default window
     made = []
     for i in range(n):
-        record = make_record(i, timestamp=(START + timedelta(minutes=i)).isoformat())
+        record = make_record(i, timestamp=(start + timedelta(minutes=i)).isoformat())
         made.append(record.model_copy(update={"task": task, "latency_ms": float(i + 1)}))
     return made
 
 
-def test_local_log_is_read_newest_records_of_the_task(tmp_path: Path) -> None:
+def trainer(workdir: Path, logs_dir: Path, **settings: str) -> ServerProcess:
+    """The trainer as a real process (through the osmem launcher: plain JSON to Elasticsearch)."""
+    port = free_port()
+    env = {
+        "SCORELINE_TRAINER_PORT": str(port),
+        "SCORELINE_STORAGE_URI": f"file://{workdir / 'store'}",
+        "SCORELINE_JOBS_DIR": str(workdir / "jobs"),
+        "SCORELINE_MONITORING_DIR": str(workdir / "monitoring"),
+        "SCORELINE_ELASTICSEARCH_TIMEOUT_S": "5",
+        **{f"SCORELINE_{name.upper()}": value for name, value in settings.items()},
+    }
+    argv = [sys.executable, "-m", "tests.es_launch", "scoreline_trainer"]
+    return ServerProcess("trainer-log", argv, port, env=env, cwd=REPO, log_path=logs_dir / f"trainer-log-{port}.log")
+
+
+def dashboard_env(server: ServerProcess) -> dict[str, str]:
+    return {
+        "SCORELINE_TRAINER_URL": server.url,
+        "SCORELINE_MODEL_API_URL": f"http://127.0.0.1:{free_port()}",  # down: the task is typed in
+        "SCORELINE_INGEST_URL": f"http://127.0.0.1:{free_port()}",
+    }
+
+
+def monitoring_page(monkeypatch: pytest.MonkeyPatch, server: ServerProcess) -> AppTest:
+    """The Monitoring page linked to the task (``?task=``): model-api, down here, cannot list the tasks."""
+    import streamlit as st
+
+    for key, value in dashboard_env(server).items():
+        monkeypatch.setenv(key, value)
+    st.cache_data.clear()
+    app = AppTest.from_file(str(PAGES / "monitoring.py"), default_timeout=60)
+    app.query_params["task"] = "match-outcome"
+    app.run()
+    assert not app.exception
+    assert [e.value for e in app.error] == [e.value for e in app.error if "model-api is not reachable" in e.value]
+    assert app.selectbox(key="monitoring_task").value == "match-outcome"
+    return app
+
+
+@pytest.fixture
+def jsonl_trainer(tmp_path: Path, logs_dir: Path) -> Iterator[tuple[ServerProcess, list[PredictionRecord]]]:
     sink = JsonlSink(tmp_path / "predictions", max_file_bytes=2_000)  # small files: several rotations
     written = records(30)
     for start in range(0, 30, 5):
@@ -41,36 +83,27 @@ def test_local_log_is_read_newest_records_of_the_task(tmp_path: Path) -> None:
     sink.write(records(4, task="esports-win"))
     sink.close()
     assert len(sink.files()) > 1
-    settings = DashboardSettings(prediction_log_dir=tmp_path / "predictions", dashboard_max_log_records=100)
-
-    log = predlog.read_predictions(settings, "match-outcome")
-
-    assert len(log) == 30
-    assert log["timestamp"].is_monotonic_increasing
-    assert set(log["request_id"]) == {r.request_id for r in written}
-    assert views.latency_summary(log)["max_ms"] == 30.0
-    top = views.top_teams(log)
-    assert top["requests"].sum() == 60  # home and away of every request
+    with trainer(tmp_path, logs_dir, prediction_log_dir=str(tmp_path / "predictions")).start(timeout_s=120) as server:
+        yield server, written
 
 
-def test_local_log_keeps_only_the_newest_records(tmp_path: Path) -> None:
-    sink = JsonlSink(tmp_path)
-    written = records(150)
-    sink.write(written)
-    sink.close()
-    log = predlog.read_predictions(
-        DashboardSettings(prediction_log_dir=tmp_path, dashboard_max_log_records=100), "match-outcome"
-    )
-    assert list(log["request_id"]) == [r.request_id for r in written[-100:]]
-
-
-def test_missing_local_log_is_empty_not_an_error(tmp_path: Path) -> None:
-    log = predlog.read_predictions(DashboardSettings(prediction_log_dir=tmp_path / "nothing"), "match-outcome")
-    assert log.empty
+def test_monitoring_page_shows_model_apis_json_lines_log_through_the_trainer(
+    jsonl_trainer: tuple[ServerProcess, list[PredictionRecord]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server, written = jsonl_trainer
+    app = monitoring_page(monkeypatch, server)
+    metrics = {m.label: m.value for m in app.metric}
+    assert metrics["Predictions"] == f"{len(written):,}"
+    assert metrics["latency max"] == "30.0 ms"
+    assert any("local prediction log" in c.value for c in app.caption)
+    recent = next(d.value for d in app.dataframe if "request_id" in d.value.columns)
+    assert set(recent["request_id"]) == {r.request_id for r in written}  # this task's only
 
 
 @pytest.fixture
-def es_with_records(osmem_url: str, tmp_path: Path) -> tuple[str, list[PredictionRecord]]:
+def es_trainer(
+    osmem_url: str, tmp_path: Path, logs_dir: Path
+) -> Iterator[tuple[ServerProcess, list[PredictionRecord]]]:
     client = es_client(osmem_url)
     indices.install(client)
     written = records(40)
@@ -79,52 +112,18 @@ def es_with_records(osmem_url: str, tmp_path: Path) -> tuple[str, list[Predictio
     sink.close()
     client.indices.refresh(index="scoreline-predictions-*")
     client.close()
-    return osmem_url, written
+    with trainer(tmp_path, logs_dir, elasticsearch_url=osmem_url).start(timeout_s=120) as server:
+        yield server, written
 
 
-@pytest.mark.slow
-def test_elasticsearch_log_is_read_through_search(es_with_records: tuple[str, list[PredictionRecord]]) -> None:
-    url, written = es_with_records
-    log = predlog.read_predictions(DashboardSettings(elasticsearch_url=url), "match-outcome")
-    assert set(log["request_id"]) == {r.request_id for r in written}
-    assert log["timestamp"].is_monotonic_increasing
-    over_time = views.predictions_over_time(log)
-    assert over_time["predictions"].sum() == 40
-
-
-@pytest.mark.slow
-def test_elasticsearch_without_indices_is_empty(osmem_url: str) -> None:
-    log = predlog.read_predictions(
-        DashboardSettings(elasticsearch_url=osmem_url, elasticsearch_index_pattern="nothing-here-*"), "match-outcome"
-    )
-    assert log.empty
-
-
-def test_elasticsearch_down_is_a_clear_error() -> None:
-    from scoreline_launcher.processes import free_port
-
-    url = f"http://127.0.0.1:{free_port()}"
-    with pytest.raises(ServiceCallError) as caught:
-        predlog.read_predictions(DashboardSettings(elasticsearch_url=url), "match-outcome")
-    assert "Elasticsearch is not reachable" in caught.value.message
-    assert "SCORELINE_ELASTICSEARCH_URL" in caught.value.message
-
-
-@pytest.mark.slow
-def test_monitoring_page_shows_traffic_from_elasticsearch(
-    es_with_records: tuple[str, list[PredictionRecord]], run_page: Callable[..., AppTest], tmp_path: Path
+def test_monitoring_page_shows_the_elasticsearch_log_through_the_trainer(
+    es_trainer: tuple[ServerProcess, list[PredictionRecord]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from scoreline_launcher.processes import free_port
-
-    url, written = es_with_records
-    env: dict[str, Any] = {
-        "SCORELINE_ELASTICSEARCH_URL": url,
-        "SCORELINE_MODEL_API_URL": f"http://127.0.0.1:{free_port()}",  # down: drift/accuracy explain that
-    }
-    app = run_page("monitoring", env)
-    assert not app.exception
+    server, written = es_trainer
+    app = monitoring_page(monkeypatch, server)
     metrics = {m.label: m.value for m in app.metric}
     assert metrics["Predictions"] == f"{len(written):,}"
     assert metrics["latency max"] == "40.0 ms"
-    assert any("Elasticsearch" in c.value for c in app.caption)
-    assert [e.value for e in app.error] and all("model-api is not reachable" in e.value for e in app.error)
+    assert any("elasticsearch prediction log" in c.value for c in app.caption)
+    entities = app.get("arrow_vega_lite_chart") or app.get("vega_lite_chart")
+    assert entities  # traffic and the most requested entities

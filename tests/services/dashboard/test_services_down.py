@@ -17,14 +17,11 @@ from tests.services.dashboard.conftest import PAGE_NAMES
 
 @pytest.fixture
 def nothing_running(tmp_path: Path) -> dict[str, str]:
-    closed = {name: free_port() for name in ("model_api", "ingest", "trainer", "mlflow", "elastic")}
+    closed = {name: free_port() for name in ("model_api", "ingest", "trainer")}
     return {
         "SCORELINE_MODEL_API_URL": f"http://127.0.0.1:{closed['model_api']}",
         "SCORELINE_INGEST_URL": f"http://127.0.0.1:{closed['ingest']}",
         "SCORELINE_TRAINER_URL": f"http://127.0.0.1:{closed['trainer']}",
-        "SCORELINE_MLFLOW_URI": f"http://127.0.0.1:{closed['mlflow']}",
-        "SCORELINE_ELASTICSEARCH_URL": f"http://127.0.0.1:{closed['elastic']}",
-        "SCORELINE_PREDICTION_LOG_DIR": str(tmp_path / "predictions"),
     }
 
 
@@ -72,11 +69,8 @@ def stuck_server() -> Iterator[str]:
 def test_page_explains_that_services_are_too_slow(
     page: str, stuck_server: str, tmp_path: Path, run_page: Callable[..., AppTest]
 ) -> None:
-    env = {
-        name: stuck_server
-        for name in ("SCORELINE_MODEL_API_URL", "SCORELINE_INGEST_URL", "SCORELINE_TRAINER_URL", "SCORELINE_MLFLOW_URI")
-    }
-    env |= {"SCORELINE_DASHBOARD_REQUEST_TIMEOUT_S": "0.5", "SCORELINE_PREDICTION_LOG_DIR": str(tmp_path)}
+    env = {name: stuck_server for name in ("SCORELINE_MODEL_API_URL", "SCORELINE_INGEST_URL", "SCORELINE_TRAINER_URL")}
+    env |= {"SCORELINE_DASHBOARD_REQUEST_TIMEOUT_S": "0.5"}
     app = run_page(page, env)
     assert not app.exception, [e.value for e in app.exception]
     messages = [e.value for e in app.error]

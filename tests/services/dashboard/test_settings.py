@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from pydantic import ValidationError
 from scoreline_dashboard.__main__ import APP, streamlit_argv
 from scoreline_dashboard.settings import DashboardSettings
 
@@ -12,22 +11,23 @@ def test_defaults_work_on_one_machine() -> None:
     settings = DashboardSettings()
     assert settings.dashboard_port == 8501
     assert settings.model_api_url == "http://127.0.0.1:8000"
-    assert settings.mlflow_url == "http://127.0.0.1:5000"
-    assert settings.elasticsearch_url is None and settings.api_key is None and settings.admin_key is None
+    assert settings.trainer_url == "http://127.0.0.1:8002" and settings.ingest_url == "http://127.0.0.1:8001"
+    assert settings.api_key is None and settings.admin_key is None and settings.history_key is None
 
 
-def test_an_http_mlflow_uri_is_the_rest_address(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("SCORELINE_MLFLOW_URI", "http://mlflow:5000/")
-    assert DashboardSettings().mlflow_url == "http://mlflow:5000"
-    monkeypatch.setenv("SCORELINE_MLFLOW_URI", "sqlite:///mlflow.db")  # not readable over HTTP: the UI URL is used
-    monkeypatch.setenv("SCORELINE_MLFLOW_UI_URL", "http://127.0.0.1:5123")
-    assert DashboardSettings().mlflow_url == "http://127.0.0.1:5123"
+def test_only_the_services_are_configured(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No MLflow, Elasticsearch or log folder: the dashboard reads the services over HTTP only."""
+    fields = set(DashboardSettings.model_fields)
+    assert not {f for f in fields if "mlflow" in f or "elastic" in f or "log_dir" in f or "storage" in f}
+    monkeypatch.setenv("SCORELINE_ELASTICSEARCH_URL", "http://elasticsearch:9200")  # another service's: ignored
+    assert DashboardSettings().model_api_url == "http://127.0.0.1:8000"
 
 
-def test_log_reads_stay_within_the_elasticsearch_result_window(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("SCORELINE_DASHBOARD_MAX_LOG_RECORDS", "20000")
-    with pytest.raises(ValidationError):
-        DashboardSettings()
+def test_the_admin_key_reads_the_history_only_when_allowed(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SCORELINE_ADMIN_KEY", "secret")
+    assert DashboardSettings().history_key is None
+    monkeypatch.setenv("SCORELINE_DASHBOARD_READ_PROMOTIONS", "true")
+    assert DashboardSettings().history_key == "secret"
 
 
 def test_streamlit_runs_the_app_on_the_configured_port(monkeypatch: pytest.MonkeyPatch) -> None:

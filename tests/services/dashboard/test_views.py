@@ -1,4 +1,4 @@
-"""The pure helpers behind the pages."""
+"""The pure helpers behind the pages: schemas and answers of any kind in, what the pages draw out."""
 
 from __future__ import annotations
 
@@ -6,188 +6,213 @@ import pandas as pd
 import pytest
 from scoreline_dashboard import views
 
-TEAMS = ["Brazil", "France", "Japan"]
+# A request schema as model-api answers it (pydantic's JSON schema), with every kind of field.
+SCHEMA = {
+    "task": "some-task",
+    "kind": "regression",
+    "request": {
+        "properties": {
+            "home_side": {"type": "string", "title": "Home Side"},
+            "away_side": {"type": "string"},
+            "day": {"anyOf": [{"type": "string", "format": "date"}, {"type": "null"}], "default": None},
+            "neutral": {"type": "boolean", "default": False},
+            "rank": {"anyOf": [{"type": "number", "minimum": 0}, {"type": "null"}], "default": None},
+            "games": {"type": "integer", "minimum": 1, "maximum": 200},
+            "stage": {"enum": ["regular", "final"], "type": "string", "default": "regular"},
+            "flag": {"anyOf": [{"type": "boolean"}, {"type": "null"}], "default": None},
+            "payload": {"anyOf": [{"additionalProperties": True, "type": "object"}, {"type": "null"}]},
+            "events": {"anyOf": [{"items": {"$ref": "#/$defs/Event"}, "type": "array"}, {"type": "null"}]},
+            "level": {"$ref": "#/$defs/Level"},
+        },
+        "required": ["home_side", "away_side", "games", "level"],
+        "$defs": {"Event": {"type": "object"}, "Level": {"enum": ["low", "high"], "type": "string"}},
+    },
+    "entity_fields": {"home_side": "side", "away_side": "side"},
+    "entities": {"home_side": ["A", "B"], "away_side": ["A", "B"]},
+    "example_request": {"home_side": "A", "away_side": "B", "games": 7, "events": [{"x": 1}]},
+}
 
 
-@pytest.mark.parametrize(
-    ("home", "away", "expected"),
-    [
-        ("Brazil", "France", []),
-        (None, "France", ["Pick a home team."]),
-        ("Brazil", None, ["Pick an away team."]),
-        ("Brazil", "Brazil", ["Home and away must be two different teams."]),
-        ("Atlantis", "France", ["Atlantis is not a team the served model knows."]),
-    ],
-)
-def test_match_problems(home: str | None, away: str | None, expected: list[str]) -> None:
-    assert views.match_problems(home, away, TEAMS) == expected
+def test_form_fields_read_every_kind_from_the_json_schema() -> None:
+    fields = {f.name: f for f in views.form_fields(SCHEMA)}
+    assert list(fields) == list(SCHEMA["request"]["properties"])  # the request model's order
+    assert {name: f.kind for name, f in fields.items()} == {
+        "home_side": "entity", "away_side": "entity", "day": "date", "neutral": "boolean", "rank": "number",
+        "games": "integer", "stage": "enum", "flag": "boolean", "payload": "json", "events": "json", "level": "enum",
+    }  # fmt: skip
+    assert fields["home_side"].options == ["A", "B"] and fields["home_side"].noun == "side"
+    assert fields["home_side"].title == "Home Side" and fields["away_side"].title == "away side"
+    assert fields["games"].default == 7 and fields["games"].required  # the example request's value
+    assert (fields["games"].minimum, fields["games"].maximum) == (1.0, 200.0)
+    assert fields["rank"].minimum == 0.0 and not fields["rank"].required
+    assert fields["stage"].options == ["regular", "final"] and fields["stage"].default == "regular"
+    assert fields["level"].options == ["low", "high"]  # through a $ref
+    assert fields["events"].default == [{"x": 1}]
 
 
-@pytest.mark.parametrize(
-    ("probabilities", "neutral", "expected"),
-    [
-        ({"home": 0.62, "draw": 0.23, "away": 0.15}, False, "Brazil are the clear favourite to beat France (62%)."),
-        ({"home": 0.30, "draw": 0.28, "away": 0.42}, False, "France are the favourite to win at Brazil (42%)."),
-        ({"home": 0.34, "draw": 0.40, "away": 0.26}, False, "A draw between Brazil and France is the most likely"),
-        ({"home": 0.40, "draw": 0.25, "away": 0.35}, True, "Brazil are the slight favourite to beat France on neutral"),
-        (
-            {"home": 0.374, "draw": 0.241, "away": 0.385},
-            False,
-            "Too close to call: France win 38%, Brazil win 37%, draw",
-        ),
-    ],
-)
-def test_outcome_in_words(probabilities: dict[str, float], neutral: bool, expected: str) -> None:
-    assert views.outcome_in_words(probabilities, "Brazil", "France", neutral=neutral).startswith(expected)
-
-
-def test_probabilities_frame_orders_home_draw_away_and_labels() -> None:
-    frame = views.probabilities_frame({"away": 0.2, "home": 0.5, "draw": 0.3}, {"home": "Brazil win"})
-    assert list(frame["outcome"]) == ["Brazil win", "draw", "away"]
-    assert frame["probability"].sum() == pytest.approx(1.0)
-
-
-def test_team_names_from_strings_or_objects() -> None:
-    assert views.team_names({"teams": ["b", "a"]}) == ["a", "b"]
-    assert views.team_names({"teams": [{"name": "b", "rating": 1}, {"name": "a"}]}) == ["a", "b"]
-    assert views.team_names({"teams": {"b": {}, "a": {}}}) == ["a", "b"]
-
-
-def test_team_details_merge_schema_and_prediction() -> None:
-    schema = {"teams": [{"name": "Brazil", "rating": 2010.5, "form": "WWDLW"}, {"name": "France", "rating": 1990}]}
-    prediction = {"features": {"home_elo": 2010.5, "away_elo": 1990.0, "elo_diff": 20.5}}
-    assert views.team_details(schema, prediction, "Brazil", "home") == {
-        "rating": 2010.5,
-        "form": "WWDLW",
-        "elo": 2010.5,
-    }
-    assert views.team_details(schema, prediction, "France", "away") == {"rating": 1990, "elo": 1990.0}
-
-
-def test_team_details_read_model_apis_team_state() -> None:
-    schema = {"teams": ["Brazil", "France"], "team_state": {"Brazil": {"elo": 2010.5, "form_points_per_match": 2.1}}}
-    assert views.team_details(schema, {}, "Brazil", "home") == {"elo": 2010.5, "form_points_per_match": 2.1}
-    assert views.team_details(schema, {}, "France", "away") == {}
-
-
-def test_baseline_metrics_are_grouped_by_baseline_with_underscores() -> None:
-    metrics = {
-        "holdout_rps": 0.2,
-        "baseline_base_rates_rps": 0.24,
-        "baseline_base_rates_log_loss": 1.05,
-        "baseline_elo_rps": 0.21,
-        "baseline_weird": 1.0,
-    }
-    assert views.baseline_metrics(metrics) == {"base_rates": {"rps": 0.24, "log_loss": 1.05}, "elo": {"rps": 0.21}}
-
-
-def test_version_rows_mark_aliases_and_sort_newest_first() -> None:
-    versions = [
-        {"version": "1", "run_id": "r1", "creation_timestamp": 1_700_000_000_000, "tags": []},
-        {"version": "2", "run_id": "r2", "tags": [{"key": "dataset_version", "value": "abc"}]},
+def test_form_problems_name_missing_and_unknown_entities() -> None:
+    fields = views.form_fields(SCHEMA)
+    assert views.form_problems(fields, {"home_side": "A", "away_side": "B", "games": 3, "level": "low"}) == []
+    assert views.form_problems(fields, {"home_side": "Z", "games": 3, "level": "low"}) == [
+        "Z is not a side the served model knows.",
+        "Fill in away side.",
     ]
-    runs = {
-        "r2": {"data": {"metrics": [{"key": "holdout_rps", "value": 0.2}, {"key": "baseline_elo_rps", "value": 0.21}]}}
+
+
+def test_json_fields_parse_or_say_why_not() -> None:
+    assert views.parse_json_field("") == (None, None)
+    assert views.parse_json_field('{"a": [1]}') == ({"a": [1]}, None)
+    value, problem = views.parse_json_field("{oops")
+    assert value is None and problem is not None and problem.startswith("not valid JSON")
+
+
+def test_batch_columns_leave_json_fields_out() -> None:
+    assert views.example_columns(views.form_fields(SCHEMA)).startswith("**home_side**, **away_side**, day")
+    assert "payload" not in views.example_columns(views.form_fields(SCHEMA))
+
+
+def test_probabilities_follow_the_class_order() -> None:
+    frame = views.probabilities_frame({"c": 0.2, "a": 0.5, "b": 0.3}, ["a", "b", "c"])
+    assert list(frame["class"]) == ["a", "b", "c"] and frame["probability"].sum() == pytest.approx(1.0)
+
+
+def test_contributions_largest_push_first() -> None:
+    frame = views.contributions_frame({"x": 0.1, "y": -0.7, "z": 0.3})
+    assert list(frame["feature"]) == ["y", "z", "x"] and list(frame["direction"]) == ["down", "up", "up"]
+    assert views.contributions_frame(None).empty
+
+
+def test_forecast_frame_has_the_interval_band() -> None:
+    answer = {"prediction": [10.0, 12.0], "horizon": [1, 2], "intervals": {"p90": [12.0, 15.0], "p10": [8.0, 9.0]}}
+    frame = views.forecast_frame(answer)
+    assert frame.to_dict("list") == {"day": [1, 2], "value": [10.0, 12.0], "low": [8.0, 9.0], "high": [12.0, 15.0]}
+    assert views.interval_names(answer) == ("p10", "p90")
+    assert views.forecast_frame({"prediction": [1.0]})["low"].isna().all()
+
+
+VERSIONS = {
+    "versions": [
+        {
+            "version": "4",
+            "aliases": ["champion"],
+            "created_at": "2026-01-01T10:00:00Z",
+            "holdout": {"smape": 0.2, "smape_d1": 0.1, "smape_d2": 0.3},
+            "baselines": {"seasonal_naive": {"smape": 0.3, "smape_d1": 0.25, "smape_d2": 0.35}},
+            "tags": {"dataset_version": "abc"},
+        }
+    ]
+}
+
+
+def test_versions_table_keeps_overall_metrics() -> None:
+    table = views.versions_frame(VERSIONS)
+    assert table.to_dict("records") == [
+        {"version": "4", "aliases": "champion", "created": "2026-01-01 10:00:00", "holdout smape": 0.2,
+         "dataset": "abc"}
+    ]  # fmt: skip
+
+
+def test_comparison_and_horizon_frames() -> None:
+    version = VERSIONS["versions"][0]
+    comparison = views.comparison_frame(version)
+    assert set(comparison["scorer"]) == {"model v4", "seasonal_naive"}
+    assert set(comparison["metric"]) == {"smape (lower is better)"}
+    by_day = views.horizon_frame(version)
+    assert by_day[by_day["scorer"] == "model v4"][["day", "value"]].values.tolist() == [[1, 0.1], [2, 0.3]]
+    assert set(by_day["metric"]) == {"smape"}
+    assert views.horizon_frame({"version": "1", "holdout": {"rps": 0.2}}).empty
+    assert views.metric_label("roc_auc") == "roc_auc (higher is better)"
+
+
+def test_column_summary_histogram_and_top_categories() -> None:
+    frame = pd.DataFrame(
+        {
+            "when": pd.to_datetime(["2024-01-01", "2024-02-01", None, "2024-03-01"]),
+            "value": [1.0, 2.0, 3.0, 50.0],
+            "name": ["a", "b", "a", None],
+            "flag": [True, False, True, True],
+        }
+    )
+    summary = views.column_summary(frame).set_index("column")
+    assert summary["kind"].to_dict() == {
+        "when": "datetime",
+        "value": "numeric",
+        "name": "categorical",
+        "flag": "boolean",
     }
-    rows = views.version_rows(versions, {"champion": "1", "challenger": "2"}, runs)
-    assert [r["version"] for r in rows] == ["2", "1"]
-    assert rows[0]["aliases"] == "challenger" and rows[1]["aliases"] == "champion"
-    assert rows[0]["holdout"] == {"rps": 0.2} and rows[0]["baselines"] == {"elo": {"rps": 0.21}}
-    comparison = views.comparison_frame(rows[0])
-    assert set(comparison["scorer"]) == {"model v2", "elo"}
-    assert set(comparison["metric"]) == {"rps (lower is better)"}
+    assert summary.loc["when", "missing"] == 0.25 and summary.loc["name", "distinct"] == 2
+    bins = views.histogram(frame["value"], bins=5)
+    assert bins["rows"].sum() == 4 and len(bins) == 4  # no more bins than distinct values
+    assert views.histogram(frame["when"])["rows"].sum() == 3
+    top = views.top_categories(frame["name"], n=1)
+    assert top.to_dict("list") == {"value": ["a", "(other)"], "rows": [2, 2]}
 
 
-MATCHES = pd.DataFrame(
-    {
-        "date": pd.to_datetime(["2000-01-01", "2000-06-01", "2000-07-01", "2001-01-01", "2001-02-01"]),
-        "home_score": [2, 0, 1, 3, 12],
-        "away_score": [1, 0, 2, 0, 0],
-        "neutral": [False, False, False, True, False],
-    }
-)
-
-
-def test_goals_distribution_caps_at_ten() -> None:
-    goals = views.goals_distribution(MATCHES)
-    assert dict(zip(goals["goals"], goals["matches"], strict=True)) == {0: 1, 3: 3, 10: 1}
-
-
-def test_results_by_year_shares_sum_to_one() -> None:
-    shares = views.results_by_year(MATCHES)
-    assert shares.groupby("year")["share"].sum().tolist() == pytest.approx([1.0, 1.0])
-    row = shares[(shares["year"] == 2000) & (shares["result"] == "home")]
-    assert row["share"].item() == pytest.approx(1 / 3)
-
-
-def test_home_advantage_ignores_neutral_grounds() -> None:
-    advantage = views.home_advantage_by_year(MATCHES)
-    assert advantage.set_index("year")["home_advantage"].to_dict() == {2000: 0.0, 2001: 1.0}
+def test_manifest_notes_in_any_shape() -> None:
+    assert views.manifest_notes({}) == []
+    assert views.manifest_notes({"notes": ["used 5 columns"]}) == ["used 5 columns"]
+    assert views.manifest_notes({"notes": {"skipped": 2, "columns": ["a"]}}) == ["skipped: 2", 'columns: ["a"]']
 
 
 def test_versions_table_names_the_source() -> None:
     table = views.versions_table(
-        [
-            {
-                "version": "a",
-                "created_at": "2026-01-01T10:00:00.5Z",
-                "rows": 5,
-                "source": {"kind": "upload", "filename": "x.csv"},
-            }
-        ]
-    )
+        [{"version": "a", "created_at": "2026-01-01T10:00:00.5Z", "rows": 5, "source": {"kind": "upload",
+                                                                                    "filename": "x.csv"}}]
+    )  # fmt: skip
     assert table.to_dict("records") == [
         {"version": "a", "created": "2026-01-01 10:00:00", "rows": 5, "source": "upload: x.csv"}
     ]
+    ordered = views.newest_first(
+        [{"version": "a", "created_at": "2026-01-01"}, {"version": "b", "created_at": "2026-02"}]
+    )
+    assert [v["version"] for v in ordered] == ["b", "a"]
 
 
-def test_dataset_and_version_listings_in_several_shapes() -> None:
-    assert views.dataset_entries({"datasets": [{"task": "t", "dataset": "d"}]}) == [{"task": "t", "dataset": "d"}]
-    assert views.dataset_entries({"t": ["d"]}) == [{"task": "t", "dataset": "d"}]
-    listing = {"versions": [{"version": "a", "created_at": "2026-01-01"}, {"version": "b", "created_at": "2026-02-01"}]}
-    assert [v["version"] for v in views.version_entries(listing)] == ["b", "a"]
-
-
-def test_request_fields_from_the_request_json_schema() -> None:
-    schema = {
-        "request": {
-            "properties": {
-                "home_team": {"type": "string"},
-                "date": {"anyOf": [{"type": "string", "format": "date"}, {"type": "null"}], "default": None},
-                "neutral": {"type": "boolean", "default": False},
-            },
-            "required": ["home_team"],
-        }
-    }
-    fields = views.request_fields(schema)
-    assert {name: (f["type"], f["required"]) for name, f in fields.items()} == {
-        "home_team": ("string", True),
-        "date": ("string", False),
-        "neutral": ("boolean", False),
-    }
+def test_summary_frames() -> None:
+    summary = {
+        "traffic": [{"time": "2026-06-01T10:00:00Z", "predictions": 3},
+                    {"time": "2026-06-01T10:01:00Z", "predictions": 0}],
+        "top_entities": {"home_side": [{"value": "A", "requests": 3}], "away_side": [{"value": "B", "requests": 2}]},
+    }  # fmt: skip
+    traffic = views.traffic_frame(summary)
+    assert list(traffic["predictions"]) == [3, 0] and traffic["time"].dt.tz is None
+    assert views.top_entities_frame(summary).values.tolist() == [["home_side", "A", 3], ["away_side", "B", 2]]
+    assert views.traffic_frame({}).empty and views.top_entities_frame({}).empty
 
 
 def test_latest_drift_run_keeps_the_newest_run_only() -> None:
     results = [
-        {"@timestamp": "2026-06-02T00:00:00Z", "run_id": "new", "feature": "elo_diff", "psi": 0.3},
-        {"@timestamp": "2026-06-02T00:00:00Z", "run_id": "new", "feature": "tier", "psi": 0.01},
-        {"@timestamp": "2026-06-01T00:00:00Z", "run_id": "old", "feature": "elo_diff", "psi": 0.05},
+        {"@timestamp": "2026-06-02T00:00:00Z", "run_id": "new", "feature": "f1", "psi": 0.3},
+        {"@timestamp": "2026-06-02T00:00:00Z", "run_id": "new", "feature": "f2", "psi": 0.01},
+        {"@timestamp": "2026-06-01T00:00:00Z", "run_id": "old", "feature": "f1", "psi": 0.05},
     ]
     frame = views.latest_drift_run(results)
-    assert list(frame["feature"]) == ["elo_diff", "tier"] and set(frame["run_id"]) == {"new"}
+    assert list(frame["feature"]) == ["f1", "f2"] and set(frame["run_id"]) == {"new"}
     assert views.latest_drift_run([]).empty
 
 
-def test_accuracy_frame_pairs_live_and_holdout() -> None:
+@pytest.mark.parametrize(
+    ("metrics", "expected"),
+    [
+        ({"log_loss": 0.6, "brier": 0.2, "accuracy": 0.7, "rps": 0.19}, {"log_loss", "brier", "accuracy", "rps"}),
+        ({"mae": 120.0, "ape": 0.08}, {"mae", "ape"}),
+    ],
+)
+def test_accuracy_frame_plots_whatever_metrics_the_documents_carry(
+    metrics: dict[str, float], expected: set[str]
+) -> None:
+    holdout = {f"holdout_{m}": v * 0.9 for m, v in metrics.items()}
     results = [
-        {"day": "2026-06-02", "model_version": "3", "count": 4, "accuracy": 0.5, "holdout_accuracy": 0.52},
-        {"day": "2026-06-01", "model_version": "3", "count": 2, "accuracy": 1.0, "rps": 0.1, "holdout_rps": 0.2},
+        {"kind": "daily", "task": "t", "day": "2026-06-02", "model_version": "3", "count": 4, **metrics, **holdout},
+        {"kind": "daily", "task": "t", "day": "2026-06-01", "model_version": "3", "count": 2, **metrics},
+        {"kind": "prediction", "task": "t", "day": "2026-06-01", "model_version": "3", "prediction": 1.0, **metrics},
     ]
     frame = views.accuracy_frame(results)
-    assert list(frame["day"].dt.day) == [1, 1, 2]
-    accuracy = frame[frame["metric"] == "accuracy"]
-    assert list(accuracy["live"]) == [1.0, 0.5]
-    assert accuracy["holdout"].tolist()[1] == 0.52
+    assert set(frame["metric"]) == expected
+    assert len(frame) == 2 * len(expected)  # the per-prediction documents are left to the daily ones
+    first = frame[frame["metric"] == sorted(expected)[0]]
+    assert list(first["day"].dt.day) == [1, 2] and pd.isna(first["holdout"].iloc[0])
+    assert first["holdout"].iloc[1] == pytest.approx(metrics[sorted(expected)[0]] * 0.9)
 
 
 def test_promotion_events_table() -> None:
@@ -207,3 +232,10 @@ def test_promotion_events_table() -> None:
     frame = views.promotion_events(history)
     assert list(frame.columns) == ["at", "event", "version", "decision", "reason", "by"]
     assert frame["event"].tolist() == ["decision", "rolled_back"]
+
+
+def test_served_tasks_from_model_apis_listing() -> None:
+    models = {"models": [{"task": "b", "version": "1"}, {"task": "a", "version": None}]}
+    assert views.served_tasks(models) == ["a", "b"]
+    assert views.served_entry(models, "b") == {"task": "b", "version": "1"}
+    assert views.served_entry(models, "c") is None

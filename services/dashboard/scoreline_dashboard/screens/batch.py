@@ -14,16 +14,20 @@ CONTENT_TYPES = {"csv": "text/csv", "parquet": "application/vnd.apache.parquet"}
 
 config = ui.settings()
 st.title("Batch predictions")
-st.caption("Upload many matches at once; model-api predicts every row and gives back a file with the probabilities.")
+st.caption(
+    "Upload many requests at once (a table of rows to compare); model-api predicts every row and gives back the "
+    "same table with the prediction, its words and, for classification, the probability of each class."
+)
 
 task = ui.task_picker(config, key="batch_task")
 upload = st.file_uploader("CSV or Parquet file", type=list(CONTENT_TYPES), key="batch_file")
+if task is None:
+    st.stop()
 if upload is None:
     schema = ui.read("schema", task, config=config)
-    fields = views.request_fields(schema) if schema else {}
+    fields = views.form_fields(schema) if schema else []
     if fields:
-        names = [f"**{n}**" if spec["required"] else n for n, spec in fields.items()]
-        st.info(f"One row per request. Columns: {', '.join(names)} (bold ones are required).")
+        st.info(f"One row per request. Columns: {views.example_columns(fields)} (bold ones are required).")
     st.stop()
 
 content = upload.getvalue()
@@ -59,7 +63,8 @@ if "batch_result" in st.session_state and st.session_state["batch_result"][0] ==
         st.error(f"model-api answered {content_type} that could not be read as a table: {exc}")
         st.stop()
     st.success(f"Predicted {len(result):,} rows.")
-    st.dataframe(result.head(PREVIEW_ROWS), use_container_width=True)
+    # The whole table, sortable by any column: e.g. compare candidates by their probability.
+    st.dataframe(result, use_container_width=True, hide_index=True)
     stem = upload.name.rsplit(".", 1)[0]
     st.download_button(
         "Download predictions",

@@ -1,33 +1,36 @@
-"""Data: dataset versions per task with their manifests, and distribution plots of the latest version."""
+"""Data: the datasets and versions ingest holds, a version's manifest and notes, and the distribution of each
+column of its canonical table. All from ingest: ``GET /v1/datasets``, ``GET /v1/datasets/{task}/{dataset}/versions``,
+``GET .../versions/{version}`` and ``GET .../versions/{version}/data`` (Parquet). No task's columns are named."""
 
 from __future__ import annotations
 
 import altair as alt
+import pandas as pd
 import streamlit as st
 from scoreline_dashboard import ui, views
-from scoreline_dashboard.client import ServiceCallError
 
+DEFAULT_PLOTS = 4
 config = ui.settings()
 st.title("Data")
 st.caption(f"Dataset versions from ingest at {config.ingest_url}. Versions are immutable; the newest is used to train.")
 
-listing = ui.read("datasets", config=config, spinner="Listing datasets…")
-if listing is None:
+entries = ui.read("datasets", config=config, spinner="Listing datasets…")
+if entries is None:
     st.stop()
-entries = views.dataset_entries(listing)
 if not entries:
     st.info("No dataset has been ingested yet. Upload one with POST /v1/datasets/{task}/{dataset} on ingest.")
     st.stop()
 
+left, right = st.columns(2)
 tasks = sorted({str(entry.get("task")) for entry in entries})
-task = st.selectbox("Task", tasks, key="data_task")
+task = left.selectbox("Task", tasks, key="data_task")
 datasets = sorted({str(entry.get("dataset")) for entry in entries if entry.get("task") == task})
-dataset = st.selectbox("Dataset", datasets, key="data_dataset")
+dataset = right.selectbox("Dataset", datasets, key="data_dataset")
 
-versions_listing = ui.read("versions", task, dataset, config=config, spinner="Listing versions…")
-if versions_listing is None:
+listing = ui.read("versions", task, dataset, config=config, spinner="Listing versions…")
+if listing is None:
     st.stop()
-versions = views.version_entries(versions_listing)
+versions = views.newest_first(listing)
 if not versions:
     st.info(f"{task}/{dataset} has no versions.")
     st.stop()
@@ -41,58 +44,59 @@ if manifest is not None:
     columns[1].metric("Columns", len(manifest.get("columns", [])))
     created = str(manifest.get("created_at") or "")
     columns[2].metric("Created", created[:10] or "?", help=created or None)
+    notes = views.manifest_notes(manifest)
+    if notes:
+        st.markdown("**Notes from the adapter**")
+        st.markdown("\n".join(f"- {note}" for note in notes))
     with st.expander("Manifest", expanded=False):
         st.json(manifest)
 
-latest = str(versions[0]["version"])
-st.header(f"Latest version {latest}")
-if task != "match-outcome":
-    st.info("Distribution plots are drawn for match-outcome datasets.")
+st.header(f"Columns of version {version}")
+table = ui.read("data", task, dataset, version, config=config, spinner="Loading the version's rows…")
+if table is None:
     st.stop()
-reader = ui.cached(ui.READERS["data"], config.dashboard_cache_ttl_s)
-try:
-    with st.spinner("Loading the latest version…"):
-        matches = reader(ui.config_key(config), task, dataset, latest)
-except ServiceCallError as exc:
-    if exc.status == 404:
-        st.info("ingest does not offer the rows of a version, so there are no plots; the manifest is above.")
-    else:
-        st.error(exc.message, icon=":material/error:")
-    st.stop()
+if len(table) > config.dashboard_max_plot_rows:
+    st.caption(f"Plotted: a seeded sample of {config.dashboard_max_plot_rows:,} of {len(table):,} rows.")
+    table = table.sample(config.dashboard_max_plot_rows, random_state=0)
 
-required = {"date", "home_score", "away_score"}
-if not required <= set(matches.columns):
-    st.info(f"The latest version lacks {', '.join(sorted(required - set(matches.columns)))}; no plots.")
-    st.stop()
+summary = views.column_summary(table)
+st.dataframe(
+    summary,
+    hide_index=True,
+    use_container_width=True,
+    column_config={"missing": st.column_config.ProgressColumn("missing", format="percent", min_value=0, max_value=1)},
+)
+names = [str(c) for c in table.columns]
+chosen = st.multiselect("Distributions of", names, default=names[:DEFAULT_PLOTS], key="data_columns")
 
-left, right = st.columns(2)
-left.subheader("Goals per match")
-left.altair_chart(
-    alt.Chart(views.goals_distribution(matches))
-    .mark_bar()
-    .encode(x=alt.X("goals:O", title="total goals (10 = 10 or more)"), y="matches:Q", tooltip=["goals", "matches"]),
-    use_container_width=True,
-)
-right.subheader("Home advantage over time")
-right.altair_chart(
-    alt.Chart(views.home_advantage_by_year(matches))
-    .mark_line(point=True)
-    .encode(
-        x=alt.X("year:Q", axis=alt.Axis(format="d")),
-        y=alt.Y("home_advantage:Q", title="home win rate minus away win rate", axis=alt.Axis(format="%")),
-        tooltip=["year", alt.Tooltip("home_advantage:Q", format=".1%"), "matches"],
-    ),
-    use_container_width=True,
-)
-st.subheader("Results by year")
-st.altair_chart(
-    alt.Chart(views.results_by_year(matches))
-    .mark_area()
-    .encode(
-        x=alt.X("year:Q", axis=alt.Axis(format="d")),
-        y=alt.Y("share:Q", stack="normalize", axis=alt.Axis(format="%")),
-        color=alt.Color("result:N", sort=["home", "draw", "away"]),
-        tooltip=["year", "result", alt.Tooltip("share:Q", format=".1%")],
-    ),
-    use_container_width=True,
-)
+
+def distribution_chart(series: pd.Series) -> alt.Chart:
+    kind = views.column_kind(series)
+    if kind in ("numeric", "datetime") and series.nunique(dropna=True) > 12:
+        bins = views.histogram(series)
+        if kind == "datetime":
+            bins = bins.assign(start=pd.to_datetime(bins["start"]), end=pd.to_datetime(bins["end"]))
+        axis_type = "T" if kind == "datetime" else "Q"
+        return (
+            alt.Chart(bins)
+            .mark_bar()
+            .encode(
+                x=alt.X(f"start:{axis_type}", title=str(series.name)), x2="end", y=alt.Y("rows:Q", title="rows"),
+                tooltip=["start", "end", "rows"],
+            )
+        )  # fmt: skip
+    counts = views.top_categories(series)
+    return (
+        alt.Chart(counts)
+        .mark_bar()
+        .encode(x=alt.X("rows:Q"), y=alt.Y("value:N", sort=None, title=str(series.name)), tooltip=["value", "rows"])
+    )
+
+
+for start in range(0, len(chosen), 2):
+    for column, name in zip(st.columns(2), chosen[start : start + 2], strict=False):
+        column.subheader(name)
+        column.altair_chart(distribution_chart(table[name]), use_container_width=True)
+
+with st.expander("First rows"):
+    st.dataframe(table.head(50), use_container_width=True)

@@ -1,5 +1,6 @@
-"""Models: registered versions with holdout metrics against baselines, champion/challenger, promotion history
-and the admin actions (promote, approve, roll back)."""
+"""Models: what model-api serves (``GET /v1/models``), the registered versions with holdout metrics against
+the baselines (trainer ``GET /v1/models/{task}/versions``), error by horizon day for forecasts, the promotion
+history (trainer ``GET /v1/promotions/{task}``, admin key) and the admin actions (promote, approve, roll back)."""
 
 from __future__ import annotations
 
@@ -14,56 +15,48 @@ from scoreline_dashboard.services import Trainer
 config = ui.settings()
 st.title("Models")
 task = ui.task_picker(config, key="models_task")
+if task is None:
+    st.stop()
 
 # ---- what model-api serves --------------------------------------------------------------
 st.header("Served now")
 models = ui.read("models", config=config, spinner="Asking model-api what it serves…")
 if models is not None:
-    served = ui.served_entry(models, task)
-    if served is None:
+    served = views.served_entry(models, task)
+    if served is None or not served.get("version"):
         st.warning(f"model-api serves no model for {task} yet.")
     else:
         columns = st.columns(3)
-        columns[0].metric("Served version", str(served.get("version") or served.get("model_version") or "?"))
-        columns[1].metric("Alias", str(served.get("alias", "champion")))
+        columns[0].metric("Served version", str(served.get("version")))
+        columns[1].metric("Alias", str(served.get("alias") or "champion"))
         loaded_at = str(served.get("loaded_at") or "")
         columns[2].metric("Loaded at (UTC)", loaded_at[11:19] or "?", help=loaded_at or None)
-        error = served.get("last_reload_error")
-        if error:
-            text = error.get("message", error) if isinstance(error, dict) else error
-            st.warning(f"The last reload failed, the served version stays: {text}")
-        metrics = served.get("holdout_metrics") or served.get("metrics")
-        if metrics:
-            st.dataframe(pd.DataFrame([metrics]), hide_index=True)
+    error = (served or {}).get("last_reload_error")
+    if error:
+        text = error.get("message", error) if isinstance(error, dict) else error
+        st.warning(f"The last reload failed, the served version stays: {text}")
+    metrics = (served or {}).get("holdout_metrics")
+    if metrics:
+        overall = {k: v for k, v in metrics.items() if not k.rsplit("_d", 1)[-1].isdigit()}
+        st.dataframe(pd.DataFrame([overall or metrics]), hide_index=True)
 
-# ---- the registry -----------------------------------------------------------------------
+# ---- the registry (through the trainer) -------------------------------------------------
 st.header("Registered versions")
-registry = ui.read("registry", task, config=config, spinner="Reading the MLflow registry…")
-if registry is not None:
-    rows = views.version_rows(registry["versions"], registry["aliases"], registry["runs"])
-    if not rows:
-        st.info(f"scoreline-{task} has no versions yet.")
+listing = ui.read("model_versions", task, config=config, spinner="Reading the registered versions…")
+if listing is not None:
+    versions = listing.get("versions") or []
+    if not versions:
+        st.info(f"{listing.get('model_name') or task} has no versions yet.")
     else:
-        aliases = registry["aliases"]
-        columns = st.columns(2)
+        aliases = listing.get("aliases") or {}
+        columns = st.columns(3)
         columns[0].metric("Champion", f"v{aliases['champion']}" if "champion" in aliases else "none")
         columns[1].metric("Challenger", f"v{aliases['challenger']}" if "challenger" in aliases else "none")
-        table = pd.DataFrame(
-            [
-                {
-                    "version": row["version"],
-                    "aliases": row["aliases"],
-                    "created": row["created"],
-                    **{f"holdout {k}": v for k, v in sorted(row["holdout"].items())},
-                    "dataset": row["tags"].get("dataset_version", row["tags"].get("dataset", "")),
-                }
-                for row in rows
-            ]
-        )
-        st.dataframe(table, hide_index=True, use_container_width=True)
-        chosen = st.selectbox("Compare with baselines", [row["version"] for row in rows], key="compare_version")
-        row = next(r for r in rows if r["version"] == chosen)
-        comparison = views.comparison_frame(row)
+        columns[2].metric("Primary metric", str(listing.get("primary_metric") or "?"))
+        st.dataframe(views.versions_frame(listing), hide_index=True, use_container_width=True)
+        chosen = st.selectbox("Compare with baselines", [str(v["version"]) for v in versions], key="compare_version")
+        version = next(v for v in versions if str(v["version"]) == chosen)
+        comparison = views.comparison_frame(version)
         if comparison.empty:
             st.info(f"Version {chosen} has no holdout metrics logged.")
         else:
@@ -81,14 +74,29 @@ if registry is not None:
                 .resolve_scale(x="independent")
             )
             st.altair_chart(chart)
-            with st.expander("Tags"):
-                st.json(row["tags"])
+        by_day = views.horizon_frame(version)
+        if not by_day.empty:
+            st.subheader("Error by horizon day")
+            metric = st.selectbox("Metric", sorted(by_day["metric"].unique()), key="horizon_metric")
+            st.altair_chart(
+                alt.Chart(by_day[by_day["metric"] == metric])
+                .mark_line(point=True)
+                .encode(
+                    x=alt.X("day:O", title="days ahead"),
+                    y=alt.Y("value:Q", title=views.metric_label(metric)),
+                    color=alt.Color("scorer:N", title=None),
+                    tooltip=["scorer", "day", alt.Tooltip("value:Q", format=".4f")],
+                ),
+                use_container_width=True,
+            )
+        with st.expander("Tags"):
+            st.json(version.get("tags") or {})
 
 # ---- promotions -------------------------------------------------------------------------
 st.header("Promotions")
 st.caption("The trainer keeps the promotion history and the actions behind the admin key (SCORELINE_ADMIN_KEY).")
 admin_key = st.text_input("Admin key", type="password", key="admin_key")
-history_key = admin_key or (config.admin_key.get_secret_value() if config.admin_key else "")
+history_key = admin_key or config.history_key
 st.subheader("History")
 if not history_key:
     st.info("Enter the admin key to see the promotion history.")
