@@ -19,7 +19,7 @@ from scoreline.tasks import get_task, task_ids
 from tests import lifecycle_checks as check
 from tests.servers import REPO, free_port
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]  # the first test bootstraps the stack
 
 TASK = "goal-total"
 PLUGIN = "tests.fifth_task:GoalTotalTask"

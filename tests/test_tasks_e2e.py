@@ -11,7 +11,7 @@ from scoreline_launcher.stack import LocalStack
 from scoreline.tasks import get_task
 from tests import lifecycle_checks as check
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]  # the first test bootstraps the stack
 
 TASKS = ("esports-win", "player-investment", "event-traffic")
 
