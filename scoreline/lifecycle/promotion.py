@@ -80,6 +80,9 @@ class PromotionPolicy:
     margin: float = 0.001  # minimum relative improvement of the primary metric over the champion
     mode: Mode = "auto"
     baseline: str = "best"  # the baseline a model must not be worse than: a name, or the run's strongest
+    # Baselines reported for comparison that "best" does not gate on: the betting market (match-outcome's
+    # bookmaker baseline) is the bar users judge a model by, not one it must clear to be served.
+    reference_baselines: tuple[str, ...] = ("bookmaker",)
 
     def __post_init__(self) -> None:
         if not 0 <= self.margin < 1:
@@ -243,10 +246,12 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
-def _baseline(metrics: dict[str, float], primary: str, greater_is_better: bool, which: str) -> tuple[str, float] | None:
+def _baseline(
+    metrics: dict[str, float], primary: str, greater_is_better: bool, which: str, reference: tuple[str, ...] = ()
+) -> tuple[str, float] | None:
     """The baseline's score on the primary metric from the run's ``baseline_<b>_<metric>`` keys.
 
-    ``which`` is a baseline name, or ``best`` for the strongest baseline of the run.
+    ``which`` is a baseline name, or ``best`` for the strongest baseline of the run other than ``reference``.
     """
     suffix = f"_{primary}"
     scores = {
@@ -264,6 +269,9 @@ def _baseline(metrics: dict[str, float], primary: str, greater_is_better: bool, 
                 {"field": "baseline", "value": which},
             )
         return which, float(scores[which])
+    scores = {b: v for b, v in scores.items() if b not in reference}
+    if not scores:
+        return None
     name = (max if greater_is_better else min)(scores, key=lambda b: scores[b])
     return name, float(scores[name])
 
@@ -364,7 +372,7 @@ class Promoter:
             greater_is_better=gib,
             challenger_version=challenger.version,
             challenger_run_score=run_metrics.get(f"holdout_{primary}"),
-            baseline=_baseline(run_metrics, primary, gib, policy.baseline),
+            baseline=_baseline(run_metrics, primary, gib, policy.baseline, policy.reference_baselines),
         )
         if champion is not None and evidence.challenger_run_score is not None:
             holdout = common_holdout(challenger.tags, champion.tags)

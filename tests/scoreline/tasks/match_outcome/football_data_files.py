@@ -70,7 +70,7 @@ def season(
     for index, (home, away) in enumerate(_fixtures(teams, rounds)):
         day = start + dt.timedelta(days=7 * (index // (len(teams) // 2)) + index % 2)
         date = day.strftime("%d/%m/%Y" if four_digit_years else "%d/%m/%y")
-        hg, ag = (index * 7) % 4, (index * 3) % 3
+        hg, ag = (index * 7) % 4, (index * 5) % 3
         result = "H" if hg > ag else "A" if hg < ag else "D"
         score = f"{hg}.0,{ag}.0" if decimal_scores else f"{hg},{ag}"
         stats = (
