@@ -54,7 +54,8 @@ def up(
                     console.print(f"[red]{task_id} is not served:[/red] {reason}")
             console.print(stack.banner())
             if stay:
-                wait_forever()
+                with stack.monitoring():  # drift and live accuracy on a timer: the Monitoring page fills in
+                    wait_forever()
     except (ScorelineError, ServiceError) as error:
         console.print(f"[red]scoreline-launcher up failed:[/red] {error.message}")
         raise typer.Exit(1) from error

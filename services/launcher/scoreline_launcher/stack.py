@@ -12,6 +12,7 @@ import json
 import mimetypes
 import secrets
 import shlex
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
@@ -46,6 +47,7 @@ class StackSettings(ScorelineSettings):
     api_key: SecretStr | None = None
     admin_key: SecretStr | None = None
     start_timeout_s: float = 240.0
+    monitor_every_s: float = 300.0  # drift and live accuracy on a timer while up, so Monitoring fills in (0: off)
     train_timeout_s: float = 900.0
 
 
@@ -241,6 +243,36 @@ class LocalStack:
             "decision": decision.model_dump(mode="json"),
             "served_version": served,
         }
+
+    @contextmanager
+    def monitoring(self) -> Iterator[threading.Event]:
+        """Run the trainer's monitor (drift, live accuracy) now and every ``monitor_every_s`` until the block ends,
+        as the ``scoreline_monitor`` DAG does under Airflow. A failed run is said and retried at the next tick."""
+        stop = threading.Event()
+        interval = self.settings.monitor_every_s
+        if interval <= 0:
+            yield stop
+            return
+
+        def loop() -> None:
+            while not stop.is_set():
+                try:
+                    run = self.clients().trainer.monitor_run()
+                    if run.get("alert"):
+                        self.say(
+                            f"monitor: alert for {', '.join(run.get('alert_tasks') or [])} (run {run.get('run_id')})"
+                        )
+                except Exception as error:  # a monitor run failing must not stop the stack
+                    self.say(f"monitor run failed: {getattr(error, 'message', None) or error}")
+                stop.wait(interval)
+
+        thread = threading.Thread(target=loop, name="scoreline-monitor", daemon=True)
+        thread.start()
+        try:
+            yield stop
+        finally:
+            stop.set()
+            thread.join(timeout=5)
 
     def examples(self) -> dict[str, str]:
         """A ready-to-paste curl per served task, from model-api's ``GET /v1/{task}/schema`` example request."""

@@ -66,3 +66,39 @@ def test_the_curl_reads_a_generated_key_when_predictions_need_one(tmp_path: Path
     command = stack.curl_example("match-outcome", {"home_team": "Brazil", "away_team": "Argentina"})
     assert command.startswith(f". {tmp_path / 'secrets.env'} && curl ")
     assert "Bearer $SCORELINE_API_KEY" in command and "key-value" not in command  # the key is never printed
+
+
+def test_monitoring_runs_on_a_timer_and_survives_a_failed_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+    from types import SimpleNamespace
+
+    calls: list[int] = []
+    said: list[str] = []
+    ran_three = threading.Event()
+
+    def monitor_run() -> dict[str, object]:
+        calls.append(1)
+        if len(calls) == 3:
+            ran_three.set()
+        if len(calls) == 1:
+            raise RuntimeError("trainer not ready")
+        return {"run_id": "r", "alert": len(calls) == 2, "alert_tasks": ["match-outcome"]}
+
+    config = StackSettings(home=tmp_path, monitor_every_s=0.05, api_key="k", admin_key="a")
+    stack = LocalStack(config, StackKeys("k", "a", None), say=said.append)
+    monkeypatch.setattr(
+        stack, "clients", lambda http=None: SimpleNamespace(trainer=SimpleNamespace(monitor_run=monitor_run))
+    )
+    with stack.monitoring():
+        assert ran_three.wait(10)
+    count = len(calls)
+    assert any("monitor run failed: trainer not ready" in line for line in said)
+    assert any("alert for match-outcome" in line for line in said)
+    threading.Event().wait(0.2)
+    assert len(calls) == count  # stopped with the block
+
+
+def test_monitoring_off(tmp_path: Path) -> None:
+    stack = _stack(tmp_path, monitor_every_s=0)
+    with stack.monitoring() as stop:
+        assert not stop.is_set()
