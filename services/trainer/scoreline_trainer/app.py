@@ -20,8 +20,17 @@ from scoreline.lifecycle.promotion import Decision, Promoter, PromotionPolicy
 from scoreline.lifecycle.registry import Registry
 from scoreline.tasks import get_task
 from scoreline_trainer import monitor, scheduled, versions
-from scoreline_trainer.jobs import Job, JobManager, JobOutcome, JobStatus, Progress, TuningBudget
+from scoreline_trainer.jobs import (
+    InProcessRunner,
+    Job,
+    JobManager,
+    JobRunner,
+    JobStatus,
+    ProcessRunner,
+    TuningBudget,
+)
 from scoreline_trainer.settings import TrainerSettings
+from scoreline_trainer.training import TrainJob
 
 
 class JobRequest(BaseModel):
@@ -95,32 +104,18 @@ def create_app(settings: TrainerSettings | None = None) -> FastAPI:
 
         return DatasetCatalog(open_store(settings))
 
-    def run_job(job: Job, progress: Progress) -> JobOutcome:
-        from scoreline.lifecycle.pipeline import train_and_register
-        from scoreline.ml.training import TuningBudget as CoreBudget
-
-        budget = None
-        if job.tuning_budget is not None:
-            seconds = job.tuning_budget.seconds
-            budget = CoreBudget(trials=job.tuning_budget.trials, **({"seconds": seconds} if seconds else {}))
-        trained = train_and_register(
-            job.task,
-            job.dataset,
-            job.dataset_version,
-            catalog=build_catalog(),
-            tracking_uri=settings.mlflow_uri,
-            holdout_start=job.holdout_start,
-            tuning_budget=budget,
-            progress=progress,
-        )
-        return JobOutcome(
-            metrics=trained.metrics,
-            run_id=trained.registered.run_id,
-            model_version=trained.registered.version,
-            holdout_window=trained.holdout_window,
-        )
-
-    manager = JobManager(run_job, settings.jobs_dir, max_queued_per_task=settings.max_queued_jobs)
+    train = TrainJob(settings)
+    runner: JobRunner = (
+        ProcessRunner(train, timeout_s=settings.job_timeout_s)
+        if settings.job_runner == "process"
+        else InProcessRunner(train)
+    )
+    manager = JobManager(
+        runner,
+        settings.jobs_dir,
+        max_queued_per_task=settings.max_queued_jobs,
+        max_concurrent=settings.max_concurrent_jobs,
+    )
     monitoring = monitor.MonitorService(settings)
 
     @asynccontextmanager
@@ -177,6 +172,12 @@ def create_app(settings: TrainerSettings | None = None) -> FastAPI:
     @app.get("/v1/jobs/{job_id}", response_model=Job, tags=["jobs"])
     async def get_job(job_id: str) -> Job:
         return manager.get(job_id)
+
+    @app.delete("/v1/jobs/{job_id}", response_model=Job, dependencies=[user], tags=["jobs"])
+    async def cancel_job(job_id: str) -> Job:
+        """Cancel a job: a queued one leaves the queue, a running one has its process stopped; it ends ``failed``
+        with stage ``cancelled``. 409 when it already finished."""
+        return manager.cancel(job_id)
 
     @app.get("/v1/jobs", response_model=JobList, tags=["jobs"])
     async def list_jobs(

@@ -1,6 +1,14 @@
-"""Training jobs: one worker thread per task runs its jobs one at a time, in submission order.
+"""Training jobs: one worker thread per task takes its jobs one at a time, in submission order, and at most
+``max_concurrent`` jobs train at once across tasks.
 
-Training never runs on the event loop. Every status change is written to ``jobs_dir`` as one JSON
+Training never runs on the event loop, nor in the service's process: a ``JobRunner`` runs it. The default
+``ProcessRunner`` trains in a child process (spawned: a fresh interpreter), so a native crash (a segfault or
+``abort()`` in a C extension) or an out-of-memory kill fails that job with the reason, not the trainer; it also
+enforces the job timeout and cancellation (``DELETE /v1/jobs/{id}``) by terminating the child. A Kubernetes Job
+runner can take its place (manifest template: deploy/k8s/trainer-job.template.yaml). A cancelled or timed-out job
+is ``failed`` with the reason in ``error`` and ``stage`` ``cancelled`` / ``timed_out``.
+
+Every status change is written to ``jobs_dir`` as one JSON
 file per job, so a restart keeps the history: queued jobs are queued again, a job that was
 running when the process died is marked failed (its MLflow run may exist, its version does not:
 registration is the last step of a job).
@@ -9,15 +17,19 @@ registration is the last step of a job).
 from __future__ import annotations
 
 import logging
+import multiprocessing
+import signal
 import threading
+import time
 import traceback
 import uuid
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, Field
 
@@ -65,15 +77,140 @@ class JobOutcome:
 Runner = Callable[[Job, Progress], JobOutcome]
 
 
+class JobStopped(Exception):
+    """The runner stopped the job on purpose (cancel, timeout); ``stage`` says which."""
+
+    def __init__(self, message: str, stage: str) -> None:
+        super().__init__(message)
+        self.message = message
+        self.stage = stage
+
+
+class JobRunner(Protocol):
+    """Runs one job to its outcome. ``cancelled`` is set when the job must stop (raise ``JobStopped``); any other
+    exception fails the job with its message."""
+
+    def run(self, job: Job, progress: Progress, cancelled: threading.Event) -> JobOutcome: ...
+
+
+class InProcessRunner:
+    """Runs the training function in the calling thread (tests, debugging); cannot stop a running job."""
+
+    def __init__(self, train: Runner) -> None:
+        self._train = train
+
+    def run(self, job: Job, progress: Progress, cancelled: threading.Event) -> JobOutcome:
+        return self._train(job, progress)
+
+
+def _child(train: Runner, job: Job, conn: Connection) -> None:
+    """The child process: train, sending progress and then the outcome (or the error) through the pipe."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the trainer, which stops its children
+
+    def progress(fraction: float, stage: str) -> None:
+        conn.send(("progress", float(fraction), stage))
+
+    try:
+        outcome = train(job, progress)
+    except BaseException as exc:  # everything a job raises is its failure reason
+        message = getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}"
+        conn.send(("error", str(message), traceback.format_exc()))
+    else:
+        conn.send(("ok", outcome))
+    finally:
+        conn.close()
+
+
+def describe_exit(code: int | None) -> str:
+    if code is None:
+        return "the training process did not exit"
+    if code < 0:
+        name = signal.Signals(-code).name if -code in signal.Signals._value2member_map_ else str(-code)
+        cause = {
+            "SIGKILL": "killed: most likely out of memory (the kernel's OOM killer) or a hard kill",
+            "SIGABRT": "aborted: a native crash (abort() in a C extension)",
+            "SIGSEGV": "crashed: segmentation fault in native code",
+        }.get(name, "killed by a signal")
+        return f"the training process died from {name} ({cause}); no model version was registered"
+    return f"the training process exited with code {code} before reporting a result"
+
+
+class ProcessRunner:
+    """Trains each job in a spawned child process (``train`` must be importable: a module-level function or a
+    picklable callable), with a timeout; cancellation and timeout terminate the child (SIGTERM, then SIGKILL)."""
+
+    def __init__(self, train: Runner, *, timeout_s: float | None = None, grace_s: float = 5.0) -> None:
+        self._train = train
+        self._timeout_s = timeout_s
+        self._grace_s = grace_s
+        self._context = multiprocessing.get_context("spawn")
+
+    def run(self, job: Job, progress: Progress, cancelled: threading.Event) -> JobOutcome:
+        receive, send = self._context.Pipe(duplex=False)
+        process = self._context.Process(
+            target=_child, args=(self._train, job, send), name=f"trainer-job-{job.id}", daemon=True
+        )
+        process.start()
+        send.close()  # the child holds the sending end now: EOF here once it exits
+        deadline = None if self._timeout_s is None else time.monotonic() + self._timeout_s
+        try:
+            while True:
+                if cancelled.is_set():
+                    self._stop(process)
+                    raise JobStopped("cancelled: the training process was stopped on request", "cancelled")
+                if deadline is not None and time.monotonic() > deadline:
+                    self._stop(process)
+                    raise JobStopped(f"timed out after {self._timeout_s:g} s; the training process was stopped",
+                                     "timed_out")  # fmt: skip
+                if receive.poll(0.2):
+                    try:
+                        message = receive.recv()
+                    except EOFError:  # the child is gone without a result: a crash or a kill
+                        process.join(10)
+                        raise RuntimeError(describe_exit(process.exitcode)) from None
+                    if message[0] == "progress":
+                        progress(message[1], message[2])
+                    elif message[0] == "ok":
+                        process.join(10)
+                        return message[1]
+                    else:
+                        log.error("job %s failed in its process:\n%s", job.id, message[2])
+                        process.join(10)
+                        raise RuntimeError(message[1])
+                elif not process.is_alive() and not receive.poll(0):
+                    process.join(1)
+                    raise RuntimeError(describe_exit(process.exitcode))
+        finally:
+            receive.close()
+            if process.is_alive():
+                self._stop(process)
+
+    def _stop(self, process: Any) -> None:
+        process.terminate()
+        process.join(self._grace_s)
+        if process.is_alive():
+            process.kill()
+            process.join(5)
+
+
 def _now() -> datetime:
     return datetime.now(UTC)
 
 
 class JobManager:
-    def __init__(self, runner: Runner, jobs_dir: Path, *, max_queued_per_task: int = 20) -> None:
-        self._runner = runner
+    def __init__(
+        self,
+        runner: JobRunner | Runner,
+        jobs_dir: Path,
+        *,
+        max_queued_per_task: int = 20,
+        max_concurrent: int = 1,
+    ) -> None:
+        self._runner: JobRunner = runner if hasattr(runner, "run") else InProcessRunner(runner)  # type: ignore[arg-type]
         self._dir = Path(jobs_dir)
         self._max_queued = max_queued_per_task
+        self._slots = threading.BoundedSemaphore(max(1, max_concurrent))
+        self._cancel: dict[str, threading.Event] = {}
         self._lock = threading.Lock()
         self._jobs: dict[str, Job] = {}
         self._queues: dict[str, deque[str]] = {}
@@ -149,6 +286,26 @@ class JobManager:
                 raise ScorelineError(ErrorCode.NOT_FOUND, f"no job {job_id!r}", {"job_id": job_id})
             return job.model_copy(deep=True)
 
+    def cancel(self, job_id: str, reason: str = "cancelled on request") -> Job:
+        """A queued job leaves its queue; a running one has its process stopped. Finished jobs: 409."""
+        with self._lock:
+            job = self._jobs.get(job_id)
+            if job is None:
+                raise ScorelineError(ErrorCode.NOT_FOUND, f"no job {job_id!r}", {"job_id": job_id})
+            if job.status in ("succeeded", "failed"):
+                raise ScorelineError(
+                    ErrorCode.CONFLICT, f"job {job_id} already {job.status}", {"job_id": job_id, "status": job.status}
+                )
+            if job.status == "queued":
+                queue = self._queues.get(job.task)
+                if queue is not None and job_id in queue:
+                    queue.remove(job_id)
+                job.status, job.stage, job.error, job.finished_at = "failed", "cancelled", reason, _now()
+                self._save(job)
+            else:
+                self._cancel.setdefault(job_id, threading.Event()).set()
+            return job.model_copy(deep=True)
+
     def list_jobs(self, task: str | None = None, status: JobStatus | None = None, limit: int = 100) -> list[Job]:
         with self._lock:
             jobs = [
@@ -174,20 +331,36 @@ class JobManager:
                 if self._closed or not queue:
                     self._workers.pop(task, None)
                     return
-                job = self._jobs[queue.popleft()]
-                job.status, job.started_at, job.stage = "running", _now(), "starting"
-                self._save(job)
-                snapshot = job.model_copy(deep=True)
-            self._run(job, snapshot)
+                job_id = queue[0]
+            with self._slots:  # at most max_concurrent jobs train at once, whatever their task
+                with self._lock:
+                    if self._closed or not queue or queue[0] != job_id:
+                        continue  # cancelled (or shut down) while waiting for a slot
+                    job = self._jobs[queue.popleft()]
+                    job.status, job.started_at, job.stage = "running", _now(), "starting"
+                    self._save(job)
+                    snapshot = job.model_copy(deep=True)
+                    cancelled = self._cancel.setdefault(job.id, threading.Event())
+                try:
+                    self._run(job, snapshot, cancelled)
+                finally:
+                    with self._lock:
+                        self._cancel.pop(job.id, None)
 
-    def _run(self, job: Job, snapshot: Job) -> None:
+    def _run(self, job: Job, snapshot: Job, cancelled: threading.Event) -> None:
         def progress(fraction: float, stage: str) -> None:
             with self._lock:
                 job.progress = round(min(max(float(fraction), job.progress), 1.0), 4)
                 job.stage = stage
 
         try:
-            outcome = self._runner(snapshot, progress)
+            outcome = self._runner.run(snapshot, progress, cancelled)
+        except JobStopped as exc:
+            log.warning("job %s (%s) stopped: %s", job.id, job.task, exc.message)
+            with self._lock:
+                job.status, job.error, job.finished_at, job.stage = "failed", exc.message, _now(), exc.stage
+                self._save(job)
+            return
         except Exception as exc:
             message = exc.message if isinstance(exc, ScorelineError) else f"{type(exc).__name__}: {exc}"
             log.error("job %s (%s) failed: %s\n%s", job.id, job.task, message, traceback.format_exc())

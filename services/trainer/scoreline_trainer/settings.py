@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
+from pydantic import Field
+
 from scoreline.core.settings import DEFAULT_HOME, AuthSettings, MlflowSettings, StorageSettings
 from scoreline.monitoring.settings import MonitoringSettings
 from scoreline.predlog.factory import PredictionLogSettings
@@ -18,6 +20,11 @@ class TrainerSettings(StorageSettings, AuthSettings, MlflowSettings, PredictionL
     trainer_port: int = 8002
     jobs_dir: Path = DEFAULT_HOME / "trainer-jobs"  # one JSON record per job, survives restarts
     max_queued_jobs: int = 20  # per task; more is refused with 409
+    # "process": each job in a spawned child process (a crash or OOM kill fails the job, not the trainer);
+    # "thread": in the service's process (debugging only: no timeout, no cancel of a running job).
+    job_runner: Literal["process", "thread"] = "process"
+    job_timeout_s: float = Field(4 * 3600.0, gt=0)  # a running job is stopped and failed after this
+    max_concurrent_jobs: int = Field(1, ge=1, le=64)  # jobs training at once, across tasks
     promotion_margin: float = 0.001  # minimum relative improvement of the primary metric
     promotion_mode: Literal["auto", "manual"] = "auto"
     promotion_baseline: str = "best"  # a baseline name (base_rates, elo, ...) or the run's strongest
