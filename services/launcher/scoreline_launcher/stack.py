@@ -27,6 +27,7 @@ from scoreline_client import ScorelineClients, ServiceError
 from scoreline.core.errors import ErrorCode, ScorelineError
 from scoreline.core.settings import ScorelineSettings
 from scoreline.tasks import get_task, task_ids
+from scoreline.tasks.base import Task as TaskBase
 from scoreline_launcher.processes import VENV_BIN, ServerProcess
 
 if TYPE_CHECKING:
@@ -195,12 +196,14 @@ class LocalStack:
 
     def bootstrap_data(self, task: Task) -> BootstrapData:
         """What the bootstrap feeds ``task``: its bundled real data unless ``simulated`` is set or it has none,
-        else its simulator's file (into ``default_dataset``, or ``simulated`` when that names the real data)."""
+        else its simulator's file (into ``default_dataset``, or ``simulated`` for a task that ships real data)."""
         bundled = task.bundled_dataset()
         if bundled is not None and not self.settings.simulated:
             dataset, content, filename = bundled
             return BootstrapData(dataset, content, filename, "bundled")
-        dataset = task.default_dataset if bundled is None else SIMULATED_DATASET
+        # A task that ships real data (even when its file is missing here) keeps its default dataset for real data.
+        ships_real_data = bundled is not None or type(task).bundled_dataset is not TaskBase.bundled_dataset
+        dataset = SIMULATED_DATASET if ships_real_data else task.default_dataset
         data_file = self.simulated_file(task)
         return BootstrapData(dataset, data_file, data_file.name, "simulated")
 
