@@ -45,6 +45,7 @@ def create_app(settings: ModelApiSettings | None = None) -> FastAPI:
     app.state.predict_handler = handler
 
     predict_route = predict.add_routes(app, [get_task(task) for task in tasks])
+    app.openapi = predict.served_examples(app, app.state.holder)  # type: ignore[method-assign]
     models.add_routes(app)
     health.add_routes(app)
     check_api_key = require_api_key(lambda: settings.api_key) if settings.require_api_key_for_predictions else None

@@ -9,7 +9,7 @@ fast path steps aside.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Annotated, Any, Literal
 
 import orjson
@@ -188,3 +188,33 @@ def predict_openapi(tasks: Sequence[Task]) -> dict[str, Any]:
             },
         }
     }
+
+
+def served_examples(app: FastAPI, holder: Any) -> Callable[[], dict[str, Any]]:
+    """``app.openapi`` whose predict examples are each served task's ``example_request`` (entities the served
+    version knows), else the request model's field examples; rebuilt when the served versions change."""
+    build = app.openapi
+    seen: list[Any] = [None]
+
+    def openapi() -> dict[str, Any]:
+        served = {task: holder.peek(task) for task in holder.tasks}
+        key = tuple((task, item.version if item is not None else None) for task, item in served.items())
+        if app.openapi_schema is not None and seen[0] == key:
+            return app.openapi_schema
+        app.openapi_schema = None
+        schema = build()
+        body = schema.get("paths", {}).get(PREDICT_PATH, {}).get("post", {}).get("requestBody", {})
+        examples = body.get("content", {}).get("application/json", {}).get("examples", {})
+        for task, item in served.items():
+            if item is None or task not in examples:
+                continue
+            try:
+                instance = get_task(task).example_request(item.bundle.serving_state, item.input_example)
+            except Exception:  # an example must never break /docs
+                continue
+            if instance:
+                examples[task]["value"] = {"instances": [instance]}
+        seen[0] = key
+        return schema
+
+    return openapi
