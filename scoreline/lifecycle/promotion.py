@@ -42,6 +42,7 @@ from scoreline.lifecycle.registry import (
     load_bundle,
     model_uri_for,
 )
+from scoreline.tasks import get_task
 
 if TYPE_CHECKING:
     from mlflow.entities.model_registry import ModelVersion
@@ -80,6 +81,9 @@ class PromotionPolicy:
     margin: float = 0.001  # minimum relative improvement of the primary metric over the champion
     mode: Mode = "auto"
     baseline: str = "best"  # the baseline a model must not be worse than: a name, or the run's strongest
+    # Approval thresholds on the challenger's own holdout: {"smape": 12.0} = at most 12 (lower-is-better metrics),
+    # {"roc_auc": 0.8} = at least 0.8 (greater-is-better). A model that misses one is rejected whatever else.
+    thresholds: Mapping[str, float] = field(default_factory=dict)
     # Baselines reported for comparison that "best" does not gate on: the betting market (match-outcome's
     # bookmaker baseline) is the bar users judge a model by, not one it must clear to be served.
     reference_baselines: tuple[str, ...] = ("bookmaker",)
@@ -128,6 +132,8 @@ class Evidence:
     challenger_version: str
     challenger_run_score: float | None  # the primary metric on the challenger's own run holdout
     baseline: tuple[str, float] | None = None  # (name, primary metric) in the challenger's run
+    run_metrics: dict[str, float] = field(default_factory=dict)  # the challenger run's holdout_<metric> values
+    greater_is_better_by_metric: dict[str, bool] = field(default_factory=dict)  # direction of each task metric
     champion_version: str | None = None  # None: there is no champion yet
     window: dict[str, Any] = field(default_factory=dict)  # where both versions were re-scored
     challenger_scores: dict[str, float] = field(default_factory=dict)  # re-scored on ``window``
@@ -181,9 +187,26 @@ def judge(evidence: Evidence, policy: PromotionPolicy) -> Verdict:
         else:
             outcome = "promoted"
             reason = f"{versus} clears the margin {policy.margin:.3%}; not worse than the {baseline_text}"
+    missed = _missed_thresholds(evidence, policy)
+    if policy.thresholds:
+        compared["thresholds"] = {"required": dict(policy.thresholds), "missed": missed}
+    if outcome == "promoted" and missed:
+        outcome, reason = "rejected", f"{reason}, but it misses the approval threshold(s): {'; '.join(missed)}"
     if outcome == "promoted" and policy.mode == "manual":
         outcome, reason = "pending_approval", f"{reason}; manual mode: waiting for approval"
     return Verdict(outcome, reason, compared)
+
+
+def _missed_thresholds(evidence: Evidence, policy: PromotionPolicy) -> list[str]:
+    missed = []
+    for metric, bound in policy.thresholds.items():
+        value = evidence.run_metrics.get(metric)
+        greater = evidence.greater_is_better_by_metric.get(metric, False)
+        if value is None:
+            missed.append(f"{metric} was not measured")
+        elif (value < bound) if greater else (value > bound):
+            missed.append(f"{metric} {value:.5g} {'<' if greater else '>'} {bound:g}")
+    return missed
 
 
 def holdout_of(tags: Mapping[str, str]) -> dict[str, Any] | None:
@@ -306,8 +329,6 @@ class Promoter:
 
     # ---- decide --------------------------------------------------------------------------------
     def decide(self, task_id: str, policy: PromotionPolicy, actor: str) -> Decision:
-        from scoreline.tasks import get_task
-
         task = get_task(task_id)
         with _task_lock(task_id):
             challenger = self.registry.version_by_alias(task_id, CHALLENGER)
@@ -373,6 +394,8 @@ class Promoter:
             challenger_version=challenger.version,
             challenger_run_score=run_metrics.get(f"holdout_{primary}"),
             baseline=_baseline(run_metrics, primary, gib, policy.baseline, policy.reference_baselines),
+            run_metrics={k.removeprefix("holdout_"): v for k, v in run_metrics.items() if k.startswith("holdout_")},
+            greater_is_better_by_metric={m.name: m.greater_is_better for m in get_task(task_id).metrics},
         )
         if champion is not None and evidence.challenger_run_score is not None:
             holdout = common_holdout(challenger.tags, champion.tags)

@@ -103,3 +103,21 @@ def test_group_holdouts_take_the_later_first_group() -> None:
     ours = {TAG_HOLDOUT: json.dumps({"strategy": "group", "first_group": 2015})}
     theirs = {TAG_HOLDOUT: json.dumps({"strategy": "group", "first_group": 2017})}
     assert common_holdout(ours, theirs)["first_group"] == 2017
+
+
+def test_a_model_missing_an_approval_threshold_is_rejected() -> None:
+    thresholds = PromotionPolicy(thresholds={"rps": 0.19})
+    verdict = judge(evidence(run_metrics={"rps": 0.20}, greater_is_better_by_metric={"rps": False}), thresholds)
+    assert verdict.outcome == "rejected"
+    assert "rps 0.2 > 0.19" in verdict.reason
+    passing = judge(evidence(run_metrics={"rps": 0.18}, greater_is_better_by_metric={"rps": False}), thresholds)
+    assert passing.outcome == "promoted"
+    assert passing.compared["thresholds"] == {"required": {"rps": 0.19}, "missed": []}
+
+
+def test_thresholds_on_greater_is_better_metrics_are_minimums() -> None:
+    policy = PromotionPolicy(thresholds={"roc_auc": 0.8})
+    low = evidence(run_metrics={"roc_auc": 0.75}, greater_is_better_by_metric={"roc_auc": True})
+    assert judge(low, policy).outcome == "rejected"
+    unmeasured = evidence(run_metrics={}, greater_is_better_by_metric={})
+    assert "roc_auc was not measured" in judge(unmeasured, policy).reason

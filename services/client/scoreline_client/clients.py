@@ -290,9 +290,11 @@ class TrainerClient(_Client):
         actor: str | None = None,
         margin: float | None = None,
         baseline: str | None = None,
+        thresholds: dict[str, float] | None = None,
     ) -> PromotionDecision:
-        """``POST /v1/promotions/{task}`` (admin): judge the challenger; promotes in auto mode."""
-        fields = {"mode": mode, "actor": actor, "margin": margin, "baseline": baseline}
+        """``POST /v1/promotions/{task}`` (admin): judge the challenger; promotes in auto mode. ``thresholds``:
+        approval thresholds on its holdout, e.g. ``{"smape": 12}`` (the trainer's setting when None)."""
+        fields = {"mode": mode, "actor": actor, "margin": margin, "baseline": baseline, "thresholds": thresholds}
         body = {k: v for k, v in fields.items() if v is not None}
         return PromotionDecision.model_validate(self.http.post(f"/v1/promotions/{_seg(task)}", auth="admin", json=body))
 

@@ -54,6 +54,11 @@ class PromotionRequest(BaseModel):
     actor: str = Field(default="api", min_length=1, max_length=200)
     margin: float | None = Field(default=None, ge=0, lt=1, description="minimum relative improvement")
     baseline: str | None = Field(default=None, description="baseline name or 'best'")
+    thresholds: dict[str, float] | None = Field(
+        default=None,
+        description='approval thresholds on the challenger\'s holdout, e.g. {"smape": 12} (at most) or '
+        '{"roc_auc": 0.8} (at least); the service\'s setting for the task when omitted',
+    )
 
 
 class ApproveRequest(BaseModel):
@@ -142,11 +147,13 @@ def create_app(settings: TrainerSettings | None = None) -> FastAPI:
 
         return Promoter(Registry(settings.mlflow_uri), latest_from_catalog(build_catalog()))
 
-    def policy(body: PromotionRequest) -> PromotionPolicy:
+    def policy(body: PromotionRequest, task: str) -> PromotionPolicy:
+        thresholds = settings.promotion_thresholds.get(task, {}) if body.thresholds is None else body.thresholds
         return PromotionPolicy(
             margin=settings.promotion_margin if body.margin is None else body.margin,
             mode=body.mode or settings.promotion_mode,
             baseline=body.baseline or settings.promotion_baseline,
+            thresholds=thresholds,
         )
 
     # ---- jobs ------------------------------------------------------------------------------
@@ -190,7 +197,7 @@ def create_app(settings: TrainerSettings | None = None) -> FastAPI:
     async def decide(task: str, body: PromotionRequest | None = None) -> DecisionResponse:
         """Judge the challenger against the champion; promotes in auto mode, waits for approval in manual mode."""
         get_task(task)
-        chosen = policy(body or PromotionRequest())
+        chosen = policy(body or PromotionRequest(), task)
         actor = (body or PromotionRequest()).actor
         decision = await asyncio.to_thread(lambda: promoter().decide(task, chosen, actor))
         return _decision(decision)

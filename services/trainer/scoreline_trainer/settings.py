@@ -28,4 +28,7 @@ class TrainerSettings(StorageSettings, AuthSettings, MlflowSettings, PredictionL
     promotion_margin: float = 0.001  # minimum relative improvement of the primary metric
     promotion_mode: Literal["auto", "manual"] = "auto"
     promotion_baseline: str = "best"  # a baseline name (base_rates, elo, ...) or the run's strongest
+    # Approval thresholds per task on the challenger's own holdout, as JSON in SCORELINE_PROMOTION_THRESHOLDS,
+    # e.g. {"event-traffic": {"smape": 12, "mape": 15}}: a model that misses one is rejected.
+    promotion_thresholds: dict[str, dict[str, float]] = {}
     model_alias: str = "champion"  # the alias model-api serves: the monitored version of each task
