@@ -136,6 +136,13 @@ class Trainer:
     def drift(self, task: str) -> dict[str, Any]:
         return self.client.drift(task)
 
+    def prediction_runs(self, task: str) -> list[dict[str, Any]]:
+        """Scheduled prediction runs (the daily pipeline's answers kept in the object store), newest first."""
+        return self.client.prediction_runs(task)
+
+    def prediction_run_data(self, task: str, run_id: str) -> bytes:
+        return self.client.prediction_run_data(task, run_id)
+
     def accuracy(self, task: str) -> dict[str, Any]:
         return self.client.accuracy(task)
 

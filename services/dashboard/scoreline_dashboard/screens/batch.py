@@ -7,7 +7,7 @@ import io
 import pandas as pd
 import streamlit as st
 from scoreline_dashboard import ui, views
-from scoreline_dashboard.services import ModelApi
+from scoreline_dashboard.services import ModelApi, Trainer
 
 PREVIEW_ROWS = 20
 CONTENT_TYPES = {"csv": "text/csv", "parquet": "application/vnd.apache.parquet"}
@@ -20,9 +20,29 @@ st.caption(
 )
 
 task = ui.task_picker(config, key="batch_task")
-upload = st.file_uploader("CSV or Parquet file", type=list(CONTENT_TYPES), key="batch_file")
 if task is None:
     st.stop()
+
+
+def scheduled_runs(task_id: str) -> None:
+    """The scheduled prediction runs of the task (POST /v1/predictions/{task} on the trainer; the daily DAG)."""
+    runs = ui.attempt(lambda: Trainer(config).prediction_runs(task_id))
+    with st.expander(f"Scheduled prediction runs ({len(runs or [])})", expanded=False):
+        if not runs:
+            st.caption("No scheduled prediction run yet (the daily scoreline_predict DAG makes them).")
+            return
+        table = pd.DataFrame(runs)[["run_id", "created_at", "model_version", "dataset_version", "rows"]]
+        st.dataframe(table, use_container_width=True, hide_index=True)
+        chosen = st.selectbox("Run", [run["run_id"] for run in runs], key="scheduled_run")
+        if chosen and st.button("Show this run", key="scheduled_show"):
+            data = ui.attempt(lambda: Trainer(config).prediction_run_data(task_id, chosen))
+            if data is not None:
+                st.dataframe(pd.read_csv(io.BytesIO(data)), use_container_width=True, hide_index=True)
+                st.download_button("Download run", data=data, file_name=f"{task_id}-{chosen}.csv", mime="text/csv")
+
+
+scheduled_runs(task)
+upload = st.file_uploader("CSV or Parquet file", type=list(CONTENT_TYPES), key="batch_file")
 if upload is None:
     schema = ui.read("schema", task, config=config)
     fields = views.form_fields(schema) if schema else []
