@@ -91,6 +91,8 @@ class TrainingResult:
     fold_metrics: list[dict[str, float]] = field(default_factory=list)  # each evaluation fold, before the holdout
     holdout_target: np.ndarray | None = None
     holdout_predictions: np.ndarray | None = None
+    # One row per holdout example: its request fields, what happened, the model's and each baseline's prediction.
+    holdout_table: pd.DataFrame | None = None
 
     @property
     def fold_summary(self) -> dict[str, float]:
@@ -179,9 +181,10 @@ def train(
     predictions = bundle.predict_rows(x[hold_rows])
     holdout_metrics = _scores(task, metric_names, target[hold_rows], predictions, horizon)
     bundle.holdout_metrics = holdout_metrics
+    baseline_predictions = _baselines(task, table, target, pre_rows, hold_rows)
     baseline_metrics = {
         name: _scores(task, metric_names, target[hold_rows], prediction, horizon)
-        for name, prediction in _baselines(task, table, target, pre_rows, hold_rows).items()
+        for name, prediction in baseline_predictions.items()
     }
     bundle.reference_profile = build_reference_profile(
         features[pre_rows],
@@ -212,6 +215,7 @@ def train(
         fold_metrics=fold_metrics,
         holdout_target=target[hold_rows],
         holdout_predictions=predictions,
+        holdout_table=_holdout_table(task, table, hold_rows, target[hold_rows], predictions, baseline_predictions),
     )
     if artifacts_dir is not None:
         report(0.95, "writing artifacts")
@@ -289,7 +293,50 @@ def write_artifacts(task: Task, result: TrainingResult, directory: Path) -> dict
         folds = pd.DataFrame(result.fold_metrics).rename_axis("fold")
         folds.to_csv(directory / "folds.csv")
         artifacts["folds.csv"] = directory / "folds.csv"
+    if result.holdout_table is not None and not result.holdout_table.empty:
+        result.holdout_table.to_csv(directory / "holdout_predictions.csv", index=False, float_format="%.6g")
+        artifacts["holdout_predictions.csv"] = directory / "holdout_predictions.csv"
     return artifacts
+
+
+def _holdout_table(
+    task: Task,
+    table: TrainingTable,
+    rows: np.ndarray,
+    target: np.ndarray,
+    predictions: np.ndarray,
+    baselines: Mapping[str, np.ndarray],
+) -> pd.DataFrame:
+    """Per-example holdout predictions (the ``holdout_predictions.csv`` artifact): the request fields, ``date``,
+    ``horizon``, ``actual``, then ``<class>`` probabilities (or ``predicted``) of the model and
+    ``<baseline>_<class>`` (or ``<baseline>``) of each baseline, e.g. ``bookmaker_home``."""
+    frame = pd.DataFrame(index=pd.RangeIndex(int(np.count_nonzero(rows)) if rows.dtype == bool else len(rows)))
+    if table.requests is not None and len(table.requests) == len(table):
+        frame = table.requests[rows].reset_index(drop=True).copy()
+    if table.dates is not None and "date" not in frame.columns:
+        frame["date"] = pd.to_datetime(table.dates[rows])
+    if table.horizon is not None:
+        frame["horizon"] = table.horizon[rows]
+    classes = list(task.classes) if task.kind in ("binary", "multiclass") else []
+
+    def add(prefix: str, values: np.ndarray) -> None:
+        values = np.asarray(values)
+        if values.ndim == 2 and classes and values.shape[1] == len(classes):
+            for index, name in enumerate(classes):
+                frame[f"{prefix}{name}"] = values[:, index]
+        elif values.ndim == 2 and values.shape[1] == 1:
+            frame[prefix.rstrip("_") or "predicted"] = values[:, 0]
+        elif values.ndim == 1:
+            frame[prefix.rstrip("_") or "predicted"] = values
+
+    if classes and task.kind == "multiclass":
+        frame["actual"] = np.asarray(classes, dtype=object)[target.astype(np.int64)]
+    else:
+        frame["actual"] = target
+    add("", predictions)
+    for name, values in baselines.items():
+        add(f"{name}_", values)
+    return frame
 
 
 # ---- splits -----------------------------------------------------------------------------------

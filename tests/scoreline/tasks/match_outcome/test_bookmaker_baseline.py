@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 
@@ -26,12 +28,19 @@ def test_the_training_table_carries_market_probabilities_in_its_own_order() -> N
     assert market.shape == (len(canonical), 3) and np.allclose(market, expected)
 
 
-def test_a_run_on_football_data_reports_the_bookmaker_baseline_beside_elo() -> None:
+def test_a_run_on_football_data_reports_the_bookmaker_baseline_beside_elo(tmp_path: Path) -> None:
     from scoreline.ml.training import train
 
-    result = train(TASK, _seasons())
+    result = train(TASK, _seasons(), artifacts_dir=tmp_path)
     assert {"base_rates", "elo", "bookmaker"} <= result.baseline_metrics.keys()
     assert 0 < result.baseline_metrics["bookmaker"]["rps"] < 1
+    # every holdout match with the model's, the market's and Elo's probabilities, for analysts
+    holdout = pd.read_csv(result.artifacts["holdout_predictions.csv"])
+    assert len(holdout) == result.rows["holdout"]
+    for column in ("date", "home_team", "away_team", "actual", "home", "draw", "away", "bookmaker_home", "elo_away"):
+        assert column in holdout.columns
+    assert set(holdout["actual"]) <= {"home", "draw", "away"}
+    assert np.allclose(holdout[["bookmaker_home", "bookmaker_draw", "bookmaker_away"]].sum(axis=1), 1.0)
 
 
 def test_data_without_odds_has_no_bookmaker_baseline() -> None:
