@@ -87,14 +87,22 @@ class _ProgressReader:
 def ingest(
     task: str = typer.Argument(..., help="task id, e.g. match-outcome"),
     dataset: str = typer.Argument(..., help="dataset name (a slug such as international-results)"),
-    file: Path = typer.Argument(..., exists=True, dir_okay=False, readable=True, help="the raw data file"),
+    files: list[Path] = typer.Argument(
+        ..., exists=True, dir_okay=False, readable=True, help="the raw data file(s): several make one version"
+    ),
     url: str | None = typer.Option(None, "--url", help="ingest service base URL; default: the local store directly"),
     api_key: str | None = typer.Option(None, "--api-key", envvar="SCORELINE_API_KEY", help="for --url"),
     timeout_s: float = typer.Option(600.0, "--timeout", help="HTTP timeout for --url"),
+    append: bool = typer.Option(
+        False, "--append", help="extend the dataset's latest version: the union, de-duplicated (e.g. a new season)"
+    ),
 ) -> None:
-    """Validate a raw file and store it as a dataset version (locally, or through an ingest service)."""
+    """Validate raw files and store them as one dataset version (locally, or through an ingest service)."""
     columns = (TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn())
-    if url:
+    file = files[0]
+    if len(files) > 1 or append:
+        manifest, created = _ingest_files(task, dataset, files, url, api_key, timeout_s, append)
+    elif url:
         import httpx
 
         size = file.stat().st_size
@@ -138,6 +146,13 @@ def ingest(
         created = result.created
     state = "new version" if created else "already stored"
     console.print(f"{task}/{dataset}@{manifest['version']}: {state}, {manifest['rows']:,} rows")
+    lineage = manifest.get("lineage") or {}
+    if lineage:
+        base = lineage.get("base_version") or "nothing"
+        console.print(
+            f"  from {len(lineage.get('files', []))} file(s) on {base}: {lineage.get('rows_added', 0):,} rows added, "
+            f"{lineage.get('duplicates_dropped', 0):,} duplicates dropped"
+        )
     typer.echo(json.dumps(manifest, indent=2))
 
 
@@ -170,3 +185,40 @@ def register(app: typer.Typer) -> None:
     app.command("simulate")(simulate)
     app.command("ingest")(ingest)
     app.command("datasets")(datasets)
+
+
+def _ingest_files(
+    task: str, dataset: str, files: list[Path], url: str | None, api_key: str | None, timeout_s: float, append: bool
+) -> tuple[dict[str, Any], bool]:
+    """Several files as one version (and/or appended), through the service or into the local store."""
+    if url:
+        import httpx
+
+        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        parts = [
+            ("file", (f.name, f.read_bytes(), "application/zip" if f.suffix == ".zip" else "text/csv")) for f in files
+        ]
+        with console.status(f"uploading {len(files)} file(s)"):
+            response = httpx.post(
+                f"{url.rstrip('/')}/v1/datasets/{task}/{dataset}",
+                files=parts,
+                params={"append": "true"} if append else None,
+                headers=headers,
+                timeout=timeout_s,
+            )
+        if response.status_code >= 400:
+            console.print(f"[red]ingest answered {response.status_code}[/red]")
+            typer.echo(response.text)
+            raise typer.Exit(1)
+        return response.json(), response.status_code == 201
+    from scoreline.core.settings import StorageSettings
+    from scoreline.data.datasets import DatasetCatalog
+    from scoreline.data.storage import open_store
+
+    catalog = DatasetCatalog(open_store(StorageSettings()))
+    try:
+        with console.status(f"ingesting {len(files)} file(s)"):
+            result = catalog.ingest_files(task, dataset, [(f.name, f) for f in files], append=append, source_kind="cli")
+    except ScorelineError as exc:
+        _fail(exc)
+    return result.manifest.model_dump(mode="json"), result.created
