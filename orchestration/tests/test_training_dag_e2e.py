@@ -386,3 +386,35 @@ def test_ingesting_a_new_version_triggers_a_dag_run(stack: Stack) -> None:
 def test_metadata_database_is_postgres(airflow_db: str) -> None:
     assert airflow_db.startswith("postgresql"), f"this suite runs Airflow on PostgreSQL as in compose: {airflow_db}"
     assert sys.executable.startswith(str(REPO / "orchestration"))
+
+
+def test_e_the_daily_prediction_pipeline_forecasts_every_series(stack: Stack) -> None:
+    """event-traffic trained and promoted through the trainer, then one ``scoreline_predict`` run under
+    dag.test(): its step for event-traffic stores a forecast run of every series; other tasks' steps skip."""
+    from airflow.dag_processing.dagbag import DagBag
+    from scoreline_client import ScorelineClients
+
+    from scoreline.tasks import get_task
+
+    forecast = get_task("event-traffic")
+    clients = ScorelineClients.build(
+        ingest_url=stack.ingest.url, trainer_url=stack.trainer.url, model_api_url=stack.model_api.url,
+        api_key=stack.api_key, admin_key=stack.admin_key, timeout_s=120.0,
+    )  # fmt: skip
+    content, filename = forecast.simulated_file(240, 3)
+    manifest = clients.ingest.upload(
+        forecast.id, forecast.default_dataset, content, filename=filename, content_type="application/zip"
+    ).manifest
+    job = clients.trainer.submit_job(forecast.id, forecast.default_dataset, manifest.version)
+    assert clients.trainer.wait_for_job(job.id, timeout_s=600).status == "succeeded"
+    assert clients.trainer.decide(forecast.id, mode="auto", actor="test").decision == "promoted"
+
+    dag = DagBag(dag_folder=str(DAGS_FOLDER)).dags["scoreline_predict"]
+    run = dag.test(logical_date=datetime(2026, 3, 5, tzinfo=UTC))
+    instances = stack.airflow_get(f"/dags/scoreline_predict/dagRuns/{run.run_id}/taskInstances")["task_instances"]
+    states = {ti["task_id"]: ti["state"] for ti in instances}
+    assert states["predict_event_traffic"] == "success", states
+    assert states["predict_match_outcome"] == "skipped"  # match-outcome asks for no scheduled predictions
+    runs = clients.trainer.prediction_runs(forecast.id)
+    assert runs and runs[0]["rows"] == len(forecast.prediction_requests(forecast.to_canonical(content, filename)))
+    assert runs[0]["dataset_version"] == manifest.version

@@ -84,9 +84,13 @@ class LogisticPrior:
             else:  # classes never seen in the fit rows get a very low score
                 coef = np.zeros((n_classes, x.shape[1]))
                 intercept = [-30.0] * n_classes
-                coef[model.classes_] = model.coef_
-                for row, label in enumerate(model.classes_):
-                    intercept[label] = float(model.intercept_[row])
+                if len(model.classes_) == 2:  # sklearn fits one row (the second class against the first)
+                    first, second = (int(label) for label in model.classes_)
+                    coef[second], intercept[second], intercept[first] = model.coef_[0], float(model.intercept_[0]), 0.0
+                else:
+                    coef[model.classes_] = model.coef_
+                    for row, label in enumerate(model.classes_):
+                        intercept[label] = float(model.intercept_[row])
         return cls(
             features=tuple(features.columns),
             mean=tuple(float(v) for v in mean),

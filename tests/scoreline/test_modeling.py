@@ -155,3 +155,13 @@ def test_a_prior_on_features_the_bundle_lacks_is_a_conflict(trained: TrainingRes
     with pytest.raises(ScorelineError) as caught:
         bundle.predict_rows(np.zeros((1, len(bundle.feature_names))))
     assert caught.value.code is ErrorCode.CONFLICT
+
+
+def test_a_multiclass_prior_fit_on_two_of_three_classes_gives_the_third_no_weight() -> None:
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(200, 1))
+    labels = (x[:, 0] > 0).astype(int) * 2  # home (0) and away (2) only: no draw in the rows
+    prior = LogisticPrior.fit(pd.DataFrame({"elo_diff": x[:, 0]}), labels, 3)
+    p = prior.probabilities(np.array([[2.0], [-2.0]]))
+    assert p[:, 1].max() < 1e-9
+    assert p[0, 2] > 0.8 and p[1, 0] > 0.8
