@@ -20,6 +20,7 @@ st.caption(
 )
 
 task = ui.task_picker(config, key="batch_task")
+upload = st.file_uploader("CSV or Parquet file", type=list(CONTENT_TYPES), key="batch_file")
 if task is None:
     st.stop()
 
@@ -42,7 +43,6 @@ def scheduled_runs(task_id: str) -> None:
 
 
 scheduled_runs(task)
-upload = st.file_uploader("CSV or Parquet file", type=list(CONTENT_TYPES), key="batch_file")
 if upload is None:
     schema = ui.read("schema", task, config=config)
     fields = views.form_fields(schema) if schema else []
