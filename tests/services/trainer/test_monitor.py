@@ -93,9 +93,8 @@ def check_monitor(trainer: ServerProcess, champion: str, ids: set[str], source: 
     run = httpx.post(trainer.url + "/v1/monitor/runs", json={}, headers=admin_headers(), timeout=120)
     assert run.status_code == 200, run.text
     body = run.json()
-    # Every registered task has a line; only the task this stack trained is served.
+    # One line per task with a champion in the (session-wide) registry: this stack's task among them.
     result = next(t for t in body["tasks"] if t["task"] == TASK)
-    assert all(t["status"] == "not_served" for t in body["tasks"] if t["task"] != TASK)
     assert result["task"] == TASK and result["model_version"] == champion
     assert result["drift"]["rows"] == len(ids)
     assert result["alert"] is True  # the same few matches asked over and over are nothing like the training data
