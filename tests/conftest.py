@@ -12,9 +12,17 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from scoreline_launcher.stack import LocalStack, StackSettings, resolve_keys
+from scoreline_launcher.stack import LocalStack, resolve_keys
 
-from tests.servers import REPO, ServerProcess, free_port, mlflow_server, moto_server, port_open
+from tests.servers import (
+    REPO,
+    ServerProcess,
+    free_port,
+    loopback_stack_settings,
+    mlflow_server,
+    moto_server,
+    port_open,
+)
 
 SHARED_DATA = REPO.parent / "shared" / "data"
 # The project's own copy (data/international_results/, CC0), else the shared one.
@@ -100,18 +108,9 @@ def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack
     """``make run``'s stack (``scoreline-launcher up``) on free ports in a temporary home, bootstrapped:
     match-outcome on the bundled real results, every other task simulated; ingested, trained, promoted and
     served. One per session."""
-    settings = StackSettings(
-        home=tmp_path_factory.mktemp("stack"),
-        mlflow_port=free_port(),
-        ingest_port=free_port(),
-        trainer_port=free_port(),
-        model_api_port=free_port(),
-        dashboard_port=free_port(),
-        # The simulated tasks get make run's full data: on a third of it the first esports-win and event-traffic
-        # models tie with their logistic / seasonal-naive baselines and are (rightly) not promoted.
-        api_key="test-api-key",
-        admin_key="test-admin-key",
-    )
+    # The simulated tasks get make run's full data: on a third of it the first esports-win and event-traffic
+    # models tie with their logistic / seasonal-naive baselines and are (rightly) not promoted.
+    settings = loopback_stack_settings(tmp_path_factory.mktemp("stack"), "test")
     stack = LocalStack(settings, resolve_keys(settings), say=lambda _: None)
     with stack.running():
         stack.bootstrap()

@@ -13,11 +13,11 @@ from collections.abc import Iterator
 import httpx
 import pandas as pd
 import pytest
-from scoreline_launcher.stack import LocalStack, StackSettings, resolve_keys
+from scoreline_launcher.stack import LocalStack, resolve_keys
 
 from scoreline.tasks import get_task, task_ids
 from tests import lifecycle_checks as check
-from tests.servers import REPO, free_port
+from tests.servers import REPO, loopback_stack_settings
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]  # the first test bootstraps the stack
 
@@ -34,16 +34,7 @@ def plugin_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Loc
     saved = {name: os.environ.get(name) for name in wanted}
     os.environ.update(wanted)
     try:
-        settings = StackSettings(
-            home=tmp_path_factory.mktemp("plugin-stack"),
-            mlflow_port=free_port(),
-            ingest_port=free_port(),
-            trainer_port=free_port(),
-            model_api_port=free_port(),
-            dashboard_port=free_port(),
-            api_key="plugin-api-key",
-            admin_key="plugin-admin-key",
-        )
+        settings = loopback_stack_settings(tmp_path_factory.mktemp("plugin-stack"), "plugin")
         stack = LocalStack(settings, resolve_keys(settings), say=lambda _: None)
         with stack.running():
             report = stack.bootstrap(tasks=[TASK])

@@ -101,10 +101,7 @@ class IngestClient(_Client):
         timeout_s: float | None = None,
     ) -> Ingested:
         """``POST /v1/datasets/{task}/{dataset}`` with a file (bytes, or a path read for every attempt)."""
-        if filename is None:
-            if not isinstance(content, Path):
-                raise ValueError("a filename is needed for uploaded bytes")
-            filename = content.name
+        filename = _upload_name(content, filename)
         response = self.http.request(
             "POST",
             f"/v1/datasets/{_seg(task)}/{_seg(dataset)}",
@@ -388,6 +385,15 @@ class TrainerClient(_Client):
         return self.http.request("GET", f"/v1/predictions/{_seg(task)}/{_seg(run_id)}/data").content
 
 
+def _upload_name(content: bytes | Path, filename: str | None) -> str:
+    """The name an uploaded file goes by: the given one, else the path's."""
+    if filename is not None:
+        return filename
+    if not isinstance(content, Path):
+        raise ValueError("a filename is needed for uploaded bytes")
+    return content.name
+
+
 def _instant(value: datetime | str | None) -> str | None:
     return value.isoformat() if isinstance(value, datetime) else value
 
@@ -415,10 +421,7 @@ class ModelApiClient(_Client):
         timeout_s: float | None = None,
     ) -> BatchPredictions:
         """``POST /v1/{task}/predict/batch``: a CSV or Parquet file in, the same table with predictions out."""
-        if filename is None:
-            if not isinstance(content, Path):
-                raise ValueError("a filename is needed for uploaded bytes")
-            filename = content.name
+        filename = _upload_name(content, filename)
         response = self.http.request(
             "POST",
             f"/v1/{_seg(task)}/predict/batch",

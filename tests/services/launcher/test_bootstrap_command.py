@@ -12,9 +12,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-from scoreline_launcher.stack import LocalStack, StackSettings, resolve_keys
+from scoreline_launcher.stack import LocalStack, resolve_keys
 
-from tests.servers import REPO, VENV_BIN, ServerProcess, free_port
+from tests.servers import REPO, VENV_BIN, ServerProcess, loopback_stack_settings
 
 pytestmark = pytest.mark.slow
 
@@ -37,16 +37,7 @@ class ServicesOnly(LocalStack):
 
 @pytest.fixture(scope="module")
 def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
-    settings = StackSettings(
-        home=tmp_path_factory.mktemp("bootstrap-stack"),
-        mlflow_port=free_port(),
-        ingest_port=free_port(),
-        trainer_port=free_port(),
-        model_api_port=free_port(),
-        dashboard_port=free_port(),
-        api_key="bootstrap-api-key",
-        admin_key="bootstrap-admin-key",
-    )
+    settings = loopback_stack_settings(tmp_path_factory.mktemp("bootstrap-stack"), "bootstrap")
     saved = {name: os.environ.get(name) for name in MLFLOW_WEBHOOK_ENV}
     os.environ.update(MLFLOW_WEBHOOK_ENV)  # the server processes inherit them
     try:
