@@ -194,14 +194,7 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
                 for url in urls:
                     path = staging_file()
                     paths.append(path)
-                    fetched = await run_in_threadpool(
-                        download,
-                        url,
-                        path,
-                        max_bytes=settings.max_upload_bytes,
-                        timeout_s=settings.url_timeout_s,
-                        max_redirects=settings.url_max_redirects,
-                    )
+                    fetched = await run_in_threadpool(download, url, path, policy=settings.fetch_policy())
                     fetched_files.append((fetched.filename, path))
                 if len(urls) == 1 and not append and base_version is None:
                     result = await run_ingest(task, dataset, paths[0], fetched_files[0][0], "url", urls[0])

@@ -34,6 +34,7 @@ def ingest_server(env: dict[str, str], log_path: Path) -> ServerProcess:
             "SCORELINE_API_KEY": API_KEY,
             "SCORELINE_MAX_UPLOAD_BYTES": str(MAX_UPLOAD_BYTES),
             "SCORELINE_URL_TIMEOUT_S": str(URL_TIMEOUT_S),
+            "SCORELINE_URL_ALLOW_PRIVATE_HOSTS": "true",  # the test file server is on loopback
             "SCORELINE_NOTIFY_BACKOFF_S": "0.2",
             **env,
         },
