@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from scoreline.core.logs import configure_logging
 from scoreline_dashboard.settings import DashboardSettings
 
 APP = Path(__file__).parent / "app.py"
@@ -27,12 +28,16 @@ def streamlit_argv(settings: DashboardSettings) -> list[str]:
         "false",
         "--client.toolbarMode",
         "viewer",
+        # Streamlit's own lines carry a timestamp and level too (scoreline.* loggers: scoreline.core.logs).
+        "--logger.messageFormat",
+        "%(asctime)s %(levelname)s dashboard %(name)s: %(message)s",
     ]
 
 
 def main() -> None:
     from streamlit.web import cli
 
+    configure_logging("dashboard")
     sys.argv = streamlit_argv(DashboardSettings())
     sys.exit(cli.main())
 

@@ -141,7 +141,11 @@ def require_admin_key(get_key: Callable[[], SecretStr | None]) -> Callable[[Requ
 
 
 def serve(app_path: str, host: str, port: int, *, workers: int = 1) -> None:
-    """Run a service's app with uvicorn (used by each service's ``__main__``)."""
+    """Run a service's app with uvicorn (used by each service's ``__main__``), logging through Scoreline's
+    one timestamped setup (``scoreline.core.logs``)."""
     import uvicorn
 
-    uvicorn.run(app_path, host=host, port=port, workers=workers, factory=True, log_level="info")
+    from scoreline.core.logs import configure_logging
+
+    configure_logging(app_path.split(".")[0].removeprefix("scoreline_").replace("_", "-"))
+    uvicorn.run(app_path, host=host, port=port, workers=workers, factory=True, log_level="info", log_config=None)

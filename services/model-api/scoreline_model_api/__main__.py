@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import uvicorn
 
+from scoreline.core.logs import configure_logging
 from scoreline_model_api.settings import ModelApiSettings
 
 
 def main() -> None:
     settings = ModelApiSettings()
+    configure_logging("model-api")  # timestamped lines, uvicorn's included (log_config=None below)
     # One worker per process (scale out with more processes/pods); uvloop + httptools for speed.
     uvicorn.run(
         "scoreline_model_api.app:create_app",
@@ -20,6 +22,7 @@ def main() -> None:
         http="httptools",
         log_level="info",
         access_log=False,
+        log_config=None,
     )
 
 
