@@ -23,6 +23,7 @@ from scoreline_trainer import monitor, scheduled, versions
 from scoreline_trainer.jobs import (
     InProcessRunner,
     Job,
+    JobLimits,
     JobManager,
     JobRunner,
     JobStatus,
@@ -120,6 +121,7 @@ def create_app(settings: TrainerSettings | None = None) -> FastAPI:
         settings.jobs_dir,
         max_queued_per_task=settings.max_queued_jobs,
         max_concurrent=settings.max_concurrent_jobs,
+        limits=JobLimits(settings.max_tuning_trials, settings.max_tuning_seconds, settings.max_active_jobs),
     )
     monitoring = monitor.MonitorService(settings)
 

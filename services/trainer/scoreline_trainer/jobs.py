@@ -46,6 +46,38 @@ class TuningBudget(BaseModel):
     seconds: float | None = Field(default=None, gt=0, le=86_400, description="wall-clock budget of the search")
 
 
+@dataclass(frozen=True)
+class JobLimits:
+    """What one API key may ask of the trainer (``SCORELINE_MAX_TUNING_TRIALS``, ``_MAX_TUNING_SECONDS``,
+    ``_MAX_ACTIVE_JOBS``)."""
+
+    max_trials: int = 100
+    max_seconds: float = 3600.0
+    max_active: int = 4  # queued + running, across tasks
+
+
+def check_limits(budget: TuningBudget | None, active_jobs: int, limits: JobLimits) -> None:
+    """422 naming the maximum when a request asks for more trials, search time or jobs at once than allowed."""
+    if budget is not None and budget.trials > limits.max_trials:
+        raise ScorelineError(
+            ErrorCode.INVALID_INPUT,
+            f"tuning_budget.trials {budget.trials} is above the maximum of {limits.max_trials}",
+            {"field": "tuning_budget.trials", "value": budget.trials, "maximum": limits.max_trials},
+        )
+    if budget is not None and budget.seconds is not None and budget.seconds > limits.max_seconds:
+        raise ScorelineError(
+            ErrorCode.INVALID_INPUT,
+            f"tuning_budget.seconds {budget.seconds:g} is above the maximum of {limits.max_seconds:g}",
+            {"field": "tuning_budget.seconds", "value": budget.seconds, "maximum": limits.max_seconds},
+        )
+    if active_jobs >= limits.max_active:
+        raise ScorelineError(
+            ErrorCode.INVALID_INPUT,
+            f"{active_jobs} jobs are already queued or running; the maximum is {limits.max_active} at once",
+            {"active_jobs": active_jobs, "maximum": limits.max_active},
+        )
+
+
 class Job(BaseModel):
     id: str
     task: str
@@ -205,7 +237,9 @@ class JobManager:
         *,
         max_queued_per_task: int = 20,
         max_concurrent: int = 1,
+        limits: JobLimits | None = None,
     ) -> None:
+        self._limits = limits or JobLimits()
         self._runner: JobRunner = runner if hasattr(runner, "run") else InProcessRunner(runner)  # type: ignore[arg-type]
         self._dir = Path(jobs_dir)
         self._max_queued = max_queued_per_task
@@ -256,6 +290,8 @@ class JobManager:
         with self._lock:
             if self._closed:
                 raise ScorelineError(ErrorCode.UNAVAILABLE, "the trainer is shutting down; submit again later")
+            active = sum(j.status in ("queued", "running") for j in self._jobs.values())
+            check_limits(tuning_budget, active, self._limits)
             waiting = len(self._queues.get(task, ()))
             if waiting >= self._max_queued:
                 raise ScorelineError(

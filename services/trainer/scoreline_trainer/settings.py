@@ -25,6 +25,10 @@ class TrainerSettings(StorageSettings, AuthSettings, MlflowSettings, PredictionL
     job_runner: Literal["process", "thread"] = "process"
     job_timeout_s: float = Field(4 * 3600.0, gt=0)  # a running job is stopped and failed after this
     max_concurrent_jobs: int = Field(1, ge=1, le=64)  # jobs training at once, across tasks
+    # What one request may ask for; more is refused with 422 naming the maximum.
+    max_tuning_trials: int = Field(100, ge=1)  # tuning_budget.trials
+    max_tuning_seconds: float = Field(3600.0, gt=0)  # tuning_budget.seconds
+    max_active_jobs: int = Field(4, ge=1)  # jobs queued or running at once, across tasks
     promotion_margin: float = 0.001  # minimum relative improvement of the primary metric
     promotion_mode: Literal["auto", "manual"] = "auto"
     promotion_baseline: str = "best"  # a baseline name (base_rates, elo, ...) or the run's strongest

@@ -91,6 +91,8 @@ def test_writes_need_the_api_key_and_promotions_the_admin_key(trainer: Trainer):
         ({"task": TASK, "dataset": "simulated", "dataset_version": "0" * 16}, 404, "version"),
         ({"task": TASK, "dataset": "simulated", "holdout_start": "last spring"}, 422, "holdout_start"),
         ({"task": TASK, "dataset": "simulated", "tuning_budget": {"trials": 0}}, 422, "trials"),
+        ({"task": TASK, "dataset": "simulated", "tuning_budget": {"trials": 10_000}}, 422, "maximum of 100"),
+        ({"task": TASK, "dataset": "simulated", "tuning_budget": {"trials": 5, "seconds": 86_400}}, 422, "maximum"),
         ({"task": TASK, "dataset": "Not A Slug!"}, 422, "dataset"),
         ({"task": TASK}, 422, "dataset"),
     ],
