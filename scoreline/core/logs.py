@@ -18,6 +18,8 @@ from scoreline.core.settings import ScorelineSettings
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(service)s %(name)s: %(message)s"
 # uvicorn's loggers: they keep no handlers of their own and reach the root's.
 FOREIGN_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access", "scoreline")
+# Libraries that log every request at INFO: only their warnings are kept.
+CHATTY_LOGGERS = ("httpx", "httpcore", "urllib3")
 # LogRecord's own attributes; anything else on a record came as ``extra=`` and goes into the JSON object.
 _RECORD_FIELDS = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "service"}
 
@@ -79,3 +81,5 @@ def configure_logging(service: str, settings: LogSettings | None = None, stream:
         logger = logging.getLogger(name)
         logger.handlers.clear()
         logger.propagate = True
+    for name in CHATTY_LOGGERS:
+        logging.getLogger(name).setLevel(max(logging.WARNING, root.level))
