@@ -147,3 +147,23 @@ def too_large(size: int, policy: FetchPolicy) -> ScorelineError:
         f"the file at the url is larger than the limit of {policy.max_bytes} bytes",
         {"field": "url", "max_bytes": policy.max_bytes, "bytes_seen": size},
     )
+
+
+_SAFE_PROBLEM_KEYS = ("row", "column", "expected")
+
+
+def without_fetched_content(error: ScorelineError) -> ScorelineError:
+    """The same failure of a fetched file with nothing of the file in it (the URL may have served a private page):
+    what was expected, and where the problems are (row, column), never the values found."""
+    details = error.details if isinstance(error.details, dict) else {}
+    problems = details.get("problems") if isinstance(details.get("problems"), list) else []
+    kept = [{k: p[k] for k in _SAFE_PROBLEM_KEYS if k in p} for p in problems[:50] if isinstance(p, dict)]
+    total = details.get("total") if isinstance(details.get("total"), int) else len(problems)
+    _, found, expected = error.message.partition("expected ")
+    message = "the file fetched from the url is not valid input" + (f"; expected {expected}" if found else "")
+    return ScorelineError(
+        error.code,
+        message + " (the fetched content is not echoed)",
+        {"field": "url", "total": total, "problems": kept},
+        retry_after_s=error.retry_after_s,
+    )

@@ -18,6 +18,7 @@ from scoreline_kit.app import require_api_key
 from starlette.concurrency import run_in_threadpool
 
 from scoreline.core.errors import ErrorCode, ScorelineError
+from scoreline.core.outbound import without_fetched_content
 from scoreline.data.datasets import DatasetCatalog, DatasetManifest, DatasetSummary, IngestResult, check_dataset_name
 from scoreline.data.storage import S3Store, open_store
 from scoreline.tasks import get_task
@@ -140,6 +141,8 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
                 )
         except ScorelineError as exc:
             rejected_total.labels(exc.code.value).inc()
+            if kind == "url" and exc.http_status < 500:
+                raise without_fetched_content(exc) from exc
             raise
         versions_total.labels(task, "created" if result.created else "exists").inc()
         if result.created:

@@ -69,3 +69,18 @@ def test_redirects_beyond_the_limit_are_refused() -> None:
     next_hop(1, FetchPolicy(max_redirects=2))
     with pytest.raises(ScorelineError, match="more than 2"):
         next_hop(2, FetchPolicy(max_redirects=2))
+
+
+def test_a_fetched_file_that_fails_validation_is_not_echoed(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from scoreline.core.outbound import without_fetched_content
+    from scoreline.data.datasets import DatasetCatalog
+    from scoreline.data.storage import LocalStore
+
+    secret = b"# HELP secret_metric_total the secret\nsecret_metric_total 42\n"
+    with pytest.raises(ScorelineError) as caught:
+        DatasetCatalog(LocalStore(tmp_path)).ingest("match-outcome", "x", secret, "metrics.csv")
+    assert "secret" in caught.value.message + str(caught.value.details)  # what an upload is told
+    cleaned = without_fetched_content(caught.value)
+    assert "secret" not in cleaned.message + str(cleaned.details)
+    assert cleaned.code is caught.value.code and "expected the international results header" in cleaned.message
+    assert cleaned.details["problems"][0] == {"row": 1, "column": "date", "expected": "column present in the header"}

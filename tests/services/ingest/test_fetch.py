@@ -169,3 +169,20 @@ def test_ingest_refuses_private_hosts_unless_the_setting_opts_in(monkeypatch: py
     monkeypatch.setenv("SCORELINE_URL_TIMEOUT_S", "7")
     policy = IngestSettings().fetch_policy()
     assert policy.allow_private_hosts is True and policy.deadline_s == 7.0
+
+
+@pytest.mark.slow
+def test_ingest_never_echoes_what_a_url_served(backend, file_server) -> None:  # type: ignore[no-untyped-def]
+    import httpx
+
+    from tests.services.ingest.conftest import API_KEY
+
+    file_server.files["/metrics"] = (b"# HELP secret_metric_total the secret\nsecret_metric_total 42\n", "text/plain")
+    response = httpx.post(
+        f"{backend.server.url}/v1/datasets/match-outcome/echo",
+        json={"url": f"{file_server.url}/metrics"},
+        headers={"Authorization": f"Bearer {API_KEY}"},
+        timeout=60,
+    )
+    assert response.status_code == 422, response.text
+    assert "secret" not in response.text and "expected" in response.json()["error"]["message"]
