@@ -449,6 +449,7 @@ def main() -> None:
         sys.exit("wrk is missing: apt-get install -y wrk")
     from mlflow.tracking import MlflowClient
 
+    from scoreline.lifecycle.promotion import TAG_DECISION
     from scoreline.lifecycle.registry import CHAMPION, Registry, log_training
     from tests.elastic import es_client
 
@@ -473,6 +474,8 @@ def main() -> None:
         v1 = log_training(first, "simulated", "bench-1", "bench", mlflow.url).version
         v2 = log_training(second, "simulated", "bench-2", "bench", mlflow.url).version
         registry = Registry(mlflow.url)
+        for version in (v1, v2):  # model-api serves only versions that passed promotion
+            registry.set_version_tags(TASK, version, {TAG_DECISION: "promoted"})
         registry.set_alias(TASK, CHAMPION, v1)
         bundle = first.bundle
         instances = [dict(i) for i in bundle.input_example]

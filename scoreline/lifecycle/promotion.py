@@ -35,9 +35,11 @@ from scoreline.lifecycle.registry import (
     CHALLENGER,
     CHAMPION,
     TAG_DATASET,
+    TAG_DATASET_VERSION,
     TAG_HOLDOUT,
     TAG_HOLDOUT_START,
     TAG_RUN_ID,
+    TAG_TASK,
     Registry,
     load_bundle,
     model_uri_for,
@@ -70,6 +72,58 @@ TAG_RESTORED_AT = "promotion.restored_at"
 TAG_RESTORED_BY = "promotion.restored_by"
 
 FINAL_DECISIONS = ("promoted", "rejected")
+REGISTRATION_TAGS = (TAG_TASK, TAG_DATASET, TAG_DATASET_VERSION, TAG_RUN_ID)  # written by the trainer only
+
+
+def serving_refusal(task_id: str, tags: Mapping[str, str]) -> str | None:
+    """Why a version must not be served as ``task_id``'s champion, or None when it may.
+
+    A champion is served only when its version carries the tags the trainer writes at registration
+    (for this task) and passed promotion (``promoted`` by a decision, an approval or a rollback). A
+    version registered or aliased by hand in MLflow is refused; an admin may still serve it on purpose
+    (model-api's ``POST /v1/admin/reload?serve_unpromoted=true``)."""
+    missing = [tag for tag in REGISTRATION_TAGS if not tags.get(tag)]
+    if missing:
+        return (
+            f"it lacks Scoreline's registration tags ({', '.join(missing)}): it was not registered by the trainer; "
+            "expected a version trained and promoted by Scoreline"
+        )
+    if tags[TAG_TASK] != task_id:
+        return f"it was registered for task {tags[TAG_TASK][:60]!r}; expected {task_id!r}"
+    if tags.get(TAG_DECISION) != "promoted":
+        return (
+            f"it did not pass promotion (decision: {tags.get(TAG_DECISION) or 'none'}); "
+            "expected a version promoted by a decision, an approval or a rollback"
+        )
+    return None
+
+
+def retrain_reason(
+    task_id: str,
+    dataset: str,
+    dataset_version: str,
+    champion_tags: Mapping[str, str] | None,
+    challenger_tags: Mapping[str, str] | None = None,
+) -> str | None:
+    """Why a bootstrap (``make run``) must train ``task_id`` on ``dataset@dataset_version`` again, or None when
+    nothing changed: the champion is servable and was trained on that very version, or the latest challenger
+    was trained on it and already decided (rejected models are not retrained on the same data either)."""
+
+    def on_this_data(tags: Mapping[str, str]) -> bool:
+        return tags.get(TAG_DATASET) == dataset and tags.get(TAG_DATASET_VERSION) == dataset_version
+
+    if challenger_tags and on_this_data(challenger_tags) and challenger_tags.get(TAG_DECISION) in FINAL_DECISIONS:
+        return None  # trained on this very data and judged: training again would only repeat it
+    if champion_tags is None:
+        return "no champion yet"
+    why = serving_refusal(task_id, champion_tags)
+    if why is not None:
+        return f"the champion is not servable: {why}"
+    if not on_this_data(champion_tags):
+        was = f"{champion_tags.get(TAG_DATASET)}@{champion_tags.get(TAG_DATASET_VERSION)}"
+        return f"the champion was trained on {was}, the data is now {dataset}@{dataset_version}"
+    return None
+
 
 # (version of the dataset, canonical table) for the latest version of a task's dataset.
 LatestDataset = Callable[[str, str], tuple[str, pd.DataFrame]]
@@ -334,6 +388,12 @@ class Promoter:
             challenger = self.registry.version_by_alias(task_id, CHALLENGER)
             champion = self.registry.version_by_alias(task_id, CHAMPION)
             champion_v = champion.version if champion else None
+            ignored = ""
+            if champion is not None and (why := serving_refusal(task_id, champion.tags)) is not None:
+                # A champion moved by hand (no Scoreline tags, never promoted) is not served, so it is
+                # not the bar either: the challenger is judged as a first model.
+                ignored = f" (the champion alias points at version {champion.version}, which was ignored: {why})"
+                champion = None
             base = Decision(
                 task=task_id,
                 decision="unchanged",
@@ -368,6 +428,7 @@ class Promoter:
                 return base
 
             decision = self._evaluate_pair(task_id, challenger, champion, policy, base)
+            decision.reason += ignored
             self._record(task_id, challenger, champion, decision)
             return decision
 

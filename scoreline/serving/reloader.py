@@ -77,10 +77,16 @@ class Reloader:
         self._poller: threading.Thread | None = None
 
     # ---- one reload -------------------------------------------------------------------------
-    def reload(self, task_id: str, *, reason: str, force: bool = False) -> ReloadOutcome:
+    def reload(
+        self, task_id: str, *, reason: str, force: bool = False, serve_unpromoted: bool = False
+    ) -> ReloadOutcome:
+        """Serve the alias target of ``task_id`` if it loads, passes its smoke test and passed promotion
+        (``scoreline.lifecycle.promotion.serving_refusal``); ``serve_unpromoted`` is the admin override."""
         started = time.perf_counter()
         with self._locks[task_id]:
-            outcome = self._reload_locked(task_id, reason=reason, force=force, started=started)
+            outcome = self._reload_locked(
+                task_id, reason=reason, force=force, started=started, serve_unpromoted=serve_unpromoted
+            )
         if outcome.outcome in ("swapped", "cached", "failed"):
             log.info("reload %s (%s): %s %s -> %s %s", task_id, reason, outcome.outcome, outcome.previous,
                      outcome.version, outcome.error or "")  # fmt: skip
@@ -88,7 +94,9 @@ class Reloader:
             self.on_outcome(outcome)
         return outcome
 
-    def _reload_locked(self, task_id: str, *, reason: str, force: bool, started: float) -> ReloadOutcome:
+    def _reload_locked(
+        self, task_id: str, *, reason: str, force: bool, started: float, serve_unpromoted: bool = False
+    ) -> ReloadOutcome:
         current = self.holder.peek(task_id)
         previous = current.version if current else None
 
@@ -122,6 +130,17 @@ class Reloader:
         if version in self._refused[task_id] and not force:
             return done("refused", version, self._error_text(task_id))
         try:
+        from scoreline.lifecycle.promotion import serving_refusal
+
+        why = serving_refusal(task_id, dict(found.tags or {}))
+        if why is not None and not serve_unpromoted:
+            # Not remembered as refused: the verdict tags may land just after the alias moved.
+            message = (
+                f"version {version} not served: {why}; still serving {previous or 'nothing'} "
+                "(an admin may serve it anyway: POST /v1/admin/reload?serve_unpromoted=true)"
+            )
+            self.holder.record_error(task_id, ReloadError(version, message))
+            return done("refused", version, message)
             served = self._prepare(task_id, version, source="mlflow")
         except Exception as exc:
             text = exc.message if isinstance(exc, ScorelineError) else f"{type(exc).__name__}: {exc}"

@@ -445,9 +445,14 @@ class ModelApiClient(_Client):
         """``GET /v1/{task}/schema``: the instance's JSON schema, classes, known entities, an example."""
         return TaskSchema.model_validate(self.http.get(f"/v1/{_seg(task)}/schema"))
 
-    def reload(self, task: str | None = None, *, force: bool = False) -> dict[str, Any]:
-        """``POST /v1/admin/reload`` (admin): load the champion now (one task or all)."""
-        params = {"task": task, "force": "true" if force else None}
+    def reload(self, task: str | None = None, *, force: bool = False, serve_unpromoted: bool = False) -> dict[str, Any]:
+        """``POST /v1/admin/reload`` (admin): load the champion now (one task or all); ``serve_unpromoted``
+        serves an alias target without Scoreline's tags or a promotion (the admin override)."""
+        params = {
+            "task": task,
+            "force": "true" if force else None,
+            "serve_unpromoted": "true" if serve_unpromoted else None,
+        }
         return self.http.post("/v1/admin/reload", auth="admin", params=params)
 
     def wait_until_served(

@@ -29,6 +29,14 @@ def broken_bundle(bundle: Any) -> Any:
     return broken
 
 
+def mark_promoted(tracking_uri: str, task_id: str, version: str) -> None:
+    """Tag ``version`` as a promotion decision does: model-api serves only versions that passed promotion."""
+    from scoreline.lifecycle.promotion import TAG_DECISION
+    from scoreline.lifecycle.registry import Registry
+
+    Registry(tracking_uri).set_version_tags(task_id, version, {TAG_DECISION: "promoted"})
+
+
 def register_unloadable_version(tracking_uri: str) -> str:
     """A registry version whose files are not a model at all (it fails to load)."""
     from mlflow.tracking import MlflowClient
@@ -40,5 +48,9 @@ def register_unloadable_version(tracking_uri: str) -> str:
     run = client.create_run(experiment.experiment_id)
     client.log_text(run.info.run_id, "this is not a model", "model/README.txt")
     client.set_terminated(run.info.run_id)
-    version = client.create_model_version(model_name(TASK), f"{run.info.artifact_uri}/model", run.info.run_id)
+    # Tagged like a trainer registration, so it is refused for not loading (not for lacking tags).
+    tags = {"task": TASK, "dataset": "simulated", "dataset_version": "broken", "run_id": run.info.run_id}
+    version = client.create_model_version(
+        model_name(TASK), f"{run.info.artifact_uri}/model", run.info.run_id, tags=tags
+    )
     return str(version.version)

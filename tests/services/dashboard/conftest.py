@@ -77,18 +77,20 @@ def _train_second_task(tracking_uri: str) -> str:
     content, name = task.simulated_file(200, 5)
     result = train(task, task.to_canonical(content, name), params={"max_depth": 3, "learning_rate": 0.3}, seed=1)
     version = log_training(result, "simulated", "sim-dashboard", "test", tracking_uri).version
+    from tests.scoreline.serving.models import mark_promoted
     Registry(tracking_uri).set_alias(SECOND_TASK, CHAMPION, version)
     return str(version)
 
 
 @pytest.fixture(scope="module")
+    mark_promoted(tracking_uri, SECOND_TASK, version)
 def serving_stack(
     mlflow_sqlite: ServerProcess, tmp_path_factory: pytest.TempPathFactory, logs_dir: Path
 ) -> Iterator[ServingStack]:
     """Champions from the real training pipeline registered in the session's MLflow and served by model-api;
     ingest holding one simulated dataset; the trainer on the same registry, reading model-api's prediction log."""
     from scoreline.lifecycle.registry import CHAMPION, Registry, log_training
-    from tests.scoreline.serving.models import TASK, train_small
+    from tests.scoreline.serving.models import TASK, mark_promoted, train_small
 
     result = train_small(seed=11, max_depth=3)
     version = log_training(result, "simulated", "sim-dashboard", "test", mlflow_sqlite.url).version
@@ -97,6 +99,7 @@ def serving_stack(
     home = tmp_path_factory.mktemp("dashboard-stack")
     shared = {
         "SCORELINE_MLFLOW_URI": mlflow_sqlite.url,
+    mark_promoted(mlflow_sqlite.url, TASK, version)
         "SCORELINE_STORAGE_URI": f"file://{home / 'store'}",
         "SCORELINE_API_KEY": API_KEY,
         "SCORELINE_ADMIN_KEY": ADMIN_KEY,

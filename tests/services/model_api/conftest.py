@@ -13,7 +13,7 @@ import pytest
 
 from scoreline.lifecycle.registry import CHAMPION, Registry, log_training
 from scoreline.ml.training import TrainingResult
-from tests.scoreline.serving.models import TASK, register_unloadable_version, train_small
+from tests.scoreline.serving.models import TASK, mark_promoted, register_unloadable_version, train_small
 from tests.servers import ServerProcess, free_port, mlflow_server
 
 ADMIN_KEY = "test-admin-key"
@@ -46,6 +46,8 @@ class Versions:
     results: dict[str, TrainingResult]
 
     def promote(self, version: str) -> None:
+        """What a promotion does: the version passed it, and the alias points at it."""
+        mark_promoted(self.registry.tracking_uri, TASK, version)
         self.registry.set_alias(TASK, CHAMPION, version)
 
 

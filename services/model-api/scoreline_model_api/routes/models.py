@@ -77,10 +77,18 @@ async def admin_reload(
     tasks = holder.tasks
     targets = [get_task(task).id] if task else list(tasks)
     if task and task not in tasks:
+    serve_unpromoted: Annotated[
+        bool,
+        Query(description="admin override: serve the alias target even without Scoreline's tags or a promotion"),
+    ] = False,
         raise ScorelineError(ErrorCode.NOT_FOUND, f"this model-api does not serve {task!r}; it serves {tasks}")
     outcomes: list[ReloadOutcome] = []
     for target in targets:
-        outcomes.append(await run_in_threadpool(reloader.reload, target, reason="admin", force=force))
+        outcomes.append(
+            await run_in_threadpool(
+                reloader.reload, target, reason="admin", force=force, serve_unpromoted=serve_unpromoted
+            )
+        )
     return json_response({"outcomes": [o.to_dict() for o in outcomes]})
 
 
