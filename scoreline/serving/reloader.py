@@ -129,7 +129,6 @@ class Reloader:
             return done("unchanged", version)
         if version in self._refused[task_id] and not force:
             return done("refused", version, self._error_text(task_id))
-        try:
         from scoreline.lifecycle.promotion import serving_refusal
 
         why = serving_refusal(task_id, dict(found.tags or {}))
@@ -141,6 +140,7 @@ class Reloader:
             )
             self.holder.record_error(task_id, ReloadError(version, message))
             return done("refused", version, message)
+        try:
             served = self._prepare(task_id, version, source="mlflow")
         except Exception as exc:
             text = exc.message if isinstance(exc, ScorelineError) else f"{type(exc).__name__}: {exc}"
