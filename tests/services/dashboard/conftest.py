@@ -72,18 +72,18 @@ class ServingStack:
 def _train_second_task(tracking_uri: str) -> str:
     from scoreline.lifecycle.registry import CHAMPION, Registry, log_training
     from scoreline.ml.training import train
+    from tests.scoreline.serving.models import mark_promoted
 
     task = get_task(SECOND_TASK)
     content, name = task.simulated_file(200, 5)
     result = train(task, task.to_canonical(content, name), params={"max_depth": 3, "learning_rate": 0.3}, seed=1)
     version = log_training(result, "simulated", "sim-dashboard", "test", tracking_uri).version
-    from tests.scoreline.serving.models import mark_promoted
+    mark_promoted(tracking_uri, SECOND_TASK, version)
     Registry(tracking_uri).set_alias(SECOND_TASK, CHAMPION, version)
     return str(version)
 
 
 @pytest.fixture(scope="module")
-    mark_promoted(tracking_uri, SECOND_TASK, version)
 def serving_stack(
     mlflow_sqlite: ServerProcess, tmp_path_factory: pytest.TempPathFactory, logs_dir: Path
 ) -> Iterator[ServingStack]:
@@ -94,12 +94,12 @@ def serving_stack(
 
     result = train_small(seed=11, max_depth=3)
     version = log_training(result, "simulated", "sim-dashboard", "test", mlflow_sqlite.url).version
+    mark_promoted(mlflow_sqlite.url, TASK, version)
     Registry(mlflow_sqlite.url).set_alias(TASK, CHAMPION, version)
     versions = {TASK: str(version), SECOND_TASK: _train_second_task(mlflow_sqlite.url)}
     home = tmp_path_factory.mktemp("dashboard-stack")
     shared = {
         "SCORELINE_MLFLOW_URI": mlflow_sqlite.url,
-    mark_promoted(mlflow_sqlite.url, TASK, version)
         "SCORELINE_STORAGE_URI": f"file://{home / 'store'}",
         "SCORELINE_API_KEY": API_KEY,
         "SCORELINE_ADMIN_KEY": ADMIN_KEY,

@@ -73,14 +73,14 @@ async def admin_reload(
     reloader: ReloaderDep,
     task: Annotated[str | None, Query(description="one task; all when omitted")] = None,
     force: Annotated[bool, Query(description="reload even the served version, retry refused versions")] = False,
-) -> Response:
-    tasks = holder.tasks
-    targets = [get_task(task).id] if task else list(tasks)
-    if task and task not in tasks:
     serve_unpromoted: Annotated[
         bool,
         Query(description="admin override: serve the alias target even without Scoreline's tags or a promotion"),
     ] = False,
+) -> Response:
+    tasks = holder.tasks
+    targets = [get_task(task).id] if task else list(tasks)
+    if task and task not in tasks:
         raise ScorelineError(ErrorCode.NOT_FOUND, f"this model-api does not serve {task!r}; it serves {tasks}")
     outcomes: list[ReloadOutcome] = []
     for target in targets:
