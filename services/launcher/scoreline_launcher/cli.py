@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+import sys
+
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn
@@ -30,14 +33,18 @@ def up(
     from scoreline_client import ServiceError
 
     from scoreline.core.errors import ScorelineError
+    from scoreline.core.logs import configure_logging
+    from scoreline_launcher.processes import stop_on_signals
     from scoreline_launcher.stack import LocalStack, StackSettings, resolve_keys, wait_forever
 
+    stop_on_signals()  # SIGTERM/SIGHUP stop every server too, as Ctrl-C does
+    configure_logging("launcher", stream=sys.stdout)  # a command: its progress lines go to stdout
     console = Console()
     settings = StackSettings()
     if simulated:
         settings = settings.model_copy(update={"simulated": True})
     keys = resolve_keys(settings)
-    stack = LocalStack(settings, keys, say=console.print)
+    stack = LocalStack(settings, keys, say=logging.getLogger("scoreline.launcher").info)  # timestamped lines
     try:
         with stack.running():
             if bootstrap:
@@ -78,8 +85,10 @@ def bootstrap(
     from scoreline_client import ServiceError
 
     from scoreline.core.errors import ScorelineError
+    from scoreline.core.logs import configure_logging
     from scoreline_launcher.remote import BootstrapSettings, RemoteStack
 
+    configure_logging("launcher", stream=sys.stdout)  # a command: its progress lines go to stdout
     console = Console()
     try:
         settings = BootstrapSettings()  # type: ignore[call-arg]  # required values come from the environment
@@ -87,7 +96,7 @@ def bootstrap(
         missing = ", ".join(f"SCORELINE_{'_'.join(map(str, e['loc'])).upper()}" for e in error.errors())
         console.print(f"[red]scoreline-launcher bootstrap: missing or invalid settings:[/red] {missing}")
         raise typer.Exit(2) from error
-    stack = RemoteStack(settings, say=console.print)
+    stack = RemoteStack(settings, say=logging.getLogger("scoreline.launcher").info)
     try:
         report = stack.run(task or None)
     except (ScorelineError, ServiceError) as error:

@@ -15,7 +15,7 @@ import shlex
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -26,9 +26,10 @@ from scoreline_client import ScorelineClients, ServiceError
 
 from scoreline.core.errors import ErrorCode, ScorelineError
 from scoreline.core.settings import ScorelineSettings
+from scoreline.lifecycle.promotion import retrain_reason
 from scoreline.tasks import get_task, task_ids
 from scoreline.tasks.base import Task as TaskBase
-from scoreline_launcher.processes import VENV_BIN, ServerProcess
+from scoreline_launcher.processes import VENV_BIN, ServerProcess, stop_all
 
 if TYPE_CHECKING:
     from scoreline.tasks.base import Task
@@ -138,12 +139,22 @@ class LocalStack:
     # ---- lifecycle -------------------------------------------------------------------
     @contextmanager
     def running(self) -> Iterator[LocalStack]:
+        """The servers run while the block runs; all of them stop at once when it ends, however it ends."""
         self.logs.mkdir(parents=True, exist_ok=True)
-        with ExitStack() as stack:
+        started: list[ServerProcess] = []
+        try:
+            # All at once: none needs another to start (model-api serves its cached champion until MLflow
+            # answers), so a restart waits for the slowest server, not for the sum of them.
             for server in self.servers():
                 self.say(f"starting {server.name} on {server.url} (log: {server.log_path})")
-                stack.enter_context(server.start(timeout_s=self.settings.start_timeout_s))
+                started.append(server.spawn())
+            deadline = time.monotonic() + self.settings.start_timeout_s
+            for server in started:
+                server.wait_ready(timeout_s=max(1.0, deadline - time.monotonic()))
+                self.say(f"{server.name} is up")
             yield self
+        finally:
+            stop_all(started)
 
     def clients(self, http: httpx.Client | None = None) -> ScorelineClients:
         s = self.settings
@@ -220,6 +231,15 @@ class LocalStack:
         what = "bundled real data" if data.source == "bundled" else "simulated"
         self.say(f"{task_id}: dataset {dataset}@{manifest.version} ({manifest.rows} rows, {what})")
 
+        registered = clients.trainer.model_versions(task_id)
+        tags = {v.version: v.tags for v in registered.versions}
+        champion_v, challenger_v = registered.aliases.get("champion"), registered.aliases.get("challenger")
+        why = retrain_reason(
+            task_id, dataset, manifest.version, tags.get(champion_v or ""), tags.get(challenger_v or "")
+        )
+        if why is None:
+            return self._unchanged(clients, task_id, data, manifest.version, champion_v, tags.get(challenger_v or ""))
+        self.say(f"{task_id}: training ({why})")
         job = clients.trainer.submit_job(task_id, dataset, manifest.version)
         job = clients.trainer.wait_for_job(
             job.id,
@@ -242,8 +262,37 @@ class LocalStack:
             "dataset": dataset,
             "dataset_version": manifest.version,
             "data_source": data.source,
+            "retrained": True,
             "job": job.model_dump(mode="json"),
             "decision": decision.model_dump(mode="json"),
+            "served_version": served,
+        }
+
+    def _unchanged(
+        self,
+        clients: ScorelineClients,
+        task_id: str,
+        data: BootstrapData,
+        dataset_version: str,
+        champion: str | None,
+        challenger_tags: dict[str, str] | None,
+    ) -> dict[str, Any]:
+        """Nothing changed since the last run (same data, its model already judged): serve what is there."""
+        if champion is None:
+            reason = (challenger_tags or {}).get("promotion.reason", "its model was not promoted")
+            raise ScorelineError(
+                ErrorCode.CONFLICT,
+                f"{task_id}: no champion to serve; the model trained on this data was not promoted: {reason}",
+            )
+        self.say(f"{task_id}: nothing changed ({data.dataset}@{dataset_version}, champion {champion}); not retrained")
+        served = clients.model_api.wait_until_served(task_id, champion, timeout_s=60.0)
+        return {
+            "dataset": data.dataset,
+            "dataset_version": dataset_version,
+            "data_source": data.source,
+            "job": None,
+            "decision": None,
+            "retrained": False,
             "served_version": served,
         }
 
