@@ -106,6 +106,7 @@ class LocalStack:
             "SCORELINE_MODEL_API_PORT": str(s.model_api_port),
             "SCORELINE_DASHBOARD_PORT": str(s.dashboard_port),
             "SCORELINE_MODEL_CACHE_DIR": str(self.home / "model-cache"),
+            "SCORELINE_JOBS_DIR": str(self.home / "trainer-jobs"),  # not the working directory's: one stack's jobs
             "SCORELINE_PREDICTION_LOG_DIR": str(self.home / "predictions"),
             "SCORELINE_API_KEY": self.keys.api_key,
             "SCORELINE_ADMIN_KEY": self.keys.admin_key,

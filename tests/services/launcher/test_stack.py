@@ -91,3 +91,10 @@ def test_a_failing_task_is_reported_and_the_others_go_on(tmp_path, monkeypatch: 
 def _no_retry(clients):  # type: ignore[no-untyped-def]
     clients.ingest.http.attempts = 1
     return clients
+
+
+def test_every_state_folder_of_the_stack_is_under_its_home(tmp_path) -> None:
+    settings = StackSettings(home=tmp_path, api_key="k", admin_key="a")
+    env = LocalStack(settings, resolve_keys(settings)).service_env
+    for key in ("SCORELINE_JOBS_DIR", "SCORELINE_MODEL_CACHE_DIR", "SCORELINE_PREDICTION_LOG_DIR"):
+        assert env[key].startswith(str(tmp_path.resolve())), key
