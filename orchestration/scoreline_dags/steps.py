@@ -241,3 +241,19 @@ def post_webhook(services: Services, url: str, message: dict[str, Any]) -> None:
         "POST", url, json=message
     )
     log.info("posted the run summary to the webhook: %s", message["text"])
+def alert_message(dag_id: str, run_id: str, summary: dict[str, Any]) -> dict[str, Any]:
+    """A Slack-compatible message (``text`` plus ``blocks``) for a monitor run whose alert rule holds."""
+    tasks = summary.get("tasks") or {}
+    alerting = list(summary.get("alert_tasks") or [])
+    headline = f"Scoreline monitor: drift alert for {', '.join(alerting)}; retraining"
+    lines = [f"*run* `{dag_id}` / `{run_id}` (monitor run {summary.get('run_id')})"]
+    lines += [f"*{task}* {(tasks.get(task) or {}).get('reason') or 'alert'}" for task in alerting]
+    return {
+        "text": headline,
+        "blocks": [
+            {"type": "header", "text": {"type": "plain_text", "text": headline[:150]}},
+            {"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(lines)}},
+        ],
+    }
+
+

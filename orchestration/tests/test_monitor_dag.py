@@ -34,9 +34,15 @@ def test_each_training_task_has_an_alert_gate_then_a_trigger(monitor_dag: Any) -
         trigger = monitor_dag.get_task(f"retrain_{name}")
         assert isinstance(trigger, TriggerDagRunOperator)
         assert trigger.trigger_dag_id == dag_id_for(task_id)
-        assert trigger.conf == {"task": task_id}
+        # The newest dataset version the gate found in ingest, rendered when the trigger runs.
+        assert trigger.conf == {
+            "task": task_id,
+            "dataset": f"{{{{ ti.xcom_pull(task_ids='alert_{name}')['dataset'] }}}}",
+            "version": f"{{{{ ti.xcom_pull(task_ids='alert_{name}')['version'] }}}}",
+        }
         assert gate.upstream_task_ids == {"monitor"}
         assert trigger.upstream_task_ids == {f"alert_{name}"}
+    assert monitor_dag.get_task("notify").upstream_task_ids == {"monitor"}
 
 
 def test_the_monitor_step_asks_the_trainer_with_the_admin_key(
