@@ -51,6 +51,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # tests.es_launch: model-api with the plain-JSON node osmem needs
 
 TASK = "match-outcome"
+JSON = {"Content-Type": "application/json"}  # predict takes JSON only (415 otherwise)
 
 WEBHOOK_SECRET = "benchmark-webhook-secret"
 ADMIN_KEY = "benchmark-admin-key"
@@ -384,7 +385,7 @@ def serve_rounds(
     bare_raw = stack.enter_context(bare_process(logs, "create_raw_app").start(timeout_s=60))
     predict = f"{api.url}/v1/{TASK}/predict"
     for body in bodies:  # the memo holds the input examples once they were asked
-        httpx.post(predict, content=body, timeout=10)
+        httpx.post(predict, content=body, headers=JSON, timeout=10)
     plans: dict[str, tuple[str, list[str], str | None, ServerProcess]] = {
         "model-api (memo hits)": (predict, bodies, None, api),
         "model-api (fresh)": (predict, teams, "instances", api),
@@ -505,7 +506,7 @@ def main() -> None:
         )
         for server in (api, api_quiet, api_es):  # warm up (feature memo, connections)
             for body in bodies:
-                httpx.post(f"{server.url}/v1/{TASK}/predict", content=body, timeout=10)
+                httpx.post(f"{server.url}/v1/{TASK}/predict", content=body, headers=JSON, timeout=10)
         # Rounds alternate the three logging modes so that a slow spell of the machine hits them all;
         # each figure is the median over the rounds, each ratio the median of the rounds' ratios.
         variants = {"model-api": api, "model-api (no log)": api_quiet, "model-api (ES sink)": api_es}

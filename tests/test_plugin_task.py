@@ -62,7 +62,8 @@ def test_bootstrap_ingests_trains_promotes_and_serves_it(plugin_stack: tuple[Loc
     outcome = report["tasks"][TASK]
     assert outcome["decision"]["decision"] == "promoted"
     assert outcome["served_version"] == outcome["decision"]["champion_version"]
-    models = httpx.get(f"{api(stack)}/v1/models", timeout=10).json()
+    user = {"Authorization": f"Bearer {stack.keys.api_key}"}
+    models = httpx.get(f"{api(stack)}/v1/models", headers=user, timeout=10).json()
     served = {m["task"]: m for m in models["models"]}
     assert served[TASK]["version"] == outcome["served_version"]
 
@@ -139,9 +140,10 @@ def test_a_scheduled_prediction_run_is_stored_and_listed(plugin_stack: tuple[Loc
     assert started.status_code == 201, started.text
     run = started.json()
     assert run["rows"] > 0 and run["model_version"] == plugin_stack[1]["tasks"][TASK]["served_version"]
-    listed = httpx.get(f"{trainer}/v1/predictions/{TASK}", timeout=10).json()["runs"]
+    listed = httpx.get(f"{trainer}/v1/predictions/{TASK}", headers=user, timeout=10).json()["runs"]
     assert listed[0]["run_id"] == run["run_id"]
-    answer = pd.read_csv(io.BytesIO(httpx.get(f"{trainer}/v1/predictions/{TASK}/{run['run_id']}/data").content))
+    data = httpx.get(f"{trainer}/v1/predictions/{TASK}/{run['run_id']}/data", headers=user).content
+    answer = pd.read_csv(io.BytesIO(data))
     assert len(answer) == run["rows"] and (answer["prediction"] > 0).all()
 
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 from typing import Any
+
+_URL = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s'\"<>),;]+")
 
 
 class ErrorCode(StrEnum):
@@ -61,3 +64,9 @@ class ScorelineError(Exception):
 
     def __repr__(self) -> str:
         return f"ScorelineError({self.code.value!r}, {self.message!r})"
+
+
+def redact_urls(text: str) -> str:
+    """``text`` with every URL (``scheme://...``: MLflow, object store, database) replaced by ``<url>``, for
+    messages that public routes show; the full text stays in the service's own log."""
+    return _URL.sub("<url>", text)

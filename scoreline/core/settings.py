@@ -29,6 +29,10 @@ class StorageSettings(ScorelineSettings):
 class AuthSettings(ScorelineSettings):
     api_key: SecretStr | None = None  # required on write routes; unset → write routes refuse
     admin_key: SecretStr | None = None  # required on admin routes; unset → admin routes refuse
+    # Reads (GET) other than predict, schema, OpenAPI and health need the API or admin key unless this is on.
+    public_reads: bool = False
+    max_json_bytes: int = 8 * 1024 * 1024  # every JSON body, counted as it arrives; more → 413
+    max_json_depth: int = 64  # JSON nesting beyond this → 422 before parsing
 
 
 class MlflowSettings(ScorelineSettings):

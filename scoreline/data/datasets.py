@@ -21,7 +21,7 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from datetime import UTC, datetime
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -31,6 +31,7 @@ import pyarrow.parquet as pq
 from pydantic import BaseModel, Field
 
 from scoreline.core.errors import ErrorCode, ScorelineError
+from scoreline.core.filenames import safe_filename
 from scoreline.data.storage import ObjectStore
 from scoreline.tasks import get_task
 from scoreline.tasks.tabular import files_error, union_rows
@@ -38,7 +39,6 @@ from scoreline.tasks.tabular import files_error, union_rows
 VERSION_LENGTH = 12
 MANIFEST_SCHEMA_VERSION = 1
 DATASET_SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
-_FILENAME_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 Progress = Callable[[str, float], None]
 
@@ -136,13 +136,6 @@ def check_version(version: str) -> str:
             {"version": version[:100]},
         )
     return version
-
-
-def safe_filename(filename: str | None) -> str:
-    """The original file's base name, reduced to characters that are safe in an object key."""
-    name = PurePosixPath((filename or "").replace("\\", "/")).name
-    name = _FILENAME_UNSAFE.sub("_", name).strip("._")
-    return name[:120] or "data.csv"
 
 
 def _column_digest(column: pd.Series) -> bytes:

@@ -61,14 +61,26 @@ class JsonlLogReader:
         return to_frame(self.documents(task, start, end, limit)[::-1])
 
     def documents(self, task: str, start: datetime, end: datetime, limit: int) -> list[dict[str, Any]]:
-        """Newest first: files in reverse write order (their names sort in write order), lines from the end."""
+        """Newest first: files in reverse write order (their names sort in write order), lines from the end.
+
+        Only the window is read: a file last written before ``start`` is skipped unopened, and a file is read
+        backwards only until its lines are older than ``start`` (by more than the writer's ordering slack).
+        """
         documents: list[dict[str, Any]] = []
         low, high = pd.Timestamp(start), pd.Timestamp(end)
+        floor = low - ORDER_SLACK
         for path in sorted(self.folder.glob(JSONL_PATTERN), reverse=True):
-            for doc in reversed(list(_json_lines(path))):
+            try:
+                if path.stat().st_mtime < floor.timestamp():
+                    continue  # nothing in it is as recent as the window
+            except FileNotFoundError:  # deleted by the sink's retention meanwhile
+                continue
+            for doc in _json_lines_backwards(path):
+                stamp = pd.Timestamp(doc.get("@timestamp") or doc.get("timestamp"))
+                if stamp < floor:
+                    break  # the rest of this file is older still
                 if doc.get("task") != task:
                     continue
-                stamp = pd.Timestamp(doc.get("@timestamp") or doc.get("timestamp"))
                 if low <= stamp <= high:
                     documents.append(doc)
                     if len(documents) >= limit:
@@ -195,6 +207,46 @@ class ElasticResultStore:
                 ErrorCode.UNAVAILABLE, f"could not read {index} from Elasticsearch: {error}", retry_after_s=30
             ) from error
         return [hit["_source"] for hit in page["hits"]["hits"]]
+
+
+ORDER_SLACK = pd.Timedelta(minutes=5)  # lines of one file are in write order, give or take a queued batch
+_BLOCK = 1024 * 1024
+
+
+def _json_lines_backwards(path: Path) -> Iterator[dict[str, Any]]:
+    """The documents of ``path`` from the last line back, read a block at a time (never the whole file at once)."""
+    try:
+        handle = open(path, "rb")  # noqa: SIM115 - closed in the finally below
+    except FileNotFoundError:
+        return
+    try:
+        position = handle.seek(0, 2)
+        rest = b""
+        while position > 0:
+            step = min(_BLOCK, position)
+            position -= step
+            handle.seek(position)
+            block = handle.read(step) + rest
+            lines = block.split(b"\n")
+            rest = lines.pop(0)  # maybe the tail of a line that starts in the previous block
+            for line in reversed(lines):
+                document = _parse(line)
+                if document is not None:
+                    yield document
+        document = _parse(rest)
+        if document is not None:
+            yield document
+    finally:
+        handle.close()
+
+
+def _parse(line: bytes) -> dict[str, Any] | None:
+    if not line.strip():
+        return None
+    try:
+        return json.loads(line)
+    except json.JSONDecodeError:
+        return None  # a line still being written by the sink
 
 
 def _json_lines(path: Path) -> Iterator[dict[str, Any]]:

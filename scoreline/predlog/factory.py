@@ -11,7 +11,9 @@ from scoreline.predlog.record import PredictionSink
 
 class PredictionLogSettings(ElasticSinkSettings):
     prediction_log_dir: Path = (DEFAULT_HOME / "predictions").resolve()
-    prediction_log_max_file_bytes: int = 64 * 1024 * 1024
+    prediction_log_max_file_bytes: int = 64 * 1024 * 1024  # a file never passes this; the next one starts
+    prediction_log_max_total_bytes: int = 2 * 1024 * 1024 * 1024  # oldest files deleted past this
+    prediction_log_retention_days: float = 30.0  # files last written longer ago are deleted
     prediction_log_queue_size: int = 10_000  # entries (one per request or batch file)
     prediction_log_batch_records: int = 1_000
     prediction_log_flush_interval_s: float = 0.5
@@ -30,4 +32,10 @@ def make_sink(settings: PredictionLogSettings, writer: str = "") -> PredictionSi
         return ElasticsearchSink.from_settings(settings)
     from scoreline.predlog.jsonl import JsonlSink
 
-    return JsonlSink(settings.prediction_log_dir, max_file_bytes=settings.prediction_log_max_file_bytes, writer=writer)
+    return JsonlSink(
+        settings.prediction_log_dir,
+        max_file_bytes=settings.prediction_log_max_file_bytes,
+        writer=writer,
+        max_total_bytes=settings.prediction_log_max_total_bytes,
+        retention_s=settings.prediction_log_retention_days * 86_400,
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from pathlib import Path
@@ -15,43 +16,94 @@ FILE_PREFIX = "predictions-"
 
 
 class JsonlSink:
-    """Appends one JSON document per line; starts a new file past ``max_file_bytes``.
+    """Appends one JSON document per line, bounded by size and age.
 
-    Files are named ``predictions-<UTC time>-<n>.jsonl`` so their names sort in write order.
-    Readers may dedupe on ``request_id`` (a record re-sent after a failure appears twice).
+    A file never grows past ``max_file_bytes``: a write that would cross it continues in a new file (only a
+    single document larger than the limit gets a file of its own). When a file is started, the oldest files are
+    deleted while the folder holds more than ``max_total_bytes`` or they are older than ``retention_s`` (the
+    file being written is never deleted). Files are named ``predictions-<UTC time>-<n>.jsonl`` so their names
+    sort in write order. Readers may dedupe on ``request_id`` (a record re-sent after a failure appears twice).
     """
 
-    def __init__(self, folder: Path, *, max_file_bytes: int = 64 * 1024 * 1024, writer: str = "") -> None:
+    def __init__(
+        self,
+        folder: Path,
+        *,
+        max_file_bytes: int = 64 * 1024 * 1024,
+        writer: str = "",
+        max_total_bytes: int | None = None,
+        retention_s: float | None = None,
+    ) -> None:
         """``writer``: a name in the file names, so that two processes logging into one folder never share a file."""
         self.folder = Path(folder)
         self.writer = f"{writer}-" if writer else ""
         self.max_file_bytes = max_file_bytes
+        self.max_total_bytes = max_total_bytes
+        self.retention_s = retention_s
         self._lock = threading.Lock()
         self._file: IO[bytes] | None = None
+        self._path: Path | None = None
         self._written = 0
         self._sequence = 0
 
     def _open_new(self) -> IO[bytes]:
+        if self._file is not None:
+            self._file.close()
         self.folder.mkdir(parents=True, exist_ok=True)
         self._sequence += 1
         stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-        path = self.folder / f"{FILE_PREFIX}{stamp}-{self.writer}{self._sequence:06d}.jsonl"
+        self._path = self.folder / f"{FILE_PREFIX}{stamp}-{self.writer}{self._sequence:06d}.jsonl"
         self._written = 0
-        return open(path, "ab")
+        self._file = open(self._path, "ab")  # noqa: SIM115 - kept open between writes, closed on rotation
+        self._enforce_retention()
+        return self._file
 
     def write(self, records: Records) -> None:
         documents = encode_records(records).documents
         if not documents:
             return
-        payload = b"\n".join(documents) + b"\n"
         with self._lock:
-            if self._file is None or self._written >= self.max_file_bytes:
-                if self._file is not None:
-                    self._file.close()
-                self._file = self._open_new()
-            self._file.write(payload)
-            self._file.flush()
-            self._written += len(payload)
+            start = 0
+            while start < len(documents):
+                if self._file is None or self._written >= self.max_file_bytes:
+                    self._open_new()
+                room = self.max_file_bytes - self._written
+                end, size = start, 0
+                while end < len(documents) and size + len(documents[end]) + 1 <= room:
+                    size += len(documents[end]) + 1
+                    end += 1
+                if end == start:
+                    if self._written:  # the next document does not fit: it starts the next file
+                        self._open_new()
+                        continue
+                    end, size = start + 1, len(documents[start]) + 1  # larger than a whole file: alone in one
+                assert self._file is not None
+                self._file.write(b"\n".join(documents[start:end]) + b"\n")
+                self._file.flush()
+                self._written += size
+                start = end
+
+    def _enforce_retention(self) -> None:
+        """Delete the oldest files past the total size or the age limit (never the file being written)."""
+        if self.max_total_bytes is None and self.retention_s is None:
+            return
+        now = time.time()
+        sized: list[tuple[Path, int, float]] = []
+        for path in self.files():
+            try:
+                stat = path.stat()
+            except FileNotFoundError:  # another writer's retention got there first
+                continue
+            sized.append((path, stat.st_size, stat.st_mtime))
+        total = sum(size for _, size, _ in sized)
+        for path, size, mtime in sized:  # oldest first (names sort in write order)
+            too_old = self.retention_s is not None and now - mtime > self.retention_s
+            too_big = self.max_total_bytes is not None and total > self.max_total_bytes
+            if path == self._path or not (too_old or too_big):
+                continue
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+            total -= size
 
     def files(self) -> list[Path]:
         return sorted(self.folder.glob(f"{FILE_PREFIX}*.jsonl"))

@@ -6,7 +6,7 @@ import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from scoreline.core.errors import ErrorCode, ScorelineError
+from scoreline.core.errors import ErrorCode, ScorelineError, redact_urls
 from scoreline.serving.model import ServedModel
 
 
@@ -34,7 +34,7 @@ class ModelHolder:
         model = self._models.get(task_id)
         if model is None:
             error = self._errors.get(task_id)
-            why = f" (last error: {error.message})" if error else ""
+            why = f" (last error: {redact_urls(error.message)})" if error else ""  # public: no internal URLs
             raise ScorelineError(
                 ErrorCode.UNAVAILABLE,
                 f"no model is served for {task_id} yet{why}; expected a version with alias champion",

@@ -262,6 +262,11 @@ def _read_upload(content: bytes, filename: str | None) -> tuple[FileFormat, pa.T
     name = (filename or "").lower()
     if content[:4] == PARQUET_MAGIC:
         try:
+            schema = pq.read_schema(pa.BufferReader(content))
+        except Exception as exc:
+            raise ScorelineError(ErrorCode.INVALID_INPUT, f"unreadable Parquet file: {exc}") from exc
+        _refuse_nested(schema)
+        try:
             table = pq.read_table(pa.BufferReader(content))
             frame = table.to_pandas().reset_index(drop=True)
         except Exception as exc:
@@ -283,6 +288,25 @@ def _read_upload(content: bytes, filename: str | None) -> tuple[FileFormat, pa.T
         raise ScorelineError(ErrorCode.INVALID_INPUT, f"unreadable CSV file: {exc}") from exc
     frame.columns = [str(c).strip() for c in frame.columns]
     return "csv", pa.Table.from_pandas(frame, preserve_index=False), frame
+
+
+def _refuse_nested(schema: pa.Schema) -> None:
+    """A request table is flat: a list, struct, map or union column is a 422 naming it (not a 500 later)."""
+    nested = [(field.name, str(field.type)) for field in schema if pa.types.is_nested(field.type)]
+    if nested:
+        name, kind = nested[0]
+        raise ScorelineError(
+            ErrorCode.INVALID_INPUT,
+            f"invalid file: column {name!r} holds {kind} values; expected one plain value per cell "
+            "(text, number, date or boolean), as in GET /v1/{task}/schema",
+            {
+                "problems": [
+                    {"row": None, "field": column, "message": f"{column_type} column", "expected": "a flat column"}
+                    for column, column_type in nested[:50]
+                ],
+                "count": len(nested),
+            },
+        )
 
 
 def write_table(frame: pd.DataFrame, file_format: FileFormat) -> bytes:

@@ -27,17 +27,33 @@ MAX_PROBLEMS = 50
 Problem = dict[str, Any]
 
 
-def _invalid(problems: list[Problem], what: str = "instance") -> ScorelineError:
+class Problems(list[Problem]):
+    """The first ``MAX_PROBLEMS`` problems (the list) and how many there were in all (``total``): rows past the
+    report are counted from their masks, never turned into entries."""
+
+    def __init__(self, items: Sequence[Problem] = (), total: int | None = None) -> None:
+        super().__init__(list(items[:MAX_PROBLEMS]))
+        self.total = len(items) if total is None else total
+
+    @property
+    def full(self) -> bool:
+        return len(self) >= MAX_PROBLEMS
+
+    def merge(self, other: Sequence[Problem]) -> None:
+        self.extend(other[: max(MAX_PROBLEMS - len(self), 0)])
+        self.total += getattr(other, "total", len(other))
+
+
+def _invalid(problems: Sequence[Problem], what: str = "instance") -> ScorelineError:
     first = problems[0]
+    total = getattr(problems, "total", len(problems))
     where = f"row {first['row']}, " if first.get("row") is not None else ""
     message = f"invalid {what}: {where}{first['field']}: {first['message']}"
     if first.get("expected"):
         message += f"; expected {first['expected']}"
-    if len(problems) > 1:
-        message += f" (and {len(problems) - 1} more problem(s), see details)"
-    return ScorelineError(
-        ErrorCode.INVALID_INPUT, message, {"problems": problems[:MAX_PROBLEMS], "count": len(problems)}
-    )
+    if total > 1:
+        message += f" (and {total - 1} more problem(s), see details)"
+    return ScorelineError(ErrorCode.INVALID_INPUT, message, {"problems": list(problems[:MAX_PROBLEMS]), "count": total})
 
 
 def _jsonable(value: Any) -> Any:
@@ -45,7 +61,11 @@ def _jsonable(value: Any) -> Any:
         return value
     if isinstance(value, float):
         return value if math.isfinite(value) else str(value)
-    return repr(value)[:200]
+    if isinstance(value, np.generic):
+        return _jsonable(value.item())
+    if isinstance(value, date):
+        return value.isoformat()
+    return type(value).__name__  # never repr(): a container may be huge or nested past the recursion limit
 
 
 # ---- the request body ----------------------------------------------------------------------
@@ -204,8 +224,8 @@ class EntityIndex:
             "input": _jsonable(value),
         }
 
-    def frame_problems(self, frame: pd.DataFrame) -> list[Problem]:
-        found: list[Problem] = []
+    def frame_problems(self, frame: pd.DataFrame) -> Problems:
+        found = Problems()
         for field_name, known_names in self._known.items():
             if field_name not in frame.columns:
                 continue
@@ -215,14 +235,23 @@ class EntityIndex:
                 unknown = ~np.append(known, False)[values.cat.codes.to_numpy()]
             else:
                 unknown = ~values.isin(known_names).to_numpy()
-            for row in np.flatnonzero(unknown)[:MAX_PROBLEMS].tolist():
-                found.append(self._unknown(row, field_name, values.iloc[row]))
+            rows = np.flatnonzero(unknown)
+            found.merge(
+                Problems(
+                    [self._unknown(r, field_name, values.iloc[r]) for r in rows[:MAX_PROBLEMS].tolist()], len(rows)
+                )
+            )
         for first, second in self.distinct:
             if first not in frame.columns or second not in frame.columns:
                 continue
             same = _same_values(frame[first], frame[second])
-            for row in np.flatnonzero(same)[:MAX_PROBLEMS].tolist():
-                found.append(self._same(row, first, second, frame[first].iloc[row]))
+            rows = np.flatnonzero(same)
+            found.merge(
+                Problems(
+                    [self._same(r, first, second, frame[first].iloc[r]) for r in rows[:MAX_PROBLEMS].tolist()],
+                    len(rows),
+                )
+            )
         return found
 
 
@@ -249,18 +278,19 @@ def validate_frame(model: type[BaseModel], frame: pd.DataFrame, entities: Entity
     """A batch table checked column by column (vectorized), converted to the request types."""
     if frame.empty:
         raise ScorelineError(ErrorCode.INVALID_INPUT, "the file has no rows; expected at least one row to predict")
-    problems: list[Problem] = []
     fields = model.model_fields
     missing = [name for name, info in fields.items() if info.is_required() and name not in frame.columns]
-    for name in missing:
-        problems.append(
+    problems = Problems(
+        [
             {
                 "row": None,
                 "field": name,
                 "message": "column missing",
                 "expected": f"a column {name!r} ({_describe_type(fields[name].annotation)})",
             }
-        )
+            for name in missing
+        ]
+    )
     if problems:
         raise _invalid(problems, "file")
     frame = frame.reset_index(drop=True)
@@ -270,7 +300,7 @@ def validate_frame(model: type[BaseModel], frame: pd.DataFrame, entities: Entity
             continue
         default = None if info.is_required() else info.get_default(call_default_factory=True)
         column, column_problems = _convert_column(frame[name], name, info.annotation, info.is_required(), default)
-        problems.extend(column_problems)
+        problems.merge(column_problems)
         columns[name] = column
     if problems:
         raise _invalid(problems, "file")
@@ -284,25 +314,25 @@ def validate_frame(model: type[BaseModel], frame: pd.DataFrame, entities: Entity
 
 def _convert_column(
     values: pd.Series, name: str, annotation: Any, required: bool, default: Any
-) -> tuple[pd.Series, list[Problem]]:
+) -> tuple[pd.Series, Problems]:
     optional = get_origin(annotation) is not None and type(None) in get_args(annotation)
     base = next((a for a in get_args(annotation) if a is not type(None)), annotation) if optional else annotation
     expected = _describe_type(base)
     fill = default.isoformat() if isinstance(default, date) else default
     if base in (str, bool, date):
         return _convert_text(values, name, base, expected, required, fill)
-    problems: list[Problem] = []
+    problems = Problems()
     null = values.isna().to_numpy().copy()
     if base in (float, int):
         result = pd.to_numeric(values, errors="coerce")
         bad = result.isna().to_numpy() & ~null
         inf = np.isinf(result.to_numpy(dtype=float, na_value=np.nan))
-        problems += _rows(bad | inf, values, name, expected)
+        problems.merge(_rows(bad | inf, values, name, expected))
     else:
         result = values
     if null.any():
         if required:
-            problems += _rows(null, values, name, expected, message="empty cell")
+            problems.merge(_rows(null, values, name, expected, message="empty cell"))
         else:
             result = result.astype(object).where(~pd.Series(null, index=result.index), fill)
     return result, problems
@@ -310,7 +340,7 @@ def _convert_column(
 
 def _convert_text(
     values: pd.Series, name: str, base: Any, expected: str, required: bool, fill: Any
-) -> tuple[pd.Series, list[Problem]]:
+) -> tuple[pd.Series, Problems]:
     """A text-like column (str, bool, date) as a categorical of converted values (missing: ``fill``).
 
     These columns hold few distinct values (team names, competitions, dates): each distinct value is
@@ -320,11 +350,11 @@ def _convert_text(
     converted, empty, bad_distinct = _convert_distinct(pd.Series(uniques), base)
     # One slot per distinct value, then one for missing cells (code -1 picks the last slot).
     null_distinct = np.append(empty, True)
-    problems: list[Problem] = []
+    problems = Problems()
     if bad_distinct.any():
-        problems += _rows(np.append(bad_distinct, False)[codes], values, name, expected)
+        problems.merge(_rows(np.append(bad_distinct, False)[codes], values, name, expected))
     if required and (empty.any() or codes.min(initial=0) < 0):
-        problems += _rows(null_distinct[codes], values, name, expected, message="empty cell")
+        problems.merge(_rows(null_distinct[codes], values, name, expected, message="empty cell"))
     if problems:
         return values, problems
     slots = np.append(converted, None)
@@ -351,7 +381,13 @@ def _convert_distinct(distinct: pd.Series, base: Any) -> tuple[np.ndarray, np.nd
     return parsed.dt.strftime("%Y-%m-%d").to_numpy(dtype=object), none, parsed.isna().to_numpy()
 
 
-def _rows(mask: np.ndarray, values: pd.Series, name: str, expected: str, message: str | None = None) -> list[Problem]:
+def _rows(mask: np.ndarray, values: pd.Series, name: str, expected: str, message: str | None = None) -> Problems:
+    """The first rows of ``mask`` as problems, all of them counted."""
+    rows = np.flatnonzero(mask)
+    return Problems(_row_entries(rows[:MAX_PROBLEMS], values, name, expected, message), len(rows))
+
+
+def _row_entries(rows: np.ndarray, values: pd.Series, name: str, expected: str, message: str | None) -> list[Problem]:
     return [
         {
             "row": row,
@@ -360,5 +396,5 @@ def _rows(mask: np.ndarray, values: pd.Series, name: str, expected: str, message
             "expected": expected,
             "input": _jsonable(values.iloc[row]),
         }
-        for row in np.flatnonzero(mask)[:MAX_PROBLEMS].tolist()
+        for row in rows.tolist()
     ]

@@ -22,7 +22,8 @@ from scoreline_client.errors import STATUS_CODES, ServiceError
 log = logging.getLogger("scoreline.client")
 
 RETRYABLE_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
-Auth = Literal["none", "api", "admin"]
+# "read": the API key (else the admin key) when the client has one: services keep their reads closed by default.
+Auth = Literal["none", "read", "api", "admin"]
 Key = str | SecretStr | None
 # A multipart file: (filename, content, content type); a Path is opened afresh for every attempt.
 FileField = tuple[str, bytes | Path, str]
@@ -85,7 +86,7 @@ class ServiceHttp:
         method: str,
         path: str,
         *,
-        auth: Auth = "none",
+        auth: Auth = "read",
         params: Mapping[str, Any] | None = None,
         json: Any = None,
         files: Mapping[str, FileField] | Sequence[tuple[str, FileField]] | None = None,
@@ -167,7 +168,7 @@ class ServiceHttp:
 
     # ---- pieces ---------------------------------------------------------------------------
     def _auth_headers(self, auth: Auth) -> dict[str, str]:
-        key = {"api": self.api_key, "admin": self.admin_key}.get(auth)
+        key = {"api": self.api_key, "admin": self.admin_key, "read": self.api_key or self.admin_key}.get(auth)
         return {"Authorization": f"Bearer {key}"} if key else {}
 
     def _send(

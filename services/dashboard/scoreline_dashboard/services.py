@@ -84,6 +84,7 @@ class Ingest:
     def __init__(self, settings: DashboardSettings) -> None:
         self.client = IngestClient(
             settings.ingest_url,
+            api_key=settings.api_key,  # the catalogue and downloads are closed reads
             timeout_s=settings.dashboard_request_timeout_s,
             attempts=1,
             setting="SCORELINE_INGEST_URL",
@@ -114,6 +115,7 @@ class Trainer:
     def _client(self, admin_key: str | None) -> TrainerClient:
         return TrainerClient(
             self.settings.trainer_url,
+            api_key=self.settings.api_key,  # jobs, versions and monitoring are closed reads
             admin_key=admin_key,
             timeout_s=self.settings.dashboard_request_timeout_s,
             attempts=1,

@@ -18,6 +18,7 @@ from scoreline_kit.app import require_api_key
 from starlette.concurrency import run_in_threadpool
 
 from scoreline.core.errors import ErrorCode, ScorelineError
+from scoreline.core.filenames import content_disposition
 from scoreline.core.outbound import without_fetched_content
 from scoreline.data.datasets import DatasetCatalog, DatasetManifest, DatasetSummary, IngestResult, check_dataset_name
 from scoreline.data.storage import S3Store, open_store
@@ -240,11 +241,10 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
     )
     async def data(task: str, dataset: str, version: str) -> Response:
         content = await run_in_threadpool(catalog.data_file, task, dataset, version)
-        filename = f"{task}-{dataset}-{version}.parquet"
         return Response(
             content,
             media_type=PARQUET_MEDIA_TYPE,
-            headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+            headers={"Content-Disposition": content_disposition(f"{task}-{dataset}-{version}.parquet")},
         )
 
     @app.post(

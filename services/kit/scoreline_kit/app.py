@@ -16,6 +16,7 @@ from pydantic import SecretStr
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from scoreline.core.errors import ErrorCode, ScorelineError
+from scoreline_kit.edge import HttpEdge, install_openapi, requires
 from scoreline_kit.http_metrics import HttpMetrics
 
 log = logging.getLogger("scoreline.http")
@@ -35,9 +36,27 @@ def _validation_details(exc: RequestValidationError) -> list[dict[str, Any]]:
 
 
 def _jsonable(value: Any) -> Any:
-    if isinstance(value, str | int | float | bool) or value is None:
+    """A short stand-in for a rejected input: scalars as they are (long strings cut), containers by kind and size
+    (never ``repr()``: a deeply nested input would recurse)."""
+    if isinstance(value, str):
+        return value[:200]
+    if isinstance(value, int | float | bool) or value is None:
         return value
-    return repr(value)[:200]
+    if isinstance(value, dict):
+        return f"an object of {len(value)} keys"
+    if isinstance(value, list | tuple):
+        return f"an array of {len(value)} items"
+    if isinstance(value, bytes | bytearray):
+        return f"{len(value)} bytes"
+    return type(value).__name__
+
+
+def render_error(error: ScorelineError) -> tuple[int, bytes, list[tuple[bytes, bytes]]]:
+    """(status, JSON body, extra headers) of a domain error, for pure ASGI code."""
+    import json
+
+    retry = [] if error.retry_after_s is None else [(b"retry-after", str(error.retry_after_s).encode())]
+    return error.http_status, json.dumps(error.to_payload()).encode(), retry
 
 
 def create_app(service: str, *, version: str = "0.1.0", ops_routes: bool = True, **fastapi_kwargs: Any) -> FastAPI:
@@ -61,7 +80,10 @@ def create_app(service: str, *, version: str = "0.1.0", ops_routes: bool = True,
         buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
     )
 
+    # The edge (access, media type, body size and nesting) runs inside the metrics, before routing and parsing.
+    app.add_middleware(HttpEdge, render=render_error)
     app.add_middleware(HttpMetrics, service=service, requests_total=requests_total, latency=latency)
+    install_openapi(app)
 
     @app.exception_handler(ScorelineError)
     async def on_domain_error(_: Request, exc: ScorelineError) -> JSONResponse:
@@ -78,6 +100,12 @@ def create_app(service: str, *, version: str = "0.1.0", ops_routes: bool = True,
 
     @app.exception_handler(StarletteHTTPException)
     async def on_http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400:  # FastAPI's "error parsing the body" (e.g. JSON that is not UTF-8): invalid input
+            return _error_response(
+                ScorelineError(
+                    ErrorCode.INVALID_INPUT, f"the request body could not be read ({exc.detail}); expected UTF-8 JSON"
+                )
+            )
         code = {404: ErrorCode.NOT_FOUND, 405: ErrorCode.INVALID_INPUT, 413: ErrorCode.TOO_LARGE}.get(
             exc.status_code, ErrorCode.INVALID_INPUT
         )
@@ -125,6 +153,7 @@ def _check_bearer(request: Request, expected: SecretStr | None, what: str) -> No
 def require_api_key(get_key: Callable[[], SecretStr | None]) -> Callable[[Request], None]:
     """Dependency factory: the route needs ``Authorization: Bearer $SCORELINE_API_KEY``."""
 
+    @requires("api", get_key)
     def dependency(request: Request) -> None:
         _check_bearer(request, get_key(), "api key")
 
@@ -134,6 +163,7 @@ def require_api_key(get_key: Callable[[], SecretStr | None]) -> Callable[[Reques
 def require_admin_key(get_key: Callable[[], SecretStr | None]) -> Callable[[Request], None]:
     """Dependency factory: the route needs ``Authorization: Bearer $SCORELINE_ADMIN_KEY``."""
 
+    @requires("admin", get_key)
     def dependency(request: Request) -> None:
         _check_bearer(request, get_key(), "admin key")
 

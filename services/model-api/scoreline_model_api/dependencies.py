@@ -11,6 +11,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from scoreline_kit.app import require_admin_key, require_api_key
+from scoreline_kit.edge import requires
 
 from scoreline.core.errors import ErrorCode, ScorelineError
 from scoreline.serving.holder import ModelHolder
@@ -56,12 +57,14 @@ ServiceDep = Annotated[PredictionService, Depends(get_service)]
 ReloaderDep = Annotated[Reloader, Depends(get_reloader)]
 
 
+@requires("predict")
 def check_predict_key(request: Request, settings: SettingsDep) -> None:
     """``Authorization: Bearer $SCORELINE_API_KEY`` when ``SCORELINE_REQUIRE_API_KEY_FOR_PREDICTIONS`` is on."""
     if settings.require_api_key_for_predictions:
         require_api_key(lambda: settings.api_key)(request)
 
 
+@requires("admin")
 def check_admin_key(request: Request, settings: SettingsDep) -> None:
     """``Authorization: Bearer $SCORELINE_ADMIN_KEY``."""
     require_admin_key(lambda: settings.admin_key)(request)

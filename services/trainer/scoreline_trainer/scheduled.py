@@ -15,8 +15,10 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 from scoreline_kit.app import require_api_key
+from scoreline_kit.edge import requires
 
 from scoreline.core.errors import ErrorCode, ScorelineError
+from scoreline.core.filenames import content_disposition
 from scoreline.serving.scheduled import PredictionRun, PredictionRunStore, predict_dataset
 from scoreline.tasks import get_task
 from scoreline_trainer.settings import TrainerSettings
@@ -42,6 +44,7 @@ def _store(settings: TrainerSettings) -> PredictionRunStore:
     return PredictionRunStore(open_store(settings))
 
 
+@requires("api")
 def _user(request: Request) -> None:
     require_api_key(lambda: request.app.state.settings.api_key)(request)
 
@@ -115,5 +118,5 @@ async def run_data(
     import pandas as pd
 
     text = pd.read_parquet(io.BytesIO(content)).to_csv(index=False)
-    headers = {"Content-Disposition": f'attachment; filename="{task}-{run_id}.csv"'}
+    headers = {"Content-Disposition": content_disposition(f"{task}-{run_id}.csv")}
     return Response(text, media_type="text/csv", headers=headers)

@@ -205,7 +205,8 @@ def test_trainer_monitor_and_registered_versions() -> None:
     assert dict(predictions.url.params) == {"task": "match-outcome", "since": "2026-01-01T00:00:00Z", "limit": "10"}
     assert dict(summary_request.url.params) == {"task": "match-outcome", "bucket": "hour"}
     assert versions_request.url.path == "/v1/models/match-outcome/versions"
-    assert all(r.method == "GET" and "authorization" not in r.headers for r in recorder.requests[1:])
+    # reads carry the API key (services keep reads closed by default), never the admin key
+    assert all(r.method == "GET" and r.headers["authorization"] == "Bearer user-key" for r in recorder.requests[1:])
     assert not hasattr(_clients(recorder).model_api, "monitor")  # model-api only serves
 
 

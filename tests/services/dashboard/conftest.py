@@ -60,7 +60,12 @@ class ServingStack:
             "SCORELINE_MODEL_API_URL": self.model_api.url,
             "SCORELINE_INGEST_URL": self.ingest.url,
             "SCORELINE_TRAINER_URL": self.trainer.url,
+            "SCORELINE_API_KEY": API_KEY,  # the services' reads are closed: the dashboard sends its key
         }
+
+    def read(self, url: str, timeout: float = 30) -> httpx.Response:
+        """A closed read (listing, catalogue, versions) with the API key."""
+        return httpx.get(url, headers={"Authorization": f"Bearer {API_KEY}"}, timeout=timeout)
 
     def schema(self, task: str = "match-outcome") -> dict:
         return httpx.get(f"{self.model_api.url}/v1/{task}/schema", timeout=10).json()

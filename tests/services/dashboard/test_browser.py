@@ -102,7 +102,7 @@ def test_predict_in_the_browser_and_screenshot_every_page(
     page = browser_page
     api = serving_stack.model_api.url
     schema = httpx.get(f"{api}/v1/match-outcome/schema", timeout=10).json()
-    served = next(m for m in httpx.get(f"{api}/v1/models", timeout=10).json()["models"] if m["task"] == "match-outcome")
+    served = next(m for m in serving_stack.read(f"{api}/v1/models").json()["models"] if m["task"] == "match-outcome")
     home, away = schema["entities"]["home_team"][:2]
 
     page.goto(dashboard.url + "/")

@@ -23,7 +23,7 @@ def percentages(app: AppTest) -> dict[str, float]:
 
 
 def served_tasks(stack: ServingStack) -> list[str]:
-    models = httpx.get(f"{stack.model_api.url}/v1/models", timeout=10).json()["models"]
+    models = stack.read(f"{stack.model_api.url}/v1/models").json()["models"]
     return sorted(m["task"] for m in models if m["version"])
 
 
@@ -151,16 +151,16 @@ def test_batch_explains_a_file_that_is_not_a_table(
 
 def test_trainer_lists_registered_versions_with_metrics(serving_stack: ServingStack) -> None:
     for task, version in serving_stack.versions.items():
-        listing = httpx.get(f"{serving_stack.trainer.url}/v1/models/{task}/versions", timeout=30).json()
+        listing = serving_stack.read(f"{serving_stack.trainer.url}/v1/models/{task}/versions").json()
         assert listing["aliases"]["champion"] == version
         entry = next(v for v in listing["versions"] if v["version"] == version)
         assert "champion" in entry["aliases"] and entry["tags"]["dataset_version"] == "sim-dashboard"
         assert listing["primary_metric"] in entry["holdout"]
         assert entry["baselines"] and all(entry["baselines"].values())
-    forecast = httpx.get(f"{serving_stack.trainer.url}/v1/models/event-traffic/versions", timeout=30).json()
+    forecast = serving_stack.read(f"{serving_stack.trainer.url}/v1/models/event-traffic/versions").json()
     baselines = forecast["versions"][0]["baselines"]
     assert any(metric.endswith("_d10") for scores in baselines.values() for metric in scores)
-    assert httpx.get(f"{serving_stack.trainer.url}/v1/models/no-such-task/versions", timeout=10).status_code == 404
+    assert serving_stack.read(f"{serving_stack.trainer.url}/v1/models/no-such-task/versions").status_code == 404
 
 
 def test_models_shows_served_and_registered_versions(
@@ -225,9 +225,8 @@ def test_models_reads_the_history_with_the_configured_key_only_when_allowed(
 def test_data_lists_versions_notes_and_column_distributions(
     serving_stack: ServingStack, run_page: Callable[..., AppTest]
 ) -> None:
-    manifest = httpx.get(
-        f"{serving_stack.ingest.url}/v1/datasets/match-outcome/simulated/versions/{serving_stack.dataset_version}",
-        timeout=10,
+    manifest = serving_stack.read(
+        f"{serving_stack.ingest.url}/v1/datasets/match-outcome/simulated/versions/{serving_stack.dataset_version}"
     ).json()
     app = run_page("data", serving_stack.env())
     assert not app.exception and not app.error, [e.value for e in app.error]

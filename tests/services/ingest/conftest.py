@@ -36,6 +36,7 @@ def ingest_server(env: dict[str, str], log_path: Path) -> ServerProcess:
             "SCORELINE_URL_TIMEOUT_S": str(URL_TIMEOUT_S),
             "SCORELINE_URL_ALLOW_PRIVATE_HOSTS": "true",  # the test file server is on loopback
             "SCORELINE_NOTIFY_BACKOFF_S": "0.2",
+            "SCORELINE_PUBLIC_READS": "true",  # closed reads (the default) are test_edge's subject
             **env,
         },
         log_path=log_path,

@@ -199,7 +199,7 @@ def test_api_key_required_on_writes(backend: Backend) -> None:
     assert wrong.status_code == 403
     assert wrong.json()["error"]["code"] == "forbidden"
     assert _stored(backend) == before
-    assert httpx.get(f"{backend.server.url}/v1/datasets").status_code == 200  # reads stay open
+    assert httpx.get(f"{backend.server.url}/v1/datasets").status_code == 200  # this fixture opens reads
 
 
 def _garbage() -> bytes:

@@ -9,6 +9,9 @@ from pydantic import BaseModel, SecretStr
 from scoreline_kit import create_app, require_admin_key, require_api_key
 
 from scoreline.core.errors import HTTP_STATUS, ErrorCode, ScorelineError
+from scoreline.core.settings import AuthSettings
+
+KEY = {"Authorization": "Bearer user-key"}
 
 
 class Body(BaseModel):
@@ -18,6 +21,8 @@ class Body(BaseModel):
 @pytest.fixture
 def client() -> TestClient:
     app = create_app("kit-test")
+    # Reads open so the error-mapping routes answer without a key; writes need the API key.
+    app.state.settings = AuthSettings(api_key=SecretStr("user-key"), public_reads=True)
 
     @app.get("/fail/{code}")
     def fail(code: ErrorCode) -> None:
@@ -53,7 +58,7 @@ def test_domain_errors_map_to_their_status(client: TestClient, code: ErrorCode) 
 
 
 def test_validation_errors_name_the_field(client: TestClient) -> None:
-    response = client.post("/body", json={"count": "many"})
+    response = client.post("/body", json={"count": "many"}, headers=KEY)
     assert response.status_code == 422
     error = response.json()["error"]
     assert error["code"] == "invalid_input"
@@ -80,8 +85,8 @@ def test_unexpected_errors_are_json_500_without_internals(client: TestClient) ->
 
 
 def test_metrics_count_requests_by_route_and_status(client: TestClient) -> None:
-    client.post("/body", json={"count": 1})
-    client.post("/body", json={"count": "x"})
+    client.post("/body", json={"count": 1}, headers=KEY)
+    client.post("/body", json={"count": "x"}, headers=KEY)
     metrics = client.get("/metrics").text
     assert 'scoreline_http_requests_total{method="POST",route="/body",service="kit-test",status="200"} 1.0' in metrics
     assert 'scoreline_http_requests_total{method="POST",route="/body",service="kit-test",status="422"} 1.0' in metrics

@@ -82,7 +82,8 @@ def test_the_bootstrap_job_brings_running_services_from_empty_to_serving(service
     assert first.returncode == 0, first.stdout + first.stderr
     assert f"served: {TASK}" in first.stdout.replace("\n", " ")
     assert httpx.get(f"{model_api}/readyz").status_code == 200
-    served = {m["task"]: m for m in httpx.get(f"{model_api}/v1/models").json()["models"]}
+    user = {"Authorization": f"Bearer {services.keys.api_key}"}  # the listing is a closed read
+    served = {m["task"]: m for m in httpx.get(f"{model_api}/v1/models", headers=user).json()["models"]}
     assert served[TASK]["version"]
 
     mlflow = services.url(services.settings.mlflow_port)

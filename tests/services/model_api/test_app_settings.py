@@ -52,7 +52,9 @@ def test_fast_predict_path_keeps_the_schema_metrics_and_error_format(tmp_path: P
         schema = client.get("/openapi.json").json()
         answer = schema["paths"]["/v1/{task}/predict"]["post"]["responses"]["200"]["content"]["application/json"]
         assert answer["schema"]["$ref"].endswith("/PredictResponse")
-        bad = client.post("/v1/match-outcome/predict", content=b"{not json")
+        bad = client.post(
+            "/v1/match-outcome/predict", content=b"{not json", headers={"Content-Type": "application/json"}
+        )
         assert bad.status_code == 422 and bad.json()["error"]["code"] == "invalid_input"
         assert bad.headers["content-type"] == "application/json"
         unknown = client.post("/v1/no-such-task/predict", json={"instances": {}})
@@ -60,6 +62,6 @@ def test_fast_predict_path_keeps_the_schema_metrics_and_error_format(tmp_path: P
         starting = client.post("/v1/match-outcome/predict", json={"instances": {"home_team": "A", "away_team": "B"}})
         assert starting.status_code == 503 and starting.headers["retry-after"] == "5"
         assert client.get("/v1/match-outcome/predict").status_code == 405  # only POST takes the fast path
-        metrics = client.get("/metrics").text
+        metrics = client.get("/metrics", headers={"Authorization": "Bearer api"}).text
         assert 'route="/v1/{task}/predict",service="model-api",status="422"' in metrics
         assert 'endpoint="predict",status="404",task="unknown"' in metrics

@@ -49,6 +49,7 @@ def trainer(
         "SCORELINE_ADMIN_KEY": ADMIN_KEY,
         "SCORELINE_JOBS_DIR": str(root / "jobs"),
         "MPLBACKEND": "Agg",
+        "SCORELINE_PUBLIC_READS": "true",  # closed reads (the default) are test_edge's subject
     }
     argv = [str(VENV_BIN / "python"), "-m", "scoreline_trainer"]
     server = ServerProcess("trainer", argv, port, env=env, log_path=logs_dir / "trainer.log")

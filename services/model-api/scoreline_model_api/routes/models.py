@@ -11,8 +11,9 @@ from typing import Annotated, Any
 from fastapi import FastAPI, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
+from scoreline_kit.edge import mark_access
 
-from scoreline.core.errors import ErrorCode, ScorelineError
+from scoreline.core.errors import ErrorCode, ScorelineError, redact_urls
 from scoreline.serving.reloader import ReloadOutcome
 from scoreline.serving.webhook import parse_event, verify
 from scoreline.tasks import get_task
@@ -62,7 +63,10 @@ async def models(settings: SettingsDep, holder: HolderDep) -> Response:
                 "source": served.source if served else None,
                 "fast_path": served.predictor.fast_path if served else None,
                 "holdout_metrics": served.holdout_metrics if served else {},
-                "last_reload_error": None if error is None else asdict(error),
+                # No internal URL (MLflow, artifact store) in a listing that SCORELINE_PUBLIC_READS may open.
+                "last_reload_error": None
+                if error is None
+                else {**asdict(error), "message": redact_urls(error.message)},
             }
         )
     return json_response({"models": listing})
@@ -141,6 +145,8 @@ def add_routes(app: FastAPI) -> None:
         status_code=202,
         summary="MLflow registry webhook (model_version_alias.created), HMAC-signed",
     )
+    mark_access(app, "/v1/{task}/schema", "public")
+    mark_access(app, "/v1/webhooks/mlflow", "signed")  # its own HMAC signature, checked on the raw body
 
 
 _background_tasks: set[asyncio.Future[Any]] = set()

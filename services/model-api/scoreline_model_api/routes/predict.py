@@ -20,6 +20,7 @@ from fastapi.routing import APIRoute
 from pydantic import BaseModel
 
 from scoreline.core.errors import ErrorCode, ScorelineError
+from scoreline.core.filenames import base_name, content_disposition, safe_filename
 from scoreline.serving.service import PredictionService
 from scoreline.tasks import get_task
 from scoreline.tasks.base import Task
@@ -98,14 +99,15 @@ async def predict_batch(
             raise ScorelineError(ErrorCode.TOO_LARGE, f"file larger than {settings.max_upload_bytes} bytes; split it")
         output = format or _format_from_accept(request.headers.get("accept", ""))
         service = _service(request)
-        result = await run_in_threadpool(service.predict_file, task, content, file.filename, output)
+        name = base_name(file.filename)  # the one filename rule, coming in and going out
+        result = await run_in_threadpool(service.predict_file, task, content, safe_filename(name, ""), output)
         rows = result.rows
         status = 200
-        stem = (file.filename or "predictions").rsplit(".", 1)[0]
+        stem = name.rsplit(".", 1)[0] if "." in name else name
         headers = {
             "X-Model-Version": result.served.version,
             "X-Model-Name": result.served.model_name,
-            "Content-Disposition": f'attachment; filename="{stem}-predictions.{result.file_format}"',
+            "Content-Disposition": content_disposition(f"{stem or 'predictions'}-predictions.{result.file_format}"),
         }
         return Response(result.content, 200, headers, result.media_type)
     except ScorelineError as exc:

@@ -1,0 +1,85 @@
+"""The embedded prediction log is bounded: files never pass their rotation size (a big batch continues in the
+next file, nothing lost), old files go by size and age, and the monitor reads only the window it monitors."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from scoreline.monitoring import logs
+from scoreline.monitoring.logs import JsonlLogReader
+from scoreline.predlog.jsonl import JsonlSink, read_jsonl
+from tests.scoreline.predlog.records import make_record
+
+KB = 1024
+
+
+def test_a_batch_larger_than_a_file_is_split_and_no_file_passes_the_rotation_size(tmp_path: Path) -> None:
+    sink = JsonlSink(tmp_path, max_file_bytes=64 * KB)
+    records = [make_record(i) for i in range(2_000)]  # ~ 0.7 MB in one write
+    sink.write(records)
+    sink.write(records[:10])
+    sink.close()
+    sizes = [path.stat().st_size for path in sink.files()]
+    assert len(sizes) > 5
+    assert max(sizes) <= 64 * KB
+    ids = [doc["request_id"] for doc in read_jsonl(tmp_path)]
+    assert len(ids) == 2_010 and ids[:2_000] == [r.request_id for r in records]  # all there, in order
+
+
+def test_old_files_are_deleted_past_the_total_size(tmp_path: Path) -> None:
+    sink = JsonlSink(tmp_path, max_file_bytes=32 * KB, max_total_bytes=128 * KB)
+    first_files: list[Path] = []
+    for round_ in range(20):
+        sink.write([make_record(i) for i in range(200)])
+        if round_ == 0:
+            first_files = sink.files()
+    sink.close()
+    total = sum(path.stat().st_size for path in sink.files())
+    assert total <= 128 * KB + 32 * KB  # the limit, plus the file being written
+    assert not any(path.exists() for path in first_files)  # the oldest went first
+
+
+def test_files_older_than_the_retention_are_deleted(tmp_path: Path) -> None:
+    old = tmp_path / "predictions-20200101T000000Z-000001.jsonl"
+    old.write_bytes(json.dumps({"task": "match-outcome"}).encode() + b"\n")
+    month_ago = time.time() - 31 * 86_400
+    os.utime(old, (month_ago, month_ago))
+    sink = JsonlSink(tmp_path, retention_s=30 * 86_400)
+    sink.write([make_record(1)])
+    sink.close()
+    assert not old.exists()
+    assert len(sink.files()) == 1
+
+
+def test_the_monitor_reads_only_the_monitored_window(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    now = datetime.now(UTC)
+    sink = JsonlSink(tmp_path, max_file_bytes=1024 * KB)
+    old_stamp = (now - timedelta(days=3)).isoformat()
+    sink.write([make_record(i, timestamp=old_stamp) for i in range(5_000)])  # an old, closed file
+    sink.close()
+    three_days_ago = time.time() - 3 * 86_400
+    for path in sink.files():
+        os.utime(path, (three_days_ago, three_days_ago))
+    sink = JsonlSink(tmp_path, max_file_bytes=1024 * KB)
+    sink.write([make_record(i, timestamp=old_stamp) for i in range(5_000)])  # old lines in the current file
+    recent = [make_record(i, timestamp=(now - timedelta(minutes=30)).isoformat()) for i in range(20)]
+    sink.write(recent)
+    sink.close()
+
+    parsed = [0]
+    real_loads = json.loads
+
+    def counting_loads(text: str | bytes) -> object:
+        parsed[0] += 1
+        return real_loads(text)
+
+    monkeypatch.setattr(logs.json, "loads", counting_loads)
+    found = JsonlLogReader(tmp_path).documents("match-outcome", now - timedelta(hours=1), now, limit=1_000)
+    assert {doc["request_id"] for doc in found} == {r.request_id for r in recent}
+    assert parsed[0] <= len(recent) + 5  # not the 10,000 older lines
