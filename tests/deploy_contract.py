@@ -13,6 +13,13 @@ Kubernetes manifest sets. From the service's one pydantic-settings class:
 - state folders (``STATE_DIRS``) must be set and lie on a volume;
 - the settings class must accept the values (types, ranges).
 Every URL a service is given must name a service of the stack and a port it listens on.
+
+Secrets, per service (``secret_findings``): a service is given only the secrets it uses (a ``SCORELINE_*`` field of
+its settings class; MLflow's client credentials where the class talks to MLflow; for the MLflow server the variables
+MLflow, boto and its entrypoint read; for Airflow its own ``AIRFLOW__*`` options, its entrypoint's and the DAGs'
+settings), in Kubernetes only from a Secret, never as a plain value. MLflow runs behind its basic-auth app: the
+server's entrypoint starts ``--app-name basic-auth`` with admin credentials, and every service that talks to an
+MLflow server gets ``MLFLOW_TRACKING_USERNAME`` and ``MLFLOW_TRACKING_PASSWORD``.
 """
 
 from __future__ import annotations
@@ -40,7 +47,12 @@ SETTINGS_CLASSES: dict[str, str] = {
     "bootstrap": "scoreline_launcher.remote:BootstrapSettings",
 }
 AIRFLOW_SETTINGS = REPO / "orchestration" / "scoreline_dags" / "settings.py"  # its own environment: loaded by path
+AIRFLOW_ENTRYPOINT = REPO / "orchestration" / "docker-entrypoint.sh"
 MLFLOW_ENTRYPOINT = REPO / "services" / "mlflow" / "entrypoint.sh"
+# What a service that talks to an MLflow server behind basic auth needs (read by the mlflow client library).
+MLFLOW_CLIENT_CREDENTIALS = ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD")
+MLFLOW_ADMIN_CREDENTIALS = ("MLFLOW_AUTH_ADMIN_USERNAME", "MLFLOW_AUTH_ADMIN_PASSWORD")
+SECRET_NAME = re.compile(r"(KEY|KEY_ID|PASSWORD|SECRET|TOKEN|_CONN|STORE_URI|RESULT_BACKEND)$")
 DOCKERFILES: dict[str, Path] = {
     "ingest": REPO / "services/ingest/Dockerfile",
     "trainer": REPO / "services/trainer/Dockerfile",
@@ -74,6 +86,7 @@ class Container:
     role: str  # a SETTINGS_CLASSES key, "airflow", "mlflow" or ""
     env: dict[str, str]
     mounts: tuple[str, ...] = ()
+    secrets: frozenset[str] = frozenset()  # the variables it gets from a Secret (compose: secret-named ones)
 
 
 def settings_class(role: str) -> type[BaseSettings] | None:
@@ -149,8 +162,9 @@ def settings_findings(container: Container) -> list[str]:
         for name in ("elasticsearch_username", "elasticsearch_password"):
             if not _is_set(env, name):
                 found.append(f"{where}: SCORELINE_ELASTICSEARCH_URL is set but {env_name(name)} is not")
+    notifies = "notify_url" in fields and _is_set(env, "notify_url")
     user_and_password = _is_set(env, "notify_username") and _is_set(env, "notify_password")
-    if _is_set(env, "notify_url") and not (_is_set(env, "notify_token") or user_and_password):
+    if notifies and not (_is_set(env, "notify_token") or user_and_password):
         found.append(f"{where}: SCORELINE_NOTIFY_URL is set without a token or a user and password")
     for name in STATE_DIRS.get(container.role, ()):
         value = env.get(env_name(name), "")
@@ -188,4 +202,63 @@ def url_findings(container: Container, listening: Mapping[str, set[int]]) -> lis
             found.append(
                 f"{container.where}: {key} names {host}:{port}, but {service} listens on {sorted(listening[service])}"
             )
+    return found
+
+
+def _mlflow_server_variables() -> set[str]:
+    """Every variable the MLflow server reads: MLflow's own (``mlflow.environment_variables``), boto's keys for the
+    artifact store, and its entrypoint's."""
+    import mlflow.environment_variables as variables
+
+    names = {getattr(v, "name", "") for v in vars(variables).values()}
+    names |= {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"}
+    return names | set(re.findall(r"\$\{?([A-Z][A-Z0-9_]+)", MLFLOW_ENTRYPOINT.read_text()))
+
+
+def uses(role: str, name: str) -> bool:
+    """Whether a service of ``role`` reads the variable ``name``."""
+    if role == "mlflow":
+        return name in _mlflow_server_variables()
+    if role == "airflow" and (name.startswith("AIRFLOW__") or name in AIRFLOW_ENTRYPOINT.read_text()):
+        return True
+    cls = settings_class(role)
+    if cls is None:
+        return True  # images without a settings class (Postgres, MinIO, ...) are not judged here
+    if name in MLFLOW_CLIENT_CREDENTIALS:
+        return "mlflow_uri" in cls.model_fields
+    return name.startswith("SCORELINE_") and name[len("SCORELINE_") :].lower() in cls.model_fields
+
+
+def talks_to_mlflow_server(container: Container) -> bool:
+    cls = settings_class(container.role)
+    uri = container.env.get("SCORELINE_MLFLOW_URI", "")
+    return cls is not None and "mlflow_uri" in cls.model_fields and uri.startswith(("http://", "https://"))
+
+
+def secret_findings(container: Container) -> list[str]:
+    """Per-service secrets: none it does not use, none in plain text (Kubernetes), MLflow's credentials where it
+    talks to MLflow, and the MLflow server behind basic auth."""
+    where, env, role = container.where, container.env, container.role
+    if not role:
+        return []
+    found = [f"{where}: is given the secret {name}, which {role} does not use"
+             for name in sorted(container.secrets) if not uses(role, name)]  # fmt: skip
+    if where.startswith("k8s"):
+        found += [f"{where}: {name} is a plain value, not from a Secret" for name in sorted(env)
+                  if SECRET_NAME.search(name) and name not in container.secrets and uses(role, name)]  # fmt: skip
+    if talks_to_mlflow_server(container):
+        for name in MLFLOW_CLIENT_CREDENTIALS:
+            if not env.get(name):
+                found.append(f"{where}: talks to MLflow at {env['SCORELINE_MLFLOW_URI']} without {name} (basic auth)")
+        if (
+            where.startswith("k8s")
+            and env.get("MLFLOW_TRACKING_PASSWORD")
+            and ("MLFLOW_TRACKING_PASSWORD" not in container.secrets)
+        ):
+            found.append(f"{where}: MLFLOW_TRACKING_PASSWORD is a plain value, not from a Secret")
+    if role == "mlflow":
+        if "--app-name basic-auth" not in MLFLOW_ENTRYPOINT.read_text():
+            found.append(f"{where}: the MLflow server does not run its basic-auth app (--app-name basic-auth)")
+        found += [f"{where}: {name} (MLflow's admin) is not set" for name in MLFLOW_ADMIN_CREDENTIALS
+                  if not env.get(name)]  # fmt: skip
     return found

@@ -17,10 +17,14 @@ import pytest
 import yaml
 
 from tests.deploy_contract import (
+    MLFLOW_ADMIN_CREDENTIALS,
+    MLFLOW_CLIENT_CREDENTIALS,
     READINESS_PATHS,
+    SECRET_NAME,
     SETTINGS_CLASSES,
     Container,
     dockerfile_env,
+    secret_findings,
     settings_findings,
     url_findings,
 )
@@ -29,7 +33,8 @@ from tests.servers import REPO, VENV_BIN
 COMPOSE = REPO / "docker-compose.yml"
 ENV_EXAMPLE = REPO / ".env.example"
 K8S = REPO / "deploy" / "k8s"
-K8S_SECRETS_EXAMPLE = K8S / "secrets.env.example"
+K8S_SECRETS_EXAMPLE = K8S / "secrets.env.example"  # the old recipe: one Secret for every workload
+K8S_SECRETS = K8S / "secrets"  # one Secret per service: <secret name>.env.example, the recipe's template
 INTERPOLATION = re.compile(r"\$\{([A-Z0-9_]+)(?:(:?[?-])([^}]*))?\}")
 
 
@@ -84,7 +89,8 @@ def compose_containers() -> list[Container]:
         role = _role(name)
         env = {**dockerfile_env(role), **_compose_env(service)}
         mounts = tuple(str(v).split(":")[1] for v in service.get("volumes", []) if ":" in str(v))
-        containers.append(Container(f"compose:{name}", role, env, mounts))
+        secrets = frozenset(k for k in _compose_env(service) if SECRET_NAME.search(k) or k.startswith("MLFLOW_TRACK"))
+        containers.append(Container(f"compose:{name}", role, env, mounts, secrets))
     return containers
 
 
@@ -190,10 +196,14 @@ def k8s_variants() -> dict[str, list[dict[str, Any]]]:
     return variants
 
 
-def _secret_keys() -> dict[str, str]:
-    """The keys of the out-of-band Secret, from the committed example the recipe creates it from."""
-    source = K8S_SECRETS_EXAMPLE if K8S_SECRETS_EXAMPLE.exists() else ENV_EXAMPLE  # the old recipe used .env
-    return _example_env(source)
+def secret_example(name: str) -> dict[str, str] | None:
+    """The keys of the out-of-band Secret ``name``, from the committed example the recipe creates it from."""
+    path = K8S_SECRETS / f"{name}.env.example"
+    if path.exists():
+        return _example_env(path)
+    if name == "scoreline-secrets" and K8S_SECRETS_EXAMPLE.exists():
+        return _example_env(K8S_SECRETS_EXAMPLE)
+    return None
 
 
 def _pod_spec(doc: dict[str, Any]) -> dict[str, Any] | None:
@@ -214,30 +224,44 @@ def _k8s_role(container: dict[str, Any]) -> str:
     return "airflow" if name.startswith("airflow") and "init" not in name else ""
 
 
-def k8s_containers(variant: str, docs: list[dict[str, Any]]) -> list[Container]:
+def k8s_containers(variant: str, docs: list[dict[str, Any]]) -> tuple[list[Container], list[str]]:
+    """Every container of the rendered overlay with its environment; and what cannot be resolved (a Secret or a key
+    that no committed example names)."""
     maps = {d["metadata"]["name"]: d.get("data") or {} for d in docs if d["kind"] == "ConfigMap"}
-    secrets = {d["metadata"]["name"]: {**(d.get("data") or {}), **(d.get("stringData") or {})}
-               for d in docs if d["kind"] == "Secret"}  # fmt: skip
-    out_of_band = _secret_keys()
-    containers = []
+    in_manifests = {d["metadata"]["name"]: {**(d.get("data") or {}), **(d.get("stringData") or {})}
+                    for d in docs if d["kind"] == "Secret"}  # fmt: skip
+    containers, found = [], []
     for doc in docs:
         spec = _pod_spec(doc)
         if spec is None:
             continue
         for container in spec.get("containers", []):
             role = _k8s_role(container)
+            where = f"k8s/{variant}:{doc['kind']}/{doc['metadata']['name']}/{container['name']}"
             env = dict(dockerfile_env(role))
+            secrets: set[str] = set()
             for source in container.get("envFrom", []):
                 if "configMapRef" in source:
                     env.update({k: str(v) for k, v in maps.get(source["configMapRef"]["name"], {}).items()})
                 if "secretRef" in source:
-                    env.update(secrets.get(source["secretRef"]["name"], out_of_band))
+                    name = source["secretRef"]["name"]
+                    keys = in_manifests.get(name) or secret_example(name)
+                    if keys is None:
+                        found.append(f"{where}: Secret {name} has no example ({K8S_SECRETS.name}/{name}.env.example)")
+                    env.update(keys or {})
+                    secrets |= set(keys or {})
             for item in container.get("env", []):
+                ref = (item.get("valueFrom") or {}).get("secretKeyRef")
+                if ref:
+                    keys = in_manifests.get(ref["name"]) or secret_example(ref["name"]) or {}
+                    if ref["key"] not in keys:
+                        found.append(f"{where}: {item['name']} refers to key {ref['key']} of Secret {ref['name']}, "
+                                     "which its example does not hold")  # fmt: skip
+                    secrets.add(item["name"])
                 env[item["name"]] = str(item.get("value", "from-a-secret" if "valueFrom" in item else ""))
             mounts = tuple(m["mountPath"] for m in container.get("volumeMounts", []))
-            where = f"k8s/{variant}:{doc['kind']}/{doc['metadata']['name']}/{container['name']}"
-            containers.append(Container(where, role, env, mounts))
-    return containers
+            containers.append(Container(where, role, env, mounts, frozenset(secrets)))
+    return containers, found
 
 
 def k8s_listening(docs: list[dict[str, Any]]) -> dict[str, set[int]]:
@@ -267,9 +291,11 @@ def contract_findings() -> list[str]:
     for container in compose_containers():
         found += settings_findings(container)
         found += url_findings(container, listening)
+        found += secret_findings(container)
     found += compose_health_findings()
     for variant, docs in k8s_variants().items():
-        containers = k8s_containers(variant, docs)
+        containers, unresolved = k8s_containers(variant, docs)
+        found += unresolved
         roles = {c.role for c in containers}
         for role in ("ingest", "trainer", "model-api", "dashboard", "mlflow"):
             if role not in roles:
@@ -278,6 +304,7 @@ def contract_findings() -> list[str]:
         for container in containers:
             found += settings_findings(container)
             found += url_findings(container, listening)
+            found += secret_findings(container)
         found += k8s_probe_findings(variant, docs)
     return found
 
@@ -285,3 +312,46 @@ def contract_findings() -> list[str]:
 def test_the_deployment_files_meet_the_contract_of_the_code() -> None:
     findings = contract_findings()
     assert findings == [], "\n".join(findings)
+
+
+def test_the_secret_rules_find_what_they_promise() -> None:
+    """Each per-service secret rule fails on a container that breaks it (the contract is no no-op)."""
+    api = {"SCORELINE_API_KEY": "k", "SCORELINE_ADMIN_KEY": "a"}
+    given = frozenset({"SCORELINE_API_KEY", "SCORELINE_S3_SECRET_KEY"})
+    extra = Container(
+        "k8s/x:dashboard", "dashboard", {"SCORELINE_API_KEY": "k", "SCORELINE_S3_SECRET_KEY": "s"}, (), given
+    )
+    assert secret_findings(extra) == [
+        "k8s/x:dashboard: is given the secret SCORELINE_S3_SECRET_KEY, which dashboard does not use"
+    ]
+    plain = Container("k8s/x:ingest", "ingest", api, secrets=frozenset({"SCORELINE_ADMIN_KEY"}))
+    assert secret_findings(plain) == ["k8s/x:ingest: SCORELINE_API_KEY is a plain value, not from a Secret"]
+    mlflow_client = Container("compose:trainer", "trainer", {**api, "SCORELINE_MLFLOW_URI": "http://mlflow:5000"})
+    assert [f.rsplit(" ", 3)[-3] for f in secret_findings(mlflow_client)] == list(MLFLOW_CLIENT_CREDENTIALS)
+    server_env = {"MLFLOW_BACKEND_STORE_URI": "postgresql://x", "SCORELINE_API_KEY": "k"}
+    server = Container("compose:mlflow", "mlflow", server_env, (), frozenset(server_env))
+    assert secret_findings(server) == [
+        "compose:mlflow: is given the secret SCORELINE_API_KEY, which mlflow does not use",
+        *(f"compose:mlflow: {name} (MLflow's admin) is not set" for name in MLFLOW_ADMIN_CREDENTIALS),
+    ]
+    # A service whose Secret misses what its settings need (here: ingest's object-store key).
+    s3 = {
+        "SCORELINE_STORAGE_URI": "s3://b",
+        "SCORELINE_S3_ENDPOINT": "http://minio:9000",
+        "SCORELINE_S3_ACCESS_KEY": "a",
+    }
+    missing = Container("k8s/x:ingest", "ingest", {**api, **s3})
+    assert any("SCORELINE_S3_SECRET_KEY is not set" in f for f in settings_findings(missing))
+
+
+def test_a_secret_without_an_example_or_key_is_reported() -> None:
+    ref = {"secretKeyRef": {"name": "ingest-secrets", "key": "NOPE"}}
+    container = {
+        "name": "ingest",
+        "image": "scoreline/ingest:1",
+        "envFrom": [{"secretRef": {"name": "nowhere-secrets"}}],
+        "env": [{"name": "SCORELINE_API_KEY", "valueFrom": ref}],
+    }
+    pod = {"template": {"spec": {"containers": [container]}}}
+    _, unresolved = k8s_containers("x", [{"kind": "Deployment", "metadata": {"name": "ingest"}, "spec": pod}])
+    assert len(unresolved) == 2 and "nowhere-secrets has no example" in unresolved[0] and "NOPE" in unresolved[1]

@@ -45,7 +45,10 @@ class TrainerJobTrigger(BaseTrigger):
     async def run(self) -> AsyncIterator[TriggerEvent]:
         deadline = time.monotonic() + self.timeout_s
         url = f"{self.trainer_url.rstrip('/')}/v1/jobs/{self.job_id}"
-        async with httpx.AsyncClient(timeout=30.0) as client:
+        # The API key is read where the trigger runs (the triggerer's SCORELINE_API_KEY), never stored with it.
+        key = OrchestrationSettings().api_key
+        headers = {"Authorization": f"Bearer {key.get_secret_value()}"} if key is not None else {}
+        async with httpx.AsyncClient(timeout=30.0, headers=headers) as client:
             while time.monotonic() < deadline:
                 try:
                     response = await client.get(url)

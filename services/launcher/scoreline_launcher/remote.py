@@ -38,6 +38,9 @@ class BootstrapSettings(ScorelineSettings):
     webhook_url: str | None = None  # model-api's POST /v1/webhooks/mlflow as MLflow reaches it; unset → no webhook
     webhook_secret: SecretStr | None = None  # model-api's SCORELINE_WEBHOOK_SECRET
     webhook_name: str = "scoreline-model-api"
+    # MLflow behind its basic-auth app: the same variables the mlflow client library reads (admin: webhooks).
+    mlflow_username: str | None = Field(None, validation_alias="MLFLOW_TRACKING_USERNAME")
+    mlflow_password: SecretStr | None = Field(None, validation_alias="MLFLOW_TRACKING_PASSWORD")
     bootstrap_home: Path = Path("/tmp/scoreline-bootstrap")  # simulated files are generated here
     simulation_scale: float = Field(1.0, gt=0)
     simulation_seed: int = 7
@@ -108,7 +111,9 @@ class RemoteStack(LocalStack):
             "status": "ACTIVE",
         }
         api = f"{s.mlflow_uri.rstrip('/')}/api/2.0/mlflow/webhooks"
-        with httpx.Client(timeout=30.0) as http:
+        auth = (s.mlflow_username, s.mlflow_password.get_secret_value()) if s.mlflow_username and s.mlflow_password \
+            else None  # fmt: skip
+        with httpx.Client(timeout=30.0, auth=auth) as http:
             listed = http.get(api, params={"max_results": 1000})
             listed.raise_for_status()
             existing = next((w for w in listed.json().get("webhooks", []) if w.get("name") == s.webhook_name), None)

@@ -5,8 +5,9 @@ Training never runs on the event loop, nor in the service's process: a ``JobRunn
 ``ProcessRunner`` trains in a child process (spawned: a fresh interpreter), so a native crash (a segfault or
 ``abort()`` in a C extension) or an out-of-memory kill fails that job with the reason, not the trainer; it also
 enforces the job timeout and cancellation (``DELETE /v1/jobs/{id}``) by terminating the child. A Kubernetes Job
-runner can take its place (manifest template: deploy/k8s/trainer-job.template.yaml). A cancelled or timed-out job
-is ``failed`` with the reason in ``error`` and ``stage`` ``cancelled`` / ``timed_out``.
+runner can take its place (manifest template: deploy/k8s/trainer-job.template.yaml; its pod runs
+``python -m scoreline_trainer.run_job``, which records the job in ``jobs_dir`` as this module does). A cancelled or
+timed-out job is ``failed`` with the reason in ``error`` and ``stage`` ``cancelled`` / ``timed_out``.
 
 Every status change is written to ``jobs_dir`` as one JSON
 file per job, so a restart keeps the history: queued jobs are queued again, a job that was
@@ -389,35 +390,69 @@ class JobManager:
                 job.progress = round(min(max(float(fraction), job.progress), 1.0), 4)
                 job.stage = stage
 
-        try:
-            outcome = self._runner.run(snapshot, progress, cancelled)
-        except JobStopped as exc:
-            log.warning("job %s (%s) stopped: %s", job.id, job.task, exc.message)
-            with self._lock:
-                job.status, job.error, job.finished_at, job.stage = "failed", exc.message, _now(), exc.stage
-                self._save(job)
-            return
-        except Exception as exc:
-            message = exc.message if isinstance(exc, ScorelineError) else f"{type(exc).__name__}: {exc}"
-            log.error("job %s (%s) failed: %s\n%s", job.id, job.task, message, traceback.format_exc())
-            with self._lock:
-                job.status, job.error, job.finished_at, job.stage = "failed", message, _now(), "failed"
-                self._save(job)
-            return
+        result = attempt(self._runner, snapshot, progress, cancelled)
         with self._lock:
-            job.status, job.progress, job.stage, job.finished_at = "succeeded", 1.0, "registered", _now()
-            job.metrics = dict(outcome.metrics)
-            job.run_id, job.model_version = outcome.run_id, outcome.model_version
-            job.holdout_window = dict(outcome.holdout_window)
+            result.apply(job)
             self._save(job)
 
     def _save(self, job: Job) -> None:
-        """Called with the lock held; writes the record atomically (temporary file, then rename)."""
-        try:
-            self._dir.mkdir(parents=True, exist_ok=True)
-            target = self._dir / f"{job.id}.json"
-            temporary = target.with_suffix(".json.tmp")
-            temporary.write_text(job.model_dump_json(), encoding="utf-8")
-            temporary.replace(target)
-        except OSError as exc:  # the job itself goes on; only its record after a restart is at risk
-            log.warning("could not write the record of job %s: %s", job.id, exc)
+        """Called with the lock held."""
+        write_job_record(self._dir, job)
+
+
+@dataclass(frozen=True)
+class JobResult:
+    """How one run of a job ended: the outcome, or the status fields of a failure."""
+
+    outcome: JobOutcome | None = None
+    error: str | None = None
+    stage: str = "failed"
+
+    def apply(self, job: Job) -> None:
+        job.finished_at = _now()
+        if self.outcome is None:
+            job.status, job.error, job.stage = "failed", self.error, self.stage
+            return
+        job.status, job.progress, job.stage = "succeeded", 1.0, "registered"
+        job.metrics = dict(self.outcome.metrics)
+        job.run_id, job.model_version = self.outcome.run_id, self.outcome.model_version
+        job.holdout_window = dict(self.outcome.holdout_window)
+
+
+def attempt(runner: JobRunner, job: Job, progress: Progress, cancelled: threading.Event) -> JobResult:
+    """Run ``job`` with ``runner``; a stop (cancel, timeout) or any exception becomes a failed result with its
+    reason. Shared by the trainer's ``JobManager`` and the one-job entry point of a Kubernetes Job (run_job)."""
+    try:
+        return JobResult(outcome=runner.run(job, progress, cancelled))
+    except JobStopped as exc:
+        log.warning("job %s (%s) stopped: %s", job.id, job.task, exc.message)
+        return JobResult(error=exc.message, stage=exc.stage)
+    except Exception as exc:
+        message = exc.message if isinstance(exc, ScorelineError) else f"{type(exc).__name__}: {exc}"
+        log.error("job %s (%s) failed: %s\n%s", job.id, job.task, message, traceback.format_exc())
+        return JobResult(error=message)
+
+
+def job_record_path(jobs_dir: Path, job_id: str) -> Path:
+    return Path(jobs_dir) / f"{job_id}.json"
+
+
+def write_job_record(jobs_dir: Path, job: Job) -> None:
+    """The job's record in ``jobs_dir`` (what the trainer loads on start), written atomically: a temporary file,
+    then a rename. A failed write is logged: the job goes on, only its record after a restart is at risk."""
+    try:
+        target = job_record_path(jobs_dir, job.id)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        temporary = target.with_suffix(".json.tmp")
+        temporary.write_text(job.model_dump_json(), encoding="utf-8")
+        temporary.replace(target)
+    except OSError as exc:
+        log.warning("could not write the record of job %s: %s", job.id, exc)
+
+
+def read_job_record(jobs_dir: Path, job_id: str) -> Job | None:
+    """The recorded job, None when there is no (readable) record yet."""
+    try:
+        return Job.model_validate_json(job_record_path(jobs_dir, job_id).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
