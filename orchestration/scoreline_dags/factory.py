@@ -22,6 +22,9 @@ from scoreline_dags.settings import OrchestrationSettings
 
 SCHEDULE = "@daily"
 TAGS = ["scoreline", "training"]
+# Tuning on by default: the trainer judges each Optuna trial on the walk-forward folds, within this budget.
+TUNING_TRIALS = 20
+TUNING_SECONDS = 300.0
 DEFAULT_ARGS: dict[str, Any] = {
     "owner": "scoreline",
     "retries": 3,
@@ -95,6 +98,13 @@ def build_training_dag(task_id: str, dataset: str | None = None) -> DAG:
                 description=f"URLs ingest pulls first; empty = the JSON list in Variable {prefix}_source_urls",
             ),
             "holdout_start": Param(None, type=["null", "string"], description="ISO date; empty = trainer's"),
+            # Optuna tuning on the walk-forward folds, on by default within a time budget; 0 trials = none.
+            "tuning_trials": Param(
+                TUNING_TRIALS, type=["null", "integer"], minimum=0, description="Optuna trials at most; 0 = no tuning"
+            ),
+            "tuning_seconds": Param(
+                TUNING_SECONDS, type=["null", "number"], exclusiveMinimum=0, description="tuning time budget (s)"
+            ),
             "promotion_mode": Param(
                 None,
                 type=["null", "string"],
@@ -114,10 +124,11 @@ def build_training_dag(task_id: str, dataset: str | None = None) -> DAG:
 
         @task(task_id="train")
         def train_step(pulled: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
-            key = steps.job_key(task_id, pulled["dataset"], pulled["version"], params.get("holdout_start"))
+            budget = steps.tuning_budget(params.get("tuning_trials"), params.get("tuning_seconds"))
+            key = steps.job_key(task_id, pulled["dataset"], pulled["version"], params.get("holdout_start"), budget)
             known = Variable.get(key, default=None)
             job = steps.start_training(
-                _services(), task_id, pulled["dataset"], pulled["version"], params.get("holdout_start"), known
+                _services(), task_id, pulled["dataset"], pulled["version"], params.get("holdout_start"), known, budget
             )
             if str(job["id"]) != known:
                 Variable.set(key, str(job["id"]), description=f"trainer job for {task_id} {pulled}")

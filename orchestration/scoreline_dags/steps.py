@@ -91,9 +91,20 @@ def latest_version(services: Services, task: str, dataset: str) -> str | None:
     return None if latest is None else latest.version
 
 
-def job_key(task: str, dataset: str, version: str | None, holdout_start: str | None) -> str:
-    """Stable key of "this training": the same task, data and window never trains twice."""
+def tuning_budget(trials: int | None, seconds: float | None) -> dict[str, Any] | None:
+    """The trainer's ``tuning_budget`` from the DAG params; None (no tuning) for no or zero trials."""
+    if not trials:
+        return None
+    return {"trials": int(trials), **({"seconds": float(seconds)} if seconds else {})}
+
+
+def job_key(
+    task: str, dataset: str, version: str | None, holdout_start: str | None, tuning: dict[str, Any] | None = None
+) -> str:
+    """Stable key of "this training": the same task, data, window and tuning budget never trains twice."""
     raw = f"{task}|{dataset}|{version or 'latest'}|{holdout_start or ''}"
+    if tuning:
+        raw += f"|tuning {tuning.get('trials')}/{tuning.get('seconds')}"
     return "scoreline_train_job_" + hashlib.sha256(raw.encode()).hexdigest()[:16]
 
 
@@ -104,6 +115,7 @@ def start_training(
     version: str | None,
     holdout_start: str | None,
     known_job_id: str | None,
+    tuning: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Start a trainer job, or reuse the one already started for the same key unless it failed."""
     trainer = services.clients.trainer
@@ -125,7 +137,9 @@ def start_training(
                 known_job_id,
                 job.get("error"),
             )
-    job = trainer.submit_job(task, dataset, version, holdout_start=holdout_start).model_dump(mode="json")
+    job = trainer.submit_job(task, dataset, version, holdout_start=holdout_start, tuning_budget=tuning).model_dump(
+        mode="json"
+    )
     log.info("started trainer job %s for %s on %s version %s", job.get("id"), task, dataset, version)
     return job
 

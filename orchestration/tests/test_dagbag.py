@@ -151,6 +151,8 @@ def test_ingest_trigger_conf_matches_the_dag_params(dagbag: Any) -> None:
     assert params["task"] == "match-outcome"
     assert params["version"] is None
     assert params["dataset"] is None  # the task's default_dataset, read when the run starts
+    # Tuning on the walk-forward folds runs by default, within a time budget.
+    assert params["tuning_trials"] > 0 and params["tuning_seconds"] > 0
 
 
 def test_a_run_without_a_dataset_trains_on_the_tasks_default_dataset() -> None:

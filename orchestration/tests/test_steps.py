@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from scoreline_dags.steps import job_key, summary_message
+from scoreline_dags.steps import job_key, summary_message, tuning_budget
 
 
 def test_the_same_training_has_the_same_key_and_any_difference_changes_it() -> None:
@@ -16,6 +16,19 @@ def test_the_same_training_has_the_same_key_and_any_difference_changes_it() -> N
         job_key("match-outcome", "simulated", "abc123", "2024-01-01"),
     }
     assert key not in others and len(others) == 3
+
+
+def test_tuning_params_make_the_trainers_budget_and_change_the_key() -> None:
+    assert tuning_budget(None, 300) is None and tuning_budget(0, 300) is None
+    assert tuning_budget(20, None) == {"trials": 20}
+    budget = tuning_budget(20, 300)
+    assert budget == {"trials": 20, "seconds": 300.0}
+    plain = job_key("match-outcome", "simulated", "abc123", None)
+    assert job_key("match-outcome", "simulated", "abc123", None, None) == plain
+    assert job_key("match-outcome", "simulated", "abc123", None, budget) != plain
+    assert job_key("match-outcome", "simulated", "abc123", None, budget) != job_key(
+        "match-outcome", "simulated", "abc123", None, tuning_budget(5, 300)
+    )
 
 
 def test_summary_is_slack_compatible_and_carries_the_decision() -> None:

@@ -77,13 +77,23 @@ def metric_keys(holdout_metrics: Mapping[str, float], baseline_metrics: Mapping[
 
 
 def fold_metric_keys(result: TrainingResult) -> dict[str, float]:
-    """Each evaluation fold's scores (``fold<i>_<metric>``) and their mean and sd (``folds_<metric>_mean|sd``)."""
+    """Each evaluation fold's scores (``fold<i>_<metric>``), each fold's baselines'
+    (``fold<i>_baseline_<baseline>_<metric>``) and the model's mean and sd (``folds_<metric>_mean|sd``)."""
     keys = {
         f"fold{i}_{name}": float(value)
         for i, fold in enumerate(result.fold_metrics)
         for name, value in fold.items()
         if "_d" not in name
     }
+    keys.update(
+        {
+            f"fold{i}_baseline_{baseline}_{name}": float(value)
+            for i, fold in enumerate(result.fold_baseline_metrics)
+            for baseline, scores in fold.items()
+            for name, value in scores.items()
+            if "_d" not in name
+        }
+    )
     keys.update({f"folds_{name}": float(value) for name, value in result.fold_summary.items()})
     return keys
 

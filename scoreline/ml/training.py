@@ -2,8 +2,9 @@
 
 The task's split strategy (``walk_forward`` by date, ``group``, ``stratified`` by a stable row
 key) cuts the table into train, validation, evaluation folds and a final holdout. Early
-stopping (and Optuna tuning, when asked) looks at the validation window only; each fold is
-fit on what comes before it and scored on it (each fold's metrics, then mean ± sd); the model
+stopping looks at the validation window; Optuna tuning (when asked, within a time budget)
+judges each trial on the evaluation folds; each fold is fit on what comes before it and
+scored on it (each fold's metrics and baselines, then mean ± sd); the model
 is then refit on everything before the holdout with the chosen number of rounds and evaluated
 once on the holdout: the bundle that is returned (and registered) is exactly the model that
 was scored. The serving state is taken at the end of the data, so serving features are current.
@@ -89,6 +90,8 @@ class TrainingResult:
     extra: dict[str, Any] = field(default_factory=dict)
     holdout: dict[str, Any] = field(default_factory=dict)  # how to find the holdout again (promotion re-scores on it)
     fold_metrics: list[dict[str, float]] = field(default_factory=list)  # each evaluation fold, before the holdout
+    # Each fold's baselines, fit on the fold's fit rows as the model is: [{baseline: {metric: value}}] per fold.
+    fold_baseline_metrics: list[dict[str, dict[str, float]]] = field(default_factory=list)
     holdout_target: np.ndarray | None = None
     holdout_predictions: np.ndarray | None = None
     # One row per holdout example: its request fields, what happened, the model's and each baseline's prediction.
@@ -143,9 +146,12 @@ def train(
     trials = 0
     if tuning_budget is not None and tuning_budget.trials > 0:
         report(0.1, f"tuning: up to {tuning_budget.trials} trials / {tuning_budget.seconds:.0f} s")
-        chosen, trials = _tune(
-            task, x, fit_target, early_margin, train_rows, valid_rows, chosen, tuning_budget, seed, report
-        )
+        # Each trial is judged on the evaluation folds (each with its own walk-forward prior), not on one window.
+        windows = [
+            (fit_rows, score_rows, _margin(_fit_prior(task, features, target, fit_rows), features))
+            for fit_rows, score_rows in split.folds
+        ] or [(train_rows, valid_rows, early_margin)]
+        chosen, trials = _tune(task, x, fit_target, windows, chosen, tuning_budget, seed, report)
 
     report(0.55, "early stopping on the validation window")
     rounds = _best_rounds(task, x, fit_target, early_margin, train_rows, valid_rows, chosen, seed)
@@ -153,6 +159,7 @@ def train(
 
     report(0.6, f"scoring {len(split.folds)} evaluation folds")
     fold_metrics: list[dict[str, float]] = []
+    fold_baselines: list[dict[str, dict[str, float]]] = []
     residual_ratios: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # forecast intervals: (h, actual, pred)
     for fit_rows, score_rows in split.folds:
         fold_rounds = round(rounds * fit_rows.sum() / max(train_rows.sum(), 1))
@@ -162,6 +169,12 @@ def train(
         ))  # fmt: skip
         fold_predictions = fold_bundle.predict_rows(x[score_rows])
         fold_metrics.append(_scores(task, metric_names, target[score_rows], fold_predictions, None))
+        fold_baselines.append(
+            {
+                name: _scores(task, metric_names, target[score_rows], prediction, None)
+                for name, prediction in _baselines(task, table, target, fit_rows, score_rows).items()
+            }
+        )
         if table.horizon is not None:
             residual_ratios.append((table.horizon[score_rows], target[score_rows], fold_predictions))
 
@@ -213,6 +226,7 @@ def train(
         tuning_trials=trials,
         holdout=split.holdout_spec,
         fold_metrics=fold_metrics,
+        fold_baseline_metrics=fold_baselines,
         holdout_target=target[hold_rows],
         holdout_predictions=predictions,
         holdout_table=_holdout_table(task, table, hold_rows, target[hold_rows], predictions, baseline_predictions),
@@ -678,19 +692,20 @@ def _tune(
     task: Task,
     x: np.ndarray,
     y: np.ndarray,
-    margin: np.ndarray | None,
-    train: np.ndarray,
-    valid: np.ndarray,
+    windows: list[tuple[np.ndarray, np.ndarray, np.ndarray | None]],
     start: dict[str, Any],
     budget: TuningBudget,
     seed: int,
     report: Progress,
 ) -> tuple[dict[str, Any], int]:
+    """Optuna over ``SEARCH_SPACE``; a trial's loss is the mean early-stopped loss over the windows
+    ``(fit rows, score rows, prior margin)`` (the walk-forward folds). A trial still running when the
+    time budget ends is pruned between windows, so the budget holds to about one early-stopped fit."""
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    dtrain = _matrix(x, y, margin, train)
-    dvalid = _matrix(x, y, margin, valid)
+    matrices = [(_matrix(x, y, margin, fit), _matrix(x, y, margin, score)) for fit, score, margin in windows]
+    deadline = time.perf_counter() + budget.seconds
 
     def objective(trial: optuna.Trial) -> float:
         params: dict[str, Any] = {
@@ -701,7 +716,12 @@ def _tune(
             )
             for name, (kind, low, high) in SEARCH_SPACE.items()
         }
-        _, loss = _early_stopped(task, params, dtrain, dvalid, seed)
+        losses = []
+        for dtrain, dvalid in matrices:
+            if losses and time.perf_counter() > deadline and trial.number > 0:
+                raise optuna.TrialPruned(f"time budget of {budget.seconds:.0f} s spent")
+            losses.append(_early_stopped(task, params, dtrain, dvalid, seed)[1])
+        loss = float(np.mean(losses))
         report(0.1 + 0.45 * min(1.0, (trial.number + 1) / budget.trials), f"tuning trial {trial.number + 1}")
         return loss
 

@@ -121,6 +121,9 @@ def test_tuning_runs_within_its_budget_and_reports_progress(tmp_path: Path) -> N
         artifacts_dir=tmp_path,
     )
     assert result.tuning_trials == 3
+    # Every evaluation fold carries its baselines, fit on the fold's own fit rows as the model is.
+    assert len(result.fold_baseline_metrics) == len(result.fold_metrics) > 0
+    assert all({"base_rates", "elo"} <= set(fold) for fold in result.fold_baseline_metrics)
     assert {"max_depth", "learning_rate", "num_boost_round"} <= set(result.params)
     fractions = [fraction for fraction, _ in seen]
     assert fractions == sorted(fractions) and fractions[-1] == 1.0

@@ -53,6 +53,17 @@ FEATURE_NAMES: tuple[str, ...] = (
     "goal_log_ratio",  # log(goal_rate_home / goal_rate_away)
     "goal_log_ratio_slow",
     "goal_log_total",  # log(goal_rate_home * goal_rate_away): low-scoring matches draw more often
+    # Candidate ratings (issue 16): a margin-aware Elo with a learned home advantage per competition tier, K by
+    # uncertainty and regression to the mean over idle time; H/D/A of the goal model (Dixon-Coles); congestion.
+    "elo2_diff",  # home minus away of the second Elo, plus its learned home advantage of the tier unless neutral
+    "home_advantage_elo2",  # that learned home advantage (0 at a neutral venue)
+    "goal_p_home",  # Dixon-Coles outcome probabilities of the goal ratings (speed ``outcome_speed``)
+    "goal_p_draw",
+    "goal_p_away",
+    "goal_logit_home_away",  # log(goal_p_home / goal_p_away)
+    "goal_logit_draw",  # log(goal_p_draw / (1 - goal_p_draw))
+    "congestion_home",  # matches in the recent past, decayed with ``congestion_days``
+    "congestion_away",
 )
 GOAL_RATING_SPEEDS = 2  # goal-rate feature columns: 14/15 for the first speed, 21/22 for the second
 N_FEATURES = len(FEATURE_NAMES)
@@ -106,6 +117,16 @@ class FeatureParams:
     goal_learning_rates: tuple[float, ...] = (0.04, 0.012)  # steps of the online Poisson attack/defence ratings
     goal_home_advantage: float = 0.25  # added to the home side's log goal rate unless neutral
     goal_cap: int = 6  # goals above this count as this many in the goal ratings (blowouts)
+    # Learned home advantage per competition tier: one step per home match on the residual (0 = fixed).
+    goal_home_advantage_rate: float = 0.03  # log goal rate per goal of residual
+    elo2_home_advantage_rate: float = 1.0  # Elo points per unit of (result - expected)
+    elo2_k_scale: float = 1.0  # the second Elo's K: k_by_tier * this * margin multiplier ...
+    elo2_k_uncertainty: float = 3.0  # ... * (1 + this * exp(-played / 10)): newcomers move faster
+    elo2_regression: float = 0.0  # per idle year, the share of a rating's distance to the start that fades
+    goal_rate_uncertainty: float = 5.0  # goal-rating steps * (1 + this * exp(-played / 10)): newcomers move faster
+    dixon_coles_rho: float = -0.08
+    outcome_speed: int = 1  # which goal-rating speed the outcome probabilities use
+    congestion_days: float = 30.0
 
     def __post_init__(self) -> None:
         if len(self.goal_learning_rates) != GOAL_RATING_SPEEDS or len(self.k_by_tier) != len(TIER_NAMES):
@@ -149,6 +170,9 @@ class RatingState:
     h2h_first_wins: np.ndarray
     h2h_draws: np.ndarray
     h2h_first_goal_diff: np.ndarray
+    elo2: np.ndarray | None = None  # the second Elo
+    congestion: np.ndarray | None = None  # decayed match count as of each team's last match
+    venue: np.ndarray | None = None  # per tier: the second Elo's home advantage, then the goal model's per speed
     as_of: str | None = None  # date of the last match in the state
     team_index: dict[str, int] = field(default_factory=dict, repr=False)
     pair_index: dict[tuple[int, int], int] = field(default_factory=dict, repr=False)
@@ -157,6 +181,13 @@ class RatingState:
     pair_lookup: pd.Index = field(default_factory=lambda: pd.Index([], dtype=np.int64), repr=False)
 
     def __post_init__(self) -> None:
+        n_teams, speeds = len(self.teams), len(self.goal_mu)
+        if self.elo2 is None:
+            self.elo2 = np.full(n_teams, self.params.elo_initial)
+        if self.congestion is None:
+            self.congestion = np.zeros(n_teams)
+        if self.venue is None:
+            self.venue = initial_venue(self.params, speeds)
         self.team_index = {name: i for i, name in enumerate(self.teams)}
         self.pair_index = {
             (int(a), int(b)): i for i, (a, b) in enumerate(zip(self.pair_first, self.pair_second, strict=True))
@@ -179,6 +210,8 @@ class RatingState:
                 "defence": self.defence[i].tolist(),
                 "last_date": _day_to_iso(int(self.last_day[i])) if self.played[i] > 0 else None,
                 "played": int(self.played[i]),
+                "elo2": float(self.elo2[i]),  # type: ignore[index]
+                "congestion": float(self.congestion[i]),  # type: ignore[index]
             }
             for i, name in enumerate(self.teams)
         }
@@ -197,6 +230,7 @@ class RatingState:
             "format": "match-outcome-state/1",
             "as_of": self.as_of,
             "goal_mu": self.goal_mu.tolist(),
+            "venue": self.venue.tolist(),  # type: ignore[union-attr]
             "params": self.params.to_json(),
             "teams": teams,
             "h2h_columns": ["team_a", "team_b", "matches", "team_a_wins", "draws", "team_a_goal_diff"],
@@ -236,8 +270,39 @@ class RatingState:
             h2h_first_wins=np.where(swap, matches - wins - draws, wins),
             h2h_draws=draws,
             h2h_first_goal_diff=np.where(swap, -goal_diff, goal_diff),
+            elo2=np.array([r.get("elo2", r["elo"]) for r in rows], dtype=np.float64),
+            congestion=np.array([r.get("congestion", 0.0) for r in rows], dtype=np.float64),
+            venue=np.array(data["venue"], dtype=np.float64) if "venue" in data else None,
             as_of=data.get("as_of"),
         )
+
+
+def initial_venue(params: FeatureParams, speeds: int) -> np.ndarray:
+    venue = np.empty((len(TIER_NAMES), 1 + speeds))
+    venue[:, 0] = params.elo_home_advantage
+    venue[:, 1:] = params.goal_home_advantage
+    return venue
+
+
+def _extra_params(params: FeatureParams) -> np.ndarray:
+    """The candidate ratings' parameters as the kernel reads them (``_X_*`` indices)."""
+    return np.array(
+        [
+            params.dixon_coles_rho,
+            float(params.outcome_speed),
+            params.elo2_regression,
+            params.congestion_days,
+            params.elo2_home_advantage_rate,
+            params.goal_home_advantage_rate,
+            params.elo2_k_scale,
+            params.elo2_k_uncertainty,
+            params.goal_rate_uncertainty,
+        ]
+    )
+
+
+_X_RHO, _X_SPEED, _X_REGRESSION, _X_CONGESTION, _X_ELO2_HA_RATE, _X_GOAL_HA_RATE = range(6)
+_X_K2, _X_K2_NEW, _X_GOAL_NEW = range(6, 9)
 
 
 # ---- the kernel ----------------------------------------------------------------------------
@@ -270,7 +335,10 @@ def _write_row(
     h2h_first_goal_diff: np.ndarray,
     elo_initial: float,
     home_advantage: float,
-    goal_home_advantage: float,
+    elo2: np.ndarray,
+    congestion: np.ndarray,
+    venue: np.ndarray,
+    xp: np.ndarray,
 ) -> None:
     """Features of one match from the state as it is; a team or pair index below 0 means never seen."""
     nan = np.nan
@@ -300,18 +368,18 @@ def _write_row(
     diff = out[row, 0] - out[row, 1] + (0.0 if neutral else home_advantage)
     out[row, 2] = diff
     out[row, 3] = 1.0 / (1.0 + 10.0 ** (-diff / 400.0))
-    venue = 0.0 if neutral else goal_home_advantage
     for speed in range(goal_mu.shape[0]):
+        at_venue = 0.0 if neutral else venue[tier, 1 + speed]
         attack_home = attack[home, speed] if home >= 0 else 0.0
         attack_away = attack[away, speed] if away >= 0 else 0.0
         defence_home = defence[home, speed] if home >= 0 else 0.0
         defence_away = defence[away, speed] if away >= 0 else 0.0
         column_home = 14 if speed == 0 else 19 + 2 * speed
-        out[row, column_home] = np.exp(goal_mu[speed] + venue + attack_home - defence_away)
+        out[row, column_home] = np.exp(goal_mu[speed] + at_venue + attack_home - defence_away)
         out[row, column_home + 1] = np.exp(goal_mu[speed] + attack_away - defence_home)
-        out[row, 23 + speed] = venue + attack_home - defence_away - attack_away + defence_home
+        out[row, 23 + speed] = at_venue + attack_home - defence_away - attack_away + defence_home
         if speed == 0:
-            out[row, 25] = 2.0 * goal_mu[speed] + venue + attack_home - defence_away + attack_away - defence_home
+            out[row, 25] = 2.0 * goal_mu[speed] + at_venue + attack_home - defence_away + attack_away - defence_home
     if pair >= 0 and h2h_matches[pair] > 0:
         meetings = h2h_matches[pair]
         first_wins = h2h_first_wins[pair]
@@ -327,6 +395,78 @@ def _write_row(
         out[row, 18] = nan
     out[row, 19] = float(tier)
     out[row, 20] = 1.0 if neutral else 0.0
+    # The second Elo: ratings fade towards the start over idle time, home advantage learned per tier.
+    advantage = 0.0 if neutral else venue[tier, 0]
+    out[row, 26] = (
+        _faded(elo2, played, last_day, home, day, xp[_X_REGRESSION], elo_initial)
+        - _faded(elo2, played, last_day, away, day, xp[_X_REGRESSION], elo_initial)
+        + advantage
+    )
+    out[row, 27] = advantage
+    # Dixon-Coles outcome probabilities of the goal ratings at one speed.
+    speed = min(int(xp[_X_SPEED]), goal_mu.shape[0] - 1)
+    column_home = 14 if speed == 0 else 19 + 2 * speed
+    p_home, p_draw, p_away = _dixon_coles(out[row, column_home], out[row, column_home + 1], xp[_X_RHO])
+    out[row, 28] = p_home
+    out[row, 29] = p_draw
+    out[row, 30] = p_away
+    out[row, 31] = np.log(p_home / p_away)
+    out[row, 32] = np.log(p_draw / (1.0 - p_draw))
+    for side in range(2):
+        team = home if side == 0 else away
+        load = 0.0
+        if team >= 0 and played[team] > 0:
+            load = congestion[team] * np.exp(-max(day - last_day[team], 0) / xp[_X_CONGESTION])
+        out[row, 33 + side] = load
+
+
+@numba.njit(cache=True)
+def _faded(
+    elo2: np.ndarray, played: np.ndarray, last_day: np.ndarray, team: int, day: int, fade: float, initial: float
+) -> float:
+    """A team's second-Elo rating on ``day``: its distance to the start fades with idle time (``fade`` per year)."""
+    if team < 0:
+        return initial
+    rating = elo2[team]
+    if played[team] > 0 and fade > 0.0:
+        idle_years = max(day - last_day[team], 0) / 365.25
+        rating = initial + (rating - initial) * np.exp(-fade * idle_years)
+    return rating
+
+
+@numba.njit(cache=True)
+def _dixon_coles(rate_home: float, rate_away: float, rho: float) -> tuple[float, float, float]:
+    """P(home win), P(draw), P(away win) of a Dixon-Coles double Poisson (scores to 15 each)."""
+    pmf_home = np.empty(16)
+    pmf_away = np.empty(16)
+    pmf_home[0] = np.exp(-rate_home)
+    pmf_away[0] = np.exp(-rate_away)
+    for goals in range(1, 16):
+        pmf_home[goals] = pmf_home[goals - 1] * rate_home / goals
+        pmf_away[goals] = pmf_away[goals - 1] * rate_away / goals
+    home = 0.0
+    draw = 0.0
+    away = 0.0
+    for h in range(16):
+        for a in range(16):
+            cell = pmf_home[h] * pmf_away[a]
+            if h == 0 and a == 0:
+                cell *= 1.0 - rate_home * rate_away * rho
+            elif h == 0 and a == 1:
+                cell *= 1.0 + rate_home * rho
+            elif h == 1 and a == 0:
+                cell *= 1.0 + rate_away * rho
+            elif h == 1 and a == 1:
+                cell *= 1.0 - rho
+            if h > a:
+                home += cell
+            elif h == a:
+                draw += cell
+            else:
+                away += cell
+    total = home + draw + away
+    floor = 1e-6
+    return max(home / total, floor), max(draw / total, floor), max(away / total, floor)
 
 
 @numba.njit(cache=True)
@@ -366,7 +506,10 @@ def _pass(
     h2h_first_goal_diff: np.ndarray,
     elo_initial: float,
     home_advantage: float,
-    goal_home_advantage: float,
+    elo2: np.ndarray,
+    congestion: np.ndarray,
+    venue: np.ndarray,
+    xp: np.ndarray,
     k_by_tier: np.ndarray,
     form_decay: float,
     goal_learning_rates: np.ndarray,
@@ -385,7 +528,7 @@ def _pass(
                 out, i, home[i], away[i], day[i], neutral[i], tier[i], pair[i], home_is_first[i],
                 elo, form_weight, form_points, form_goals_for, form_goals_against, attack, defence, goal_mu,
                 last_day, played, h2h_matches, h2h_first_wins, h2h_draws, h2h_first_goal_diff, elo_initial,
-                home_advantage, goal_home_advantage,
+                home_advantage, elo2, congestion, venue, xp,
             )  # fmt: skip
         for i in range(start, stop):
             h = home[i]
@@ -398,17 +541,34 @@ def _pass(
             delta = k_by_tier[tier[i]] * _goal_multiplier(gh - ga) * (result - expected)
             elo[h] += delta
             elo[a] -= delta
+            # The second Elo: from the faded ratings, K larger for newcomers, home advantage learned per tier.
+            expected2 = 1.0 / (1.0 + 10.0 ** (-out[i, 26] / 400.0))
+            base_k = k_by_tier[tier[i]] * xp[_X_K2] * _goal_multiplier(gh - ga) * (result - expected2)
+            faded_home = _faded(elo2, played, last_day, h, day[i], xp[_X_REGRESSION], elo_initial)
+            faded_away = _faded(elo2, played, last_day, a, day[i], xp[_X_REGRESSION], elo_initial)
+            elo2[h] = faded_home + base_k * (1.0 + xp[_X_K2_NEW] * np.exp(-played[h] / 10.0))
+            elo2[a] = faded_away - base_k * (1.0 + xp[_X_K2_NEW] * np.exp(-played[a] / 10.0))
+            if not neutral[i]:
+                venue[tier[i], 0] += xp[_X_ELO2_HA_RATE] * (result - expected2)
+            for side in range(2):
+                team = h if side == 0 else a
+                gap = max(day[i] - last_day[team], 0) if played[team] > 0 else 0
+                congestion[team] = congestion[team] * np.exp(-gap / xp[_X_CONGESTION]) + 1.0
             # Poisson attack/defence ratings: one gradient step on the log-likelihood of the score.
             for speed in range(goal_mu.shape[0]):
                 rate = goal_learning_rates[speed]
                 column_home = 14 if speed == 0 else 19 + 2 * speed
                 residual_home = min(gh, goal_cap) - out[i, column_home]
                 residual_away = min(ga, goal_cap) - out[i, column_home + 1]
-                attack[h, speed] += rate * residual_home
-                defence[a, speed] -= rate * residual_home
-                attack[a, speed] += rate * residual_away
-                defence[h, speed] -= rate * residual_away
+                rate_home = rate * (1.0 + xp[_X_GOAL_NEW] * np.exp(-played[h] / 10.0))
+                rate_away = rate * (1.0 + xp[_X_GOAL_NEW] * np.exp(-played[a] / 10.0))
+                attack[h, speed] += rate_home * residual_home
+                defence[a, speed] -= rate_away * residual_home
+                attack[a, speed] += rate_away * residual_away
+                defence[h, speed] -= rate_home * residual_away
                 goal_mu[speed] += 0.02 * rate * (residual_home + residual_away)
+                if not neutral[i]:
+                    venue[tier[i], 1 + speed] += xp[_X_GOAL_HA_RATE] * rate * residual_home
             points_home = 3.0 if gh > ga else (1.0 if gh == ga else 0.0)
             points_away = 3.0 if ga > gh else (1.0 if gh == ga else 0.0)
             form_weight[h] = form_decay * form_weight[h] + 1.0
@@ -458,7 +618,10 @@ def _serve(
     h2h_first_goal_diff: np.ndarray,
     elo_initial: float,
     home_advantage: float,
-    goal_home_advantage: float,
+    elo2: np.ndarray,
+    congestion: np.ndarray,
+    venue: np.ndarray,
+    xp: np.ndarray,
     out: np.ndarray,
 ) -> None:
     for i in range(home.shape[0]):
@@ -466,7 +629,7 @@ def _serve(
             out, i, home[i], away[i], day[i], neutral[i], tier[i], pair[i], home_is_first[i],
             elo, form_weight, form_points, form_goals_for, form_goals_against, attack, defence, goal_mu,
             last_day, played, h2h_matches, h2h_first_wins, h2h_draws, h2h_first_goal_diff, elo_initial,
-            home_advantage, goal_home_advantage,
+            home_advantage, elo2, congestion, venue, xp,
         )  # fmt: skip
 
 
@@ -579,7 +742,8 @@ def build_features(canonical: pd.DataFrame, params: FeatureParams | None = None)
         state.elo, state.form_weight, state.form_points, state.form_goals_for, state.form_goals_against,
         state.attack, state.defence, state.goal_mu,
         state.last_day, state.played, state.h2h_matches, state.h2h_first_wins, state.h2h_draws,
-        state.h2h_first_goal_diff, params.elo_initial, params.elo_home_advantage, params.goal_home_advantage,
+        state.h2h_first_goal_diff, params.elo_initial, params.elo_home_advantage,
+        state.elo2, state.congestion, state.venue, _extra_params(params),
         np.asarray(params.k_by_tier, dtype=np.float64), params.form_decay,
         np.asarray(params.goal_learning_rates, dtype=np.float64),
         params.goal_cap, out,
@@ -642,7 +806,7 @@ def serving_features(
         state.attack, state.defence, state.goal_mu,
         state.last_day, state.played, state.h2h_matches, state.h2h_first_wins, state.h2h_draws,
         state.h2h_first_goal_diff, state.params.elo_initial, state.params.elo_home_advantage,
-        state.params.goal_home_advantage, out,
+        state.elo2, state.congestion, state.venue, _extra_params(state.params), out,
     )  # fmt: skip
     return pd.DataFrame(out, index=requests.index, columns=list(FEATURE_NAMES), copy=False)
 
@@ -660,7 +824,10 @@ class ServingArrays:
             raise ValueError(f"features {unknown} are not match-outcome features; expected some of {FEATURE_NAMES}")
         self.state = state
         self.columns = np.array([FEATURE_NAMES.index(name) for name in feature_names], dtype=np.int64)
-        self.params = (state.params.elo_initial, state.params.elo_home_advantage, state.params.goal_home_advantage)
+        self.params = (
+            state.params.elo_initial, state.params.elo_home_advantage,
+            state.elo2, state.congestion, state.venue, _extra_params(state.params),
+        )  # fmt: skip
         self._today = (-1, 0)  # (date.today() ordinal, its day number)
 
     def today(self) -> int:

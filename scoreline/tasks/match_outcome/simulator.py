@@ -99,10 +99,18 @@ def team_names(count: int) -> list[str]:
     return names
 
 
-def simulate(n: int, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """``n`` matches in the international results format, and row for row their true H/D/A probabilities."""
+def simulate(
+    n: int, seed: int, *, home_advantage_collapse: tuple[int, float] | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``n`` matches in the international results format, and row for row their true H/D/A probabilities.
+
+    ``home_advantage_collapse=(year, factor)``: a regime change, every home advantage times ``factor`` in the
+    matches of that calendar year only (as in the season without crowds), back to normal afterwards.
+    """
     if n < 1:
         raise ValueError(f"n must be at least 1, got {n}")
+    if home_advantage_collapse is not None and not FIRST_YEAR <= home_advantage_collapse[0] <= LAST_YEAR:
+        raise ValueError(f"the collapse year must lie in {FIRST_YEAR}..{LAST_YEAR}, got {home_advantage_collapse[0]}")
     rng = np.random.default_rng(seed)
     conf_of_team = np.repeat(np.arange(len(CONFEDERATIONS)), [c.teams for c in CONFEDERATIONS])
     n_teams = len(conf_of_team)
@@ -124,6 +132,9 @@ def simulate(n: int, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
 
     tier_index = rng.choice(len(TIERS), size=n, p=np.array([t.share for t in TIERS]) / sum(t.share for t in TIERS))
     tier_home_adv = np.array([t.home_advantage for t in TIERS])[tier_index]
+    if home_advantage_collapse is not None:
+        collapse_year, factor = home_advantage_collapse
+        tier_home_adv = np.where(years == collapse_year - FIRST_YEAR, tier_home_adv * factor, tier_home_adv)
     tier_rate_shift = np.array([t.rate_shift for t in TIERS])[tier_index]
     tier_scale = np.array([t.strength_scale for t in TIERS])[tier_index]
     neutral = rng.random(n) < np.array([t.neutral_share for t in TIERS])[tier_index]

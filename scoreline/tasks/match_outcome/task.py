@@ -84,7 +84,10 @@ class MatchOutcomeTask(Task):
     # Baselines beyond base rates: a logistic regression on these feature columns each.
     baseline_features: ClassVar[dict[str, tuple[str, ...]]] = {"elo": ("elo_diff",)}
     # The booster starts from a logistic regression on these (its base margin) and learns corrections.
-    prior_features: ClassVar[tuple[str, ...]] = ("elo_diff", "goal_log_ratio", "goal_log_ratio_slow", "goal_log_total")
+    prior_features: ClassVar[tuple[str, ...]] = (
+        "elo_diff", "goal_log_ratio", "goal_log_ratio_slow", "goal_log_total",
+        "elo2_diff", "goal_logit_home_away", "goal_logit_draw",
+    )  # fmt: skip
 
     def build_features(self, canonical: pd.DataFrame) -> pd.DataFrame:
         from scoreline.tasks.match_outcome.features import build_features
@@ -187,6 +190,13 @@ class MatchOutcomeTask(Task):
                 "outcome": np.asarray(self.classes, dtype=object)[index],
             }
         )
+
+    def raw_file(self, canonical: pd.DataFrame) -> tuple[bytes, str]:
+        """The rows in the international results layout (``competition`` is its ``tournament``), with any odds."""
+        frame = canonical.rename(columns={"competition": "tournament"}).assign(
+            date=pd.to_datetime(canonical["date"]).dt.strftime("%Y-%m-%d")
+        )
+        return frame.to_csv(index=False).encode(), "results.csv"
 
     def example_request(self, state: Mapping[str, Any], input_example: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         """The request model's example teams (Brazil v Argentina) when the model knows both, else the two

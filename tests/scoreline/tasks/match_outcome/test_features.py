@@ -305,3 +305,42 @@ def test_serving_rows_refuse_unknown_teams_as_the_table_path_does() -> None:
     assert rows_error.value.details == table_error.value.details
     with pytest.raises(ValueError, match="not match-outcome features"):
         TASK.compile_serving(state, ["elo_home", "shots_on_target"])
+
+
+def test_home_advantage_is_learned_per_tier_from_home_results() -> None:
+    """Home sides losing friendlies lower the friendly tier's learned home advantage, not the qualifiers'."""
+    teams = [f"T{i}" for i in range(8)]
+    rows = []
+    for day in range(60):
+        home, away = teams[day % 8], teams[(day * 3 + 1) % 8]
+        if home != away:
+            rows.append((f"2000-{1 + day // 28:02d}-{1 + day % 28:02d}", home, away, 0, 1, "Friendly", False))
+    rows.append(("2000-04-01", "T0", "T1", 0, 0, "Friendly", False))
+    rows.append(("2000-04-01", "T2", "T3", 0, 0, "FIFA World Cup qualification", False))
+    rows.append(("2000-04-01", "T4", "T5", 0, 0, "Friendly", True))
+    features, state = build_features(table(rows))
+    assert state.venue is not None
+    start = state.params.elo_home_advantage
+    friendly, qualifier, neutral = features.iloc[-3], features.iloc[-2], features.iloc[-1]
+    assert friendly["home_advantage_elo2"] < start - 10
+    assert qualifier["home_advantage_elo2"] == pytest.approx(start)
+    assert neutral["home_advantage_elo2"] == 0.0
+    assert state.venue[TIER_FRIENDLY, 1] < state.params.goal_home_advantage  # the goal model's too
+    probabilities = features[["goal_p_home", "goal_p_draw", "goal_p_away"]].to_numpy()
+    assert np.allclose(probabilities.sum(axis=1), 1.0, atol=1e-5) and (probabilities > 0).all()
+    # The learned values travel in the state: serving the same requests answers the same features.
+    again = RatingState.from_json(json.loads(json.dumps(state.to_json())))
+    assert np.allclose(again.venue, state.venue)
+
+
+def test_a_state_without_the_candidate_ratings_still_serves() -> None:
+    """States saved before the learned home advantage and the second Elo load with their starting values."""
+    _, state = build_features(table([("2000-01-01", "A", "B", 2, 1, "Friendly", False)]))
+    data = state.to_json()
+    del data["venue"]
+    for entry in data["teams"].values():
+        del entry["elo2"], entry["congestion"]
+    old = RatingState.from_json(data)
+    assert old.elo2 is not None and np.allclose(old.elo2, old.elo)
+    request = pd.DataFrame([{"home_team": "A", "away_team": "B", "date": "2000-02-01", "competition": "Friendly"}])
+    assert np.isfinite(serving_features(old, request)[["elo2_diff", "goal_p_home"]].to_numpy()).all()

@@ -106,3 +106,20 @@ def test_seeded() -> None:
 def test_rejects_non_positive_n() -> None:
     with pytest.raises(ValueError):
         simulate(0, seed=1)
+
+
+def test_home_advantage_collapse_halves_it_in_that_year_only() -> None:
+    normal, normal_truth = simulate(20_000, seed=5)
+    collapsed, collapsed_truth = simulate(20_000, seed=5, home_advantage_collapse=(2021, 0.5))
+    year = pd.to_datetime(normal["date"]).dt.year.to_numpy()
+    # The same schedule and ratings: only the probabilities of home matches in 2021 (and their scores) move.
+    pd.testing.assert_frame_equal(
+        normal[["date", "home_team", "away_team"]], collapsed[["date", "home_team", "away_team"]]
+    )
+    changed = ~np.isclose(normal_truth["p_home"], collapsed_truth["p_home"])
+    home_in_2021 = (~normal["neutral"].to_numpy()) & (year == 2021)
+    assert changed[home_in_2021].mean() > 0.9
+    assert not changed[year < 2020].any() and not changed[year > 2022].any()
+    assert (collapsed_truth["p_home"][home_in_2021] < normal_truth["p_home"][home_in_2021]).mean() > 0.9
+    with pytest.raises(ValueError):
+        simulate(100, seed=1, home_advantage_collapse=(1800, 0.5))
