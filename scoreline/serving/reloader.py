@@ -116,16 +116,17 @@ class Reloader:
                     return previous_outcome
             self.holder.record_error(task_id, ReloadError(None, message))
             return done("unreachable", previous, message)
+        # MLflow answered: an error from an earlier poll (e.g. "MLflow unreachable") no longer holds; each
+        # branch below records what is true now.
         if found is None:
             message = f"{self.registry_name(task_id)} has no version with alias {self.alias!r}"
-            if current is None:
-                self.holder.record_error(task_id, ReloadError(None, message))
+            self.holder.record_error(task_id, ReloadError(None, message))
             return done("no_champion", previous, message)
         version = str(found.version)
         if current is not None and current.version == version and not force:
             if current.source != "mlflow":
                 self.holder.swap(replace(current, source="mlflow"))
-                self.holder.record_error(task_id, None)
+            self.holder.record_error(task_id, None)
             return done("unchanged", version)
         if version in self._refused[task_id] and not force:
             return done("refused", version, self._error_text(task_id))

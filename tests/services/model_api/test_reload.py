@@ -162,3 +162,14 @@ def test_mlflow_down_mid_run_and_at_start(
         serving_mlflow.start(timeout_s=180)
     # MLflow is back: the cold instance confirms its champion and says so.
     wait_for(lambda: httpx.get(f"{cold.url}/v1/models", timeout=5).json()["models"][0]["source"] == "mlflow", 30)
+    # ...and neither instance keeps saying "MLflow unreachable" once a later poll succeeded (the Models page
+    # shows what /v1/models says).
+    for instance in (server, cold):
+        wait_for(
+            lambda i=instance: (
+                httpx.get(f"{i.url}/v1/models", timeout=5).json()["models"][0]["last_reload_error"] is None
+            ),
+            30,
+        )
+        (model,) = httpx.get(f"{instance.url}/v1/models", timeout=5).json()["models"]
+        assert (model["version"], model["source"]) == (versions.first, "mlflow")
