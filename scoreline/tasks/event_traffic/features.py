@@ -10,6 +10,13 @@ A row is (series, forecast origin ``o``, horizon day ``h``); its target is the s
   after, for pre-event buzz) are known at ``o``. Their ``mentions`` are the calendar's pre-event social
   volume, treated as published with the schedule (a forecastable hype figure; at serving time the caller
   passes it for events ahead). A team's popularity is the mean mentions of its events dated ``<= o``;
+* expected mentions of each target-day event from history up to ``o``: the stage's mean mentions, the teams'
+  stage-normalised hype (deconvolved from their opponents) and the better rank's mean ratio; blended with the
+  listed mentions (a quarter's weight: they are noisier), summed per day;
+* long views up to ``o``: the weekday's share over the last 52 weeks, last year's move over the same dates, the
+  series' response to mentions (a weekday-adjusted regression over its last year) and a structural forecast
+  (log requests ~ weekday + trend + yearly harmonic + expected mentions over the last year, read at the target);
+  the serving state keeps FULL_LOOKBACK days so serving rows equal training rows;
 * calendar features of the target day and the series' identity codes (so one direct model covers all series).
 
 :class:`History` holds the inputs (traffic per series, events, team popularity before the listed events);
@@ -30,12 +37,15 @@ from scoreline.tasks.event_traffic.data import SERIES_KEYS, STAGES, event_rows, 
 HORIZON = 10
 WINDOW = 28  # the rolling-mean look-back, in days up to and including the origin
 PROFILE_WEEKS = 12  # the weekday profile's look-back
+YEAR = 364  # days back to the same weekday a year before
 LOOKBACK = 7 * PROFILE_WEEKS  # the longest look-back of any feature (an origin needs this much history)
-STATE_DAYS = (
-    LOOKBACK + 7
-)  # traffic days per series kept in the serving state (origins in the last STATE_DAYS - WINDOW + 1)
+FULL_LOOKBACK = YEAR + WINDOW  # the year-ago features' look-back: traffic an origin's features may read
+STATE_DAYS = FULL_LOOKBACK + 7  # traffic days per series kept in the serving state
 MAX_TRAINING_ROWS = 300_000
 NO_STAGE = -1.0
+MENTIONS_UNIT = 10_000.0  # expected mentions per unit in the event-response regression
+MIN_RESPONSE_DAYS = 56  # known days in the last year the event-response regression needs
+RANK_GROUPS = 20  # expected mentions per better rank 1..20 (worse ranks with 20, unknown ones as 0)
 _DAY_KEY = 1_000_000  # key = group * _DAY_KEY + day number (days since 1970 stay far below)
 FEATURE_COLUMNS: tuple[str, ...] = (
     "horizon", "sport_code", "service_code", "region_code",
@@ -44,6 +54,9 @@ FEATURE_COLUMNS: tuple[str, ...] = (
     "window_mentions_mean",
     "weekday", "month", "day_of_year", "events", "max_stage", "best_rank", "mean_rank", "mentions_sum",
     "mentions_max", "popularity_max", "popularity_sum", "next_day_max_stage", "next_day_mentions",
+    "expected_mentions_sum", "blended_mentions_sum", "blended_mentions_max", "mentions_vs_window", "year_ratio",
+    "weekday_profile_52w", "level_vs_year", "event_response", "lift_estimate",
+    "structural_ratio",
 )  # fmt: skip
 CATEGORICAL_FEATURES: tuple[str, ...] = ("sport_code", "service_code", "region_code", "weekday", "max_stage")
 
@@ -67,12 +80,18 @@ class History:
     codes: dict[str, dict[str, int]]  # sport / service / region → name → code
     team_base: dict[str, tuple[float, float]] = field(default_factory=dict)  # "sport|team" → (sum, count) before
     excluded: list[tuple[int, int]] = field(default_factory=list)  # (request, row of ``events``) not for that request
+    # sums before the listed events: "stage:<sport>|<code>" raw mentions, "league:<sport>" and "team:<sport>|<team>"
+    # stage-normalised mentions, each (sum, count)
+    hype_base: dict[str, tuple[float, float]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         lengths = np.array([len(v) for v in self.values], dtype=np.int64)
         self._offsets = np.concatenate([[0], np.cumsum(lengths)])[:-1]
         self._lengths = lengths
         self._flat = np.concatenate(self.values) if self.values else np.empty(0)
+        # per series: running sums (and counts of known days) over all days and over every 7th day, for long means
+        self._sums = [_running(v, 1) for v in self.values]
+        self._week_sums = [_running(v, 7) for v in self.values]
         self._index = {key: i for i, key in enumerate(self.series)}
         self._compile_events()
 
@@ -84,6 +103,26 @@ class History:
         inside = (position >= 0) & (position < self._lengths[series])
         picked = self._flat[self._offsets[series] + np.where(inside, position, 0)] if len(self._flat) else 0.0
         return np.where(inside, picked, np.nan)
+
+    def window_mean(self, series: np.ndarray, end: np.ndarray, days: int, step: int = 1) -> np.ndarray:
+        """Mean of the known values on ``end``, ``end - step``, … back to ``end - days + 1`` (NaN when none)."""
+        running = self._sums if step == 1 else self._week_sums
+        total, count = np.zeros(len(series)), np.zeros(len(series))
+        for index in np.unique(series):
+            rows = np.flatnonzero(series == index)
+            sums, counts = running[index]
+            length = len(self.values[index])
+            position = end[rows] - self.starts[index]
+            first = position - days  # the position before the window: its running sum is subtracted
+            beyond = np.maximum(position - (length - 1), 0)
+            last = position - step * ((beyond + step - 1) // step)  # the last known position of the window
+            take = (last >= 0) & (last > first)
+            pick = np.where(take, last, 0)
+            before = np.where(take & (first >= 0), first, 0)
+            total[rows] = np.where(take, sums[pick] - np.where(first >= 0, sums[before], 0.0), 0.0)
+            count[rows] = np.where(take, counts[pick] - np.where(first >= 0, counts[before], 0.0), 0.0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(count > 0, total / np.maximum(count, 1), np.nan)
 
     def _compile_events(self) -> None:
         events = self.events
@@ -136,6 +175,108 @@ class History:
             if name in teams:
                 base[teams[name]] = (total, count)
         self._team_base = base
+        self._compile_hype(sport_code[order], calendar)
+
+    def _compile_hype(self, sport: np.ndarray, calendar: np.ndarray) -> None:
+        """Stage-normalised mentions: each calendar event's mentions ÷ the mean mentions of its sport's events of
+        that stage up to its day; a team's hype is the mean of its events' normalised mentions, the league's the
+        mean over all of them (both up to a day), so a pairing's expected mentions at a stage need no mentions."""
+        stage = np.clip(np.nan_to_num(self._event_stage), 0, len(STAGES) - 1).astype(np.int64)
+        self._event_stage_group = sport * len(STAGES) + stage
+        known = calendar & ~np.isnan(self._event_mentions)
+        groups = max(len(self.codes["sport"]), 1) * len(STAGES)
+        stage_base = np.zeros((groups, 2))
+        league_base = np.zeros((max(len(self.codes["sport"]), 1), 2))
+        for name, (total, count) in self.hype_base.items():
+            kind, _, rest = name.partition(":")
+            sport_name, _, stage_name = rest.partition("|")
+            if sport_name not in self.codes["sport"]:
+                continue
+            code = self.codes["sport"][sport_name]
+            if kind == "stage" and stage_name.isdigit() and int(stage_name) < len(STAGES):
+                stage_base[code * len(STAGES) + int(stage_name)] = (total, count)
+            elif kind == "league":
+                league_base[code] = (total, count)
+        self._stage_sums = _Cumulative(self._event_stage_group[known], self._event_day[known],
+                                       self._event_mentions[known], stage_base)  # fmt: skip
+        total, count = self._stage_sums.totals(self._event_stage_group, self._event_day)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            normalised = np.where(known & (total > 0), self._event_mentions * count / total, np.nan)
+        self._event_normalised = normalised
+        has = ~np.isnan(normalised)
+        self._league_sums = _Cumulative(sport[has], self._event_day[has], normalised[has], league_base)
+        team_base = np.zeros((len(self._teams) + 1, 2))
+        for name, (total_n, count_n) in self.hype_base.items():
+            kind, _, team = name.partition(":")
+            if kind == "team" and team in self._teams:
+                team_base[self._teams[team]] = (total_n, count_n)
+        both = np.concatenate([self._event_home[has], self._event_away[has]])
+        self._team_hype_sums = _Cumulative(both, np.concatenate([self._event_day[has]] * 2),
+                                           np.concatenate([normalised[has]] * 2), team_base)  # fmt: skip
+        # the better-ranked team's rank: mentions ÷ the pairing's expectation, per rank, up to a day
+        rank = np.nan_to_num(self._event_best_rank, nan=0.0)
+        self._event_rank_group = sport * (RANK_GROUPS + 1) + np.clip(rank, 0, RANK_GROUPS).astype(np.int64)
+        rank_base = np.zeros((max(len(self.codes["sport"]), 1) * (RANK_GROUPS + 1), 2))
+        for name, (total_r, count_r) in self.hype_base.items():
+            kind, _, rest = name.partition(":")
+            sport_name, _, group = rest.partition("|")
+            if kind == "rank" and sport_name in self.codes["sport"] and group.isdigit() and int(group) <= RANK_GROUPS:
+                rank_base[self.codes["sport"][sport_name] * (RANK_GROUPS + 1) + int(group)] = (total_r, count_r)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            ratio = self._event_mentions / self._pairing(np.arange(len(self._event_day)), self._event_day)
+        self._event_rank_ratio = np.where(has & np.isfinite(ratio), ratio, np.nan)
+        rated = ~np.isnan(self._event_rank_ratio)
+        self._rank_sums = _Cumulative(self._event_rank_group[rated], self._event_day[rated],
+                                      self._event_rank_ratio[rated], rank_base)  # fmt: skip
+
+    def hype_before(self, day: int) -> dict[str, list[float]]:
+        """:attr:`hype_base` for the calendar events dated before ``day`` (what a state that lists the events from
+        ``day`` on needs to normalise them as the full calendar does)."""
+        totals: dict[str, list[float]] = {name: [float(v[0]), float(v[1])] for name, v in self.hype_base.items()}
+        sports = {code: name for name, code in self.codes["sport"].items()}
+        teams = {code: name for name, code in self._teams.items()}
+        before = (self._event_request < 0) & (self._event_day < day)
+
+        def add(name: str, value: float) -> None:
+            entry = totals.setdefault(name, [0.0, 0.0])
+            entry[0] += float(value)
+            entry[1] += 1.0
+
+        for event in np.flatnonzero(before & ~np.isnan(self._event_mentions)):
+            group = int(self._event_stage_group[event])
+            add(f"stage:{sports[group // len(STAGES)]}|{group % len(STAGES)}", self._event_mentions[event])
+        for event in np.flatnonzero(before & ~np.isnan(self._event_rank_ratio)):
+            group = int(self._event_rank_group[event])
+            add(f"rank:{sports[group // (RANK_GROUPS + 1)]}|{group % (RANK_GROUPS + 1)}", self._event_rank_ratio[event])
+        for event in np.flatnonzero(before & ~np.isnan(self._event_normalised)):
+            value = self._event_normalised[event]
+            add(f"league:{sports[int(self._event_stage_group[event]) // len(STAGES)]}", value)
+            add(f"team:{teams[int(self._event_home[event])]}", value)
+            add(f"team:{teams[int(self._event_away[event])]}", value)
+        return totals
+
+    def expected_mentions(self, events: np.ndarray, origin: np.ndarray) -> np.ndarray:
+        """Each event's mentions as expected at ``origin`` from its stage, teams and ranks: the stage's mean
+        mentions * (home hype + away hype - league hype) * the mean ratio of mentions to that at the better rank."""
+        total, count = self._rank_sums.totals(self._event_rank_group[events], origin)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            rank_ratio = np.where(count > 0, total / np.maximum(count, 1), 1.0)
+        return self._pairing(events, origin) * rank_ratio
+
+    def _pairing(self, events: np.ndarray, origin: np.ndarray) -> np.ndarray:
+        """The stage's mean mentions * (home hype + away hype - league hype) at ``origin``, a team without history
+        counting as the league's mean."""
+        sport = self._event_stage_group[events] // len(STAGES)
+        stage_total, stage_count = self._stage_sums.totals(self._event_stage_group[events], origin)
+        league_total, league_count = self._league_sums.totals(sport, origin)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            stage_mean = np.where(stage_count > 0, stage_total / np.maximum(stage_count, 1), np.nan)
+            league = np.where(league_count > 0, league_total / np.maximum(league_count, 1), 1.0)
+            hype = []
+            for team in (self._event_home[events], self._event_away[events]):
+                total, count = self._team_hype_sums.totals(team, origin)
+                hype.append(np.where(count > 0, total / np.maximum(count, 1), league))
+        return stage_mean * np.maximum(hype[0] + hype[1] - league, 0.1 * league)
 
     def popularity(self, team: np.ndarray, origin: np.ndarray) -> np.ndarray:
         """Mean mentions of each team's events dated on or before ``origin`` (NaN for a team never seen)."""
@@ -216,6 +357,15 @@ def features(
         long_values = history.value(np.repeat(series, LOOKBACK), long_window.ravel()).reshape(rows, LOOKBACK)
         mean_long = _nanmean(long_values)
         profile_long = _nanmean(weekly_values) / mean_long
+        # last year's move from the origin's 28 days to the target's week (season, also before the history's end)
+        year_target = target[:, None] - YEAR + np.arange(-3, 4)[None, :]
+        year_values = history.value(np.repeat(series, 7), year_target.ravel()).reshape(rows, 7)
+        year_window = window - YEAR
+        year_window_values = history.value(np.repeat(series, WINDOW), year_window.ravel()).reshape(rows, WINDOW)
+        year_ratio = _nanmean(year_values) / _nanmean(year_window_values)
+        # the weekday's share over the last 52 weeks (every weekday equally often: the season cancels out)
+        mean_year = history.window_mean(series, origin, YEAR)
+        profile_year = history.window_mean(series, same_weekday, YEAR, 7) / mean_year
 
     sport_code = np.array([history.codes["sport"][history.series[s][0]] for s in range(len(history.series))])[series]
     service_code = np.array([history.codes["service"][history.series[s][1]] for s in range(len(history.series))])
@@ -229,6 +379,10 @@ def features(
         light=True,
     )["mentions_sum"].reshape(rows, WINDOW)  # fmt: skip
 
+    response = _event_response(history, series, origin, sport_code)
+    target_mentions = target_events["blended_mentions_sum"]
+    structural = _structural(history, series, origin, target, sport_code, target_mentions, mean_28)
+    typical_mentions = np.where(window_mentions.mean(axis=1) > 0, window_mentions.mean(axis=1), np.nan)
     target_dates = pd.DatetimeIndex(target.astype("datetime64[D]"))
     columns = {
         "horizon": horizon.astype(float),
@@ -249,6 +403,13 @@ def features(
         "lag_day_events": lag_events["events"],
         "lag_day_mentions": lag_events["mentions_sum"],
         "window_mentions_mean": window_mentions.mean(axis=1),
+        "year_ratio": year_ratio,
+        "weekday_profile_52w": profile_year,
+        "event_response": response,
+        "lift_estimate": response * target_events["blended_mentions_sum"] / MENTIONS_UNIT,
+        "structural_ratio": structural,
+        "level_vs_year": mean_28 / mean_year,
+        "mentions_vs_window": target_events["blended_mentions_sum"] / typical_mentions,
         "weekday": ((target + 3) % 7).astype(float),
         "month": target_dates.month.to_numpy(dtype=float),
         "day_of_year": target_dates.day_of_year.to_numpy(dtype=float),
@@ -257,6 +418,108 @@ def features(
         "next_day_mentions": next_events["mentions_sum"],
     }
     return pd.DataFrame({name: np.asarray(columns[name], dtype=float) for name in FEATURE_COLUMNS})
+
+
+def _event_response(history: History, series: np.ndarray, origin: np.ndarray, sport_code: np.ndarray) -> np.ndarray:
+    """Per row: how much the series' traffic rises per unit of the day's expected mentions, from its last year up
+    to the origin: the slope of requests ÷ the trailing 28-day mean on the day's expected mentions (calendar events
+    as known that day), with one intercept per weekday. NaN without enough known days."""
+    result = np.full(len(series), np.nan)
+    key = series * _DAY_KEY + origin
+    unique, inverse = np.unique(key, return_inverse=True)
+    pair_series, pair_origin = unique // _DAY_KEY, unique % _DAY_KEY
+    pair_result = np.full(len(unique), np.nan)
+    for index in np.unique(pair_series):
+        picked = np.flatnonzero(pair_series == index)
+        origins = pair_origin[picked]
+        first, last = int(origins.min()) - YEAR + 1, int(origins.max())
+        days = np.arange(first, last + 1)
+        ones = np.full(len(days), index)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            ratio = history.value(ones, days) / history.window_mean(ones, days, WINDOW)
+        sport = np.full(len(days), sport_code[np.flatnonzero(series == index)[0]])
+        mentions = _event_aggregates(history, sport, days, days, np.full(len(days), -1))["blended_mentions_sum"]
+        x = np.zeros((len(days), 8))
+        x[np.arange(len(days)), (days + 3) % 7] = 1.0
+        x[:, 7] = mentions / MENTIONS_UNIT
+        known = np.isfinite(ratio)
+        x[~known] = 0.0
+        outer = np.concatenate([np.zeros((YEAR - 1, 8, 8)), x[:, :, None] * x[:, None, :]])
+        cross = np.concatenate([np.zeros((YEAR - 1, 8)), x * np.where(known, ratio, 0.0)[:, None]])
+        count = np.concatenate([np.zeros(YEAR - 1), known.astype(float)])
+        end = origins - first + YEAR - 1  # the window of an origin: padded positions end - YEAR + 1 .. end
+        for chunk in range(0, len(end), 64):
+            ends = end[chunk : chunk + 64]
+            window = ends[:, None] - np.arange(YEAR)[None, :]
+            gram = outer[window].sum(axis=1) + 1e-6 * np.eye(8)
+            right = cross[window].sum(axis=1)
+            enough = count[window].sum(axis=1) >= MIN_RESPONSE_DAYS
+            # the mentions vary beyond the weekdays' means
+            per_weekday = np.maximum(np.einsum("nkk->nk", gram[:, :7, :7]), 1e-9)
+            explained = np.einsum("nk,nk->n", gram[:, 7, :7], gram[:, 7, :7] / per_weekday)
+            enough &= gram[:, 7, 7] - explained > 1e-6
+            solved = np.linalg.solve(gram, right[:, :, None])[:, 7, 0]
+            pair_result[picked[chunk : chunk + 64]] = np.where(enough, solved, np.nan)
+    result[:] = pair_result[inverse]
+    return result
+
+
+def _structural(
+    history: History,
+    series: np.ndarray,
+    origin: np.ndarray,
+    target: np.ndarray,
+    sport_code: np.ndarray,
+    target_mentions: np.ndarray,
+    level: np.ndarray,
+) -> np.ndarray:
+    """Per row: a structural forecast of the target ÷ the 28-day level. Fitted on the series' last year up to the
+    origin: log requests ~ one intercept per weekday + trend + a yearly cosine and sine + the day's expected
+    mentions (as known that day); read at the target with the target's expected mentions as known at the origin.
+    NaN without enough known days."""
+    key = series * _DAY_KEY + origin
+    unique, inverse = np.unique(key, return_inverse=True)
+    pair_series, pair_origin = unique // _DAY_KEY, unique % _DAY_KEY
+    width = 11
+    coefficients = np.full((len(unique), width), np.nan)
+    for index in np.unique(pair_series):
+        picked = np.flatnonzero(pair_series == index)
+        origins = pair_origin[picked]
+        first, last = int(origins.min()) - YEAR + 1, int(origins.max())
+        days = np.arange(first, last + 1)
+        ones = np.full(len(days), index)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            logged = np.log(history.value(ones, days))
+        sport = np.full(len(days), sport_code[np.flatnonzero(series == index)[0]])
+        mentions = _event_aggregates(history, sport, days, days, np.full(len(days), -1))["blended_mentions_sum"]
+        x = _structural_design(days, mentions)
+        known = np.isfinite(logged)
+        x[~known] = 0.0
+        outer = np.concatenate([np.zeros((YEAR - 1, width, width)), x[:, :, None] * x[:, None, :]])
+        cross = np.concatenate([np.zeros((YEAR - 1, width)), x * np.where(known, logged, 0.0)[:, None]])
+        count = np.concatenate([np.zeros(YEAR - 1), known.astype(float)])
+        end = origins - first + YEAR - 1
+        for chunk in range(0, len(end), 64):
+            ends = end[chunk : chunk + 64]
+            window = ends[:, None] - np.arange(YEAR)[None, :]
+            gram = outer[window].sum(axis=1) + 1e-3 * np.eye(width)
+            right = cross[window].sum(axis=1)
+            enough = count[window].sum(axis=1) >= 2 * MIN_RESPONSE_DAYS
+            solved = np.linalg.solve(gram, right[:, :, None])[:, :, 0]
+            coefficients[picked[chunk : chunk + 64]] = np.where(enough[:, None], solved, np.nan)
+    fitted = np.einsum("nk,nk->n", _structural_design(target, target_mentions), coefficients[inverse])
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        return np.exp(fitted) / level
+
+
+def _structural_design(days: np.ndarray, mentions: np.ndarray) -> np.ndarray:
+    x = np.zeros((len(days), 11))
+    x[np.arange(len(days)), (days + 3) % 7] = 1.0
+    x[:, 7] = (days - 20_000) / 365.0
+    angle = 2 * np.pi * days / 365.25
+    x[:, 8], x[:, 9] = np.cos(angle), np.sin(angle)
+    x[:, 10] = mentions / MENTIONS_UNIT
+    return x
 
 
 def _nanmean(matrix: np.ndarray) -> np.ndarray:
@@ -301,7 +564,45 @@ def _event_aggregates(
             "popularity_max": _group_max(rows, pair_popularity, n, np.nan),
             "popularity_sum": np.bincount(rows, weights=np.nan_to_num(pair_popularity), minlength=n),
         })  # fmt: skip
+    expected = history.expected_mentions(events, pair_origin) if len(events) else np.empty(0)
+    listed = history._event_mentions[events]
+    # the listed mentions are noisier than the expectation from a season of the teams' events: a quarter's weight
+    with np.errstate(invalid="ignore", divide="ignore"):
+        blended = np.where(np.isnan(listed) | ~(expected > 0), expected,
+                           np.nan_to_num(expected) ** 0.75 * np.nan_to_num(listed) ** 0.25)  # fmt: skip
+    result.update({
+        "expected_mentions_sum": np.bincount(rows, weights=np.nan_to_num(expected), minlength=n),
+        "blended_mentions_sum": np.bincount(rows, weights=np.nan_to_num(blended), minlength=n),
+        "blended_mentions_max": _group_max(rows, blended, n, 0.0),
+    })  # fmt: skip
     return result
+
+
+def _running(values: np.ndarray, step: int) -> tuple[np.ndarray, np.ndarray]:
+    """Running sums of the known values and their count, each position adding to the one ``step`` before it."""
+    known = ~np.isnan(values)
+    sums, counts = np.where(known, values, 0.0), known.astype(float)
+    for offset in range(step):
+        sums[offset::step] = np.cumsum(sums[offset::step])
+        counts[offset::step] = np.cumsum(counts[offset::step])
+    return sums, counts
+
+
+class _Cumulative:
+    """Sums and counts of values per group up to and including a day, plus a base per group (before any day)."""
+
+    def __init__(self, group: np.ndarray, day: np.ndarray, values: np.ndarray, base: np.ndarray) -> None:
+        order = np.lexsort((day, group))
+        self._key = group[order] * _DAY_KEY + day[order]
+        self._sum = np.concatenate([[0.0], np.cumsum(values[order])])
+        self._base = base
+
+    def totals(self, group: np.ndarray, day: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        first = np.searchsorted(self._key, group * _DAY_KEY, side="left")
+        last = np.searchsorted(self._key, group * _DAY_KEY + day, side="right")
+        inside = group < len(self._base)
+        base = self._base[np.where(inside, group, 0)] * inside[:, None]
+        return base[:, 0] + self._sum[last] - self._sum[first], base[:, 1] + (last - first)
 
 
 def _group_max(rows: np.ndarray, values: np.ndarray, n: int, empty: float) -> np.ndarray:
@@ -373,9 +674,11 @@ def serving_state(canonical: pd.DataFrame) -> dict[str, Any]:
     for index, key in enumerate(history.series):
         start = max(int(ends[index]) - STATE_DAYS + 1, int(history.starts[index]))
         values = history.value(np.full(int(ends[index]) - start + 1, index), np.arange(start, ends[index] + 1))
+        # a state cut inside the series' history serves the origins whose whole look-back it holds
+        first_origin = start + (LOOKBACK if start == int(history.starts[index]) else FULL_LOOKBACK) - 1
         series_state["/".join(key)] = {
             "sport": key[0], "service": key[1], "region": key[2],
-            "start": _iso(start), "last_day": _iso(int(ends[index])),
+            "start": _iso(start), "last_day": _iso(int(ends[index])), "first_origin": _iso(first_origin),
             "values": [None if np.isnan(v) else float(v) for v in values],
             "level": float(np.nanmean(values[-WINDOW:])) if np.isfinite(values[-WINDOW:]).any() else None,
         }  # fmt: skip
@@ -403,6 +706,7 @@ def serving_state(canonical: pd.DataFrame) -> dict[str, Any]:
             },
         },
         "team_base": team_base,
+        "hype_base": history.hype_before(window_start),
         "last_day": _iso(int(ends.max())) if len(ends) else None,
         "horizon": HORIZON,
     }
@@ -427,7 +731,10 @@ def history_from_state(
         events = pd.concat([events.assign(request=-1), extra_events], ignore_index=True)
     codes = {"sport": state["sports"], "service": state["services"], "region": state["regions"]}
     team_base = {name: (float(v[0]), float(v[1])) for name, v in state["team_base"].items()}
-    return History(series, np.array(starts, dtype=np.int64), values, events, codes, team_base, excluded or [])
+    hype_base = {name: (float(v[0]), float(v[1])) for name, v in state.get("hype_base", {}).items()}
+    return History(
+        series, np.array(starts, dtype=np.int64), values, events, codes, team_base, excluded or [], hype_base
+    )
 
 
 def _iso(day: int) -> str:

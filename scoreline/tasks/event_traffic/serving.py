@@ -47,7 +47,8 @@ def serving_features(state: dict[str, Any], requests: pd.DataFrame) -> pd.DataFr
             series[row] = origin[row] = 0
             continue
         series[row] = index
-        first = int(base.starts[index]) + LOOKBACK - 1
+        stated = state["series"].get("/".join(key), {}).get("first_origin")
+        first = int(np.datetime64(stated, "D").astype(np.int64)) if stated else int(base.starts[index]) + LOOKBACK - 1
         last = int(base.starts[index]) + len(base.values[index]) - 1
         day = last if _missing(dates[row]) else _day(dates[row])
         if day is None or not first <= day <= last:

@@ -56,6 +56,8 @@ class EventTrafficTask(Task):
     horizon: ClassVar[int] = HORIZON
     # One model for series of very different sizes: it learns requests / the series' 28-day level at the origin.
     target_scale_feature: ClassVar[str | None] = "level"
+    # ... in logs: seasons, weekdays and event lifts multiply the level, so the trees add them up
+    log_target: ClassVar[bool] = True
     metrics: ClassVar[tuple[MetricSpec, ...]] = (
         MetricSpec("smape", greater_is_better=False),
         MetricSpec("mae", greater_is_better=False),
