@@ -124,6 +124,31 @@ def international_results() -> Path:
     return INTERNATIONAL_RESULTS
 
 
+@pytest.fixture(scope="session")
+def recent_results_stack(tmp_path_factory: pytest.TempPathFactory, international_results: Path) -> Iterator[LocalStack]:
+    """``make run``'s processes (dashboard included) serving match-outcome only, trained on the real international
+    results since 2015 (a few minutes less than ``local_stack``'s four tasks on everything), judged against the base
+    rates. One per session."""
+    import pandas as pd
+
+    from scoreline.tasks import get_task
+
+    settings = loopback_stack_settings(tmp_path_factory.mktemp("recent-stack"), "recent", monitor_every_s=0)
+    stack = LocalStack(settings, resolve_keys(settings), say=lambda _: None)
+    task = get_task("match-outcome")
+    results = pd.read_csv(international_results)
+    recent = results[results["date"] >= "2015-01-01"].to_csv(index=False).encode()
+    with stack.running():
+        clients = stack.clients()
+        manifest = clients.ingest.upload(task.id, task.default_dataset, recent, "results.csv", timeout_s=300).manifest
+        job = clients.trainer.submit_job(task.id, task.default_dataset, manifest.version)
+        assert clients.trainer.wait_for_job(job.id, timeout_s=900).status == "succeeded"
+        decision = clients.trainer.decide(task.id, mode="auto", actor="test", baseline="base_rates")
+        assert decision.decision == "promoted", decision
+        clients.model_api.wait_until_served(task.id, decision.champion_version, timeout_s=120)
+        yield stack
+
+
 # Simulated datasets, small trained models and a clean MLflow registry (registry, promotion, trainer suites).
 from tests.mlflow_fixtures import (  # noqa: E402, F401
     clean_registry,

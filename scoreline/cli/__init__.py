@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import typer
 
-from scoreline.cli import data, monitor, train
+from scoreline.cli import data, monitor, replay, train
 
 
 def build_app() -> typer.Typer:
     app = typer.Typer(help="Scoreline: sports predictions with their whole model lifecycle.", no_args_is_help=True)
-    for module in (data, train, monitor):
+    for module in (data, train, monitor, replay):
         module.register(app)
     return app
 

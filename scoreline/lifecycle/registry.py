@@ -271,6 +271,18 @@ class Registry:
         with _mlflow_errors(f"reading metrics of run {run_id}"):
             return dict(self.client.get_run(run_id).data.metrics)
 
+    def run_artifact(self, run_id: str, path: str) -> bytes:
+        """One artifact file of a run (e.g. ``evaluation/calibration.csv``), as bytes; NOT_FOUND when the run
+        did not log it."""
+        with _mlflow_errors(f"reading {path} of run {run_id}"):
+            folder, _, name = path.rpartition("/")
+            if name not in {Path(f.path).name for f in self.client.list_artifacts(run_id, folder or None)}:
+                raise ScorelineError(
+                    ErrorCode.NOT_FOUND, f"run {run_id} has no artifact {path!r}", {"run_id": run_id, "path": path}
+                )
+            with tempfile.TemporaryDirectory(prefix="scoreline-artifact-") as tmp:
+                return Path(self.client.download_artifacts(run_id, path, tmp)).read_bytes()
+
 
 # ---- logging a training run ---------------------------------------------------------------------
 def _ensure_experiment(client: MlflowClient, name: str) -> str:

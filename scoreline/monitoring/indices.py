@@ -17,6 +17,7 @@ log = logging.getLogger(__name__)
 PREDICTIONS_PATTERN = "scoreline-predictions-*"
 DRIFT_INDEX = "scoreline-drift"
 OUTCOMES_INDEX = "scoreline-outcomes"
+REPLAYS_INDEX = "scoreline-replays"  # ``scoreline replay``'s progress, one document per replay
 LIFECYCLE_POLICY = "scoreline-predictions"
 TEMPLATE_VERSION = 1
 

@@ -282,3 +282,15 @@ class Task(ABC):
         YYYY-MM-DD) plus ``outcome`` (a class label, or a value; forecast: the value on ``target_date``
         with a column ``target_date``). Empty when the task has no outcome join."""
         return pd.DataFrame(columns=[*self.outcome_keys, "outcome"])
+
+    def replay_requests(self, canonical: pd.DataFrame) -> pd.DataFrame:
+        """Canonical rows as the serving requests that would have been made before they happened (``scoreline
+        replay``): one row per canonical row, the request model's fields. Default: those fields the canonical
+        table has under the same names (the rest take the request model's defaults)."""
+        fields = [name for name in self.request_model.model_fields if name in canonical.columns]
+        return canonical[fields].reset_index(drop=True)
+
+    def raw_file(self, canonical: pd.DataFrame) -> tuple[bytes, str]:
+        """Canonical rows as a raw file ``to_canonical`` reads back into the same rows: ``(content, filename)``
+        (``scoreline replay`` appends each day's results through ingest). Default: the canonical table as CSV."""
+        return canonical.to_csv(index=False).encode(), f"{self.id}.csv"

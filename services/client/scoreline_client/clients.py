@@ -318,6 +318,11 @@ class TrainerClient(_Client):
         metrics and tags, newest first (empty when nothing is registered)."""
         return ModelVersions.model_validate(self.http.get(f"/v1/models/{_seg(task)}/versions"))
 
+    def calibration(self, task: str, version: str) -> dict[str, Any]:
+        """``GET /v1/models/{task}/versions/{version}/calibration``: ``{task, version, run_id, bins}``, the run's
+        holdout calibration table (``class``, ``bin``, ``predicted``, ``observed``, ``count`` per bin)."""
+        return self.http.get(f"/v1/models/{_seg(task)}/versions/{_seg(version)}/calibration")
+
     # ---- monitor (drift, live accuracy, prediction log reads) ----------------------------------------
     def monitor_run(
         self,
@@ -366,6 +371,16 @@ class TrainerClient(_Client):
         requested entities of a task's predictions in a window."""
         params = {"task": task, "since": _instant(since), "until": _instant(until), "bucket": bucket}
         return PredictionSummary.model_validate(self.http.get("/v1/monitor/summary", params=params))
+
+    def report_replay(self, status: Mapping[str, Any]) -> dict[str, Any]:
+        """``PUT /v1/monitor/replays/{replay_id}`` (api key): a replay's progress, kept for the dashboard."""
+        body = dict(status)
+        path = f"/v1/monitor/replays/{_seg(str(body['replay_id']))}"
+        return self.http.json(self.http.request("PUT", path, auth="api", json=body))
+
+    def replays(self, task: str | None = None, limit: int | None = None) -> list[dict[str, Any]]:
+        """``GET /v1/monitor/replays``: the latest replays' progress, newest first."""
+        return list(self.http.get("/v1/monitor/replays", params={"task": task, "limit": limit})["replays"])
 
     # ---- scheduled predictions ---------------------------------------------------------------------
     def run_predictions(

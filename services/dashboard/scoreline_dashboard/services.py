@@ -148,6 +148,14 @@ class Trainer:
     def accuracy(self, task: str) -> dict[str, Any]:
         return self.client.accuracy(task)
 
+    def calibration(self, task: str, version: str) -> dict[str, Any]:
+        """The version's holdout calibration table (its reliability diagram), from the run's logged artifact."""
+        return self.client.calibration(task, version)
+
+    def replays(self, task: str) -> list[dict[str, Any]]:
+        """``scoreline replay``'s progress for the task, newest first."""
+        return self.client.replays(task, limit=5)
+
     def promotions(self, task: str, admin_key: str) -> dict[str, Any]:
         """The promotion history; the trainer keeps it behind the admin key."""
         return _plain(self._client(admin_key).promotions(task))

@@ -102,6 +102,14 @@ def _accuracy(config: str, task: str) -> Any:
     return Trainer(_config(config)).accuracy(task)
 
 
+def _calibration(config: str, task: str, version: str) -> Any:
+    return Trainer(_config(config)).calibration(task, version)
+
+
+def _replays(config: str, task: str) -> Any:
+    return Trainer(_config(config)).replays(task)
+
+
 READERS: dict[str, Callable[..., Any]] = {
     "models": _models,
     "schema": _schema,
@@ -116,6 +124,8 @@ READERS: dict[str, Callable[..., Any]] = {
     "predictions": _predictions,
     "drift": _drift,
     "accuracy": _accuracy,
+    "replays": _replays,
+    "calibration": _calibration,
 }
 
 

@@ -408,6 +408,29 @@ def accuracy_frame(results: list[dict[str, Any]]) -> pd.DataFrame:
     return frame.sort_values(["metric", "day"], kind="stable").reset_index(drop=True)
 
 
+def reliability_frame(calibration: dict[str, Any]) -> pd.DataFrame:
+    """A reliability diagram's points: per class and bin, the mean predicted probability, how often the class
+    happened and how many holdout rows the bin holds (trainer ``GET /v1/models/{task}/versions/{v}/calibration``)."""
+    frame = pd.DataFrame(calibration.get("bins") or [], columns=["class", "bin", "predicted", "observed", "count"])
+    return frame.sort_values(["class", "bin"]).reset_index(drop=True)
+
+
+def replay_progress(status: dict[str, Any]) -> tuple[float, str]:
+    """A replay's progress bar: the fraction of its days played and a line saying where it is."""
+    total = int(status.get("days_total") or 0)
+    done = int(status.get("days_done") or 0)
+    live = status.get("live") or {}
+    text = (
+        f"Replay {status.get('start')} → {status.get('end')}: {status.get('state')}, day {status.get('day') or '-'} "
+        f"({done}/{total}), {status.get('predictions', 0)} predictions, {status.get('results', 0)} results"
+    )
+    if live:
+        text += f"; drift {live.get('drift_status')}, {live.get('matched')} predictions matched with results"
+    if status.get("error"):
+        text += f"; error: {status['error']}"
+    return (min(1.0, done / total) if total else 1.0), text
+
+
 def served_tasks(models: Any) -> list[str]:
     """Task ids in model-api's ``GET /v1/models`` answer."""
     entries = models.get("models", []) if isinstance(models, dict) else models or []

@@ -8,7 +8,8 @@ from MLflow: the version behind ``SCORELINE_MODEL_ALIAS`` (champion) of each tas
 accuracy are the latest dataset versions in the object store.
 
 Routes (``router``): ``POST /v1/monitor/runs`` (admin key), ``GET /v1/monitor/drift``,
-``GET /v1/monitor/accuracy``, ``GET /v1/monitor/predictions`` and ``GET /v1/monitor/summary``.
+``GET /v1/monitor/accuracy``, ``GET /v1/monitor/predictions``, ``GET /v1/monitor/summary``, and a replay's progress
+(``scoreline replay``): ``PUT /v1/monitor/replays/{replay_id}`` (api key) and ``GET /v1/monitor/replays``.
 """
 
 from __future__ import annotations
@@ -23,8 +24,11 @@ import pandas as pd
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field
-from scoreline_kit.app import require_admin_key
+from scoreline_kit.app import require_admin_key, require_api_key
 
+from scoreline.core.errors import ErrorCode, ScorelineError
+from scoreline.monitoring.indices import REPLAYS_INDEX
+from scoreline.monitoring.replay import ReplayStatus
 from scoreline.monitoring.service import Monitor, MonitoredModel, MonitorRun, catalog_results_loader
 from scoreline.tasks import get_task, task_ids
 from scoreline_trainer.settings import TrainerSettings
@@ -177,6 +181,16 @@ class MonitorService:
         models = self.champions(tasks)
         return self.monitor.run(models, tasks, window_hours=body.window_hours, accuracy_days=body.accuracy_days)
 
+    def report_replay(self, status: ReplayStatus) -> ReplayStatus:
+        get_task(status.task)
+        document = {**status.model_dump(mode="json"), "@timestamp": status.updated_at}
+        self.monitor.store.write(REPLAYS_INDEX, [document], [status.replay_id])
+        return status
+
+    def replays(self, task: str | None, limit: int) -> list[ReplayStatus]:
+        documents = self.monitor.store.latest(REPLAYS_INDEX, task, limit=limit)
+        return [ReplayStatus.model_validate({k: v for k, v in d.items() if k != "@timestamp"}) for d in documents]
+
     def predictions(self, task: str, since: datetime | None, until: datetime | None, limit: int) -> PredictionRecords:
         get_task(task)
         start, end = _utc(since) or EPOCH, _utc(until) or datetime.now(UTC)
@@ -259,6 +273,11 @@ def check_admin_key(request: Request) -> None:
     require_admin_key(lambda: settings.admin_key)(request)
 
 
+def check_api_key(request: Request) -> None:
+    settings: TrainerSettings = request.app.state.settings
+    require_api_key(lambda: settings.api_key)(request)
+
+
 MonitorDep = Annotated[MonitorService, Depends(get_monitor)]
 TaskQuery = Annotated[str | None, Query(description="one task; all when omitted")]
 ResultLimit = Annotated[int, Query(ge=1, le=10_000)]
@@ -309,3 +328,26 @@ async def summary(
 ) -> PredictionSummary:
     """Traffic per bucket, latency percentiles, versions and most requested entities of a task's predictions."""
     return await run_in_threadpool(monitor.summary, task, since, until, bucket)
+
+
+class ReplayList(BaseModel):
+    source: Literal["elasticsearch", "local"]
+    replays: list[ReplayStatus] = Field(description="newest first (by their last update)")
+
+
+@router.put("/replays/{replay_id}", response_model=ReplayStatus, dependencies=[Depends(check_api_key)])
+async def report_replay(monitor: MonitorDep, replay_id: str, body: ReplayStatus) -> ReplayStatus:
+    """A replay's progress (``scoreline replay`` sends it after every day), kept for the dashboard."""
+    if body.replay_id != replay_id:
+        raise ScorelineError(
+            ErrorCode.INVALID_INPUT, f"the body's replay_id {body.replay_id!r} is not the path's {replay_id!r}"
+        )
+    return await run_in_threadpool(monitor.report_replay, body)
+
+
+@router.get("/replays", response_model=ReplayList)
+async def replays(monitor: MonitorDep, task: TaskQuery = None, limit: ResultLimit = 20) -> ReplayList:
+    """The latest replays' progress (days played of the period, predictions logged, results ingested, the last
+    monitor run's drift and live accuracy), newest first."""
+    found = await run_in_threadpool(monitor.replays, task, limit)
+    return ReplayList(source=monitor.source, replays=found)

@@ -1,6 +1,8 @@
 """``GET /v1/models/{task}/versions``: the registered versions of a task with their aliases, holdout and
-baseline metrics and tags, read from MLflow (``scoreline`` registry), so that readers such as the dashboard
-need no MLflow access of their own. Public like ``GET /v1/jobs``: metrics are no secret, actions stay admin."""
+baseline metrics and tags, and ``GET /v1/models/{task}/versions/{version}/calibration`` (the run's holdout
+calibration table, for a reliability diagram), read from MLflow (``scoreline`` registry), so that readers such
+as the dashboard need no MLflow access of their own. Public like ``GET /v1/jobs``: metrics are no secret, actions
+stay admin."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
+from scoreline.core.errors import ErrorCode, ScorelineError
 from scoreline.tasks import get_task
 
 # Metric names of every kind (DESIGN.md §4 and the task interface); a forecast's per-day ones end in _d<h>.
@@ -96,6 +99,41 @@ def list_versions(tracking_uri: str, task_id: str, limit: int) -> VersionList:
     )
 
 
+class CalibrationBin(BaseModel):
+    class_: str = Field(alias="class", serialization_alias="class")
+    bin: int
+    predicted: float = Field(description="mean predicted probability of the class in the bin")
+    observed: float = Field(description="how often the class happened in the bin")
+    count: int
+
+
+class Calibration(BaseModel):
+    task: str
+    version: str
+    run_id: str
+    bins: list[CalibrationBin] = Field(description="the run's evaluation/calibration.csv (holdout), per class and bin")
+
+
+CALIBRATION_ARTIFACT = "evaluation/calibration.csv"
+
+
+def calibration(tracking_uri: str, task_id: str, version: str) -> Calibration:
+    import io
+
+    import pandas as pd
+
+    from scoreline.lifecycle.registry import Registry
+
+    task = get_task(task_id)
+    registry = Registry(tracking_uri)
+    entry = registry.version(task.id, version)
+    if not entry.run_id:
+        raise ScorelineError(ErrorCode.NOT_FOUND, f"version {version} of {task.id} has no training run")
+    table = pd.read_csv(io.BytesIO(registry.run_artifact(entry.run_id, CALIBRATION_ARTIFACT)), dtype={"class": str})
+    bins = [CalibrationBin.model_validate(row) for row in table.to_dict(orient="records")]
+    return Calibration(task=task.id, version=str(entry.version), run_id=entry.run_id, bins=bins)
+
+
 router = APIRouter(tags=["models"])
 
 
@@ -103,3 +141,12 @@ router = APIRouter(tags=["models"])
 async def versions(task: str, request: Request, limit: Annotated[int, Query(ge=1, le=200)] = 50) -> VersionList:
     """Registered versions of the task's model, newest first, with aliases, holdout and baseline metrics, tags."""
     return await run_in_threadpool(list_versions, request.app.state.settings.mlflow_uri, task, limit)
+
+
+@router.get(
+    "/v1/models/{task}/versions/{version}/calibration", response_model=Calibration, response_model_by_alias=True
+)
+async def version_calibration(task: str, version: str, request: Request) -> Calibration:
+    """The reliability diagram's data of a version: its run's holdout calibration table (classification tasks;
+    404 when the run logged none)."""
+    return await run_in_threadpool(calibration, request.app.state.settings.mlflow_uri, task, version)

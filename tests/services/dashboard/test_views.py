@@ -239,3 +239,24 @@ def test_served_tasks_from_model_apis_listing() -> None:
     assert views.served_tasks(models) == ["a", "b"]
     assert views.served_entry(models, "b") == {"task": "b", "version": "1"}
     assert views.served_entry(models, "c") is None
+
+
+def test_replay_progress_says_where_the_replay_is() -> None:
+    status = {"start": "2024-03-20", "end": "2024-03-26", "state": "running", "day": "2024-03-22", "days_done": 3,
+              "days_total": 7, "predictions": 80, "results": 80,
+              "live": {"drift_status": "warn", "matched": 80}}  # fmt: skip
+    fraction, text = views.replay_progress(status)
+    assert fraction == pytest.approx(3 / 7)
+    assert "day 2024-03-22 (3/7)" in text and "80 predictions" in text and "drift warn" in text
+    assert views.replay_progress({**status, "days_total": 0, "error": "model-api is down"})[1].endswith(
+        "error: model-api is down"
+    )
+
+
+def test_reliability_frame_orders_each_class_by_bin() -> None:
+    bins = [{"class": "home", "bin": 5, "predicted": 0.55, "observed": 0.5, "count": 10},
+            {"class": "away", "bin": 1, "predicted": 0.15, "observed": 0.2, "count": 7},
+            {"class": "home", "bin": 2, "predicted": 0.25, "observed": 0.3, "count": 4}]  # fmt: skip
+    frame = views.reliability_frame({"bins": bins})
+    assert frame[["class", "bin"]].values.tolist() == [["away", 1], ["home", 2], ["home", 5]]
+    assert views.reliability_frame({}).empty

@@ -1,5 +1,6 @@
 """Models: what model-api serves (``GET /v1/models``), the registered versions with holdout metrics against
-the baselines (trainer ``GET /v1/models/{task}/versions``), error by horizon day for forecasts, the promotion
+the baselines (trainer ``GET /v1/models/{task}/versions``), a version's reliability diagram (its logged holdout
+calibration table, ``.../versions/{version}/calibration``), error by horizon day for forecasts, the promotion
 history (trainer ``GET /v1/promotions/{task}``, admin key) and the admin actions (promote, approve, roll back)."""
 
 from __future__ import annotations
@@ -74,6 +75,32 @@ if listing is not None:
                 .resolve_scale(x="independent")
             )
             st.altair_chart(chart)
+        if listing.get("kind") in ("binary", "multiclass"):
+            st.subheader("Reliability diagram")
+            calibration = ui.read("calibration", task, chosen, config=config, spinner="Reading the calibration…")
+            points = views.reliability_frame(calibration or {})
+            if points.empty:
+                st.info(f"Version {chosen} logged no calibration table.")
+            else:
+                diagonal = alt.Chart(pd.DataFrame({"predicted": [0.0, 1.0], "observed": [0.0, 1.0]})).mark_line(
+                    strokeDash=[4, 4], color="grey"
+                ).encode(x="predicted:Q", y="observed:Q")  # fmt: skip
+                lines = (
+                    alt.Chart(points)
+                    .mark_line(point=True)
+                    .encode(
+                        x=alt.X("predicted:Q", title="predicted probability", scale=alt.Scale(domain=[0, 1])),
+                        y=alt.Y("observed:Q", title="observed frequency", scale=alt.Scale(domain=[0, 1])),
+                        color=alt.Color("class:N", title="class"),
+                        tooltip=["class", alt.Tooltip("predicted:Q", format=".3f"),
+                                 alt.Tooltip("observed:Q", format=".3f"), "count"],
+                    )
+                )  # fmt: skip
+                st.altair_chart((diagonal + lines).properties(width=480, height=420))
+                st.caption(
+                    f"Holdout of version {chosen}, from its run's evaluation/calibration.csv: a well calibrated "
+                    "model's points lie on the dashed diagonal."
+                )
         by_day = views.horizon_frame(version)
         if not by_day.empty:
             st.subheader("Error by horizon day")

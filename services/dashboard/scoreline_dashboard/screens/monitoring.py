@@ -1,6 +1,7 @@
 """Monitoring: traffic, latency percentiles and the most requested entities of a task's predictions (trainer
 ``GET /v1/monitor/summary``), its newest logged predictions (``GET /v1/monitor/predictions``), drift per feature
-(``GET /v1/monitor/drift``) and live accuracy against holdout (``GET /v1/monitor/accuracy``). The trainer reads
+(``GET /v1/monitor/drift``), live accuracy against holdout (``GET /v1/monitor/accuracy``) and the progress of a
+``scoreline replay`` (``GET /v1/monitor/replays``). The trainer reads
 model-api's prediction log (Elasticsearch or JSON Lines); the dashboard only asks the trainer."""
 
 from __future__ import annotations
@@ -18,6 +19,13 @@ st.title("Monitoring")
 task = ui.task_picker(config, key="monitoring_task")
 if task is None:
     st.stop()
+
+replays = ui.read("replays", task, config=config) or []
+if replays:
+    st.header("Replay")
+    fraction, text = views.replay_progress(replays[0])
+    st.progress(fraction, text=text)
+    st.caption("`scoreline replay` plays a real period forward: predictions before each day, its results after.")
 
 st.header("Traffic")
 bucket = st.radio("Buckets", list(BUCKETS), format_func=BUCKETS.get, horizontal=True, key="monitoring_bucket")
