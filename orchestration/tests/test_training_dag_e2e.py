@@ -32,6 +32,7 @@ import httpx
 import pytest
 
 from tests.conftest import (
+    AIRFLOW_BIN,
     DAGS_FOLDER,
     REPO,
     WORKSPACE_BIN,
@@ -90,7 +91,10 @@ class Stack:
         return body["value"]
 
     def served_version(self) -> str | None:
-        models = httpx.get(f"{self.model_api.url}/v1/models", timeout=10).json()["models"]
+        response = httpx.get(f"{self.model_api.url}/v1/models", headers={"Authorization": f"Bearer {self.api_key}"},
+                             timeout=10)  # fmt: skip
+        response.raise_for_status()
+        models = response.json()["models"]
         return next((str(m["version"]) for m in models if m.get("task") == TASK and m.get("version")), None)
 
     def registered_versions(self) -> list[dict[str, Any]]:
@@ -162,6 +166,7 @@ def stack(
         "SCORELINE_NOTIFY_USERNAME": "scoreline-test",
         "SCORELINE_NOTIFY_PASSWORD": os.environ["SCORELINE_TEST_AIRFLOW_PASSWORD"],
         "SCORELINE_NOTIFY_BACKOFF_S": "0.5",
+        "SCORELINE_URL_ALLOW_PRIVATE_HOSTS": "true",  # the "configured source URLs" are this test's loopback server
         # On a few thousand simulated matches XGBoost and the Elo baseline tie within noise; the first model
         # must still beat the base rates, and every later one must beat the champion on the same window.
         "SCORELINE_PROMOTION_BASELINE": "base_rates",
@@ -419,3 +424,115 @@ def test_e_the_daily_prediction_pipeline_forecasts_every_series(stack: Stack) ->
     runs = clients.trainer.prediction_runs(forecast.id)
     assert runs and runs[0]["rows"] == len(forecast.prediction_requests(forecast.to_canonical(content, filename)))
     assert runs[0]["dataset_version"] == manifest.version
+
+
+# ---- Airflow scaled out: the same DAG through a real Celery worker --------------------------------------------------
+
+REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+def redis_unreachable_reason(host: str = "127.0.0.1", port: int = 6379) -> str | None:
+    """None when a Redis answers PING at host:port, else why not (the Celery test skips with that reason)."""
+    import socket
+
+    try:
+        with socket.create_connection((host, port), timeout=2) as sock:
+            sock.sendall(b"PING\r\n")
+            answer = sock.recv(64)
+    except OSError as exc:
+        return f"no Redis at {host}:{port} for the Celery broker ({exc}); compose and Kubernetes run one"
+    if not answer.startswith(b"+PONG"):
+        return f"the server at {host}:{port} is not a Redis that answers PING (it said {answer[:40]!r})"
+    return None
+
+
+def _log_has(path: Path, text: str) -> bool:
+    return path.exists() and text in path.read_text(errors="replace")
+
+
+@dataclass
+class CeleryRun:
+    queue: str
+    worker_log: Path
+
+
+@pytest.fixture
+def celery(stack: Stack, logs_dir: Path) -> Iterator[CeleryRun]:
+    """``airflow celery worker`` (one slot, its own queue on the machine's Redis) and ``airflow triggerer`` (the
+    training wait defers) as real processes, with this process switched to the CeleryExecutor for dag.test()."""
+    reason = redis_unreachable_reason()
+    if reason:
+        pytest.skip(reason)
+    from airflow.executors import executor_loader
+
+    queue = f"scoreline-test-{secrets.token_hex(4)}"
+    airflow_env = {
+        "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
+        "AIRFLOW__CELERY__BROKER_URL": REDIS_URL,  # result backend: the metadata database (db+ of its URL)
+        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{stack.airflow.url}/execution/",
+    }
+    worker_env = {
+        **airflow_env,
+        "PATH": f"{AIRFLOW_BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+        "SCORELINE_INGEST_URL": stack.ingest.url,
+        "SCORELINE_TRAINER_URL": stack.trainer.url,
+        "SCORELINE_MODEL_API_URL": stack.model_api.url,
+        "SCORELINE_API_KEY": stack.api_key,
+        "SCORELINE_ADMIN_KEY": stack.admin_key,
+        "SCORELINE_TRAIN_POLL_INTERVAL_S": "1",
+        "SCORELINE_HTTP_BACKOFF_S": "0.5",
+    }
+    worker_log, triggerer_log = logs_dir / f"celery-worker-{queue}.log", logs_dir / f"triggerer-{queue}.log"
+    airflow = str(AIRFLOW_BIN / "airflow")
+    worker = ServerProcess(
+        "airflow-celery-worker",
+        [airflow, "celery", "worker", "--queues", queue, "--concurrency", "1", "--skip-serve-logs",
+         "--celery-hostname", f"{queue}@%h", "--without-gossip", "--without-mingle"],
+        0, env=worker_env, log_path=worker_log, cwd=REPO,
+    )  # fmt: skip
+    triggerer = ServerProcess(
+        "airflow-triggerer", [airflow, "triggerer", "--skip-serve-logs"], 0, env=worker_env,
+        log_path=triggerer_log, cwd=REPO,
+    )  # fmt: skip
+    started: list[ServerProcess] = []
+    try:
+        started.append(worker.start(timeout_s=120, ready=lambda _: _log_has(worker_log, " ready.")))
+        triggerer_ready = lambda _: _log_has(triggerer_log, "Starting the triggerer")  # noqa: E731
+        started.append(triggerer.start(timeout_s=120, ready=triggerer_ready))
+        with pytest.MonkeyPatch.context() as patch:
+            for name, value in airflow_env.items():
+                patch.setenv(name, value)
+            patch.setattr(executor_loader, "_executor_names", [])  # read [core] executor again: CeleryExecutor
+            yield CeleryRun(queue, worker_log)
+    finally:
+        for server in reversed(started):
+            server.stop(timeout_s=20)
+
+
+@pytest.mark.timeout(420)
+def test_f_a_run_goes_through_a_celery_worker(stack: Stack, training_dag: Any, celery: CeleryRun) -> None:
+    """CeleryExecutor (as in compose and Kubernetes): dag.test(use_executor=True) queues every task on Redis, the
+    worker process runs it through the Task SDK against the api-server's execution API, the triggerer waits for
+    the trainer job. The smallest cut, without tuning: after (d) its model is judged against a better champion."""
+    for operator in training_dag.tasks:
+        operator.queue = celery.queue  # this test's own queue: nothing else on the machine's Redis takes them
+    champion_before = stack.alias("champion")
+    conf = {"version": None, "source_urls": [f"{stack.data_url}/v1.csv"], "holdout_start": None,
+            "promotion_mode": "auto", "tuning_trials": 0}  # fmt: skip
+
+    run = training_dag.test(logical_date=datetime(2026, 3, 6, tzinfo=UTC), run_conf=conf, use_executor=True)
+
+    states = stack.task_states(run.run_id)
+    assert run.state == "success", states
+    ran = {task for task, state in states.items() if state == "success"}
+    assert {"pull", "train", "wait_for_training", "decide"} <= ran, states
+    lines = [line for line in celery.worker_log.read_text(errors="replace").splitlines()
+             if "Executing workload in Celery" in line and run.run_id in line]  # fmt: skip
+    executed = {task for task in states if any(f"task_id='{task}'" in line for line in lines)}
+    assert ran <= executed, f"tasks not run by the Celery worker: {ran - executed}"
+    decision = stack.xcom(run.run_id, "decide")
+    assert decision["decision"] in ("promoted", "rejected", "unchanged"), decision
+    champion = stack.alias("champion")
+    if decision["decision"] != "promoted":
+        assert champion == champion_before, decision
+    assert stack.served_version() == champion
