@@ -182,3 +182,29 @@ def test_request_model_outcomes_and_words(canonical: pd.DataFrame) -> None:
     assert words == "hockey/streaming/EU: 100 → 250 requests/day over the next 3 days (peak on 2026-03-06)" or (
         "→ 250 requests/day" in words and "2026-03-06" in words
     )
+
+
+def test_a_state_cut_inside_the_history_serves_its_full_look_back_origins_as_training_does() -> None:
+    # longer than the state keeps: the state starts after the series does, so the year-long features of an
+    # origin must come from days the state still holds
+    from scoreline.tasks.event_traffic.features import FULL_LOOKBACK, STATE_DAYS
+
+    content, name = TASK.simulated_file(STATE_DAYS + 40, seed=9)
+    canonical = TASK.to_canonical(content, name)
+    state = json.loads(json.dumps(TASK.serving_state(canonical)))
+    entry = state["series"]["hockey/streaming/EU"]
+    assert entry["start"] > "2024-01-01"
+    first = np.datetime64(entry["first_origin"])
+    assert first == np.datetime64(entry["start"]) + FULL_LOOKBACK - 1
+    full = TASK.training_table(canonical)
+    origin = str(first + 3)
+    served = TASK.serving_features(state, pd.DataFrame([{"sport": "hockey", "service": "streaming", "region": "EU",
+                                                         "date": origin, "events": None}]))  # fmt: skip
+    expected = _rows_for(full, "hockey", "streaming", "EU", origin)  # the horizon days with known traffic
+    assert len(expected) >= 2
+    assert expected["structural_ratio"].notna().all() and expected["weekday_profile_52w"].notna().all()
+    rows = expected["horizon"].to_numpy(dtype=int) - 1
+    pd.testing.assert_frame_equal(served.iloc[rows].reset_index(drop=True), expected, rtol=1e-9)
+    with pytest.raises(ScorelineError):  # before it, the state lacks part of the look-back
+        TASK.serving_features(state, pd.DataFrame([{"sport": "hockey", "service": "streaming", "region": "EU",
+                                                    "date": str(first - 1), "events": None}]))  # fmt: skip
