@@ -307,6 +307,6 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
     @app.get("/readyz", tags=["ops"])
     async def readyz() -> dict[str, str]:
         await run_in_threadpool(store.check)
-        return {"status": "ready", "storage": store.uri}
+        return {"status": "ready"}  # public: the store's address stays internal
 
     return app

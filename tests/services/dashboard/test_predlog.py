@@ -23,6 +23,8 @@ from tests.scoreline.predlog.records import make_record
 from tests.servers import REPO, ServerProcess
 from tests.services.dashboard.conftest import PAGES
 
+READ_KEY = "dashboard-predlog-api-key"
+
 pytestmark = pytest.mark.slow
 
 
@@ -44,6 +46,7 @@ def trainer(workdir: Path, logs_dir: Path, **settings: str) -> ServerProcess:
         "SCORELINE_JOBS_DIR": str(workdir / "jobs"),
         "SCORELINE_MONITORING_DIR": str(workdir / "monitoring"),
         "SCORELINE_ELASTICSEARCH_TIMEOUT_S": "5",
+        "SCORELINE_API_KEY": READ_KEY,  # the trainer's reads are closed: the dashboard sends this key
         **{f"SCORELINE_{name.upper()}": value for name, value in settings.items()},
     }
     argv = [sys.executable, "-m", "tests.es_launch", "scoreline_trainer"]
@@ -53,6 +56,7 @@ def trainer(workdir: Path, logs_dir: Path, **settings: str) -> ServerProcess:
 def dashboard_env(server: ServerProcess) -> dict[str, str]:
     return {
         "SCORELINE_TRAINER_URL": server.url,
+        "SCORELINE_API_KEY": READ_KEY,
         "SCORELINE_MODEL_API_URL": f"http://127.0.0.1:{free_port()}",  # down: the task is typed in
         "SCORELINE_INGEST_URL": f"http://127.0.0.1:{free_port()}",
     }

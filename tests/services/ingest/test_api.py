@@ -50,6 +50,12 @@ def test_health_and_metrics(backend: Backend) -> None:
     assert "scoreline_http_requests_total" in metrics
 
 
+def test_public_readiness_does_not_show_the_storage_address(backend: Backend) -> None:
+    ready = httpx.get(f"{backend.server.url}/readyz")
+    assert ready.status_code == 200 and ready.json() == {"status": "ready"}
+    assert backend.env["SCORELINE_STORAGE_URI"] not in ready.text
+
+
 def test_real_dataset_through_http(backend: Backend, international_results: Path, file_server: FileServer) -> None:
     data = international_results.read_bytes()
     expected_rows = data.count(b"\n") - 1 if data.endswith(b"\n") else data.count(b"\n")

@@ -232,3 +232,31 @@ def test_every_prediction_is_logged_and_counted(api, bundle, versions) -> None:
     assert 'scoreline_predict_requests_total{endpoint="predict",status="422"' in metrics
     assert f'scoreline_served_model_version{{task="{TASK}"}} {float(versions.first)}' in metrics
     assert "scoreline_predlog_records_written" in metrics
+
+
+@pytest.mark.parametrize("filename", ["Матч Ωmega.csv", 'x"; filename="evil.exe.csv'])
+def test_batch_answer_names_any_upload_filename_safely(api, bundle, filename: str) -> None:
+    """A non-Latin-1 or quoted upload name used to cost a 500 after the prediction was logged, or to inject
+    Content-Disposition parameters: the answer names it as a safe ``filename`` and the exact ``filename*``."""
+    server, _ = api
+    csv = pd.DataFrame(bundle.input_example[:2]).to_csv(index=False).encode()
+    boundary = "scoreline-test-boundary"
+    body = (
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{filename}"\r\n'
+            "Content-Type: text/csv\r\n\r\n"
+        ).encode()
+        + csv
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+    response = httpx.post(
+        f"{server.url}/v1/{TASK}/predict/batch",
+        content=body,
+        headers={"Content-Type": f"multipart/form-data; boundary={boundary}"},
+        timeout=30,
+    )
+    assert response.status_code == 200, response.text
+    disposition = response.headers["content-disposition"]
+    disposition.encode("ascii")
+    assert disposition.count('"') == 2 and disposition.count("filename=") == 1
+    assert "filename*=UTF-8''" in disposition and disposition.endswith("-predictions.csv")

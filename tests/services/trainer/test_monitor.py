@@ -54,6 +54,7 @@ def start_trainer(workdir: Path, logs_dir: Path, mlflow_url: str, **settings: st
         "SCORELINE_MONITORING_DIR": str(workdir / "monitoring"),
         "SCORELINE_DRIFT_MIN_ROWS": "20",
         "SCORELINE_ELASTICSEARCH_TIMEOUT_S": "5",
+        "SCORELINE_PUBLIC_READS": "true",  # closed reads (the default) are the edge tests' subject
         **{f"SCORELINE_{name.upper()}": value for name, value in settings.items()},
     }
     argv = [sys.executable, "-m", "tests.es_launch", "scoreline_trainer"]
