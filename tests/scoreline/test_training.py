@@ -116,7 +116,7 @@ def test_tuning_runs_within_its_budget_and_reports_progress(tmp_path: Path) -> N
     result = train(
         TASK,
         canonical,
-        tuning_budget=TuningBudget(trials=3, seconds=120),
+        tuning_budget=TuningBudget(trials=3, seconds=600),  # trials are judged on 3 folds each
         progress=lambda fraction, message: seen.append((fraction, message)),
         artifacts_dir=tmp_path,
     )
