@@ -73,7 +73,7 @@ def _submit(trainer: ServerProcess, task: str) -> str:
 
 
 def _job(trainer: ServerProcess, job_id: str) -> dict[str, Any]:
-    return httpx.get(f"{trainer.url}/v1/jobs/{job_id}").json()
+    return httpx.get(f"{trainer.url}/v1/jobs/{job_id}", headers=HEADERS).json()
 
 
 def _wait(trainer: ServerProcess, job_id: str, status: set[str], timeout_s: float = 90.0) -> dict[str, Any]:
