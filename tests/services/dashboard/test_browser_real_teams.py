@@ -44,8 +44,11 @@ def test_predict_two_real_national_teams_and_see_the_reliability_diagram(
     values = page.locator('[data-testid="stMetricValue"]').all_inner_texts()
     shown = [float(v.strip().rstrip("%")) / 100 for v in values]
     assert len(shown) == 3 and sum(shown) == pytest.approx(1.0, abs=0.002)
-    # The same answer as model-api gives for the same two teams (the page's request: today, not neutral).
-    answer = api.predict(TASK, {"home_team": HOME, "away_team": AWAY})["predictions"][0]["probabilities"]
+    # The same answer as model-api gives for the page's request: the two teams, the served example's defaults
+    # (a neutral venue, today).
+    example = api.schema(TASK).example_request or {}
+    request = {**example, "home_team": HOME, "away_team": AWAY}
+    answer = api.predict(TASK, request)["predictions"][0]["probabilities"]
     assert shown == pytest.approx([answer[c] for c in ("home", "draw", "away")], abs=0.0011)
     assert page.get_by_text(re.compile(rf"version {re.escape(str(served.version))}\b")).count() == 1
     assert page.locator('[data-testid="stException"]').count() == 0
