@@ -139,7 +139,7 @@ def train(
     fit_target = _fit_target(task, target, features)
     train_rows, valid_rows, pre_rows, hold_rows = split.train, split.validation, split.pre_holdout, split.holdout
 
-    chosen = {**DEFAULT_PARAMS, **(params or {})}
+    chosen = {**DEFAULT_PARAMS, **task.booster_params, **(params or {})}
     # Walk-forward prior: the early-stopping prior knows the train window only, the final one train + validation.
     early_prior = _fit_prior(task, features, target, train_rows)
     early_margin = _margin(early_prior, features)

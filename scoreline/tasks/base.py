@@ -108,6 +108,8 @@ class Task(ABC):
     # Regression / forecast: learn target / this feature column (e.g. a series' recent level) and scale back, so
     # one model serves series of very different sizes. Rows where the feature is not a positive number use 1.
     target_scale_feature: ClassVar[str | None] = None
+    # XGBoost settings this task starts from, over the trainer's defaults (a caller's params still win).
+    booster_params: ClassVar[dict[str, Any]] = {}
 
     # Serving: the request model, the entities it names, the fields that must differ (a team cannot play itself).
     request_model: ClassVar[type[BaseModel]]  # one instance of POST /v1/{task}/predict
