@@ -215,7 +215,9 @@ def training_dag(stack: Stack) -> Any:
 
 
 def run_dag(dag: Any, logical_date: datetime, conf: dict[str, Any]) -> Any:
-    full = {"version": None, "source_urls": None, "holdout_start": None, "promotion_mode": None, **conf}
+    # No tuning: these runs are about the lifecycle, and the DAG's default budget would add minutes to each.
+    full = {"version": None, "source_urls": None, "holdout_start": None, "promotion_mode": None,
+            "tuning_trials": 0, **conf}  # fmt: skip
     return dag.test(logical_date=logical_date, run_conf=full)
 
 
