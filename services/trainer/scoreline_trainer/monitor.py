@@ -25,6 +25,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field
 from scoreline_kit.app import require_admin_key, require_api_key
+from scoreline_kit.edge import requires
 
 from scoreline.core.errors import ErrorCode, ScorelineError
 from scoreline.monitoring.indices import REPLAYS_INDEX
@@ -268,11 +269,13 @@ def get_monitor(request: Request) -> MonitorService:
     return request.app.state.monitor
 
 
+@requires("admin")
 def check_admin_key(request: Request) -> None:
     settings: TrainerSettings = request.app.state.settings
     require_admin_key(lambda: settings.admin_key)(request)
 
 
+@requires("api")
 def check_api_key(request: Request) -> None:
     settings: TrainerSettings = request.app.state.settings
     require_api_key(lambda: settings.api_key)(request)
