@@ -78,7 +78,9 @@ def test_better_challenger_is_promoted_worse_one_rejected_and_rollback_restores(
     promoter: Promoter, register, good_result, weak_result
 ):
     earlier = register(weak_result)
-    promoter.registry.set_alias(TASK, CHAMPION, earlier)  # an earlier champion, set up directly
+    # an earlier champion, set up directly as a promotion leaves it (an unpromoted alias target is not the bar)
+    promoter.registry.set_version_tags(TASK, earlier, {TAG_DECISION: "promoted"})
+    promoter.registry.set_alias(TASK, CHAMPION, earlier)
     better = register(good_result)
 
     promoted = promoter.decide(TASK, AUTO, actor="airflow")
