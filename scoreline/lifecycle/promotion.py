@@ -21,6 +21,7 @@ compared, when, by whom); ``history`` reads them back.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 from collections.abc import Callable, Mapping
@@ -502,10 +503,16 @@ class Promoter:
         actor: str,
         tags: dict[str, str],
     ) -> None:
-        # What rollback restores is written before the alias moves, the verdict after it.
-        self.registry.set_version_tags(task_id, version, {TAG_PREVIOUS_CHAMPION: champion.version if champion else ""})
-        self.registry.set_alias(task_id, CHAMPION, version)
-        self.registry.set_version_tags(task_id, version, tags)
+        # The verdict and what rollback restores are written before the alias moves: model-api serves only a
+        # promoted version, and the alias move is what its webhook reloads on. A failed move takes the verdict back.
+        previous = champion.version if champion else ""
+        self.registry.set_version_tags(task_id, version, {TAG_PREVIOUS_CHAMPION: previous, **tags})
+        try:
+            self.registry.set_alias(task_id, CHAMPION, version)
+        except Exception:
+            with contextlib.suppress(Exception):
+                self.registry.set_version_tags(task_id, version, {TAG_DECISION: "promotion_failed"})
+            raise
         if champion is not None:
             self.registry.set_version_tags(task_id, champion.version, {TAG_REPLACED_AT: when, TAG_REPLACED_BY: version})
 

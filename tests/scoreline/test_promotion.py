@@ -159,3 +159,23 @@ def test_approve_and_rollback_refuse_when_there_is_nothing_to_do(promoter: Promo
     with pytest.raises(ScorelineError) as unknown:
         promoter.approve(TASK, "999", actor="alice")
     assert unknown.value.code == ErrorCode.NOT_FOUND
+
+
+def test_a_promoted_version_is_servable_the_moment_its_alias_moves(
+    promoter: Promoter, register, good_result, monkeypatch
+):
+    """model-api reloads on the alias move (webhook) and serves only promoted versions: the verdict comes first."""
+    from scoreline.lifecycle.promotion import serving_refusal
+
+    refusals_at_move: list[str | None] = []
+    move_alias = promoter.registry.set_alias
+
+    def recording_set_alias(task_id: str, alias: str, version: str | int) -> None:
+        refusals_at_move.append(serving_refusal(task_id, promoter.registry.version(task_id, str(version)).tags))
+        move_alias(task_id, alias, version)
+
+    monkeypatch.setattr(promoter.registry, "set_alias", recording_set_alias)
+    register(good_result)
+
+    assert promoter.decide(TASK, AUTO, actor="tester").decision == "promoted"
+    assert refusals_at_move == [None]
