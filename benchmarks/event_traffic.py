@@ -147,7 +147,7 @@ def main() -> None:
     for seed, part in results.loc[results["horizon"] == "all"].groupby("seed"):
         values = part.set_index("predictor")["smape"]
         print(f"seed {seed}: SMAPE model {values['model (direct)']:.2f}, naive {values['seasonal_naive']:.2f}, "
-              f"truth {values['true expected traffic']:.2f}")  # fmt: skip
+              f"MA {values['moving_average']:.2f}, truth {values['true expected traffic']:.2f}")  # fmt: skip
 
 
 if __name__ == "__main__":
