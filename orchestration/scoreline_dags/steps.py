@@ -250,11 +250,6 @@ def summary_message(dag_id: str, run_id: str, task: str, facts: dict[str, Any]) 
     }
 
 
-def post_webhook(services: Services, url: str, message: dict[str, Any]) -> None:
-    ServiceHttp("notify webhook", url, setting="SCORELINE_NOTIFY_WEBHOOK_URL", **services.retry_policy).request(
-        "POST", url, json=message
-    )
-    log.info("posted the run summary to the webhook: %s", message["text"])
 def alert_message(dag_id: str, run_id: str, summary: dict[str, Any]) -> dict[str, Any]:
     """A Slack-compatible message (``text`` plus ``blocks``) for a monitor run whose alert rule holds."""
     tasks = summary.get("tasks") or {}
@@ -271,3 +266,8 @@ def alert_message(dag_id: str, run_id: str, summary: dict[str, Any]) -> dict[str
     }
 
 
+def post_webhook(services: Services, url: str, message: dict[str, Any]) -> None:
+    ServiceHttp("notify webhook", url, setting="SCORELINE_NOTIFY_WEBHOOK_URL", **services.retry_policy).request(
+        "POST", url, json=message
+    )
+    log.info("posted the run summary to the webhook: %s", message["text"])

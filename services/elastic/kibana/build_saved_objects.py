@@ -15,7 +15,6 @@ DASHBOARD_TITLE = "Scoreline — predictions, drift and accuracy"
 PSI_ALERT = 0.25  # MonitoringSettings.drift_psi_alert default
 
 
-
 def entity_script() -> str:
     """Painless that emits every entity a request names (e.g. both teams of a match), for every registered task."""
     from scoreline.tasks import all_tasks
@@ -33,6 +32,7 @@ def runtime_fields() -> dict[str, Any]:
         "entity": {"type": "keyword", "script": {"source": entity_script()}},
         "hour_of_day": {"type": "long", "script": {"source": "emit(doc['@timestamp'].value.getHour());"}},
     }
+
 
 DATA_VIEWS = {
     "scoreline-predictions": ("scoreline-predictions-*", "Scoreline predictions", None),

@@ -55,9 +55,7 @@ def test_live_accuracy_matches_a_hand_computation() -> None:
             prediction("e", "2", "Japan", "Ghana", (0.6, 0.2, 0.2), date="2026-06-14"),  # wrong day: no match
         ]
     )
-    report, joined = live_accuracy(
-        TASK, logged, RESULTS, {"1": {"log_loss": 1.0, "accuracy": 0.5, "roc_auc": 0.7}}
-    )
+    report, joined = live_accuracy(TASK, logged, RESULTS, {"1": {"log_loss": 1.0, "accuracy": 0.5, "roc_auc": 0.7}})
     assert report.predictions == 5
     assert report.matched == 3
     assert sorted(joined["request_id"]) == ["a", "b", "d"]
