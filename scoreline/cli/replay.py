@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import io
 import json
-from datetime import date, datetime
 from typing import Any
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from scoreline.cli.options import parse_day
 from scoreline.core.errors import ScorelineError
 from scoreline.core.settings import AuthSettings, ServiceUrls
 from scoreline.monitoring.replay import ReplayStatus
@@ -55,15 +55,6 @@ def build_clients(urls: ServiceUrls, auth: AuthSettings) -> Any:
     )
 
 
-def _day(value: str | None, option: str) -> date | None:
-    if value is None:
-        return None
-    try:
-        return datetime.strptime(value, "%Y-%m-%d").date()
-    except ValueError as exc:
-        raise typer.BadParameter(f"{option} {value!r} is not a date; expected YYYY-MM-DD") from exc
-
-
 def source_table(clients: Any, task: str, dataset: str, version: str | None) -> tuple[Any, str]:
     """The replayed canonical table from ingest: ``dataset``'s ``version`` (its latest when None)."""
     import pandas as pd
@@ -102,7 +93,7 @@ def register(app: typer.Typer) -> None:
             task = get_task(task_id)
         except ScorelineError as error:
             raise typer.BadParameter(error.message) from error
-        first, last = _day(start, "--from"), _day(end, "--to")
+        first, last = parse_day(start, "--from"), parse_day(end, "--to")
         assert first is not None
         auth = AuthSettings()
         if auth.api_key is None or auth.admin_key is None:

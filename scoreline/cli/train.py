@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-from datetime import date, datetime
 from typing import Any
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+from scoreline.cli.options import parse_day
 from scoreline.core.errors import ScorelineError
 from scoreline.core.settings import MlflowSettings, StorageSettings
 
@@ -34,15 +34,6 @@ def _catalog(settings: CliSettings) -> Any:
     from scoreline.data.storage import open_store
 
     return DatasetCatalog(open_store(settings))
-
-
-def _parse_date(value: str | None) -> date | None:
-    if value is None:
-        return None
-    try:
-        return datetime.strptime(value, "%Y-%m-%d").date()
-    except ValueError as exc:
-        raise typer.BadParameter(f"{value!r} is not a date; expected YYYY-MM-DD") from exc
 
 
 def _promoter(settings: CliSettings) -> Any:
@@ -71,7 +62,7 @@ def train_command(
     from scoreline.ml.training import TuningBudget
 
     settings = CliSettings()
-    start = _parse_date(holdout_start)
+    start = parse_day(holdout_start, "--holdout-start")
     budget = TuningBudget(trials=trials, seconds=seconds) if trials else None
     columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"))
     try:
