@@ -432,13 +432,10 @@ def _event_response(history: History, series: np.ndarray, origin: np.ndarray, sp
     for index in np.unique(pair_series):
         picked = np.flatnonzero(pair_series == index)
         origins = pair_origin[picked]
-        first, last = int(origins.min()) - YEAR + 1, int(origins.max())
-        days = np.arange(first, last + 1)
-        ones = np.full(len(days), index)
+        days, ones, mentions = _look_back_days(history, series, sport_code, index, origins)
+        first = int(days[0])
         with np.errstate(invalid="ignore", divide="ignore"):
             ratio = history.value(ones, days) / history.window_mean(ones, days, WINDOW)
-        sport = np.full(len(days), sport_code[np.flatnonzero(series == index)[0]])
-        mentions = _event_aggregates(history, sport, days, days, np.full(len(days), -1))["blended_mentions_sum"]
         x = np.zeros((len(days), 8))
         x[np.arange(len(days)), (days + 3) % 7] = 1.0
         x[:, 7] = mentions / MENTIONS_UNIT
@@ -485,13 +482,10 @@ def _structural(
     for index in np.unique(pair_series):
         picked = np.flatnonzero(pair_series == index)
         origins = pair_origin[picked]
-        first, last = int(origins.min()) - YEAR + 1, int(origins.max())
-        days = np.arange(first, last + 1)
-        ones = np.full(len(days), index)
+        days, ones, mentions = _look_back_days(history, series, sport_code, index, origins)
+        first = int(days[0])
         with np.errstate(invalid="ignore", divide="ignore"):
             logged = np.log(history.value(ones, days))
-        sport = np.full(len(days), sport_code[np.flatnonzero(series == index)[0]])
-        mentions = _event_aggregates(history, sport, days, days, np.full(len(days), -1))["blended_mentions_sum"]
         x = _structural_design(days, mentions)
         known = np.isfinite(logged)
         x[~known] = 0.0
@@ -510,6 +504,18 @@ def _structural(
     fitted = np.einsum("nk,nk->n", _structural_design(target, target_mentions), coefficients[inverse])
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
         return np.exp(fitted) / level
+
+
+def _look_back_days(
+    history: History, series: np.ndarray, sport_code: np.ndarray, index: int, origins: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The days a series' per-origin fits read (a year before its first origin up to its last), the series index
+    per day, and each day's expected mentions as known that day."""
+    days = np.arange(int(origins.min()) - YEAR + 1, int(origins.max()) + 1)
+    ones = np.full(len(days), index)
+    sport = np.full(len(days), sport_code[np.flatnonzero(series == index)[0]])
+    mentions = _event_aggregates(history, sport, days, days, np.full(len(days), -1))["blended_mentions_sum"]
+    return days, ones, mentions
 
 
 def _structural_design(days: np.ndarray, mentions: np.ndarray) -> np.ndarray:
