@@ -16,13 +16,18 @@ from fastapi import Request
 from scoreline_client import ServiceHttp
 from scoreline_dashboard.client import ServiceCallError, interactive_http
 from scoreline_kit import create_app
+from scoreline_kit.edge import mark_access
 from scoreline_launcher.processes import free_port
 
 from scoreline.core.errors import ErrorCode, ScorelineError
+from scoreline.core.settings import AuthSettings
 
 
 def _failing_app():  # a real kit app whose routes fail in the ways the services do
     app = create_app("failing")
+    # No keys: reads open, and the one write marked public, so each route fails only in its own way.
+    app.state.settings = AuthSettings(public_reads=True)
+    mark_access(app, "/invalid", "public")
 
     @app.get("/missing")
     async def missing() -> None:
