@@ -168,7 +168,7 @@ def serving_stack(
 def _wait_until_served(model_api: ServerProcess, versions: dict[str, str], timeout_s: float = 300.0) -> None:
     from scoreline_client import ModelApiClient
 
-    client = ModelApiClient(model_api.url, attempts=1)
+    client = ModelApiClient(model_api.url, api_key=API_KEY, attempts=1)
     for task, version in versions.items():
         client.wait_until_served(task, version, timeout_s=timeout_s)
 
