@@ -92,7 +92,7 @@ def test_outage_and_restart_lose_and_duplicate_nothing(
         time.sleep(1.5)
         proxy.stop()  # Elasticsearch unreachable
         time.sleep(2.0)
-        metrics = httpx.get(api.url + "/metrics").text
+        metrics = httpx.get(api.url + "/metrics", headers={"Authorization": f"Bearer {ADMIN_KEY}"}).text
         proxy.start()
         time.sleep(1.5)
         stop.set()

@@ -19,6 +19,7 @@ from scoreline.lifecycle.registry import CHAMPION, Registry, log_training, model
 from scoreline.ml.training import TrainingResult
 from tests.elastic import es_client
 from tests.mlflow_fixtures import TASK, simulated_csv
+from tests.scoreline.serving.models import mark_promoted
 from tests.servers import REPO, ServerProcess, free_port
 from tests.services.model_api.conftest import launch_model_api
 from tests.services.model_api.test_elastic_log import launch as launch_model_api_es
@@ -35,6 +36,7 @@ def champion(mlflow_sqlite: ServerProcess, good_result: TrainingResult) -> str:
     if registry.versions(TASK) or registry.aliases(TASK):
         registry.client.delete_registered_model(model_name(TASK))
     version = log_training(good_result, "simulated", "sim-monitor", "test", mlflow_sqlite.url).version
+    mark_promoted(mlflow_sqlite.url, TASK, version)  # model-api serves only promoted versions
     registry.set_alias(TASK, CHAMPION, version)
     return version
 
