@@ -242,6 +242,9 @@ def access_keys(settings: Any, level: Access, key: KeyGetter | None = None) -> l
     return [api]
 
 
+_PATH_CACHE_SIZE = 4096
+
+
 class HttpEdge:
     """The edge middleware (see the module docstring); reads the service's settings from ``app.state.settings``."""
 
@@ -249,6 +252,9 @@ class HttpEdge:
         self.app = app
         self.render = render
         self._cache: dict[tuple[int, str], tuple[tuple[Access, KeyGetter | None], tuple[str, ...] | None]] = {}
+        # (method, path) → the route's decision: one dict lookup per request instead of a regex per route. Bounded,
+        # since paths with parameters are as many as the callers send.
+        self._by_path: dict[tuple[str, str], tuple[tuple[Access, KeyGetter | None], tuple[str, ...] | None]] = {}
 
     def _route(self, app: Any, scope: Scope) -> tuple[tuple[Access, KeyGetter | None], tuple[str, ...] | None] | None:
         method = scope["method"]
@@ -275,7 +281,11 @@ class HttpEdge:
             return
         app = scope.get("app")
         settings = getattr(getattr(app, "state", None), "settings", None)
-        found = self._route(app, scope) if app is not None else None
+        found = self._by_path.get((scope["method"], scope["path"])) if app is not None else None
+        if found is None and app is not None:
+            found = self._route(app, scope)
+            if found is not None and len(self._by_path) < _PATH_CACHE_SIZE:
+                self._by_path[(scope["method"], scope["path"])] = found
         if found is None:  # unknown path or method: the app answers 404/405
             await self.app(scope, receive, send)
             return
