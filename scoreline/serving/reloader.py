@@ -134,7 +134,7 @@ class Reloader:
 
         why = serving_refusal(task_id, dict(found.tags or {}))
         if why is not None and not serve_unpromoted:
-            # Not remembered as refused: the verdict tags may land just after the alias moved.
+            # Not remembered as refused: the version may still pass promotion (an approval) and then be served.
             message = (
                 f"version {version} not served: {why}; still serving {previous or 'nothing'} "
                 "(an admin may serve it anyway: POST /v1/admin/reload?serve_unpromoted=true)"

@@ -26,7 +26,7 @@ from scoreline_client import ScorelineClients, ServiceError
 
 from scoreline.core.errors import ErrorCode, ScorelineError
 from scoreline.core.settings import ScorelineSettings
-from scoreline.lifecycle.promotion import retrain_reason
+from scoreline.lifecycle.promotion import TAG_REASON, retrain_reason
 from scoreline.tasks import get_task, task_ids
 from scoreline.tasks.base import Task as TaskBase
 from scoreline_launcher.processes import VENV_BIN, ServerProcess, stop_all
@@ -280,7 +280,7 @@ class LocalStack:
     ) -> dict[str, Any]:
         """Nothing changed since the last run (same data, its model already judged): serve what is there."""
         if champion is None:
-            reason = (challenger_tags or {}).get("promotion.reason", "its model was not promoted")
+            reason = (challenger_tags or {}).get(TAG_REASON, "its model was not promoted")
             raise ScorelineError(
                 ErrorCode.CONFLICT,
                 f"{task_id}: no champion to serve; the model trained on this data was not promoted: {reason}",
