@@ -8,7 +8,10 @@ import sys
 
 from tests.elastic import install_plain_json_default
 
+# At import, not under the guard below: the prediction log's sink process (multiprocessing "spawn")
+# imports this module as its __mp_main__ and talks to osmem too.
+install_plain_json_default()
+
 if __name__ == "__main__":
-    install_plain_json_default()
     module = sys.argv[1] if len(sys.argv) > 1 else "scoreline_model_api"
     importlib.import_module(f"{module}.__main__").main()

@@ -187,7 +187,9 @@ class ElasticsearchSink:
             self.start()
 
     @classmethod
-    def from_settings(cls, settings: ElasticSinkSettings, **client_kwargs: Any) -> ElasticsearchSink:
+    def from_settings(
+        cls, settings: ElasticSinkSettings, *, start: bool = True, **client_kwargs: Any
+    ) -> ElasticsearchSink:
         if not settings.elasticsearch_url:
             raise ScorelineError(
                 ErrorCode.INVALID_INPUT, "SCORELINE_ELASTICSEARCH_URL is not set; the Elasticsearch sink needs it"
@@ -209,6 +211,7 @@ class ElasticsearchSink:
             retries=settings.elasticsearch_retries,
             backoff_s=settings.elasticsearch_backoff_s,
             replay_interval_s=settings.elasticsearch_replay_interval_s,
+            start=start,
         )
 
     # ---- PredictionSink --------------------------------------------------------------------
@@ -239,6 +242,25 @@ class ElasticsearchSink:
         """Straight to the spool: the caller's queue is full (or its write failed) and must neither
         block nor drop. Fits the writer's fallback hook."""
         self._to_spool(bulk_lines(records))
+
+    def deliver(self, records: Records) -> None:
+        """Send now, in the caller's thread, in bulks of at most ``bulk_max_records``/``bulk_max_bytes``;
+        what Elasticsearch does not take after the retries is in the spool when this returns (the sink
+        process acknowledges its clients after this)."""
+        batch: list[bytes] = []
+        size = 0
+        for line in bulk_lines(records):
+            batch.append(line)
+            size += len(line)
+            if len(batch) >= self.bulk_max_records or size >= self.bulk_max_bytes:
+                self._send_or_spool(batch)
+                batch, size = [], 0
+        if batch:
+            self._send_or_spool(batch)
+
+    def replay(self) -> int:
+        """Deliver the spool, oldest first, if Elasticsearch answers; how many records went."""
+        return self._replay_once()
 
     def flush(self) -> None:
         """Send everything buffered now, in the caller's thread."""

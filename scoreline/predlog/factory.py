@@ -17,6 +17,10 @@ class PredictionLogSettings(ElasticSinkSettings):
     prediction_log_queue_size: int = 10_000  # entries (one per request or batch file)
     prediction_log_batch_records: int = 1_000
     prediction_log_flush_interval_s: float = 0.5
+    # A running sink process (scoreline.predlog.sinkd) to log through; unset: model-api starts its own.
+    prediction_log_sink_address: str | None = None
+    prediction_log_sink_process: bool = True  # False: the sink runs in the serving process (embedded tools)
+    prediction_log_max_unacked_records: int = 20_000  # sent to the sink process, not yet acknowledged
 
 
 def make_sink(settings: PredictionLogSettings, writer: str = "") -> PredictionSink:

@@ -412,7 +412,9 @@ class PredictionLogWriter:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if not self._pending and not self._busy:
-                return True
+                # A sink process acknowledges later than a write returns: wait for that too.
+                wait_delivered = getattr(self.sink, "wait_delivered", None)
+                return True if wait_delivered is None else bool(wait_delivered(max(0.0, deadline - time.monotonic())))
             time.sleep(0.02)
         return False
 
@@ -440,6 +442,7 @@ class PredictionLogWriter:
 
     def _write(self, items: list[_Queued]) -> None:
         records = EncodedRecords([], [], [])
+        write_columns = getattr(self.sink, "write_columns", None)
         for item in items:
             if isinstance(item, tuple):
                 records.request_ids.append(item[0])
@@ -449,12 +452,33 @@ class PredictionLogWriter:
             if isinstance(item, EncodedRecords):
                 records.extend(item)
                 continue
+            if write_columns is not None:
+                # A batch file to a sink process: its columns travel as they are, documents are built there.
+                self._write_records(records)
+                records = EncodedRecords([], [], [])
+                self._write_entry_columns(write_columns, item)
+                continue
             try:
                 records.extend(encode([item]))
             except Exception:
                 log.exception("could not build prediction records; %d lost", len(item))
                 with self._counts_lock:
                     self.records_dropped += len(item)
+        self._write_records(records)
+
+    def _write_entry_columns(self, write_columns: Callable[[PredictionEntry], None], entry: PredictionEntry) -> None:
+        try:
+            write_columns(entry)
+        except Exception:
+            log.exception("could not hand a batch of %d prediction records to the sink; lost", len(entry))
+            with self._counts_lock:
+                self.failed_writes += 1
+                self.records_dropped += len(entry)
+            return
+        with self._counts_lock:
+            self.records_written += len(entry)
+
+    def _write_records(self, records: EncodedRecords) -> None:
         if not records:
             return
         try:

@@ -1,5 +1,6 @@
-"""Startup and shutdown of model-api: the prediction log writer (and, with Elasticsearch, its index
-templates), the reloader with its first load and poller, and the prediction service the routes use.
+"""Startup and shutdown of model-api: the prediction log writer and its sink process (and, with
+Elasticsearch, its index templates), the reloader with its first load and poller, and the prediction
+service the routes use.
 
 ``create_app`` puts the settings, the model holder and the metrics on ``app.state``; the lifespan adds
 ``app.state.serving`` (a ``Serving``) once the writer and reloader run, and stops them on shutdown.
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 from fastapi import FastAPI
 
 from scoreline.predlog.factory import make_sink
+from scoreline.predlog.sinkd import SinkProcess, connect_writer, start_sink_process
 from scoreline.predlog.writer import PredictionLogWriter
 from scoreline.serving.holder import ModelHolder
 from scoreline.serving.memory import settle_heap, tune_collector
@@ -40,7 +42,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     metrics: ModelApiMetrics = app.state.model_api_metrics
     mlflow_client_timeouts()
     tune_collector()
-    writer = _start_writer(settings)
+    writer, sink_process = _start_writer(settings)
     metrics.bind(holder, writer)
     if writer is not None:
         register_sink_metrics(app.state.metrics_registry, writer.sink)
@@ -77,19 +79,31 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         reloader.stop()
         if writer is not None:
             writer.close()
+        if sink_process is not None:
+            sink_process.stop()
 
 
-def _start_writer(settings: ModelApiSettings) -> PredictionLogWriter | None:
+def _start_writer(settings: ModelApiSettings) -> tuple[PredictionLogWriter | None, SinkProcess | None]:
+    """The writer, and the sink process this model-api started (None when a supervisor owns it, see
+    ``scoreline.predlog.sinkd``, or the sink runs in this process)."""
     if not settings.log_predictions:
-        return None
-    sink = make_sink(settings)
-    return PredictionLogWriter(
-        sink,
-        queue_size=settings.prediction_log_queue_size,
-        batch_records=settings.prediction_log_batch_records,
-        flush_interval_s=settings.prediction_log_flush_interval_s,
-        fallback=getattr(sink, "spill", None),
-    ).start()
+        return None, None
+    if not settings.prediction_log_sink_process:
+        sink = make_sink(settings)
+        writer = PredictionLogWriter(
+            sink,
+            queue_size=settings.prediction_log_queue_size,
+            batch_records=settings.prediction_log_batch_records,
+            flush_interval_s=settings.prediction_log_flush_interval_s,
+            fallback=getattr(sink, "spill", None),
+        ).start()
+        return writer, None
+    owned = None
+    address = settings.prediction_log_sink_address
+    if not address:
+        owned = start_sink_process(settings)
+        address = owned.address
+    return connect_writer(settings, address), owned
 
 
 def _install_templates_in_background(settings: ModelApiSettings) -> None:
