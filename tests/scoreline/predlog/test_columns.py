@@ -1,0 +1,101 @@
+"""A batch file logged as Arrow columns gives the documents row logging gives, byte for byte."""
+
+from __future__ import annotations
+
+import numpy as np
+import orjson
+import pandas as pd
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from scoreline.predlog.channel import payload_records, records_payload
+from scoreline.predlog.columns import arrow_rows, arrow_to_records, entry_to_arrow
+from scoreline.predlog.sinkd import decode_spool_lines
+from scoreline.predlog.writer import PredictionEntry, encode
+
+
+def batch_entry(n: int, *, seed: int = 0, classes: tuple[str, ...] = ("home", "draw", "away")) -> PredictionEntry:
+    rng = np.random.default_rng(seed)
+    teams = ["Brazil", 'Côte "d\'Ivoire"', "100% Wanderers", "tab\there", "new\nline"]
+    inputs = pd.DataFrame(
+        {
+            "home_team": pd.Categorical.from_codes(rng.integers(-1, len(teams), n), categories=teams),
+            "date": [f"2026-06-{1 + i % 28:02d}" for i in range(n)],
+            "neutral": pd.Categorical.from_codes(rng.integers(0, 2, n), categories=[False, True]),
+            "attendance": rng.integers(0, 90_000, n),
+            "temperature": np.where(rng.random(n) < 0.2, np.nan, rng.normal(18, 5, n)),
+            "flag": rng.random(n) < 0.5,
+        }
+    )
+    features = rng.normal(size=(n, 4))
+    features[rng.random((n, 4)) < 0.1] = np.nan
+    features[0, 0] = np.inf
+    probabilities = rng.dirichlet(np.ones(len(classes)), n) if classes else None
+    predictions: list[str | float] = (
+        list(np.asarray(classes, dtype=object)[probabilities.argmax(axis=1)])
+        if probabilities is not None
+        else rng.normal(size=n).tolist()
+    )
+    return PredictionEntry(
+        task="match-outcome",
+        model_name="scoreline-match-outcome",
+        model_version="7",
+        inputs=inputs,
+        feature_names=["elo_diff", "100%_form", 'quoted "name"', "rest_days"],
+        features=features,
+        predictions=predictions,
+        classes=list(classes),
+        probabilities=probabilities,
+        latency_ms=123.456,
+    )
+
+
+def test_columns_give_the_row_documents_byte_for_byte() -> None:
+    entry = batch_entry(2_000)
+    payload = entry_to_arrow(entry)
+    assert arrow_rows(payload) == 2_000
+    columnar = arrow_to_records(payload)
+    assert len(set(columnar.request_ids)) == 2_000  # drawn once, in the request process
+    entry.request_ids = columnar.request_ids
+    rows = encode([entry])
+    assert columnar.documents == rows.documents
+    assert columnar.timestamps == rows.timestamps
+    first = orjson.loads(columnar.documents[0])
+    assert first["features"]["elo_diff"] is None  # infinity, as in row logging
+    assert set(first["probabilities"]) == {"home", "draw", "away"}
+
+
+def test_regression_batches_without_probabilities_and_given_ids() -> None:
+    entry = batch_entry(300, seed=3, classes=())
+    entry.probabilities = None
+    entry.request_ids = [f"id-{i}" for i in range(300)]
+    columnar = arrow_to_records(entry_to_arrow(entry))
+    assert columnar.request_ids == entry.request_ids
+    assert columnar.documents == encode([entry]).documents
+    assert orjson.loads(columnar.documents[5])["probabilities"] is None
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    rows=st.integers(min_value=1, max_value=40),
+    seed=st.integers(min_value=0, max_value=10_000),
+    classes=st.lists(st.text(min_size=1, max_size=6), min_size=1, max_size=4, unique=True),
+)
+def test_any_batch_gives_the_row_documents(rows: int, seed: int, classes: list[str]) -> None:
+    entry = batch_entry(rows, seed=seed, classes=tuple(classes))
+    columnar = arrow_to_records(entry_to_arrow(entry))
+    entry.request_ids = columnar.request_ids
+    assert columnar.documents == encode([entry]).documents
+
+
+def test_frames_and_client_spool_lines_carry_records_unchanged() -> None:
+    entry = batch_entry(50, seed=1)
+    encoded = encode([entry])
+    assert payload_records(records_payload(encoded)) == encoded
+    from scoreline.predlog.channel import COLUMNS, RECORDS, spool_lines
+
+    payload = entry_to_arrow(entry)
+    lines = spool_lines(RECORDS, records_payload(encoded)) + spool_lines(COLUMNS, payload)
+    decoded = decode_spool_lines(lines)
+    assert decoded.documents[:50] == encoded.documents
+    assert decoded.documents[50:] == arrow_to_records(payload).documents
