@@ -7,9 +7,11 @@ version it started with.
 
 from __future__ import annotations
 
+import copy
+import math
 import threading
 from collections import OrderedDict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any, Literal
@@ -18,11 +20,13 @@ import numpy as np
 import pandas as pd
 
 from scoreline.core.errors import ErrorCode, ScorelineError
+from scoreline.serving.trees import CompiledTrees, compile_trees
 from scoreline.tasks.base import Task
 
 Source = Literal["mlflow", "cache"]
 FEATURE_CACHE_SIZE = 65_536
 FAST_PATH_TOLERANCE = 1e-5
+COMPILED_TOLERANCE = 1e-6  # the compiled trees must give the booster's outputs to this (they give them to the bit)
 
 
 class MemoRow:
@@ -48,7 +52,9 @@ class Predictor:
     example (checked by :meth:`enable_fast_path`). A memo miss computes its rows with the task's
     array path (``Task.compile_serving`` once per version, ``Task.serving_rows`` per request: no
     DataFrame) when the task has one and it reproduces ``serving_features`` on the input example,
-    and all of a request's missing rows take one booster call.
+    and all of a request's missing rows take one booster call. That call goes to the version's trees
+    compiled to numpy (:mod:`scoreline.serving.trees`) when they reproduce the booster's outputs on the input
+    example (with and without missing values): XGBoost's fixed cost per call is many times a few rows' work.
     """
 
     def __init__(self, bundle: Any, task: Task) -> None:
@@ -63,6 +69,8 @@ class Predictor:
         self._booster = getattr(bundle, "booster", None)
         self._fast = False
         self._compiled: Any = None  # the task's few-row serving state (Task.compile_serving), when it has one
+        self._trees: CompiledTrees | None = None  # the booster's trees compiled, when they reproduce it
+        self._few: Callable[[np.ndarray], np.ndarray] | None = None  # few rows' outputs with the compiled trees
         self._memo: OrderedDict[tuple, MemoRow] = OrderedDict()
         self._memo_lock = threading.Lock()
 
@@ -146,13 +154,45 @@ class Predictor:
             return None
 
     def _booster_proba(self, rows: np.ndarray) -> np.ndarray:
-        predict_rows = getattr(self.bundle, "predict_rows", None)  # the bundle's own row API (e.g. a prior margin)
+        if self._few is not None:
+            return self._few(rows)
+        return self._rows_output(self.bundle, self._booster, rows)
+
+    def _rows_output(self, bundle: Any, booster: Any, rows: np.ndarray) -> np.ndarray:
+        predict_rows = getattr(bundle, "predict_rows", None)  # the bundle's own row API (e.g. a prior margin)
         if predict_rows is not None:
             return np.asarray(predict_rows(rows), dtype=float).reshape(len(rows), -1)
-        raw = np.asarray(self._booster.inplace_predict(rows.astype(np.float32), validate_features=False), dtype=float)
+        raw = np.asarray(booster.inplace_predict(rows.astype(np.float32), validate_features=False), dtype=float)
         if raw.ndim == 1 and len(self.classes) == 2:
             raw = np.column_stack([1.0 - raw, raw])
         return raw.reshape(len(rows), -1)
+
+    def _compile_trees(self, rows: np.ndarray) -> None:
+        """Use the compiled trees for few rows if they give the bundle's outputs on ``rows`` (the input
+        example's features), on the same rows with missing values, and on a row of missing values."""
+        self._trees = self._few = None
+        trees = compile_trees(self._booster, rows)
+        if trees is None:
+            return
+        row_bundle = self.bundle  # without a row API of its own, the trees' outputs are used as they are
+        if hasattr(self.bundle, "predict_rows"):
+            try:
+                row_bundle = copy.copy(self.bundle)
+                row_bundle.booster = trees
+            except Exception:
+                return
+        candidates = [lambda matrix: self._rows_output(row_bundle, trees, matrix)]
+        prior_rows = PriorAndTrees.of(self.bundle, self.kind, trees)
+        if prior_rows is not None:
+            candidates.insert(0, prior_rows)
+        holes = np.array(rows, dtype=float)
+        holes[:, 1::2] = np.nan
+        probes = (rows, holes, np.full((1, rows.shape[1]), np.nan))
+        expected = [self._rows_output(self.bundle, self._booster, probe) for probe in probes]
+        for few in candidates:
+            if all(_same_outputs(few(probe), want) for probe, want in zip(probes, expected, strict=True)):
+                self._trees, self._few = trees, few
+                return
 
     def enable_fast_path(self, example: Sequence[Mapping[str, Any]]) -> bool:
         """Turn the booster fast path on if it gives the same answers as the bundle."""
@@ -165,6 +205,7 @@ class Predictor:
                 self._feature_rows(example)[:: self.rows_per_instance], expected_features
             ):
                 self._compiled = None  # the task's array path disagrees with its table path: not used
+            self._compile_trees(self._feature_rows(example))
             self._fast = True
             got, _ = self.predict_instances(example)
             self._fast = got.shape == expected.shape and bool(
@@ -176,6 +217,65 @@ class Predictor:
             with self._memo_lock:
                 self._memo.clear()
         return self._fast
+
+
+class PriorAndTrees:
+    """A bundle's ``predict_rows`` of a few rows for a classifier boosted from a logistic prior, in plain
+    floats: the compiled trees' margins, minus their base score, plus the prior's margin (its
+    standardization folded into one weight per feature and class; a missing or infinite feature counts as
+    the training mean), then the logistic or softmax link in float64, as the bundle does.
+    Used only where it gives the bundle's own outputs (checked by ``Predictor._compile_trees``)."""
+
+    def __init__(self, columns: list[int], prior: Any, trees: CompiledTrees) -> None:
+        coef = np.asarray(prior.coef, dtype=np.float64)
+        mean, scale = np.asarray(prior.mean, dtype=np.float64), np.asarray(prior.scale, dtype=np.float64)
+        self.columns = np.asarray(columns, dtype=np.int64)
+        self.weights: list[list[float]] = (coef / scale).T.tolist()  # per feature, per class
+        self.means: list[float] = mean.tolist()
+        self.constant: list[float] = (np.asarray(prior.intercept, dtype=np.float64) - coef @ (mean / scale)).tolist()
+        self.offset: list[float] = trees.base.astype(np.float64).tolist()
+        self.binary = len(coef) == 1
+        self.trees = trees
+
+    @classmethod
+    def of(cls, bundle: Any, kind: str, trees: CompiledTrees) -> PriorAndTrees | None:
+        prior = getattr(bundle, "prior", None)
+        names = list(getattr(bundle, "feature_names", []) or [])
+        if prior is None or kind not in ("binary", "multiclass") or not hasattr(bundle, "_few_rows_with_prior"):
+            return None
+        try:
+            if len(prior.coef) != (1 if kind == "binary" else trees.n_groups):
+                return None
+            return cls([names.index(name) for name in prior.features], prior, trees)
+        except (AttributeError, TypeError, ValueError):
+            return None
+
+    def __call__(self, rows: np.ndarray) -> np.ndarray:
+        matrix = np.asarray(rows, dtype=np.float32)
+        margins = self.trees.margin(matrix).tolist()
+        weights, means, constant, offset = self.weights, self.means, self.constant, self.offset
+        isfinite, exp = math.isfinite, math.exp
+        out = []
+        for values, tree_margin in zip(matrix[:, self.columns].tolist(), margins, strict=True):
+            scores = list(constant)
+            for value, mean, per_class in zip(values, means, weights, strict=True):
+                x = value if isfinite(value) else mean
+                for k, weight in enumerate(per_class):
+                    scores[k] += weight * x
+            scores = [t - o + p for t, o, p in zip(tree_margin, offset, scores, strict=True)]
+            if self.binary:
+                positive = 1.0 / (1.0 + exp(-scores[0]))
+                out.append((1.0 - positive, positive))
+            else:
+                top = max(scores)
+                powers = [exp(score - top) for score in scores]
+                total = sum(powers)
+                out.append(tuple(power / total for power in powers))
+        return np.array(out, dtype=np.float64)
+
+
+def _same_outputs(got: np.ndarray, expected: np.ndarray) -> bool:
+    return got.shape == expected.shape and bool(np.allclose(got, expected, rtol=0, atol=COMPILED_TOLERANCE))
 
 
 def _same_rows(got: np.ndarray, expected: np.ndarray) -> bool:
