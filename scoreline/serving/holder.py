@@ -1,4 +1,8 @@
-"""The served model of each task, replaced in one atomic step, and the last reload error."""
+"""The served model of each task, replaced in one atomic step, and the last reload error.
+
+With several workers (``scoreline.serving.workers``) the holder's :class:`SwapGate` holds a swap to
+another version until every worker has loaded it, so all of them flip together.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ from datetime import UTC, datetime
 
 from scoreline.core.errors import ErrorCode, ScorelineError, redact_urls
 from scoreline.serving.model import ServedModel
+from scoreline.serving.workers import SwapGate
 
 
 @dataclass(frozen=True)
@@ -24,11 +29,14 @@ class ModelHolder:
     so a reader sees either the old or the new model, never a mix.
     """
 
-    def __init__(self, tasks: tuple[str, ...]) -> None:
+    def __init__(self, tasks: tuple[str, ...], gate: SwapGate | None = None) -> None:
         self.tasks = tasks
+        self.gate = gate
         self._models: dict[str, ServedModel] = {}
         self._errors: dict[str, ReloadError] = {}
         self._write_lock = threading.Lock()
+        if gate is not None:
+            gate.publish(self.versions())
 
     def get(self, task_id: str) -> ServedModel:
         model = self._models.get(task_id)
@@ -46,11 +54,26 @@ class ModelHolder:
     def peek(self, task_id: str) -> ServedModel | None:
         return self._models.get(task_id)
 
-    def swap(self, model: ServedModel) -> ServedModel | None:
+    def swap(self, model: ServedModel, *, unpromoted: bool = False) -> ServedModel | None:
+        """Serve ``model``; with a gate, a change of version waits for the other workers (bounded).
+
+        Called by one writer per task at a time (the reloader's per-task lock)."""
+        current = self._models.get(model.task)
+        if self.gate is not None and current is not None and current.version != model.version:
+            self.gate.swap_together(model.task, model.version, lambda: self._publish(model), unpromoted=unpromoted)
+        else:
+            self._publish(model)
+            if self.gate is not None:
+                self.gate.publish(self.versions())
+        return current
+
+    def _publish(self, model: ServedModel) -> None:
         with self._write_lock:
-            previous = self._models.get(model.task)
             self._models = {**self._models, model.task: model}
-            return previous
+
+    def versions(self) -> dict[str, str | None]:
+        models = self._models
+        return {task: models[task].version if task in models else None for task in self.tasks}
 
     def record_error(self, task_id: str, error: ReloadError | None) -> None:
         with self._write_lock:

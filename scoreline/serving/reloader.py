@@ -9,22 +9,27 @@ answers again.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import logging
 import os
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from scoreline.core.errors import ErrorCode, ScorelineError
 from scoreline.serving.holder import ModelHolder, ReloadError
 from scoreline.serving.model import Predictor, ServedModel, Source, smoke_test
 from scoreline.serving.validation import EntityIndex
 from scoreline.tasks import get_task
+
+if TYPE_CHECKING:
+    from scoreline.lifecycle.registry import Registry
 
 log = logging.getLogger("scoreline.serving")
 
@@ -62,19 +67,26 @@ class Reloader:
         alias: str = "champion",
         on_outcome: Callable[[ReloadOutcome], None] | None = None,
     ) -> None:
-        from scoreline.lifecycle.registry import Registry
-
         self.holder = holder
         self.tracking_uri = tracking_uri
         self.cache_dir = Path(cache_dir)
         self.alias = alias
         self.on_outcome = on_outcome
-        self.registry = Registry(tracking_uri)
+        self._registry: Registry | None = None
         self._locks = {task: threading.Lock() for task in holder.tasks}
         self._refused: dict[str, set[str]] = {task: set() for task in holder.tasks}
         self._recent: OrderedDict[tuple[str, str], ServedModel] = OrderedDict()
         self._stop = threading.Event()
         self._poller: threading.Thread | None = None
+
+    @property
+    def registry(self) -> Registry:
+        """The MLflow client, created on first use: a start from the disk cache does not wait for MLflow's import."""
+        if self._registry is None:
+            from scoreline.lifecycle.registry import Registry
+
+            self._registry = Registry(self.tracking_uri)
+        return self._registry
 
     # ---- one reload -------------------------------------------------------------------------
     def reload(
@@ -87,6 +99,9 @@ class Reloader:
             outcome = self._reload_locked(
                 task_id, reason=reason, force=force, started=started, serve_unpromoted=serve_unpromoted
             )
+        gate = self.holder.gate
+        if gate is not None and outcome.outcome in ("failed", "refused") and outcome.version is not None:
+            gate.mark_failed(task_id, outcome.version)  # the workers waiting for it stop waiting
         if outcome.outcome in ("swapped", "cached", "failed"):
             log.info("reload %s (%s): %s %s -> %s %s", task_id, reason, outcome.outcome, outcome.previous,
                      outcome.version, outcome.error or "")  # fmt: skip
@@ -114,6 +129,8 @@ class Reloader:
                     previous_outcome = done("cached", cached.version, message)
                     self.holder.record_error(task_id, ReloadError(None, message))
                     return previous_outcome
+            elif current.source == "cache":
+                message += f"; serving the cached champion version {current.version}"
             self.holder.record_error(task_id, ReloadError(None, message))
             return done("unreachable", previous, message)
         # MLflow answered: an error from an earlier poll (e.g. "MLflow unreachable") no longer holds; each
@@ -149,7 +166,7 @@ class Reloader:
             self._refused[task_id].add(version)
             self.holder.record_error(task_id, ReloadError(version, message))
             return done("failed", version, message)
-        self.holder.swap(served)
+        self.holder.swap(served, unpromoted=why is not None)
         self.holder.record_error(task_id, None)
         self._remember_champion(task_id, version)
         return done("swapped", version)
@@ -173,13 +190,19 @@ class Reloader:
         started = time.perf_counter()
         uri = model_uri_for(task_id, version=version)
         try:
-            bundle = load_bundle(uri, tracking_uri=self.tracking_uri, cache_dir=self.cache_dir / "models")
+            with self._cache_lock():  # workers of one model-api share the cache: one downloads, the others read
+                bundle = load_bundle(uri, tracking_uri=self.tracking_uri, cache_dir=self.cache_dir / "models")
         except ScorelineError:
             raise
         except Exception as exc:
             raise ScorelineError(
                 ErrorCode.UPSTREAM_FAILED, f"could not load {uri}: {type(exc).__name__}: {exc}"
             ) from exc
+        return self._build(task_id, version, bundle, source=source, started=started, uri=uri)
+
+    def _build(
+        self, task_id: str, version: str, bundle: Any, *, source: Source, started: float, uri: str
+    ) -> ServedModel:
         bundle_task = getattr(bundle, "task_id", None) or getattr(bundle, "task", task_id)
         if isinstance(bundle_task, str) and bundle_task != task_id:
             raise ScorelineError(
@@ -206,19 +229,67 @@ class Reloader:
             self._recent.popitem(last=False)
         return served
 
+    @contextlib.contextmanager
+    def _cache_lock(self) -> Iterator[None]:
+        """An exclusive lock on the disk cache, across processes (released if the holder dies)."""
+        self.cache_dir.mkdir(parents=True, exist_ok=True)
+        with open(self.cache_dir / ".lock", "a+b") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
     # ---- the champion remembered on disk --------------------------------------------------------
     def _champion_file(self, task_id: str) -> Path:
         return self.cache_dir / "champions" / f"{task_id}.json"
 
     def _remember_champion(self, task_id: str, version: str) -> None:
         path = self._champion_file(task_id)
+        remembered: dict[str, Any] = {"task": task_id, "version": version, "alias": self.alias}
+        bundle_dir = self._bundle_dir_in_cache(task_id, version)
+        if bundle_dir is not None:
+            remembered["bundle_dir"] = str(bundle_dir)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            staging = path.with_suffix(".tmp")
-            staging.write_text(json.dumps({"task": task_id, "version": version, "alias": self.alias}))
+            staging = path.with_name(f".{path.name}.{os.getpid()}.tmp")  # workers may remember at once
+            staging.write_text(json.dumps(remembered))
             staging.replace(path)
         except OSError as exc:
             log.warning("could not remember the champion of %s on disk: %s", task_id, exc)
+
+    def _bundle_dir_in_cache(self, task_id: str, version: str) -> Path | None:
+        from scoreline.ml.modeling import BUNDLE_FILE
+
+        for model_dir in (self.cache_dir / "models").glob(f"*/{self.registry_name(task_id)}/{version}"):
+            found = next(model_dir.rglob(BUNDLE_FILE), None)
+            if found is not None:
+                return found.parent
+        return None
+
+    def serve_cached_bundle(self, task_id: str) -> ServedModel | None:
+        """Serve the remembered champion straight from its bundle folder in the disk cache: no MLflow call and no
+        MLflow import, so a restart is ready as soon as the bundle loads; MLflow confirms it afterwards."""
+        try:
+            remembered = json.loads(self._champion_file(task_id).read_text())
+            version, bundle_dir = str(remembered["version"]), Path(remembered["bundle_dir"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+        from scoreline.ml.modeling import ModelBundle
+
+        started = time.perf_counter()
+        try:
+            bundle = ModelBundle.load(bundle_dir)
+            served = self._build(task_id, version, bundle, source="cache", started=started, uri=str(bundle_dir))
+        except Exception as exc:
+            log.warning("cached champion %s of %s does not load from %s: %s", version, task_id, bundle_dir, exc)
+            return None
+        with self._locks[task_id]:
+            if self.holder.peek(task_id) is not None:
+                return None
+            self.holder.swap(served)
+        log.info("serving %s version %s from the disk cache in %.2f s", task_id, version, served.load_seconds)
+        return served
 
     def cached_champion_version(self, task_id: str) -> str | None:
         try:
@@ -240,7 +311,19 @@ class Reloader:
 
     # ---- all tasks, polling ---------------------------------------------------------------------
     def reload_all(self, *, reason: str, force: bool = False) -> list[ReloadOutcome]:
-        return [self.reload(task, reason=reason, force=force) for task in self.holder.tasks]
+        """Reload every task; with other workers, from then on also follow the versions they swap to."""
+        if reason == "startup":
+            for task in self.holder.tasks:
+                self.serve_cached_bundle(task)
+        outcomes = [self.reload(task, reason=reason, force=force) for task in self.holder.tasks]
+        if self.holder.gate is not None:
+            self.holder.gate.follow(self.holder.tasks, self._follow_peer)
+        return outcomes
+
+    def _follow_peer(self, task_id: str, version: str, serve_unpromoted: bool) -> bool:
+        """Another worker staged or serves ``version``: resolve the alias here too (True: now served here)."""
+        outcome = self.reload(task_id, reason="peer", serve_unpromoted=serve_unpromoted)
+        return outcome.version == version and outcome.outcome in ("swapped", "unchanged", "cached")
 
     def start_polling(self, interval_s: float) -> None:
         if self._poller is not None:
@@ -259,5 +342,7 @@ class Reloader:
 
     def stop(self) -> None:
         self._stop.set()
+        if self.holder.gate is not None:
+            self.holder.gate.stop()
         if self._poller is not None:
             self._poller.join(timeout=15)

@@ -1,29 +1,23 @@
-"""``python -m scoreline_model_api``: serve on SCORELINE_MODEL_API_HOST:SCORELINE_MODEL_API_PORT."""
+"""``python -m scoreline_model_api``: serve on SCORELINE_MODEL_API_HOST:SCORELINE_MODEL_API_PORT with
+SCORELINE_MODEL_API_WORKERS worker processes (default: the usable cores; 1 = one process, no supervisor)."""
 
 from __future__ import annotations
 
-import uvicorn
+import sys
 
 from scoreline.core.logs import configure_logging
 from scoreline_model_api.settings import ModelApiSettings
+from scoreline_model_api.workers import APP_FACTORY, run_workers, uvicorn_options
 
 
 def main() -> None:
     settings = ModelApiSettings()
-    configure_logging("model-api")  # timestamped lines, uvicorn's included (log_config=None below)
-    # One worker per process (scale out with more processes/pods); uvloop + httptools for speed.
-    uvicorn.run(
-        "scoreline_model_api.app:create_app",
-        host=settings.model_api_host,
-        port=settings.model_api_port,
-        factory=True,
-        workers=1,
-        loop="uvloop",
-        http="httptools",
-        log_level="info",
-        access_log=False,
-        log_config=None,
-    )
+    configure_logging("model-api")  # timestamped lines, uvicorn's included (log_config=None)
+    if settings.model_api_workers > 1:
+        sys.exit(run_workers(settings))
+    import uvicorn
+
+    uvicorn.run(APP_FACTORY, host=settings.model_api_host, port=settings.model_api_port, **uvicorn_options())
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ from scoreline_model_api.lifespan import lifespan
 from scoreline_model_api.metrics import ModelApiMetrics, RequestObserver
 from scoreline_model_api.routes import health, models, predict
 from scoreline_model_api.settings import ModelApiSettings
+from scoreline_model_api.workers import swap_gate
 
 
 def create_app(settings: ModelApiSettings | None = None) -> FastAPI:
@@ -39,7 +40,7 @@ def create_app(settings: ModelApiSettings | None = None) -> FastAPI:
     observer = RequestObserver(metrics, tasks)
     handler = predict.PredictHandler(app.state, observer)
     app.state.settings = settings
-    app.state.holder = ModelHolder(tasks)
+    app.state.holder = ModelHolder(tasks, gate=swap_gate(settings))
     app.state.model_api_metrics = metrics
     app.state.observer = observer
     app.state.predict_handler = handler

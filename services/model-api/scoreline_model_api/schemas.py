@@ -46,8 +46,16 @@ class ServedModelInfo(BaseModel):
     last_reload_error: dict[str, Any] | None
 
 
+class WorkerInfo(BaseModel):
+    worker: int
+    pid: int
+    versions: dict[str, str | None] = Field(description="per task: the version this worker serves")
+    staged: dict[str, str] = Field(description="per task: a version loaded and waiting for the other workers")
+
+
 class ModelsResponse(BaseModel):
     models: list[ServedModelInfo]
+    workers: list[WorkerInfo] = Field(description="one entry per worker process (one when model-api runs alone)")
 
 
 class ReloadResponse(BaseModel):

@@ -8,6 +8,7 @@ from pydantic import Field, SecretStr
 
 from scoreline.core.settings import DEFAULT_HOME, AuthSettings, MlflowSettings
 from scoreline.predlog.factory import PredictionLogSettings
+from scoreline.serving.workers import SWAP_TIMEOUT_S, usable_cores
 from scoreline.tasks import task_ids
 
 
@@ -17,6 +18,13 @@ class ModelApiSettings(AuthSettings, MlflowSettings, PredictionLogSettings):
 
     model_api_host: str = "127.0.0.1"
     model_api_port: int = 8000
+    # Worker processes on one listening socket; 1 = a single process (no supervisor).
+    model_api_workers: int = Field(default_factory=usable_cores, ge=1)
+    model_swap_timeout_s: float = SWAP_TIMEOUT_S  # the longest a worker waits for the others to load a version
+    # Set by the supervisor for each worker it starts: the folder the workers coordinate swaps through, and
+    # this worker's id there. Unset: a single process.
+    model_api_run_dir: Path | None = None
+    model_api_worker: int = 0
     model_alias: str = "champion"
     model_tasks: tuple[str, ...] = Field(default_factory=task_ids)  # every registered task
     model_poll_interval_s: float = 5.0  # 0 disables polling (webhook and admin reload only)

@@ -90,6 +90,7 @@ def launch_model_api(
         "SCORELINE_MODEL_POLL_INTERVAL_S": "0",
         "SCORELINE_MODEL_TASKS": f'["{TASK}"]',  # ready once the one task these tests register is served
         "SCORELINE_PUBLIC_READS": "true",  # closed reads (the default) are test_edge's subject
+        "SCORELINE_MODEL_API_WORKERS": "1",  # one process unless a test asks for more (test_workers)
     }
     env.update({f"SCORELINE_{name.upper()}": str(value) for name, value in settings.items()})
     server = ServerProcess(

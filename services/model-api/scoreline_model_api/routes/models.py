@@ -19,6 +19,7 @@ from scoreline.serving.webhook import parse_event, verify
 from scoreline.tasks import get_task
 from scoreline_model_api.dependencies import AdminAuth, HolderDep, ReloaderDep, SettingsDep, get_serving
 from scoreline_model_api.schemas import ModelsResponse, ReloadResponse, json_response
+from scoreline_model_api.workers import workers_serving
 
 
 async def schema(task: str, settings: SettingsDep, holder: HolderDep) -> Response:
@@ -69,7 +70,7 @@ async def models(settings: SettingsDep, holder: HolderDep) -> Response:
                 else {**asdict(error), "message": redact_urls(error.message)},
             }
         )
-    return json_response({"models": listing})
+    return json_response({"models": listing, "workers": workers_serving(holder)})
 
 
 async def admin_reload(
