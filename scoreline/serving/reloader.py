@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import importlib
 import json
 import logging
 import os
+import sys
 import threading
 import time
 from collections import OrderedDict
@@ -49,6 +51,21 @@ class ReloadOutcome:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def import_booster_library() -> None:
+    """xgboost without scikit-learn: xgboost imports it only for its estimator wrappers, which serving never
+    uses, and it is most of a start's import time (scipy.stats)."""
+    if "xgboost" in sys.modules:
+        return
+    blocked = "sklearn" not in sys.modules
+    if blocked:
+        sys.modules["sklearn"] = None  # type: ignore[assignment]  # import sklearn -> ImportError, for xgboost only
+    try:
+        importlib.import_module("xgboost")
+    finally:
+        if blocked and sys.modules.get("sklearn", False) is None:
+            del sys.modules["sklearn"]
 
 
 def mlflow_client_timeouts() -> None:
@@ -188,6 +205,7 @@ class Reloader:
         from scoreline.lifecycle.registry import load_bundle, model_uri_for
 
         started = time.perf_counter()
+        import_booster_library()
         uri = model_uri_for(task_id, version=version)
         try:
             with self._cache_lock():  # workers of one model-api share the cache: one downloads, the others read
@@ -278,6 +296,7 @@ class Reloader:
         from scoreline.ml.modeling import ModelBundle
 
         started = time.perf_counter()
+        import_booster_library()
         try:
             bundle = ModelBundle.load(bundle_dir)
             served = self._build(task_id, version, bundle, source="cache", started=started, uri=str(bundle_dir))

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from scoreline.serving.holder import ModelHolder
+from scoreline.serving.reloader import import_booster_library
 from scoreline.serving.supervisor import Supervisor, bind_socket
 from scoreline.serving.workers import RunDirectory, SwapGate, WorkerStatus, worker_listing
 from scoreline_model_api.settings import ModelApiSettings
@@ -43,7 +44,11 @@ def run_workers(settings: ModelApiSettings) -> int:
     """Bind, start the one prediction-log sink, import the app once, fork ``model_api_workers`` workers."""
     sock = bind_socket(settings.model_api_host, settings.model_api_port)
     run_dir = RunDirectory(settings.model_cache_dir.parent / "model-api" / str(os.getpid()))
-    importlib.import_module("scoreline_model_api.app")  # before the forks: the workers share these pages
+    # Imported before the forks, so the workers share these pages: the app, and the booster's library that
+    # every worker loads before it is ready (MLflow's client is imported later, after the first load).
+    for module in ("scoreline_model_api.app", "scoreline.ml.modeling"):
+        importlib.import_module(module)
+    import_booster_library()
     with shared_sink(settings), contextlib.ExitStack() as cleanup:
         cleanup.callback(shutil.rmtree, run_dir.path, ignore_errors=True)
 
