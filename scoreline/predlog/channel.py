@@ -226,6 +226,7 @@ class SinkChannel:
         self.records_spooled = 0
         self.records_dropped = 0
         self.reconnects = 0
+        self._writer: Any = None
         self._thread = threading.Thread(target=self._run, name="prediction-log-channel", daemon=True)
         if start:
             self._thread.start()
@@ -338,21 +339,32 @@ class SinkChannel:
                 except OSError as error:
                     self._disconnect(sock, f"send failed: {error}")
 
+    def bind_writer(self, writer: Any) -> None:
+        """Count this channel's spooled and dropped records in the writer's counters too (its /metrics)."""
+        self._writer = writer
+
     def _fallback(self, kind: bytes, payload: bytes, records: int) -> None:
+        spooled = False
         if self._client_spool is None:
             log.warning("prediction log sink unreachable or behind and no spool: %d records dropped", records)
-            with self._lock:
-                self.records_dropped += records
-            return
-        try:
-            self._client_spool.append(spool_lines(kind, payload))
-        except OSError:
-            log.exception("prediction log sink unreachable and the client spool failed: %d records lost", records)
-            with self._lock:
-                self.records_dropped += records
-            return
+        else:
+            try:
+                self._client_spool.append(spool_lines(kind, payload))
+                spooled = True
+            except OSError:
+                log.exception("prediction log sink unreachable and the client spool failed: %d records lost", records)
         with self._lock:
-            self.records_spooled += records
+            if spooled:
+                self.records_spooled += records
+            else:
+                self.records_dropped += records
+        writer = self._writer
+        if writer is not None:
+            with writer._counts_lock:
+                if spooled:
+                    writer.records_to_fallback += records
+                else:
+                    writer.records_dropped += records
 
     def _disconnect(self, sock: socket.socket, why: str) -> None:
         with self._lock:

@@ -587,12 +587,14 @@ def connect_writer(settings: PredictionLogSettings, address: str) -> PredictionL
         spool_dir=client_spool_dir(settings),
         max_unacked_records=settings.prediction_log_max_unacked_records,
     )
-    return PredictionLogWriter(
+    writer = PredictionLogWriter(
         channel,
         queue_size=settings.prediction_log_queue_size,
         batch_records=settings.prediction_log_batch_records,
         flush_interval_s=settings.prediction_log_flush_interval_s,
-    ).start()
+    )
+    channel.bind_writer(writer)
+    return writer.start()
 
 
 def main() -> None:

@@ -8,6 +8,8 @@ a batch is full, serializes what was queued unserialized (batch files) and write
 When the queue is full the records go to the fallback or are counted as dropped, and the request
 goes on. A sink's ``write`` may raise; the batch then goes to the ``fallback`` hook (for example a
 disk spool that is replayed later) and is only counted as lost when there is none or it fails too.
+A sink with ``write_columns`` (the channel to a sink process, :mod:`scoreline.predlog.channel`) gets a
+batch file's entry as it is: its columns travel as one Arrow batch and the documents are built there.
 """
 
 from __future__ import annotations

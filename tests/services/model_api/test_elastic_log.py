@@ -41,6 +41,7 @@ def launch(workdir: Path, logs_dir: Path, mlflow_url: str, es_url: str, **settin
         "SCORELINE_WEBHOOK_SECRET": WEBHOOK_SECRET,
         "SCORELINE_MODEL_POLL_INTERVAL_S": "0",
         "SCORELINE_MODEL_TASKS": f'["{TASK}"]',
+        "SCORELINE_MODEL_API_WORKERS": "1",  # one process and the sink process it starts
         **{f"SCORELINE_{name.upper()}": value for name, value in settings.items()},
     }
     server = ServerProcess(

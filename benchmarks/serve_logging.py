@@ -1,0 +1,296 @@
+"""Prediction logging benchmark: what logging every prediction to Elasticsearch costs model-api, in one run.
+
+1. model-api (one process) with the Elasticsearch sink (osmem, the stand-in, at nice 19) against the same
+   model-api with logging off: wrk closed-loop rounds alternating the two, on memo hits (3 repeated bodies)
+   and on fresh bodies (random teams and dates); the sink drained between rounds, so each round starts
+   with an empty spool and osmem idle. Ratio = median of the rounds' throughput ratios (goal >= 0.9x).
+2. A 100,000-row Parquet file through /predict/batch with the Elasticsearch sink on, against the same rows
+   in process (features + booster, and the booster alone); and how long until the sink process has the
+   rows' records acknowledged (in the index or its spool).
+
+model-api has one core (SERVER_CPUS, as in benchmarks/serve.py); wrk, osmem and the prediction log's sink
+process share the other: the sink is a process of its own so that the log does not take the serving core.
+The sink's CPU seconds per 1,000 records are printed too, so its cost is visible wherever it runs.
+
+    uv run python benchmarks/serve_logging.py [--seconds 10] [--rounds 3] [--rows 100000] [--connections 16]
+
+Needs wrk. Reuses benchmarks/serve.py's helpers. About 3 minutes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import pandas as pd
+from osmem_server import OsmemServer
+from scoreline_launcher.processes import VENV_BIN, ServerProcess, free_port
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from serve import (
+    ADMIN_KEY,
+    CLIENT_CPUS,
+    JSON,
+    LUA,
+    LUA_FRESH,
+    SERVER_CPUS,
+    TASK,
+    lowest_priority,
+    model_api,
+    process_tree,
+    ready,
+    train_small,
+)
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+
+def sink_pids(api: ServerProcess) -> list[int]:
+    """The prediction log sink process(es) under model-api (multiprocessing spawn children)."""
+    assert api.process is not None
+    found = []
+    for pid in process_tree(api.process.pid):
+        try:
+            command = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            continue
+        if b"spawn_main" in command:
+            found.append(pid)
+    return found
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / ticks
+    return total
+
+
+def pin_pids(pids: list[int], cpus: frozenset[int]) -> None:
+    for pid in pids:
+        for task in Path(f"/proc/{pid}/task").glob("*"):
+            try:
+                os.sched_setaffinity(int(task.name), cpus)
+            except OSError:
+                continue
+
+
+def place(api: ServerProcess) -> None:
+    """model-api on the serving core, its sink process beside wrk and osmem."""
+    assert api.process is not None
+    sinks = set(sink_pids(api))
+    pin_pids([pid for pid in process_tree(api.process.pid) if pid not in sinks], SERVER_CPUS)
+    pin_pids(list(sinks), CLIENT_CPUS)
+
+
+def run_wrk(
+    url: str, data: list[str], seconds: int, connections: int, work: Path, fresh: str | None
+) -> dict[str, float]:
+    script, bodies = work / ("fresh.lua" if fresh else "post.lua"), work / f"bodies-{fresh}.txt"
+    script.write_text(LUA_FRESH if fresh else LUA)
+    bodies.write_text("\n".join(data) + "\n")
+    out = subprocess.run(
+        ["wrk", "-t", "2", "-c", str(connections), "-d", f"{seconds}s", "--timeout", "10s", "-s", str(script), url,
+         "--", str(bodies), *([fresh] if fresh else [])],
+        capture_output=True, text=True, check=True, timeout=seconds + 60,
+        preexec_fn=lambda: os.sched_setaffinity(0, CLIENT_CPUS),
+    ).stdout  # fmt: skip
+    match = re.search(r"RESULT (\d+) (\d+) (\d+) (\d+) (\d+) (\d+)", out)
+    if not match:
+        raise RuntimeError(f"wrk printed no result:\n{out}")
+    requests, duration_us, p50, p99, non2xx, errors = (int(g) for g in match.groups())
+    return {"rps": requests / (duration_us / 1e6), "p50_ms": p50 / 1000, "p99_ms": p99 / 1000,
+            "failed": non2xx + errors, "requests": requests}  # fmt: skip
+
+
+def admin_metric(api: ServerProcess, name: str) -> float:
+    text = httpx.get(f"{api.url}/metrics", headers={"Authorization": f"Bearer {ADMIN_KEY}"}, timeout=10).text
+    match = re.search(rf"^{name} (\S+)$", text, re.MULTILINE)
+    return float(match.group(1)) if match else float("nan")
+
+
+def drain(api: ServerProcess, timeout_s: float = 300.0) -> float:
+    """Seconds until nothing waits in the writer's queue, unacknowledged, in the sink's memory or spool."""
+    started = time.perf_counter()
+    names = ("scoreline_predlog_queue_depth", "scoreline_predlog_es_buffered", "scoreline_predlog_spool_records")
+    while time.perf_counter() - started < timeout_s:
+        if all(admin_metric(api, name) == 0 for name in names):
+            break
+        time.sleep(0.1)
+    return time.perf_counter() - started
+
+
+def batch_frame(bundle: Any, rows: int) -> pd.DataFrame:
+    rng = np.random.default_rng(0)
+    teams = sorted(bundle.serving_state["teams"])
+    home = rng.choice(len(teams), rows)
+    away = (home + rng.integers(1, len(teams), rows)) % len(teams)
+    return pd.DataFrame({
+        "home_team": np.asarray(teams, dtype=object)[home], "away_team": np.asarray(teams, dtype=object)[away],
+        "date": "2026-06-15", "neutral": rng.random(rows) < 0.3,
+        "competition": rng.choice(["Friendly", "FIFA World Cup", "UEFA Euro qualification"], rows),
+    })  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--rows", type=int, default=100_000)
+    parser.add_argument("--batches", type=int, default=3)
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        sys.exit("wrk is missing: apt-get install -y wrk")
+    from scoreline.lifecycle.promotion import TAG_DECISION
+    from scoreline.lifecycle.registry import CHAMPION, Registry, log_training
+
+    work = Path(tempfile.mkdtemp(prefix="scoreline-logging-bench-"))
+    logs = work / "logs"
+    logs.mkdir()
+    print(f"work folder: {work}")
+    with ExitStack() as stack:
+        mlflow_port = free_port()
+        mlflow = ServerProcess(
+            "mlflow",
+            [str(VENV_BIN / "mlflow"), "server", "--host", "127.0.0.1", "--port", str(mlflow_port), "--workers", "1",
+             "--backend-store-uri", f"sqlite:///{work / 'mlflow.db'}", "--artifacts-destination",
+             str(work / "artifacts"), "--serve-artifacts"],
+            mlflow_port, health_path="/health", log_path=logs / "mlflow.log",
+            env={"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"},
+        )  # fmt: skip
+        stack.enter_context(mlflow.start(timeout_s=180))
+        print("training a champion with the real pipeline (simulated matches) ...")
+        result = train_small(seed=1, max_depth=3)
+        version = log_training(result, "simulated", "bench-1", "bench", mlflow.url).version
+        registry = Registry(mlflow.url)
+        registry.set_version_tags(TASK, version, {TAG_DECISION: "promoted"})
+        registry.set_alias(TASK, CHAMPION, version)
+        bundle = result.bundle
+        bodies = [json.dumps({"instances": [dict(i)]}) for i in bundle.input_example]
+        teams = [json.dumps(name) for name in sorted(bundle.serving_state["teams"])]
+
+        osmem = stack.enter_context(OsmemServer.start())
+        lowest_priority(osmem.pid)
+        pin_pids([osmem.pid], CLIENT_CPUS)
+        common = {"model_api_workers": "1", "model_poll_interval_s": "0"}
+        quiet = stack.enter_context(
+            model_api(work, mlflow.url, logs, log_predictions="false", **common).start(timeout_s=180, ready=ready)
+        )
+        logged = stack.enter_context(
+            model_api(
+                work, mlflow.url, logs, module="tests.es_launch", elasticsearch_url=osmem.url,
+                elasticsearch_replay_interval_s="0.5", **common,
+            ).start(timeout_s=180, ready=ready)
+        )  # fmt: skip
+        deadline = time.monotonic() + 60
+        while not sink_pids(logged) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        sinks = sink_pids(logged)
+        for server in (quiet, logged):
+            for body in bodies:
+                httpx.post(f"{server.url}/v1/{TASK}/predict", content=body, headers=JSON, timeout=10)
+        drain(logged)
+
+        plans = {"memo hits": (bodies, None), "fresh bodies": (teams, "instances")}
+        runs: dict[tuple[str, str], list[dict[str, float]]] = {}
+        sink_cpu_per_k: list[float] = []
+        drains: list[float] = []
+        print(f"1. logging to osmem vs off: {args.rounds} rounds of {args.seconds} s, {args.connections} connections")
+        for round_number in range(args.rounds):
+            for kind, (data, fresh) in plans.items():
+                for name, server in (("off", quiet), ("es", logged)):
+                    place(server)
+                    before = cpu_seconds(sinks)
+                    measured = run_wrk(f"{server.url}/v1/{TASK}/predict", data, args.seconds, args.connections, work,
+                                       fresh)  # fmt: skip
+                    runs.setdefault((kind, name), []).append(measured)
+                    if name == "es":
+                        drains.append(drain(logged))
+                        spent = cpu_seconds(sinks) - before
+                        sink_cpu_per_k.append(spent / max(measured["requests"], 1) * 1000)
+            latest = ", ".join(f"{kind}/{name} {r[-1]['rps']:.0f}/s" for (kind, name), r in runs.items())
+            print(f"   round {round_number + 1}: {latest}; load {os.getloadavg()[0]:.2f}")
+
+        frame = batch_frame(bundle, args.rows)
+        buffer = io.BytesIO()
+        frame.to_parquet(buffer, index=False)
+        payload = buffer.getvalue()
+        url = f"{logged.url}/v1/{TASK}/predict/batch"
+        print(f"2. batch: {args.rows:,} rows through /predict/batch with the Elasticsearch sink ...")
+        place(logged)
+
+        def post() -> float:
+            started = time.perf_counter()
+            httpx.post(url, files={"file": ("rows.parquet", payload)}, timeout=600).raise_for_status()
+            return time.perf_counter() - started
+
+        post()
+        drain(logged)
+        answer, acknowledged, local, booster = [], [], [], []
+        for _ in range(args.batches):
+            answer.append(post())
+            started = time.perf_counter()
+            waiting = ("scoreline_predlog_queue_depth", "scoreline_predlog_es_buffered")
+            while any(admin_metric(logged, name) for name in waiting) and time.perf_counter() - started < 600:
+                time.sleep(0.05)
+            acknowledged.append(time.perf_counter() - started)
+            drain(logged)
+            started = time.perf_counter()
+            bundle.predict_proba(frame)
+            local.append(time.perf_counter() - started)
+            features = bundle.features(frame)
+            started = time.perf_counter()
+            bundle.predict_features(features)
+            booster.append(time.perf_counter() - started)
+        stored = admin_metric(logged, "scoreline_predlog_es_delivered")
+
+    median = statistics.median
+    print()
+    print(f"{'model-api, one process':<28}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'failed':>8}")
+    for (kind, name), measured in runs.items():
+        label = f"{kind}, " + ("logging off" if name == "off" else "ES sink")
+        print(f"{label:<28}{median(r['rps'] for r in measured):>9.0f}{median(r['p50_ms'] for r in measured):>9.2f}"
+              f"{median(r['p99_ms'] for r in measured):>9.2f}{sum(r['failed'] for r in measured):>8.0f}")  # fmt: skip
+    print()
+    for kind in plans:
+        ratio = median(e["rps"] / o["rps"] for e, o in zip(runs[(kind, "es")], runs[(kind, "off")], strict=True))
+        print(f"ES sink / logging off, {kind:<13} throughput {ratio:.2f}x   (goal >= 0.9x)")
+    print(f"sink process CPU: {median(sink_cpu_per_k):.3f} s per 1,000 records (median of rounds; on the other "
+          f"core); drained after each round in {median(drains):.1f} s")  # fmt: skip
+    rows = args.rows
+    print(
+        f"batch {rows:,} rows: answer {median(answer) * 1000:.0f} ms ({rows / median(answer):,.0f} rows/s), "
+        f"in-process predict_proba {median(local) * 1000:.0f} ms, booster alone {median(booster) * 1000:.0f} ms"
+    )
+    print(f"batch with ES logging / in-process predict_proba  {median(local) / median(answer):.2f}x   (goal >= 0.8x)")
+    print(f"batch with ES logging / in-process booster alone  {median(booster) / median(answer):.2f}x")
+    print(
+        f"batch records acknowledged by the sink process {median(acknowledged) * 1000:.0f} ms after the answer "
+        f"(Arrow columns built, sent, documents built and delivered or spooled); ES delivered {stored:,.0f}"
+    )
+    shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
