@@ -90,6 +90,7 @@ class Reloader:
         self.alias = alias
         self.on_outcome = on_outcome
         self._registry: Registry | None = None
+        self._names: dict[str, str] = {}
         self._locks = {task: threading.Lock() for task in holder.tasks}
         self._refused: dict[str, set[str]] = {task: set() for task in holder.tasks}
         self._recent: OrderedDict[tuple[str, str], ServedModel] = OrderedDict()
@@ -193,6 +194,9 @@ class Reloader:
         return error.message if error else None
 
     def registry_name(self, task_id: str) -> str:
+        known = self._names.get(task_id)
+        if known is not None:  # remembered with a cached champion: a start from the cache does not import MLflow
+            return known
         from scoreline.lifecycle.registry import model_name
 
         return model_name(task_id)
@@ -264,7 +268,12 @@ class Reloader:
 
     def _remember_champion(self, task_id: str, version: str) -> None:
         path = self._champion_file(task_id)
-        remembered: dict[str, Any] = {"task": task_id, "version": version, "alias": self.alias}
+        remembered: dict[str, Any] = {
+            "task": task_id,
+            "version": version,
+            "alias": self.alias,
+            "model_name": self.registry_name(task_id),
+        }
         bundle_dir = self._bundle_dir_in_cache(task_id, version)
         if bundle_dir is not None:
             remembered["bundle_dir"] = str(bundle_dir)
@@ -291,6 +300,7 @@ class Reloader:
         try:
             remembered = json.loads(self._champion_file(task_id).read_text())
             version, bundle_dir = str(remembered["version"]), Path(remembered["bundle_dir"])
+            self._names.setdefault(task_id, str(remembered["model_name"]))
         except (OSError, ValueError, KeyError, TypeError):
             return None
         from scoreline.ml.modeling import ModelBundle

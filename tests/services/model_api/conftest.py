@@ -100,7 +100,7 @@ def launch_model_api(
         env=env,
         log_path=logs_dir / f"model-api-{port}.log",
     )
-    return server.start(timeout_s=120, ready=_ready if wait_ready else None)
+    return server.start(timeout_s=300, ready=_ready if wait_ready else None)  # a busy machine loads slowly
 
 
 @pytest.fixture
