@@ -5,8 +5,8 @@ Two raw formats are recognised from the header:
 * ``international``: the international results CSV
   (``date,home_team,away_team,home_score,away_score,tournament,city,country,neutral``);
 * ``football-data``: football-data.co.uk season files (``Div,Date,HomeTeam,AwayTeam,FTHG,FTAG,FTR,...``)
-  with dates as dd/mm/yy or dd/mm/yyyy and optional 1X2 odds (Bet365, Pinnacle, Pinnacle closing,
-  market average), kept as ``odds_home``/``odds_draw``/``odds_away``.
+  with dates as dd/mm/yy, dd/mm/yyyy (or yyyy-mm-dd in re-saved copies) and optional 1X2 odds (Bet365,
+  Pinnacle, Pinnacle closing, market average), kept as ``odds_home``/``odds_draw``/``odds_away``.
 
 Reading is pyarrow's multi-threaded CSV reader with every column as text; parsing is vectorized
 and records what could not be parsed; the typed table then goes through a pandera schema (lazy,
@@ -62,6 +62,11 @@ FOOTBALL_DATA_BOOKMAKERS = ("B365", "BW", "IW", "PS", "WH", "VC", "LB", "SJ", "G
                             "BFC", "BFEC", "MaxC", "AvgC")  # fmt: skip
 # The market's view of a match for the bookmaker baseline, most informed first: closing prices, then pre-match.
 MARKET_PREFERENCE = ("PSC", "AvgC", "B365C", "PS", "Avg", "BbAv", "B365")
+# How re-saved copies of season files (R's write.csv, spreadsheets) spell an empty cell: read as empty.
+MISSING_MARKERS = ("NA", "NaN", "nan", "N/A", "#N/A", "NULL", "null")
+# Dates of football-data.co.uk files: dd/mm/yyyy, dd/mm/yy (older seasons), yyyy-mm-dd (copies re-saved by pandas
+# or R; unambiguous, so taken as they are).
+FOOTBALL_DATA_DATES = ["%d/%m/%Y", "%d/%m/%y", "%Y-%m-%d"]
 _TRUE = ("TRUE", "True", "true", "1", "T", "t", "yes")
 _FALSE = ("FALSE", "False", "false", "0", "F", "f", "no")
 
@@ -358,7 +363,12 @@ def _odds_triple(table: pa.Table, triple: tuple[str, str, str], problems: Proble
             pc.if_else(pc.match_substring_regex(column, r"^\d+(\.\d+)?$"), column, pa.scalar(None, pa.string())),
             pa.float64(),
         )
-        given = ~_missing(column)
+        placeholder = np.asarray(pc.fill_null(pc.is_in(column, pa.array(MISSING_MARKERS)), False), dtype=bool)
+        if placeholder.any():
+            problems.notes["odds_marked_missing"] = problems.notes.get("odds_marked_missing", 0) + int(
+                placeholder.sum()
+            )
+        given = ~_missing(column) & ~placeholder
         values_np = np.asarray(pc.fill_null(numeric, np.nan), dtype=float)
         bad = np.flatnonzero(given & ~(values_np > 1.0))
         if len(bad):
@@ -447,7 +457,8 @@ def _read_football_data(raw: bytes, header: list[str], problems: Problems) -> pa
     Python's csv reader, not Arrow's: season files (a few hundred rows each) have rows with more fields than
     the header (trailing commas), trailing empty header columns, rows of bare commas at the end and, when
     seasons are concatenated, a header inside the file (the same, or another season's columns: the rows
-    after it are read by it). Blank rows and inner headers are dropped (row numbers stay true to the file);
+    after it are read by it). Blank rows (empty or ``NA`` cells only, as re-saved by R) and inner headers are
+    dropped (row numbers stay true to the file);
     fields beyond the header must be empty."""
     known = {
         "Div",
@@ -472,7 +483,11 @@ def _read_football_data(raw: bytes, header: list[str], problems: Problems) -> pa
     next(reader, None)
     for number, record in enumerate(reader, start=FIRST_ROW):
         cells = [cell.strip() for cell in record]
-        if not any(cells):
+        if cells:
+            cells[0] = cells[0].lstrip("\ufeff")  # the byte-order mark of a file glued on with ``cat``
+        read = [cells[index] for index in positions.values() if index < len(cells)]
+        if all(not cell or cell in MISSING_MARKERS for cell in read) and not any(cells[width:]):
+            # nothing in the columns read (R numbers even its empty rows: the row number alone is no match)
             blank += 1
             continue
         if set(FOOTBALL_DATA_COLUMNS) <= set(cells):  # a header again: seasons concatenated with ``cat``
@@ -516,7 +531,7 @@ def _football_data(raw: bytes, header: list[str], problems: Problems) -> dict[st
             local.add_rows(disagree, "FTR", values + [None] * (len(disagree) - len(values)),
                            "H, D or A agreeing with FTHG and FTAG")  # fmt: skip
     odds = _parse_odds(table, local)
-    date = _parse_dates(table["Date"], ["%d/%m/%Y", "%d/%m/%y"], "Date", local)
+    date = _parse_dates(table["Date"], FOOTBALL_DATA_DATES, "Date", local)
     if "Div" in table.column_names:
         division = pc.utf8_trim_whitespace(table["Div"])
         competition = pc.if_else(pc.fill_null(pc.equal(division, ""), True), "football-data", division)

@@ -135,10 +135,53 @@ def test_a_zip_of_seasons_with_different_columns_is_one_table() -> None:
 
 
 def test_a_bad_file_inside_a_zip_is_named_with_its_row_column_value_expected() -> None:
-    bad = fd.season(rounds=1).replace("11/08/2019", "2019-08-11", 1)
+    bad = fd.season(rounds=1).replace("11/08/2019", "11.08.2019", 1)
     error = _refused(fd.zipped({"good.csv": fd.season(rounds=1), "bad.csv": bad}), "seasons.zip")
     problem = error.details["problems"][0]
     assert error.details["files"] == ["bad.csv"]
-    assert problem["file"] == "bad.csv" and problem["column"] == "Date" and problem["value"] == "2019-08-11"
+    assert problem["file"] == "bad.csv" and problem["column"] == "Date" and problem["value"] == "11.08.2019"
     assert problem["row"] == 3 and "dd/mm" in problem["expected"].replace("%d/%m", "dd/mm")
     assert "bad.csv" in error.message
+
+
+# A season file as R's write.csv re-saves it (public copies of the site's files often are): every text quoted, a
+# row-number column with an empty name, ISO dates, NA for every empty cell (odds a bookmaker did not price) and
+# the site's trailing empty row turned into a row of NAs. Values from the 2014/15 Premier League file.
+R_RESAVED = (
+    b'"","Div","Date","HomeTeam","AwayTeam","FTHG","FTAG","FTR","SJH","SJD","SJA","PSCH","PSCD","PSCA"\n'
+    b'"1","E0",2014-09-20,"Aston Villa","Arsenal",0,3,"A",NA,NA,NA,5.18,3.77,1.78\n'
+    b'"2","E0",2014-09-20,"Burnley","Sunderland",0,0,"D",2.55,3.2,3.12,2.6,3.23,3.08\n'
+    b'"3","",NA,"","",NA,NA,"",NA,NA,NA,NA,NA,NA\n'
+)
+
+
+def test_a_file_re_saved_by_r_reads_as_the_original() -> None:
+    frame = to_canonical(R_RESAVED, "E0-1415.csv")
+    assert len(frame) == 2 and frame.attrs["blank_rows_dropped"] == 1
+    assert frame["date"].dt.strftime("%Y-%m-%d").tolist() == ["2014-09-20", "2014-09-20"]
+    assert frame["odds_sj_home"].isna().tolist() == [True, False]  # NA is no price, not a bad price
+    assert frame.attrs["odds_marked_missing"] == 3
+    assert frame["odds_psc_home"].tolist() == [5.18, 2.6]
+    assert np.isfinite(market_probabilities(frame)).all()
+
+
+def test_na_where_a_score_belongs_is_still_refused() -> None:
+    raw = R_RESAVED.replace(b'"Burnley","Sunderland",0,0', b'"Burnley","Sunderland",NA,0')
+    problem = _refused(raw).details["problems"][0]
+    assert (problem["row"], problem["column"], problem["value"]) == (3, "FTHG", "NA")
+    assert "whole number" in problem["expected"]
+
+
+def test_a_byte_order_mark_inside_concatenated_files_keeps_the_division() -> None:
+    second = fd.season("E1", 2019, rounds=1).encode("utf-8-sig")  # glued on with ``cat``: its BOM mid-file
+    raw = fd.season("E0", 2019, rounds=1).encode("utf-8-sig") + second
+    frame = to_canonical(raw, "E0-E1.csv")
+    assert frame.attrs["repeated_header_rows_dropped"] == 1
+    assert sorted(set(frame["competition"])) == ["E0", "E1"]
+
+
+def test_a_date_in_no_known_layout_names_the_layouts_expected() -> None:
+    raw = fd.season(rounds=1).replace("11/08/2019", "08/11/2019 15:00", 1).encode()
+    problem = _refused(raw).details["problems"][0]
+    assert (problem["row"], problem["column"], problem["value"]) == (3, "Date", "08/11/2019 15:00")
+    assert "%d/%m/%Y" in problem["expected"] and "%Y-%m-%d" in problem["expected"]
