@@ -99,10 +99,12 @@ class TrainingResult:
 
     @property
     def fold_summary(self) -> dict[str, float]:
-        """``<metric>_mean`` and ``<metric>_sd`` over the evaluation folds."""
+        """``<metric>_mean`` and ``<metric>_sd`` over the evaluation folds (a gap to a reference baseline over the
+        folds the reference priced)."""
         summary: dict[str, float] = {}
-        for name in self.fold_metrics[0] if self.fold_metrics else ():
-            values = np.array([fold[name] for fold in self.fold_metrics], dtype=float)
+        names = list(dict.fromkeys(name for fold in self.fold_metrics for name in fold))
+        for name in names:
+            values = np.array([fold.get(name, np.nan) for fold in self.fold_metrics], dtype=float)
             summary[f"{name}_mean"] = float(np.nanmean(values))
             summary[f"{name}_sd"] = float(np.nanstd(values))
         return summary
@@ -168,11 +170,17 @@ def train(
             task, x, fit_target, _margin(fold_prior, features), fit_rows, chosen, fold_rounds, seed
         ))  # fmt: skip
         fold_predictions = fold_bundle.predict_rows(x[score_rows])
-        fold_metrics.append(_scores(task, metric_names, target[score_rows], fold_predictions, None))
+        fold_baseline_predictions = _baselines(task, table, target, fit_rows, score_rows)
+        fold_metrics.append(
+            {
+                **_scores(task, metric_names, target[score_rows], fold_predictions, None),
+                **_reference_gaps(task, metric_names, target[score_rows], fold_predictions, fold_baseline_predictions),
+            }
+        )
         fold_baselines.append(
             {
-                name: _scores(task, metric_names, target[score_rows], prediction, None)
-                for name, prediction in _baselines(task, table, target, fit_rows, score_rows).items()
+                name: _baseline_scores(task, metric_names, target[score_rows], prediction, None)
+                for name, prediction in fold_baseline_predictions.items()
             }
         )
         if table.horizon is not None:
@@ -196,9 +204,10 @@ def train(
     bundle.holdout_metrics = holdout_metrics
     baseline_predictions = _baselines(task, table, target, pre_rows, hold_rows)
     baseline_metrics = {
-        name: _scores(task, metric_names, target[hold_rows], prediction, horizon)
+        name: _baseline_scores(task, metric_names, target[hold_rows], prediction, horizon)
         for name, prediction in baseline_predictions.items()
     }
+    gaps = _reference_gaps(task, metric_names, target[hold_rows], predictions, baseline_predictions)
     bundle.reference_profile = build_reference_profile(
         features[pre_rows],
         _predicted_labels(task, predictions),
@@ -218,7 +227,7 @@ def train(
         rows=split.rows,
         bundle=bundle,
         params=bundle.params,
-        holdout_metrics=holdout_metrics,
+        holdout_metrics={**holdout_metrics, **gaps},  # the bundle keeps the model's own scores only
         baseline_metrics=baseline_metrics,
         artifacts={},
         feature_importance=importance,
@@ -578,6 +587,52 @@ def _scores(
             for name, value in evaluation.score(metric_names, target[rows], predictions[rows]).items():
                 scores[f"{name}_d{int(day)}"] = value
     return scores
+
+
+def _covered(prediction: np.ndarray) -> np.ndarray:
+    """Rows a baseline has a prediction for: a reference such as the betting market may not price every row."""
+    values = np.asarray(prediction, dtype=np.float64)
+    finite = np.isfinite(values)
+    return finite.all(axis=1) if values.ndim == 2 else finite
+
+
+def _baseline_scores(
+    task: Task, metric_names: list[str], target: np.ndarray, prediction: np.ndarray, horizon: np.ndarray | None
+) -> dict[str, float]:
+    """A baseline's scores on the rows it covers (every row for the generic baselines)."""
+    rows = _covered(prediction)
+    if rows.all():
+        return _scores(task, metric_names, target, prediction, horizon)
+    return _scores(task, metric_names, target[rows], prediction[rows], None if horizon is None else horizon[rows])
+
+
+def _reference_gaps(
+    task: Task,
+    metric_names: list[str],
+    target: np.ndarray,
+    predictions: np.ndarray,
+    baselines: Mapping[str, np.ndarray],
+) -> dict[str, float]:
+    """The model against each baseline the task supplies itself (``Task.baselines``, e.g. the betting market),
+    on the rows that baseline covers: ``<b>_rows``, ``gap_to_<b>_<metric>`` (model minus baseline) and
+    ``gap_to_<b>_<metric>_pct`` (that gap relative to the baseline's score, in %). References are reported
+    beside the model, never used by it; rows they do not cover are left out and counted, not silently dropped."""
+    generic = {"mean", "base_rates", *task.baseline_features}
+    gaps: dict[str, float] = {}
+    for name, prediction in baselines.items():
+        if name in generic:
+            continue
+        rows = _covered(prediction)
+        if not rows.any():
+            continue
+        model = evaluation.score(metric_names, target[rows], predictions[rows])
+        reference = evaluation.score(metric_names, target[rows], np.asarray(prediction)[rows])
+        gaps[f"{name}_rows"] = float(rows.sum())
+        for metric in metric_names:
+            gap = model[metric] - reference[metric]
+            gaps[f"gap_to_{name}_{metric}"] = gap
+            gaps[f"gap_to_{name}_{metric}_pct"] = 100.0 * gap / reference[metric] if reference[metric] else np.nan
+    return gaps
 
 
 def _predicted_labels(task: Task, predictions: np.ndarray) -> pd.Series | None:

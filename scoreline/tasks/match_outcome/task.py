@@ -87,6 +87,7 @@ class MatchOutcomeTask(Task):
     prior_features: ClassVar[tuple[str, ...]] = (
         "elo_diff", "goal_log_ratio", "goal_log_ratio_slow", "goal_log_total",
         "elo2_diff", "goal_logit_home_away", "goal_logit_draw",
+        "kalman_log_ratio", "kalman_log_total", "kalman_log_ratio_shrunk",
     )  # fmt: skip
 
     def build_features(self, canonical: pd.DataFrame) -> pd.DataFrame:
@@ -106,13 +107,14 @@ class MatchOutcomeTask(Task):
         return MatchTrainingTable(**{f.name: getattr(table, f.name) for f in fields(TrainingTable)}, market=market)
 
     def baselines(self, table: TrainingTable, fit_rows: Any, score_rows: Any) -> dict[str, Any]:
-        """``bookmaker``: the market's probabilities (1/odds normalised, closing prices first) when every scored
-        row has odds (football-data.co.uk files); users judge a football model against the market."""
+        """``bookmaker``: the market's probabilities (1/odds normalised, closing prices first) when any scored row
+        has odds (football-data.co.uk files), NaN on rows without; users judge a football model against the market
+        on the matches it priced."""
         market = getattr(table, "market", None)
         if market is None:
             return {}
         scored = market[score_rows]
-        if len(scored) == 0 or not np.isfinite(scored).all():
+        if not np.isfinite(scored).all(axis=1).any():
             return {}
         return {"bookmaker": scored}
 

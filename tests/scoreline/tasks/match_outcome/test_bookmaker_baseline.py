@@ -6,8 +6,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from scoreline.lifecycle.promotion import PromotionPolicy, _baseline
+from scoreline.ml import evaluation
 from scoreline.tasks import get_task
 from scoreline.tasks.match_outcome.data import market_probabilities
 from tests.scoreline.tasks.match_outcome import football_data_files as fd
@@ -56,3 +58,53 @@ def test_best_baseline_for_promotion_leaves_out_the_market() -> None:
     policy = PromotionPolicy()
     assert _baseline(metrics, "rps", False, "best", policy.reference_baselines) == ("elo", 0.21)
     assert _baseline(metrics, "rps", False, "bookmaker", policy.reference_baselines) == ("bookmaker", 0.19)
+
+
+def _simulated_with_odds(n: int = 3000, seed: int = 5) -> pd.DataFrame:
+    """Simulated matches priced by a market that knows the true probabilities (a 5% margin on top)."""
+    from scoreline.tasks.match_outcome.simulator import simulate
+
+    raw, truth = simulate(n, seed)
+    canonical = TASK.to_canonical(raw.to_csv(index=False).encode(), "simulated.csv")
+    probabilities = truth.to_numpy(dtype=float)
+    order = pd.to_datetime(raw["date"]).to_numpy().argsort(kind="stable")  # to_canonical sorts by date
+    odds = 1.0 / (probabilities[order] * 1.05)
+    for index, side in enumerate(("home", "draw", "away")):
+        canonical[f"odds_psc_{side}"] = odds[:, index]
+    return canonical
+
+
+def test_holdout_rows_without_odds_keep_the_market_comparison_on_the_rows_with_odds(tmp_path: Path) -> None:
+    from scoreline.ml.training import train
+
+    canonical = _simulated_with_odds()
+    late = np.arange(len(canonical)) >= len(canonical) * 0.7
+    unpriced = late & (np.arange(len(canonical)) % 3 == 0)  # a third of the late matches lost their odds
+    canonical.loc[unpriced, ["odds_psc_home", "odds_psc_draw", "odds_psc_away"]] = np.nan
+    result = train(TASK, canonical, artifacts_dir=tmp_path)
+
+    holdout = pd.read_csv(result.artifacts["holdout_predictions.csv"])
+    priced = holdout[["bookmaker_home", "bookmaker_draw", "bookmaker_away"]].notna().all(axis=1).to_numpy()
+    assert 0 < priced.sum() < len(holdout)  # the holdout has matches with and without odds
+    metrics = result.holdout_metrics
+    assert metrics["bookmaker_rows"] == priced.sum()
+    actual = holdout["actual"].map({"home": 0, "draw": 1, "away": 2}).to_numpy()[priced]
+    model_rps = evaluation.rps(actual, holdout.loc[priced, ["home", "draw", "away"]].to_numpy())
+    market_rps = evaluation.rps(actual, holdout.loc[priced, ["bookmaker_home", "bookmaker_draw", "bookmaker_away"]])
+    assert result.baseline_metrics["bookmaker"]["rps"] == pytest.approx(market_rps, rel=1e-4)
+    assert metrics["gap_to_bookmaker_rps"] == pytest.approx(model_rps - market_rps, abs=1e-5)
+    assert metrics["gap_to_bookmaker_rps_pct"] == pytest.approx(100 * (model_rps - market_rps) / market_rps, abs=1e-2)
+    assert metrics["gap_to_bookmaker_rps"] > 0  # a market that knows the true probabilities is not beaten
+    assert np.isfinite([metrics["gap_to_bookmaker_log_loss"], metrics["gap_to_bookmaker_log_loss_pct"]]).all()
+    assert "bookmaker_rows" not in result.bundle.holdout_metrics  # the served model's scores stay its own
+
+    from scoreline.lifecycle.registry import fold_metric_keys, metric_keys
+
+    assert result.fold_metrics
+    priced_folds = [fold for fold in result.fold_metrics if "gap_to_bookmaker_rps" in fold]
+    assert priced_folds and all(fold["bookmaker_rows"] > 0 for fold in priced_folds)
+    keys = fold_metric_keys(result)
+    assert "folds_gap_to_bookmaker_rps_mean" in keys and np.isfinite(keys["folds_gap_to_bookmaker_rps_mean"])
+    logged = metric_keys(result.holdout_metrics, result.baseline_metrics)
+    assert {"holdout_gap_to_bookmaker_rps", "holdout_gap_to_bookmaker_rps_pct", "holdout_bookmaker_rows",
+            "baseline_bookmaker_rps"} <= logged.keys()  # fmt: skip
