@@ -159,6 +159,7 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--batches", type=int, default=3)
+    parser.add_argument("--only", choices=["serve", "batch"], help="one part only (1: serve, 2: batch)")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is missing: apt-get install -y wrk")
@@ -217,7 +218,7 @@ def main() -> None:
         sink_cpu_per_k: list[float] = []
         drains: list[float] = []
         print(f"1. logging to osmem vs off: {args.rounds} rounds of {args.seconds} s, {args.connections} connections")
-        for round_number in range(args.rounds):
+        for round_number in range(0 if args.only == "batch" else args.rounds):
             for kind, (data, fresh) in plans.items():
                 for name, server in (("off", quiet), ("es", logged)):
                     place(server)
@@ -245,10 +246,11 @@ def main() -> None:
             httpx.post(url, files={"file": ("rows.parquet", payload)}, timeout=600).raise_for_status()
             return time.perf_counter() - started
 
-        post()
-        drain(logged)
+        if args.only != "serve":
+            post()
+            drain(logged)
         answer, acknowledged, local, booster = [], [], [], []
-        for _ in range(args.batches):
+        for _ in range(0 if args.only == "serve" else args.batches):
             answer.append(post())
             started = time.perf_counter()
             waiting = ("scoreline_predlog_queue_depth", "scoreline_predlog_es_buffered")
@@ -266,29 +268,34 @@ def main() -> None:
         stored = admin_metric(logged, "scoreline_predlog_es_delivered")
 
     median = statistics.median
-    print()
-    print(f"{'model-api, one process':<28}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'failed':>8}")
-    for (kind, name), measured in runs.items():
-        label = f"{kind}, " + ("logging off" if name == "off" else "ES sink")
-        print(f"{label:<28}{median(r['rps'] for r in measured):>9.0f}{median(r['p50_ms'] for r in measured):>9.2f}"
-              f"{median(r['p99_ms'] for r in measured):>9.2f}{sum(r['failed'] for r in measured):>8.0f}")  # fmt: skip
-    print()
-    for kind in plans:
-        ratio = median(e["rps"] / o["rps"] for e, o in zip(runs[(kind, "es")], runs[(kind, "off")], strict=True))
-        print(f"ES sink / logging off, {kind:<13} throughput {ratio:.2f}x   (goal >= 0.9x)")
-    print(f"sink process CPU: {median(sink_cpu_per_k):.3f} s per 1,000 records (median of rounds; on the other "
-          f"core); drained after each round in {median(drains):.1f} s")  # fmt: skip
-    rows = args.rows
-    print(
-        f"batch {rows:,} rows: answer {median(answer) * 1000:.0f} ms ({rows / median(answer):,.0f} rows/s), "
-        f"in-process predict_proba {median(local) * 1000:.0f} ms, booster alone {median(booster) * 1000:.0f} ms"
-    )
-    print(f"batch with ES logging / in-process predict_proba  {median(local) / median(answer):.2f}x   (goal >= 0.8x)")
-    print(f"batch with ES logging / in-process booster alone  {median(booster) / median(answer):.2f}x")
-    print(
-        f"batch records acknowledged by the sink process {median(acknowledged) * 1000:.0f} ms after the answer "
-        f"(Arrow columns built, sent, documents built and delivered or spooled); ES delivered {stored:,.0f}"
-    )
+    if runs:
+        print()
+        print(f"{'model-api, one process':<28}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'failed':>8}")
+        for (kind, name), measured in runs.items():
+            label = f"{kind}, " + ("logging off" if name == "off" else "ES sink")
+            print(f"{label:<28}{median(r['rps'] for r in measured):>9.0f}"
+                  f"{median(r['p50_ms'] for r in measured):>9.2f}{median(r['p99_ms'] for r in measured):>9.2f}"
+                  f"{sum(r['failed'] for r in measured):>8.0f}")  # fmt: skip
+        print()
+        for kind in plans:
+            pairs = zip(runs[(kind, "es")], runs[(kind, "off")], strict=True)
+            print(f"ES sink / logging off, {kind:<13} throughput {median(e['rps'] / o['rps'] for e, o in pairs):.2f}x"
+                  "   (goal >= 0.9x)")  # fmt: skip
+        print(f"sink process CPU: {median(sink_cpu_per_k):.3f} s per 1,000 records (median of rounds; on the other "
+              f"core); drained after each round in {median(drains):.1f} s")  # fmt: skip
+    if answer:
+        rows = args.rows
+        print(
+            f"batch {rows:,} rows: answer {median(answer) * 1000:.0f} ms ({rows / median(answer):,.0f} rows/s), "
+            f"in-process predict_proba {median(local) * 1000:.0f} ms, booster alone {median(booster) * 1000:.0f} ms"
+        )
+        print(
+            f"batch with ES logging / in-process predict_proba  {median(local) / median(answer):.2f}x   (goal >= 0.8x)"
+        )
+        print(f"batch with ES logging / in-process booster alone  {median(booster) / median(answer):.2f}x")
+        print(f"batch records acknowledged by the sink process {median(acknowledged) * 1000:.0f} ms after the "
+              f"answer (Arrow columns built, sent, documents built and delivered or spooled); ES delivered "
+              f"{stored:,.0f}")  # fmt: skip
     shutil.rmtree(work, ignore_errors=True)
 
 
