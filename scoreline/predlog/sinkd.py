@@ -68,6 +68,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("scoreline.predlog.sinkd")
 SINK_LOCK = ".sink.lock"
+SINK_PROCESS_NAME = "scoreline-predlog-sink"
 TERMINATE_GRACE_S = 10.0  # after SIGTERM: how long connected clients get to say goodbye
 
 
@@ -511,7 +512,7 @@ class SinkProcess:
         self._process = self._context.Process(
             target=_child_main,
             args=(self.settings, self.address, os.getpid(), self.initializer),
-            name="scoreline-predlog-sink",
+            name=SINK_PROCESS_NAME,
             daemon=True,
         )
         self._process.start()
@@ -559,6 +560,18 @@ class SinkProcess:
         """SIGKILL (tests: a crash); the watchdog starts a new one when ``restart``."""
         if self._process is not None and self._process.pid is not None:
             os.kill(self._process.pid, signal.SIGKILL)
+
+
+def _forget_sink_processes() -> None:
+    """In a process forked from the sink's starter (a worker): the sink is not its child. multiprocessing
+    would otherwise SIGTERM and wait for it when that worker exits (its list of children is inherited)."""
+    children = multiprocessing.process._children  # type: ignore[attr-defined]
+    for child in list(children):
+        if getattr(child, "name", "") == SINK_PROCESS_NAME:
+            children.discard(child)
+
+
+os.register_at_fork(after_in_child=_forget_sink_processes)
 
 
 def start_sink_process(
