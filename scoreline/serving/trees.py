@@ -231,7 +231,7 @@ def compile_trees(booster: Any, probe: np.ndarray) -> CompiledTrees | None:
         if compiled._walk is not None:
             compiled.python = _seconds(compiled, rows[:1], python=True) < _seconds(compiled, rows[:1], python=False)
         return compiled
-    except (KeyError, TypeError, ValueError):
+    except (KeyError, TypeError, ValueError, SyntaxError, RecursionError, MemoryError):
         return None
 
 
