@@ -64,6 +64,12 @@ FEATURE_NAMES: tuple[str, ...] = (
     "goal_logit_draw",  # log(goal_p_draw / (1 - goal_p_draw))
     "congestion_home",  # matches in the recent past, decayed with ``congestion_days``
     "congestion_away",
+    # Goal ratings as a Kalman filter: each team's attack/defence has a variance that grows with idle time and
+    # shrinks with every match, so a newcomer or a long-idle side moves fast and a regular one steadily.
+    "kalman_log_ratio",  # log(expected home goals / expected away goals)
+    "kalman_log_total",  # log(expected home goals * expected away goals)
+    # The ratio shrunk by its uncertainty (the four ratings' variances): unsure ratings, less extreme odds.
+    "kalman_log_ratio_shrunk",
 )
 GOAL_RATING_SPEEDS = 2  # goal-rate feature columns: 14/15 for the first speed, 21/22 for the second
 N_FEATURES = len(FEATURE_NAMES)
@@ -127,6 +133,15 @@ class FeatureParams:
     dixon_coles_rho: float = -0.08
     outcome_speed: int = 1  # which goal-rating speed the outcome probabilities use
     congestion_days: float = 30.0
+    kalman_initial_variance: float = 0.3  # of a new team's attack and defence (log goal rate), also the cap
+    kalman_variance_per_year: float = 0.02  # added per idle year: form drifts while a team does not play
+    kalman_mu_rate: float = 0.0005  # step of the era's mean log goal rate per goal of residual
+    kalman_home_advantage_rate: float = 0.002  # step of each tier's home advantage per home goal of residual
+    kalman_goal_cap: int = 10  # goals above this count as this many in the Kalman goal ratings
+    # Club leagues (football-data ``Div`` codes): a team entering a division from another one (or new to a
+    # division that has already played a season) starts from the learned level of such entrants.
+    division_settle_matches: int = 10  # an entrant's ratings after this many matches teach the entry level
+    division_memory: float = 0.8  # weight of the earlier entrants in the entry level, per new one
 
     def __post_init__(self) -> None:
         if len(self.goal_learning_rates) != GOAL_RATING_SPEEDS or len(self.k_by_tier) != len(TIER_NAMES):
@@ -173,12 +188,26 @@ class RatingState:
     elo2: np.ndarray | None = None  # the second Elo
     congestion: np.ndarray | None = None  # decayed match count as of each team's last match
     venue: np.ndarray | None = None  # per tier: the second Elo's home advantage, then the goal model's per speed
+    kalman: np.ndarray | None = None  # (teams, 4): Kalman goal ratings' attack, defence and their variances
+    kalman_global: np.ndarray | None = None  # the Kalman model's mean log goal rate, then each tier's home advantage
+    # Club league divisions (football-data ``Div`` codes) and each team's place in them.
+    divisions: list[str] = field(default_factory=list)
+    team_division: np.ndarray | None = None  # index in ``divisions`` of the team's current division, -1 none
+    division_matches: np.ndarray | None = None  # matches since the team entered it
+    division_from: np.ndarray | None = None  # the division it came from; -1 new to the data, -2 a founding member
+    division_first_day: np.ndarray | None = None  # per division, its first match day (-1 not yet played)
+    # Ratings (``_rating_vector`` order) of entrants after settling, per (came from + 1, entered); last column is
+    # the weight. ``exit_levels``: ratings of teams as they left each division.
+    entry_levels: np.ndarray | None = None
+    exit_levels: np.ndarray | None = None
     as_of: str | None = None  # date of the last match in the state
     team_index: dict[str, int] = field(default_factory=dict, repr=False)
     pair_index: dict[tuple[int, int], int] = field(default_factory=dict, repr=False)
     # Vectorized lookups for serving: team name → index, pair key (first * teams + second) → pair index.
     team_lookup: pd.Index = field(default_factory=lambda: pd.Index([], dtype=object), repr=False)
     pair_lookup: pd.Index = field(default_factory=lambda: pd.Index([], dtype=np.int64), repr=False)
+    division_lookup: pd.Index = field(default_factory=lambda: pd.Index([], dtype=object), repr=False)
+    division_index: dict[str, int] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         n_teams, speeds = len(self.teams), len(self.goal_mu)
@@ -188,6 +217,26 @@ class RatingState:
             self.congestion = np.zeros(n_teams)
         if self.venue is None:
             self.venue = initial_venue(self.params, speeds)
+        if self.kalman is None:
+            self.kalman = np.zeros((n_teams, 4))
+            self.kalman[:, _KALMAN_VAR_ATTACK:] = self.params.kalman_initial_variance
+        if self.kalman_global is None:
+            self.kalman_global = np.concatenate([[0.3], np.full(len(TIER_NAMES), self.params.goal_home_advantage)])
+        n_divisions, ratings = len(self.divisions), n_ratings(speeds)
+        if self.team_division is None:
+            self.team_division = np.full(n_teams, -1, dtype=np.int64)
+        if self.division_matches is None:
+            self.division_matches = np.zeros(n_teams, dtype=np.int64)
+        if self.division_from is None:
+            self.division_from = np.full(n_teams, -1, dtype=np.int64)
+        if self.division_first_day is None:
+            self.division_first_day = np.full(n_divisions, -1, dtype=np.int64)
+        if self.entry_levels is None:
+            self.entry_levels = np.zeros((n_divisions + 1, n_divisions, ratings + 1))
+        if self.exit_levels is None:
+            self.exit_levels = np.zeros((n_divisions, ratings + 1))
+        self.division_lookup = pd.Index(self.divisions, dtype=object)
+        self.division_index = {name: i for i, name in enumerate(self.divisions)}
         self.team_index = {name: i for i, name in enumerate(self.teams)}
         self.pair_index = {
             (int(a), int(b)): i for i, (a, b) in enumerate(zip(self.pair_first, self.pair_second, strict=True))
@@ -212,6 +261,10 @@ class RatingState:
                 "played": int(self.played[i]),
                 "elo2": float(self.elo2[i]),  # type: ignore[index]
                 "congestion": float(self.congestion[i]),  # type: ignore[index]
+                "kalman": self.kalman[i].tolist(),  # type: ignore[index]
+                "division": self._division_name(int(self.team_division[i])),  # type: ignore[index]
+                "division_matches": int(self.division_matches[i]),  # type: ignore[index]
+                "division_from": int(self.division_from[i]),  # type: ignore[index]
             }
             for i, name in enumerate(self.teams)
         }
@@ -231,15 +284,25 @@ class RatingState:
             "as_of": self.as_of,
             "goal_mu": self.goal_mu.tolist(),
             "venue": self.venue.tolist(),  # type: ignore[union-attr]
+            "kalman_global": self.kalman_global.tolist(),  # type: ignore[union-attr]
+            "divisions": list(self.divisions),
+            "division_first_day": self.division_first_day.tolist(),  # type: ignore[union-attr]
+            "entry_levels": self.entry_levels.tolist(),  # type: ignore[union-attr]
+            "exit_levels": self.exit_levels.tolist(),  # type: ignore[union-attr]
             "params": self.params.to_json(),
             "teams": teams,
             "h2h_columns": ["team_a", "team_b", "matches", "team_a_wins", "draws", "team_a_goal_diff"],
             "h2h": h2h,
         }
 
+    def _division_name(self, index: int) -> str | None:
+        return self.divisions[index] if index >= 0 else None
+
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> RatingState:
         names = list(data["teams"])
+        divisions = list(data.get("divisions", []))
+        division_index = {name: i for i, name in enumerate(divisions)}
         speeds = len(data["goal_mu"])
         rows = [data["teams"][name] for name in names]
         index = {name: i for i, name in enumerate(names)}
@@ -273,8 +336,39 @@ class RatingState:
             elo2=np.array([r.get("elo2", r["elo"]) for r in rows], dtype=np.float64),
             congestion=np.array([r.get("congestion", 0.0) for r in rows], dtype=np.float64),
             venue=np.array(data["venue"], dtype=np.float64) if "venue" in data else None,
+            kalman=np.array([r["kalman"] for r in rows], dtype=np.float64).reshape(len(rows), 4)
+            if "kalman_global" in data
+            else None,
+            kalman_global=np.array(data["kalman_global"], dtype=np.float64) if "kalman_global" in data else None,
+            divisions=divisions,
+            team_division=np.array([division_index.get(r.get("division"), -1) for r in rows], dtype=np.int64),
+            division_matches=np.array([r.get("division_matches", 0) for r in rows], dtype=np.int64),
+            division_from=np.array([r.get("division_from", -1) for r in rows], dtype=np.int64),
+            division_first_day=np.array(data["division_first_day"], dtype=np.int64) if divisions else None,
+            entry_levels=np.array(data["entry_levels"], dtype=np.float64).reshape(
+                len(divisions) + 1, len(divisions), n_ratings(speeds) + 1
+            )
+            if divisions
+            else None,
+            exit_levels=np.array(data["exit_levels"], dtype=np.float64).reshape(len(divisions), n_ratings(speeds) + 1)
+            if divisions
+            else None,
             as_of=data.get("as_of"),
         )
+
+
+def n_ratings(speeds: int) -> int:
+    """Length of a team's rating vector (``_rating_vector``): both Elos, the goal ratings, the Kalman means."""
+    return 4 + 2 * speeds
+
+
+_LEAGUE_DIVISION = re.compile(r"^[A-Z]{1,3}(\d|C)$")  # football-data Div codes: E0, E1, EC, SC0, SP1, D1, ...
+
+
+@lru_cache(maxsize=4096)
+def league_division(name: str) -> bool:
+    """Whether a competition name is a club league division (a football-data.co.uk ``Div`` code)."""
+    return bool(_LEAGUE_DIVISION.match(str(name).strip()))
 
 
 def initial_venue(params: FeatureParams, speeds: int) -> np.ndarray:
@@ -297,12 +391,22 @@ def _extra_params(params: FeatureParams) -> np.ndarray:
             params.elo2_k_scale,
             params.elo2_k_uncertainty,
             params.goal_rate_uncertainty,
+            params.kalman_initial_variance,
+            params.kalman_variance_per_year,
+            params.kalman_mu_rate,
+            params.kalman_home_advantage_rate,
+            float(params.division_settle_matches),
+            params.division_memory,
+            float(params.kalman_goal_cap),
         ]
     )
 
 
 _X_RHO, _X_SPEED, _X_REGRESSION, _X_CONGESTION, _X_ELO2_HA_RATE, _X_GOAL_HA_RATE = range(6)
 _X_K2, _X_K2_NEW, _X_GOAL_NEW = range(6, 9)
+_X_KALMAN_V0, _X_KALMAN_Q, _X_KALMAN_MU, _X_KALMAN_HA, _X_SETTLE, _X_MEMORY, _X_KALMAN_CAP = range(9, 16)
+_KALMAN_ATTACK, _KALMAN_DEFENCE, _KALMAN_VAR_ATTACK, _KALMAN_VAR_DEFENCE = range(4)
+_FOUNDING_DAYS = 180  # teams first seen this soon after a division's first match are its founders, not entrants
 
 
 # ---- the kernel ----------------------------------------------------------------------------
@@ -339,6 +443,8 @@ def _write_row(
     congestion: np.ndarray,
     venue: np.ndarray,
     xp: np.ndarray,
+    kalman: np.ndarray,
+    kalman_global: np.ndarray,
 ) -> None:
     """Features of one match from the state as it is; a team or pair index below 0 means never seen."""
     nan = np.nan
@@ -418,6 +524,135 @@ def _write_row(
         if team >= 0 and played[team] > 0:
             load = congestion[team] * np.exp(-max(day - last_day[team], 0) / xp[_X_CONGESTION])
         out[row, 33 + side] = load
+    advantage = 0.0 if neutral else kalman_global[1 + tier]
+    attack_home = kalman[home, _KALMAN_ATTACK] if home >= 0 else 0.0
+    defence_home = kalman[home, _KALMAN_DEFENCE] if home >= 0 else 0.0
+    attack_away = kalman[away, _KALMAN_ATTACK] if away >= 0 else 0.0
+    defence_away = kalman[away, _KALMAN_DEFENCE] if away >= 0 else 0.0
+    log_home = kalman_global[0] + advantage + attack_home - defence_away
+    log_away = kalman_global[0] + attack_away - defence_home
+    out[row, 35] = log_home - log_away
+    out[row, 36] = log_home + log_away
+    variance = 0.0
+    for team in (home, away):
+        for column in (_KALMAN_VAR_ATTACK, _KALMAN_VAR_DEFENCE):
+            variance += _kalman_variance(kalman, played, last_day, team, column, day, xp)
+    out[row, 37] = out[row, 35] / np.sqrt(1.0 + variance)
+
+
+@numba.njit(cache=True)
+def _kalman_variance(
+    kalman: np.ndarray, played: np.ndarray, last_day: np.ndarray, team: int, column: int, day: int, xp: np.ndarray
+) -> float:
+    """A Kalman rating's variance on ``day``: it grows with idle years, up to the initial variance."""
+    if team < 0:
+        return xp[_X_KALMAN_V0]
+    variance = kalman[team, column]
+    if played[team] > 0:
+        variance += xp[_X_KALMAN_Q] * max(day - last_day[team], 0) / 365.25
+    return min(variance, xp[_X_KALMAN_V0])
+
+
+@numba.njit(cache=True)
+def _rating_vector(
+    team: int, elo: np.ndarray, elo2: np.ndarray, attack: np.ndarray, defence: np.ndarray, kalman: np.ndarray
+) -> np.ndarray:
+    """A team's ratings as one vector: Elo, second Elo, goal attack per speed, defence per speed, Kalman means."""
+    speeds = attack.shape[1]
+    vector = np.empty(4 + 2 * speeds)
+    vector[0] = elo[team]
+    vector[1] = elo2[team]
+    vector[2 : 2 + speeds] = attack[team]
+    vector[2 + speeds : 2 + 2 * speeds] = defence[team]
+    vector[2 + 2 * speeds] = kalman[team, _KALMAN_ATTACK]
+    vector[3 + 2 * speeds] = kalman[team, _KALMAN_DEFENCE]
+    return vector
+
+
+@numba.njit(cache=True)
+def _set_ratings(
+    team: int,
+    vector: np.ndarray,
+    elo: np.ndarray,
+    elo2: np.ndarray,
+    attack: np.ndarray,
+    defence: np.ndarray,
+    kalman: np.ndarray,
+) -> None:
+    speeds = attack.shape[1]
+    elo[team] = vector[0]
+    elo2[team] = vector[1]
+    attack[team] = vector[2 : 2 + speeds]
+    defence[team] = vector[2 + speeds : 2 + 2 * speeds]
+    kalman[team, _KALMAN_ATTACK] = vector[2 + 2 * speeds]
+    kalman[team, _KALMAN_DEFENCE] = vector[3 + 2 * speeds]
+
+
+@numba.njit(cache=True)
+def _learn_level(level: np.ndarray, vector: np.ndarray, memory: float) -> None:
+    """Exponentially weighted mean of rating vectors in ``level[:-1]``, its weight in ``level[-1]``."""
+    kept = memory * level[-1]
+    level[-1] = kept + 1.0
+    level[:-1] = (kept * level[:-1] + vector) / level[-1]
+
+
+@numba.njit(cache=True)
+def _entry_level(came_from: int, entered: int, entry_levels: np.ndarray, exit_levels: np.ndarray) -> np.ndarray:
+    """Where an entrant's ratings start: the learned level of earlier entrants from the same place, else the
+    ratings of teams as they left the division it enters (the sides it replaces); empty when neither is known."""
+    if entry_levels[came_from + 1, entered, -1] > 0.0:
+        return entry_levels[came_from + 1, entered, :-1]
+    if exit_levels[entered, -1] > 0.0:
+        return exit_levels[entered, :-1]
+    return np.empty(0)
+
+
+@numba.njit(cache=True)
+def _enter_division(
+    team: int,
+    entered: int,
+    day: int,
+    elo: np.ndarray,
+    elo2: np.ndarray,
+    attack: np.ndarray,
+    defence: np.ndarray,
+    kalman: np.ndarray,
+    team_division: np.ndarray,
+    division_matches: np.ndarray,
+    division_from: np.ndarray,
+    division_first_day: np.ndarray,
+    entry_levels: np.ndarray,
+    exit_levels: np.ndarray,
+    xp: np.ndarray,
+) -> None:
+    """A team's first match in a league division: it leaves its old one and starts from the entry level."""
+    came_from = team_division[team]
+    team_division[team] = entered
+    division_matches[team] = 0
+    if day - division_first_day[entered] <= _FOUNDING_DAYS:
+        division_from[team] = -2  # in the division's first season: a founding member, no entrant
+        return
+    division_from[team] = came_from
+    level = _entry_level(came_from, entered, entry_levels, exit_levels)
+    if level.shape[0]:
+        _start_from(team, level, elo, elo2, attack, defence, kalman, xp)
+
+
+@numba.njit(cache=True)
+def _start_from(
+    team: int,
+    level: np.ndarray,
+    elo: np.ndarray,
+    elo2: np.ndarray,
+    attack: np.ndarray,
+    defence: np.ndarray,
+    kalman: np.ndarray,
+    xp: np.ndarray,
+) -> None:
+    _set_ratings(team, level, elo, elo2, attack, defence, kalman)
+    floor = 0.5 * xp[_X_KALMAN_V0]  # an entrant's goal ratings are uncertain again
+    kalman[team, _KALMAN_VAR_ATTACK] = max(kalman[team, _KALMAN_VAR_ATTACK], floor)
+    kalman[team, _KALMAN_VAR_DEFENCE] = max(kalman[team, _KALMAN_VAR_DEFENCE], floor)
 
 
 @numba.njit(cache=True)
@@ -510,6 +745,15 @@ def _pass(
     congestion: np.ndarray,
     venue: np.ndarray,
     xp: np.ndarray,
+    kalman: np.ndarray,
+    kalman_global: np.ndarray,
+    division: np.ndarray,
+    team_division: np.ndarray,
+    division_matches: np.ndarray,
+    division_from: np.ndarray,
+    division_first_day: np.ndarray,
+    entry_levels: np.ndarray,
+    exit_levels: np.ndarray,
     k_by_tier: np.ndarray,
     form_decay: float,
     goal_learning_rates: np.ndarray,
@@ -523,12 +767,33 @@ def _pass(
         stop = start
         while stop < n and day[stop] == day[start]:
             stop += 1
+        # Entrants start from the levels as they were before the day; who left where is learned after it.
+        leavers = np.empty((2 * (stop - start), 1 + 4 + 2 * attack.shape[1]))
+        n_leavers = 0
+        for i in range(start, stop):
+            entered = division[i]
+            if entered < 0:
+                continue
+            if division_first_day[entered] < 0:
+                division_first_day[entered] = day[i]
+            for team in (home[i], away[i]):
+                if team_division[team] != entered:
+                    if team_division[team] >= 0:
+                        leavers[n_leavers, 0] = team_division[team]
+                        leavers[n_leavers, 1:] = _rating_vector(team, elo, elo2, attack, defence, kalman)
+                        n_leavers += 1
+                    _enter_division(
+                        team, entered, day[i], elo, elo2, attack, defence, kalman, team_division, division_matches,
+                        division_from, division_first_day, entry_levels, exit_levels, xp,
+                    )  # fmt: skip
+        for k in range(n_leavers):
+            _learn_level(exit_levels[int(leavers[k, 0])], leavers[k, 1:], xp[_X_MEMORY])
         for i in range(start, stop):
             _write_row(
                 out, i, home[i], away[i], day[i], neutral[i], tier[i], pair[i], home_is_first[i],
                 elo, form_weight, form_points, form_goals_for, form_goals_against, attack, defence, goal_mu,
                 last_day, played, h2h_matches, h2h_first_wins, h2h_draws, h2h_first_goal_diff, elo_initial,
-                home_advantage, elo2, congestion, venue, xp,
+                home_advantage, elo2, congestion, venue, xp, kalman, kalman_global,
             )  # fmt: skip
         for i in range(start, stop):
             h = home[i]
@@ -569,6 +834,18 @@ def _pass(
                 goal_mu[speed] += 0.02 * rate * (residual_home + residual_away)
                 if not neutral[i]:
                     venue[tier[i], 1 + speed] += xp[_X_GOAL_HA_RATE] * rate * residual_home
+            kalman_cap = int(xp[_X_KALMAN_CAP])
+            _kalman_update(i, h, a, day[i], min(gh, kalman_cap), min(ga, kalman_cap), neutral[i], tier[i], out,
+                           kalman, kalman_global, last_day, played, xp)  # fmt: skip
+            if division[i] >= 0:
+                for team in (h, a):
+                    division_matches[team] += 1
+                    if division_matches[team] == int(xp[_X_SETTLE]) and division_from[team] >= -1:
+                        _learn_level(
+                            entry_levels[division_from[team] + 1, team_division[team]],
+                            _rating_vector(team, elo, elo2, attack, defence, kalman),
+                            xp[_X_MEMORY],
+                        )
             points_home = 3.0 if gh > ga else (1.0 if gh == ga else 0.0)
             points_away = 3.0 if ga > gh else (1.0 if gh == ga else 0.0)
             form_weight[h] = form_decay * form_weight[h] + 1.0
@@ -591,6 +868,52 @@ def _pass(
                 h2h_first_wins[p] += 1
             h2h_first_goal_diff[p] += (gh - ga) if home_is_first[i] else (ga - gh)
         start = stop
+
+
+@numba.njit(cache=True)
+def _kalman_update(
+    row: int,
+    home: int,
+    away: int,
+    day: int,
+    goals_home: int,
+    goals_away: int,
+    neutral: bool,
+    tier: int,
+    out: np.ndarray,
+    kalman: np.ndarray,
+    kalman_global: np.ndarray,
+    last_day: np.ndarray,
+    played: np.ndarray,
+    xp: np.ndarray,
+) -> None:
+    """One extended-Kalman step of the Poisson goal ratings on a score (before ``last_day`` moves to ``day``).
+
+    Each score is a Poisson count with log rate ``eta``; linearised, it is an observation of ``eta`` with
+    variance ``1 / rate``. The gain splits the step between the scorer's attack and the other side's defence
+    by their variances, which grow by ``_X_KALMAN_Q`` per idle year (capped at the initial variance)."""
+    for team in (home, away):
+        for column in (_KALMAN_VAR_ATTACK, _KALMAN_VAR_DEFENCE):
+            kalman[team, column] = _kalman_variance(kalman, played, last_day, team, column, day, xp)
+    log_home = 0.5 * (out[row, 36] + out[row, 35])
+    log_away = 0.5 * (out[row, 36] - out[row, 35])
+    residual_home = 0.0
+    for side in range(2):
+        scorer, other = (home, away) if side == 0 else (away, home)
+        rate = np.exp(log_home if side == 0 else log_away)
+        residual = (goals_home if side == 0 else goals_away) - rate
+        var_attack = kalman[scorer, _KALMAN_VAR_ATTACK]
+        var_defence = kalman[other, _KALMAN_VAR_DEFENCE]
+        denominator = (var_attack + var_defence) * rate + 1.0
+        kalman[scorer, _KALMAN_ATTACK] += var_attack * residual / denominator
+        kalman[other, _KALMAN_DEFENCE] -= var_defence * residual / denominator
+        kalman[scorer, _KALMAN_VAR_ATTACK] -= var_attack * var_attack * rate / denominator
+        kalman[other, _KALMAN_VAR_DEFENCE] -= var_defence * var_defence * rate / denominator
+        kalman_global[0] += xp[_X_KALMAN_MU] * residual
+        if side == 0:
+            residual_home = residual
+    if not neutral:
+        kalman_global[1 + tier] += xp[_X_KALMAN_HA] * residual_home
 
 
 @numba.njit(cache=True)
@@ -622,15 +945,44 @@ def _serve(
     congestion: np.ndarray,
     venue: np.ndarray,
     xp: np.ndarray,
+    kalman: np.ndarray,
+    kalman_global: np.ndarray,
+    division: np.ndarray,
+    team_division: np.ndarray,
+    division_first_day: np.ndarray,
+    entry_levels: np.ndarray,
+    exit_levels: np.ndarray,
     out: np.ndarray,
 ) -> None:
+    """Training's ``_write_row`` per request; a team requested in a league division it has not played in yet is
+    rated from the entry level, as its first match there would be in training (the state is left as it was)."""
     for i in range(home.shape[0]):
+        saved = np.empty((2, 4 + 2 * attack.shape[1]))
+        saved_kalman = np.empty((2, 4))
+        moved = np.zeros(2, dtype=np.bool_)
+        entered = division[i]
+        if entered >= 0 and division_first_day[entered] >= 0 and day[i] - division_first_day[entered] > _FOUNDING_DAYS:
+            for side in range(2):
+                team = home[i] if side == 0 else away[i]
+                if team < 0 or team_division[team] == entered or (side == 1 and team == home[i]):
+                    continue
+                level = _entry_level(team_division[team], entered, entry_levels, exit_levels)
+                if level.shape[0]:
+                    saved[side] = _rating_vector(team, elo, elo2, attack, defence, kalman)
+                    saved_kalman[side] = kalman[team]
+                    _start_from(team, level, elo, elo2, attack, defence, kalman, xp)
+                    moved[side] = True
         _write_row(
             out, i, home[i], away[i], day[i], neutral[i], tier[i], pair[i], home_is_first[i],
             elo, form_weight, form_points, form_goals_for, form_goals_against, attack, defence, goal_mu,
             last_day, played, h2h_matches, h2h_first_wins, h2h_draws, h2h_first_goal_diff, elo_initial,
-            home_advantage, elo2, congestion, venue, xp,
+            home_advantage, elo2, congestion, venue, xp, kalman, kalman_global,
         )  # fmt: skip
+        for side in range(2):
+            if moved[side]:
+                team = home[i] if side == 0 else away[i]
+                _set_ratings(team, saved[side], elo, elo2, attack, defence, kalman)
+                kalman[team] = saved_kalman[side]
 
 
 # ---- the Python side -----------------------------------------------------------------------
@@ -683,6 +1035,20 @@ def _tiers(competitions: pd.Series, missing: int = TIER_OTHER) -> np.ndarray:
     return _by_code(per_name, missing, codes)
 
 
+def _divisions(competitions: pd.Series, known: pd.Index | None = None) -> tuple[np.ndarray, list[str]]:
+    """Each row's league division index (-1 if the competition is not one) and the division names, in order of
+    first appearance (``known``: index into these names instead, -1 for others)."""
+    codes, names = _distinct(competitions)
+    text = [str(name).strip() for name in names]
+    if known is not None:
+        per_name = known.get_indexer(pd.Index(text, dtype=object)).astype(np.int64)
+        return _by_code(per_name, -1, codes), list(known)
+    found = list(dict.fromkeys(name for name in text if league_division(name)))
+    position = {name: i for i, name in enumerate(found)}
+    per_name = np.array([position.get(name, -1) for name in text], dtype=np.int64)
+    return _by_code(per_name, -1, codes), found
+
+
 def _team_codes(state: RatingState, names: pd.Series) -> tuple[np.ndarray, np.ndarray, pd.Index]:
     """Each row's team index in ``state`` (-1 if unknown), and the row codes of the distinct names (as ``str``)."""
     codes, uniques = _distinct(names)
@@ -712,6 +1078,7 @@ def build_features(canonical: pd.DataFrame, params: FeatureParams | None = None)
     second = np.maximum(home, away)
     pair, pair_keys = pd.factorize(first * max(len(teams), 1) + second, sort=False)
     n_teams, n_pairs = len(teams), len(pair_keys)
+    division, divisions = _divisions(canonical["competition"])
     state = RatingState(
         params=params,
         teams=[str(t) for t in teams],
@@ -731,6 +1098,7 @@ def build_features(canonical: pd.DataFrame, params: FeatureParams | None = None)
         h2h_first_wins=np.zeros(n_pairs, dtype=np.int64),
         h2h_draws=np.zeros(n_pairs, dtype=np.int64),
         h2h_first_goal_diff=np.zeros(n_pairs, dtype=np.int64),
+        divisions=divisions,
     )
     out = np.empty((n, N_FEATURES))
     _pass(
@@ -743,7 +1111,9 @@ def build_features(canonical: pd.DataFrame, params: FeatureParams | None = None)
         state.attack, state.defence, state.goal_mu,
         state.last_day, state.played, state.h2h_matches, state.h2h_first_wins, state.h2h_draws,
         state.h2h_first_goal_diff, params.elo_initial, params.elo_home_advantage,
-        state.elo2, state.congestion, state.venue, _extra_params(params),
+        state.elo2, state.congestion, state.venue, _extra_params(params), state.kalman, state.kalman_global,
+        division[order], state.team_division, state.division_matches, state.division_from, state.division_first_day,
+        state.entry_levels, state.exit_levels,
         np.asarray(params.k_by_tier, dtype=np.float64), params.form_decay,
         np.asarray(params.goal_learning_rates, dtype=np.float64),
         params.goal_cap, out,
@@ -799,6 +1169,11 @@ def serving_features(
     first = np.minimum(home, away)
     second = np.maximum(home, away)
     pair = np.where(first >= 0, state.pair_lookup.get_indexer(first * max(len(state.teams), 1) + second), -1)
+    division = (
+        _divisions(requests["competition"], state.division_lookup)[0]
+        if "competition" in requests and state.divisions
+        else np.full(n, -1, dtype=np.int64)
+    )
     out = np.empty((n, N_FEATURES))
     _serve(
         home, away, day, neutral, tier, pair, home == first,
@@ -806,9 +1181,18 @@ def serving_features(
         state.attack, state.defence, state.goal_mu,
         state.last_day, state.played, state.h2h_matches, state.h2h_first_wins, state.h2h_draws,
         state.h2h_first_goal_diff, state.params.elo_initial, state.params.elo_home_advantage,
-        state.elo2, state.congestion, state.venue, _extra_params(state.params), out,
+        state.elo2, state.congestion, state.venue, _extra_params(state.params),
+        *_serving_extras(state, division), out,
     )  # fmt: skip
     return pd.DataFrame(out, index=requests.index, columns=list(FEATURE_NAMES), copy=False)
+
+
+def _serving_extras(state: RatingState, division: np.ndarray) -> tuple[np.ndarray, ...]:
+    """The Kalman arrays, the requests' league divisions and the division tables, in ``_serve``'s order."""
+    return (
+        state.kalman, state.kalman_global, division,
+        state.team_division, state.division_first_day, state.entry_levels, state.exit_levels,
+    )  # type: ignore[return-value]  # fmt: skip
 
 
 # ---- a few requests at a time (model-api's single predictions) --------------------------------------
@@ -860,7 +1244,8 @@ def serving_rows(compiled: ServingArrays, instances: Sequence[Mapping[str, Any]]
     neutral = np.empty(n, dtype=np.bool_)
     tier = np.empty(n, dtype=np.int64)
     pair = np.empty(n, dtype=np.int64)
-    teams, pairs = state.team_index, state.pair_index
+    division = np.full(n, -1, dtype=np.int64)
+    teams, pairs, divisions = state.team_index, state.pair_index, state.division_index
     today = -1
     for i, instance in enumerate(instances):
         h = teams.get(instance.get("home_team"), -1)  # type: ignore[arg-type]
@@ -879,12 +1264,14 @@ def serving_rows(compiled: ServingArrays, instances: Sequence[Mapping[str, Any]]
         neutral[i] = bool(instance.get("neutral", False))
         competition = instance.get("competition")
         tier[i] = TIER_FRIENDLY if competition is None else competition_tier(str(competition))
+        if divisions and competition is not None:
+            division[i] = divisions.get(str(competition).strip(), -1)
     out = np.empty((n, N_FEATURES))
     _serve(
         home, away, day, neutral, tier, pair, home <= away,
         state.elo, state.form_weight, state.form_points, state.form_goals_for, state.form_goals_against,
         state.attack, state.defence, state.goal_mu,
         state.last_day, state.played, state.h2h_matches, state.h2h_first_wins, state.h2h_draws,
-        state.h2h_first_goal_diff, *compiled.params, out,
+        state.h2h_first_goal_diff, *compiled.params, *_serving_extras(state, division), out,
     )  # fmt: skip
     return out[:, compiled.columns]

@@ -344,3 +344,82 @@ def test_a_state_without_the_candidate_ratings_still_serves() -> None:
     assert old.elo2 is not None and np.allclose(old.elo2, old.elo)
     request = pd.DataFrame([{"home_team": "A", "away_team": "B", "date": "2000-02-01", "competition": "Friendly"}])
     assert np.isfinite(serving_features(old, request)[["elo2_diff", "goal_p_home"]].to_numpy()).all()
+
+
+# ---- club leagues: promotion and relegation ------------------------------------------------------
+
+
+def two_division_seasons(seasons: int, top: str = "E0", second: str = "E1") -> tuple[pd.DataFrame, list[list[str]]]:
+    """Double round robins of six teams per division; each season the two weakest of the top division go down
+    and the two strongest of the second go up. Strength is the team's number (T00 strongest): the stronger side
+    wins 2-1. The second division starts a week before the top one, as English seasons do."""
+    rows = []
+    tops = [f"T{i:02d}" for i in range(6)]
+    seconds = [f"T{i:02d}" for i in range(6, 12)]
+    promoted: list[list[str]] = []
+    for season in range(seasons):
+        for division, teams, delay in ((second, seconds, 0), (top, tops, 7)):
+            pairs = [(h, a) for h in teams for a in teams if h != a]
+            for k, (home, away) in enumerate(pairs):
+                day = pd.Timestamp(f"{2000 + season}-08-01") + pd.Timedelta(days=delay + 7 * (k // 3))
+                home_goals, away_goals = (2, 1) if home < away else (1, 2)
+                rows.append((day.strftime("%Y-%m-%d"), home, away, home_goals, away_goals, division, False))
+        down, up = sorted(tops)[-2:], sorted(seconds)[:2]
+        tops = sorted([t for t in tops if t not in down] + up)
+        seconds = sorted([t for t in seconds if t not in up] + down)
+        promoted.append(up)
+    return table(rows), promoted
+
+
+def first_top_division_ratings(
+    features: pd.DataFrame, data: pd.DataFrame, season: int, top: str = "E0"
+) -> dict[str, float]:
+    """Each team's Elo rating in its first top-division match of a season (no top-division result of that
+    season has reached it yet: every side's first match falls in the season's first fortnight)."""
+    ratings: dict[str, float] = {}
+    rows = data[(data["competition"] == top) & (data["date"].dt.year == 2000 + season)]
+    for row in rows.index:
+        for side in ("home", "away"):
+            ratings.setdefault(data.loc[row, f"{side}_team"], features.loc[row, f"elo_{side}"])
+    return ratings
+
+
+@pytest.mark.parametrize("season", [1, 2])
+def test_a_promoted_team_starts_below_the_top_divisions_mean(season: int) -> None:
+    """Season 2: from the ratings the relegated sides left with; season 3: from what earlier promoted sides
+    were worth after settling in."""
+    data, promoted = two_division_seasons(3)
+    features, state = build_features(data)
+    ratings = first_top_division_ratings(features, data, season)
+    up = promoted[season - 1]
+    stayed = [team for team in ratings if team not in up]
+    assert len(stayed) == 4
+    assert all(ratings[team] < np.mean([ratings[t] for t in stayed]) for team in up), ratings
+    assert state.divisions == ["E1", "E0"]
+
+
+def test_without_league_divisions_a_promoted_team_keeps_its_second_division_rating() -> None:
+    """The same seasons under competition names that are not league divisions: the promoted sides come in with
+    the high ratings they earned against weaker teams (what the division entry level corrects)."""
+    data, promoted = two_division_seasons(2, top="Top league", second="Second league")
+    features, _ = build_features(data)
+    ratings = first_top_division_ratings(features, data, 1, top="Top league")
+    stayed = [team for team in ratings if team not in promoted[0]]
+    assert all(ratings[team] > np.mean([ratings[t] for t in stayed]) for team in promoted[0]), ratings
+
+
+def test_division_entry_levels_travel_in_the_state_and_serve_as_training_does() -> None:
+    data, _ = two_division_seasons(3)
+    cut = pd.Timestamp("2002-08-01")  # the third season's second-division opening day
+    training, _ = build_features(data)
+    state = json.loads(json.dumps(TASK.serving_state(data[data["date"] < cut])))
+    loaded = RatingState.from_json(state)
+    assert loaded.entry_levels is not None and loaded.entry_levels[..., -1].sum() > 0
+    for day in (cut, cut + pd.Timedelta(days=7)):  # the promoted and relegated sides' first matches
+        requests = data.loc[data["date"] == day, ["home_team", "away_team", "date", "neutral", "competition"]]
+        served = serving_features(loaded, requests)
+        # The second day's rows in training also learned the first day's results; compare the first day only.
+        if day == cut:
+            pd.testing.assert_frame_equal(served, training.loc[requests.index])
+        rows = TASK.serving_rows(TASK.compile_serving(state, list(FEATURE_NAMES)), requests.to_dict("records"))
+        assert np.allclose(rows, served.to_numpy(), equal_nan=True)
