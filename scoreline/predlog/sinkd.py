@@ -69,6 +69,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("scoreline.predlog.sinkd")
 SINK_LOCK = ".sink.lock"
 SINK_PROCESS_NAME = "scoreline-predlog-sink"
+RESTART_DELAY_S = 0.1
+MAX_RESTART_DELAY_S = 10.0
 TERMINATE_GRACE_S = 10.0  # after SIGTERM: how long connected clients get to say goodbye
 
 
@@ -518,12 +520,26 @@ class SinkProcess:
         self._process.start()
 
     def _watch(self) -> None:
+        delay = RESTART_DELAY_S
+        started = time.monotonic()
         while not self._stopping.wait(0.2):
             process = self._process
-            if process is not None and not process.is_alive() and not self._stopping.is_set():
-                log.warning("the prediction log sink process exited (%s); starting it again", process.exitcode)
-                self.restarts += 1
-                self._spawn()
+            if process is None or process.is_alive() or self._stopping.is_set():
+                continue
+            # One that dies soon after starting (a broken setting) is restarted ever more slowly.
+            delay = (
+                RESTART_DELAY_S
+                if time.monotonic() - started > MAX_RESTART_DELAY_S
+                else min(delay * 2, MAX_RESTART_DELAY_S)
+            )
+            log.warning(
+                "the prediction log sink process exited (%s); starting it again in %.1f s", process.exitcode, delay
+            )
+            if self._stopping.wait(delay):
+                return
+            self.restarts += 1
+            started = time.monotonic()
+            self._spawn()
 
     def wait_ready(self, timeout_s: float = 30.0) -> bool:
         """True once the socket accepts connections."""
