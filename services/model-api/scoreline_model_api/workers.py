@@ -7,6 +7,7 @@ The logic lives in ``scoreline.serving.supervisor`` and ``scoreline.serving.work
 from __future__ import annotations
 
 import contextlib
+import gc
 import importlib
 import logging
 import os
@@ -49,6 +50,7 @@ def run_workers(settings: ModelApiSettings) -> int:
     for module in ("scoreline_model_api.app", "scoreline.ml.modeling"):
         importlib.import_module(module)
     import_booster_library()
+    gc.freeze()  # the workers' collections then skip these objects instead of copying every page they touch
     with shared_sink(settings), contextlib.ExitStack() as cleanup:
         cleanup.callback(shutil.rmtree, run_dir.path, ignore_errors=True)
 
