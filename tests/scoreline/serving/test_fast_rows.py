@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from scoreline.serving.holder import ModelHolder
 from scoreline.serving.model import Predictor, ServedModel
 from scoreline.serving.service import PredictionService
+from scoreline.serving.trees import compile_trees
 from scoreline.serving.validation import EntityIndex
 from scoreline.tasks import get_task
 from tests.scoreline.serving.models import TASK
@@ -102,3 +103,39 @@ def test_tasks_without_the_array_path_or_with_a_wrong_one_are_served_through_the
         assert predictor.fast_path and predictor._compiled is None
         payload, _ = service.predict(TASK, {"instances": batch})
         np.testing.assert_allclose(probabilities(payload), expected, rtol=0, atol=1e-6)
+
+
+def test_compiled_trees_give_the_boosters_margins_to_the_bit_on_both_walks(small_bundle: Any) -> None:
+    rng = np.random.default_rng(5)
+    teams = sorted(small_bundle.serving_state["teams"])
+    home = rng.choice(len(teams), 300)
+    frame = pd.DataFrame({
+        "home_team": np.asarray(teams)[home], "away_team": np.asarray(teams)[(home + rng.integers(1, len(teams), 300))
+                                                                            % len(teams)],
+        "date": "2026-06-15", "neutral": rng.random(300) < 0.3, "competition": rng.choice(COMPETITIONS, 300),
+    })  # fmt: skip
+    rows = small_bundle.features(frame).to_numpy(dtype=np.float32).copy()
+    rows[rng.random(rows.shape) < 0.2] = np.nan  # missing values take each node's default branch
+    trees = compile_trees(small_bundle.booster, rows[:3])
+    assert trees is not None
+    expected = small_bundle.booster.inplace_predict(rows, validate_features=False, predict_type="margin")
+    for python in (True, False):
+        trees.python = python
+        np.testing.assert_array_equal(trees.inplace_predict(rows, predict_type="margin"), expected)
+        one_by_one = np.vstack([trees.inplace_predict(rows[i : i + 1], predict_type="margin") for i in range(50)])
+        np.testing.assert_array_equal(one_by_one, expected[:50])
+
+
+def test_models_the_compiler_does_not_know_keep_the_booster() -> None:
+    import xgboost as xgb
+
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(200, 4)).astype(np.float32)
+    y = (x[:, 0] + rng.normal(size=200) > 0).astype(int)
+    for params in ({"booster": "dart", "rate_drop": 0.5}, {"booster": "gblinear"}, {"objective": "count:poisson"}):
+        booster = xgb.train({"objective": "binary:logistic", "max_depth": 2, **params}, xgb.DMatrix(x, y), 5)
+        assert compile_trees(booster, x[:3]) is None, params
+    plain = xgb.train({"objective": "binary:logistic", "max_depth": 2}, xgb.DMatrix(x, y), 5)
+    compiled = compile_trees(plain, x[:3])
+    assert compiled is not None
+    np.testing.assert_allclose(compiled.inplace_predict(x), plain.inplace_predict(x), rtol=0, atol=1e-7)
