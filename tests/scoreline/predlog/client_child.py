@@ -3,8 +3,9 @@
 ``python -m tests.scoreline.predlog.client_child <address> <spool_dir> <status_file> <records> <max_unacked>``
 
 Record ``i`` has request id ``f"{i:032x}"``. After every record the status file holds
-``submitted acked spooled``: frames are acknowledged in order, so ``acked`` means records
-``0 .. acked-1`` are durable (when nothing went to the spool).
+``submitted acked spooled unacked`` (then ``done`` once the writer's queue is empty). Frames are
+acknowledged in order, so ``acked`` means records ``0 .. acked-1`` are durable (when nothing went to
+the spool).
 """
 
 from __future__ import annotations
@@ -54,14 +55,21 @@ def main() -> None:
             )
         )
         time.sleep(0.002)
-        temporary = status.with_suffix(".tmp")
-        temporary.write_text(f"{index + 1} {channel.records_acked} {channel.records_spooled}")
-        os.replace(temporary, status)
-    writer.flush(30)
-    temporary = status.with_suffix(".tmp")
-    temporary.write_text(f"{records} {channel.records_acked} {channel.records_spooled} done")
-    os.replace(temporary, status)
+        write_status(
+            status, f"{index + 1} {channel.records_acked} {channel.records_spooled} {channel.unacked_records()}"
+        )
+    while writer.depth() or writer._busy:  # every record handed to the channel, acknowledged or not
+        time.sleep(0.01)
+    write_status(
+        status, f"{records} {channel.records_acked} {channel.records_spooled} {channel.unacked_records()} done"
+    )
     time.sleep(3600)  # killed by the test
+
+
+def write_status(status: Path, text: str) -> None:
+    temporary = status.with_suffix(".tmp")
+    temporary.write_text(text)
+    os.replace(temporary, status)
 
 
 if __name__ == "__main__":
