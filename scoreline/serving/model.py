@@ -229,7 +229,7 @@ class PriorAndTrees:
     def __init__(self, columns: list[int], prior: Any, trees: CompiledTrees) -> None:
         coef = np.asarray(prior.coef, dtype=np.float64)
         mean, scale = np.asarray(prior.mean, dtype=np.float64), np.asarray(prior.scale, dtype=np.float64)
-        self.columns = np.asarray(columns, dtype=np.int64)
+        self.columns = list(columns)
         self.weights: list[list[float]] = (coef / scale).T.tolist()  # per feature, per class
         self.means: list[float] = mean.tolist()
         self.constant: list[float] = (np.asarray(prior.intercept, dtype=np.float64) - coef @ (mean / scale)).tolist()
@@ -252,17 +252,19 @@ class PriorAndTrees:
 
     def __call__(self, rows: np.ndarray) -> np.ndarray:
         matrix = np.asarray(rows, dtype=np.float32)
-        margins = self.trees.margin(matrix).tolist()
-        weights, means, constant, offset = self.weights, self.means, self.constant, self.offset
+        values = matrix.tolist()  # the float32 values XGBoost and the bundle's prior see, as Python floats
+        margins = self.trees.walk(values) if self.trees.python else self.trees.margin(matrix).tolist()
+        weights, means, constant, offset, columns = self.weights, self.means, self.constant, self.offset, self.columns
         isfinite, exp = math.isfinite, math.exp
         out = []
-        for values, tree_margin in zip(matrix[:, self.columns].tolist(), margins, strict=True):
+        for row, tree_margin in zip(values, margins, strict=True):
             scores = list(constant)
-            for value, mean, per_class in zip(values, means, weights, strict=True):
+            for column, mean, per_class in zip(columns, means, weights, strict=True):
+                value = row[column]
                 x = value if isfinite(value) else mean
                 for k, weight in enumerate(per_class):
                     scores[k] += weight * x
-            scores = [t - o + p for t, o, p in zip(tree_margin, offset, scores, strict=True)]
+            scores = [float(t) - o + p for t, o, p in zip(tree_margin, offset, scores, strict=True)]
             if self.binary:
                 positive = 1.0 / (1.0 + exp(-scores[0]))
                 out.append((1.0 - positive, positive))

@@ -114,16 +114,21 @@ class CompiledTrees:
     def margin(self, rows: np.ndarray, base_margin: np.ndarray | None = None) -> np.ndarray:
         """(rows, outputs) float32 margins summed as XGBoost sums them (base first, then tree by tree)."""
         if self.python and self._walk is not None:
-            walk, values = self._walk, np.asarray(rows, dtype=np.float32).tolist()
+            values = np.asarray(rows, dtype=np.float32).tolist()
             if base_margin is None:
-                base = tuple(self.base[g] for g in range(self.n_groups))
-                return np.array([walk(row, base) for row in values], dtype=np.float32)
+                return np.array(self.walk(values), dtype=np.float32)
+            walk = self._walk
             starts = np.asarray(base_margin, dtype=np.float32).reshape(len(values), self.n_groups)
             return np.array([walk(row, tuple(start)) for row, start in zip(values, starts, strict=True)], np.float32)
         parts = self.leaves(rows)
         if base_margin is not None:
             parts[:, len(self.roots) :] = np.asarray(base_margin, dtype=np.float32).reshape(len(rows), self.n_groups)
         return np.cumsum(parts[:, self.summation], axis=2, dtype=np.float32)[:, :, -1]
+
+    def walk(self, rows: list[list[float]]) -> list[tuple[np.float32, ...]]:
+        """Margins of rows given as lists of float32 values, by the generated function (``python`` only)."""
+        walk, base = self._walk, tuple(self.base[g] for g in range(self.n_groups))
+        return [walk(row, base) for row in rows]
 
     def inplace_predict(
         self,
