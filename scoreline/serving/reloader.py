@@ -317,6 +317,9 @@ class Reloader:
             if self.holder.peek(task_id) is not None:
                 return None
             self.holder.swap(served)
+            # Cleared (or replaced by "MLflow unreachable") once the startup reload has asked MLflow.
+            note = f"serving the cached champion version {version} until MLflow confirms it is still the champion"
+            self.holder.record_error(task_id, ReloadError(None, note))
         log.info("serving %s version %s from the disk cache in %.2f s", task_id, version, served.load_seconds)
         return served
 
