@@ -30,10 +30,12 @@ def test_the_training_table_carries_market_probabilities_in_its_own_order() -> N
     assert market.shape == (len(canonical), 3) and np.allclose(market, expected)
 
 
-def test_a_run_on_football_data_reports_the_bookmaker_baseline_beside_elo(tmp_path: Path) -> None:
+def test_a_run_with_odds_reports_the_bookmaker_baseline_beside_elo(tmp_path: Path) -> None:
     from scoreline.ml.training import train
 
-    result = train(TASK, _seasons(), artifacts_dir=tmp_path)
+    # Simulated matches with odds rather than the hand-written seasons: their made-up scores repeat a pattern
+    # the booster keeps learning for thousands of rounds (over 10 minutes on a busy machine).
+    result = train(TASK, _simulated_with_odds(), artifacts_dir=tmp_path)
     assert {"base_rates", "elo", "bookmaker"} <= result.baseline_metrics.keys()
     assert 0 < result.baseline_metrics["bookmaker"]["rps"] < 1
     # every holdout match with the model's, the market's and Elo's probabilities, for analysts
@@ -42,7 +44,8 @@ def test_a_run_on_football_data_reports_the_bookmaker_baseline_beside_elo(tmp_pa
     for column in ("date", "home_team", "away_team", "actual", "home", "draw", "away", "bookmaker_home", "elo_away"):
         assert column in holdout.columns
     assert set(holdout["actual"]) <= {"home", "draw", "away"}
-    assert np.allclose(holdout[["bookmaker_home", "bookmaker_draw", "bookmaker_away"]].sum(axis=1), 1.0)
+    market = holdout[["bookmaker_home", "bookmaker_draw", "bookmaker_away"]]
+    assert np.allclose(market.sum(axis=1), 1.0, atol=1e-4)  # written with 6 significant digits
 
 
 def test_data_without_odds_has_no_bookmaker_baseline() -> None:
@@ -68,7 +71,7 @@ def _simulated_with_odds(n: int = 3000, seed: int = 5) -> pd.DataFrame:
     canonical = TASK.to_canonical(raw.to_csv(index=False).encode(), "simulated.csv")
     probabilities = truth.to_numpy(dtype=float)
     order = pd.to_datetime(raw["date"]).to_numpy().argsort(kind="stable")  # to_canonical sorts by date
-    odds = 1.0 / (probabilities[order] * 1.05)
+    odds = np.maximum(1.0 / (probabilities[order] * 1.05), 1.01)  # a price is above 1.0 even for a sure thing
     for index, side in enumerate(("home", "draw", "away")):
         canonical[f"odds_psc_{side}"] = odds[:, index]
     return canonical
