@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import math
+import typing
 from types import SimpleNamespace
 from typing import Any
 
@@ -124,6 +125,7 @@ def test_esports_win_served_equals_in_process_on_a_miss_and_the_next_hit(esports
         )
         for name in numeric
     }
+    flags = {name for name in numeric if bool in typing.get_args(model_fields[name].annotation)}
 
     @st.composite
     def games(draw: st.DrawFn) -> dict[str, Any]:
@@ -131,8 +133,8 @@ def test_esports_win_served_equals_in_process_on_a_miss_and_the_next_hit(esports
         instance = {name: row[name].item() for name in numeric if pd.notna(row[name])}
         for name in draw(st.lists(st.sampled_from(numeric), max_size=4, unique=True)):
             value = instance.get(name)
-            if isinstance(value, bool):
-                instance[name] = not value
+            if name in flags:
+                instance[name] = draw(st.booleans())
             elif isinstance(value, int | float):
                 factor = draw(st.floats(0.5, 1.5))
                 scaled = round(value * factor) if isinstance(value, int) else value * factor
