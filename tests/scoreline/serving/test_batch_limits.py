@@ -4,7 +4,6 @@ naming it, and an all-invalid file reports its first 50 problems with the true c
 from __future__ import annotations
 
 import io
-import time
 from typing import Any
 
 import pyarrow as pa
@@ -52,15 +51,12 @@ def test_an_all_invalid_batch_reports_the_first_50_problems_and_the_true_count(s
         {"home_team": [f"Nowhere {i % 1000}" for i in range(rows)], "away_team": ["Atlantis"] * rows},
         dtype=object,
     )
-    started = time.perf_counter()
     with pytest.raises(ScorelineError) as caught:
         validate_frame(get_task(TASK).request_model, frame, EntityIndex(get_task(TASK), small_bundle.serving_state))
-    elapsed = time.perf_counter() - started
     details = caught.value.details
     assert len(details["problems"]) == MAX_PROBLEMS
     assert details["count"] == 2 * rows  # both teams of every row are unknown, all counted
     assert f"and {2 * rows - 1} more problem(s)" in caught.value.message
-    assert elapsed < 10
 
 
 def test_an_invalid_number_column_counts_every_bad_cell() -> None:
