@@ -4,7 +4,8 @@ Two raw formats are recognised from the header:
 
 * ``international``: the international results CSV
   (``date,home_team,away_team,home_score,away_score,tournament,city,country,neutral``);
-* ``football-data``: football-data.co.uk season files (``Div,Date,HomeTeam,AwayTeam,FTHG,FTAG,FTR,...``)
+* ``football-data``: football-data.co.uk season files (``Div,Date,HomeTeam,AwayTeam,FTHG,FTAG,FTR,...``, or the
+  extra-leagues layout ``Country,League,Season,Date,Time,Home,Away,HG,AG,Res,...``)
   with dates as dd/mm/yy, dd/mm/yyyy (or yyyy-mm-dd in re-saved copies) and optional 1X2 odds (Bet365,
   Pinnacle, Pinnacle closing, market average), kept as ``odds_home``/``odds_draw``/``odds_away``.
 
@@ -67,6 +68,11 @@ MISSING_MARKERS = ("NA", "NaN", "nan", "N/A", "#N/A", "NULL", "null")
 # Dates of football-data.co.uk files: dd/mm/yyyy, dd/mm/yy (older seasons), yyyy-mm-dd (copies re-saved by pandas
 # or R; unambiguous, so taken as they are).
 FOOTBALL_DATA_DATES = ["%d/%m/%Y", "%d/%m/%y", "%Y-%m-%d"]
+# football-data.co.uk's "extra leagues" files (one file per country, every season: ARG.csv, BRA.csv, USA.csv ...):
+# ``Country,League,Season,Date,Time,Home,Away,HG,AG,Res,PSCH,...`` (older copies: ``PH,PD,PA`` for Pinnacle's
+# closing prices). Read by the same adapter under the main files' names; problems name the file's own columns.
+EXTRA_LEAGUE_NAMES = {"Home": "HomeTeam", "Away": "AwayTeam", "HG": "FTHG", "AG": "FTAG", "Res": "FTR",
+                      "PH": "PSCH", "PD": "PSCD", "PA": "PSCA"}  # fmt: skip
 _TRUE = ("TRUE", "True", "true", "1", "T", "t", "yes")
 _FALSE = ("FALSE", "False", "false", "0", "F", "f", "no")
 
@@ -80,6 +86,7 @@ class Problems:
     row_numbers: np.ndarray | None = None  # file row number of each data position, when rows were dropped
     failed: dict[str, list[np.ndarray]] = field(default_factory=dict)  # source column -> data positions
     notes: dict[str, Any] = field(default_factory=dict)  # what was repaired or dropped (the manifest's notes)
+    file_names: dict[str, str] = field(default_factory=dict)  # adapter's column name -> the file's own (Home)
     unchecked_rows: int = 0  # rows the table rules did not look at: the report was full before (early exit)
 
     @property
@@ -115,6 +122,8 @@ class Problems:
     def raise_if_any(self, fmt: str) -> None:
         if not self.total:
             return
+        for item in self.items:  # problems name the columns as the file spells them
+            item["column"] = self.file_names.get(item["column"], item["column"])
         self.items.sort(key=lambda p: (p["row"] is not None, p["row"] or 0))
         first = self.items[0]
         where = f"row {first['row']}, " if first["row"] is not None else ""
@@ -185,8 +194,15 @@ def _decode_header(raw: bytes) -> list[str]:
     return names
 
 
+def _main_file_names(names: list[str]) -> list[str]:
+    """An extra-leagues header under the main files' column names (a main file's header is returned as it is)."""
+    if "HomeTeam" in names or not {"Home", "Away", "HG", "AG"} <= set(names):
+        return names
+    return [EXTRA_LEAGUE_NAMES.get(name, name) for name in names]
+
+
 def detect_format(header: list[str]) -> str:
-    present = set(header)
+    present = set(_main_file_names(header))
     if set(INTERNATIONAL_COLUMNS) <= present:
         return "international"
     if set(FOOTBALL_DATA_COLUMNS) <= present:
@@ -462,6 +478,8 @@ def _read_football_data(raw: bytes, header: list[str], problems: Problems) -> pa
     fields beyond the header must be empty."""
     known = {
         "Div",
+        "Country",
+        "League",
         "FTR",
         *FOOTBALL_DATA_COLUMNS,
         *(f"{book}{side}" for book in FOOTBALL_DATA_BOOKMAKERS for side in "HDA"),
@@ -478,7 +496,10 @@ def _read_football_data(raw: bytes, header: list[str], problems: Problems) -> pa
                 columns.setdefault(name, [None] * len(row_numbers))  # a column new in this section
         return positions, len(names)
 
-    positions, width = use(header)
+    renamed = {main: name for name, main in zip(header, _main_file_names(header), strict=True) if main != name}
+    if renamed:
+        problems.file_names.update(renamed)
+    positions, width = use(_main_file_names(header))
     reader = csv.reader(io.StringIO(raw.decode("utf-8"), newline=""))
     next(reader, None)
     for number, record in enumerate(reader, start=FIRST_ROW):
@@ -490,11 +511,11 @@ def _read_football_data(raw: bytes, header: list[str], problems: Problems) -> pa
             # nothing in the columns read (R numbers even its empty rows: the row number alone is no match)
             blank += 1
             continue
-        if set(FOOTBALL_DATA_COLUMNS) <= set(cells):  # a header again: seasons concatenated with ``cat``
+        if set(FOOTBALL_DATA_COLUMNS) <= set(_main_file_names(cells)):  # a header again: seasons glued with ``cat``
             repeated += 1
             while cells and not cells[-1]:
                 cells.pop()
-            positions, width = use(cells)
+            positions, width = use(_main_file_names(cells))
             continue
         if len(cells) > width and any(cells[width:]):
             extra = next(i for i in range(width, len(cells)) if cells[i])
@@ -535,6 +556,10 @@ def _football_data(raw: bytes, header: list[str], problems: Problems) -> dict[st
     if "Div" in table.column_names:
         division = pc.utf8_trim_whitespace(table["Div"])
         competition = pc.if_else(pc.fill_null(pc.equal(division, ""), True), "football-data", division)
+    elif "League" in table.column_names:  # extra leagues: "Argentina Liga Profesional", one division per country
+        parts = [pc.fill_null(table[name], "") for name in ("Country", "League") if name in table.column_names]
+        named = pc.utf8_trim_whitespace(pc.binary_join_element_wise(*parts, " "))
+        competition = pc.if_else(pc.equal(named, ""), "football-data", named)
     else:
         competition = pa.array(["football-data"] * table.num_rows)
     columns: dict[str, Any] = {

@@ -185,3 +185,38 @@ def test_a_date_in_no_known_layout_names_the_layouts_expected() -> None:
     problem = _refused(raw).details["problems"][0]
     assert (problem["row"], problem["column"], problem["value"]) == (3, "Date", "08/11/2019 15:00")
     assert "%d/%m/%Y" in problem["expected"] and "%Y-%m-%d" in problem["expected"]
+
+
+EXTRA_LEAGUES = (
+    "Country,League,Season,Date,Time,Home,Away,HG,AG,Res,PSCH,PSCD,PSCA,MaxCH,MaxCD,MaxCA,AvgCH,AvgCD,AvgCA,"
+    "BFECH,BFECD,BFECA\r\n"
+    "Argentina,Liga Profesional,2012/2013,03/08/2012,23:00,Arsenal Sarandi,Union de Santa Fe,1,0,H,1.9,3.39,4.91,"
+    "1.9,3.6,5,1.77,3.3,4.39,,,\r\n"
+    "Argentina,Liga Profesional,2012/2013,04/08/2012,01:10,Velez Sarsfield,Argentinos Jrs,3,0,H,1.59,3.92,6.86,"
+    "1.6,4,7,1.53,3.69,6.02,,,\r\n"
+    "Argentina,Liga Profesional,2013/2014,04/08/2013,19:00,Racing Club,Atl. Rafaela,1,1,D,1.7,3.73,5.67,"
+    "1.72,3.8,5.9,1.63,3.5,5.1,,,\r\n"
+)
+
+
+def test_an_extra_leagues_file_reads_home_away_hg_ag_and_its_closing_odds() -> None:
+    frame = to_canonical(EXTRA_LEAGUES.encode(), "ARG.csv")
+    assert list(frame["home_team"]) == ["Arsenal Sarandi", "Velez Sarsfield", "Racing Club"]
+    assert list(frame["home_score"]) == [1, 3, 1] and list(frame["away_score"]) == [0, 0, 1]
+    assert set(frame["competition"]) == {"Argentina Liga Profesional"}
+    assert frame["odds_psc_home"].tolist() == [1.9, 1.59, 1.7]
+    market = market_probabilities(frame)
+    assert np.allclose(market.sum(axis=1), 1.0) and market[1, 0] > market[1, 2]
+
+
+def test_an_extra_leagues_problem_names_the_files_own_column() -> None:
+    error = _refused(EXTRA_LEAGUES.replace(",3,0,H,", ",x,0,H,").encode(), "ARG.csv")
+    first = error.details["problems"][0]
+    assert (first["row"], first["column"], first["value"]) == (3, "HG", "x")
+    assert "'HG'" in error.message
+
+
+def test_older_extra_leagues_pinnacle_columns_are_its_closing_prices() -> None:
+    older = EXTRA_LEAGUES.replace("PSCH,PSCD,PSCA", "PH,PD,PA")
+    frame = to_canonical(older.encode(), "ARG.csv")
+    assert frame["odds_psc_away"].tolist() == [4.91, 6.86, 5.67]
