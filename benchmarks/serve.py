@@ -15,6 +15,9 @@ simulated matches, registered in a real MLflow server started here):
 4. batch: rows/s for a 100,000-row Parquet file through ``/predict/batch`` vs in-process
    ``ModelBundle.predict_proba`` on the same rows (features + booster);
 5. swap latency, alias set → first response from the new version, by MLflow webhook and by poll (5 s).
+6. then ``benchmarks/serve_logging.py`` (the prediction log's sink process vs logging off, a 100k-row batch with
+   logging vs the in-process booster) and ``benchmarks/serve_workers.py`` (1 vs N workers, p99 under hot swaps,
+   restart to ready from the disk cache, memory per extra worker), each printing its own table of ratios.
 
 ``--only serve`` measures model-api on memo hits (the input examples, repeated) and on misses (a fresh random
 body per request: random known teams, date, venue and competition, far more distinct requests than the memo
@@ -22,7 +25,8 @@ holds) against mlflow models serve on the same two kinds of bodies, closed loop 
 and at a fixed offered rate (``--rate``, paced wrk connections; the p99 both servers show when neither is
 saturated), and the bare endpoints.
 
-    uv run python benchmarks/serve.py [--seconds 20] [--connections 16] [--rows 100000] [--only batch|es|serve]
+    uv run python benchmarks/serve.py [--seconds 20] [--connections 16] [--rows 100000]
+        [--only batch|es|serve|logging|workers]
 
 Each server under load has one core to itself; wrk and the Elasticsearch stand-in (at nice 19) share
 the others, so every server gets the same CPU budget and a dependency that would run on its own
@@ -491,13 +495,18 @@ def main() -> None:
     )
     parser.add_argument(
         "--only",
-        choices=["batch", "es", "serve"],
+        choices=["batch", "es", "serve", "logging", "workers"],
         help="run one part only (batch: section 4; es: the ES sink vs logging off; serve: model-api on memo hits "
-        "and on fresh requests vs mlflow models serve and the bare endpoints, in alternating rounds)",
+        "and on fresh requests vs mlflow models serve and the bare endpoints, in alternating rounds; logging: "
+        "benchmarks/serve_logging.py, the sink process vs logging off and a batch vs the booster; workers: "
+        "benchmarks/serve_workers.py, 1 vs N workers, p99 under hot swaps, cold start, memory per worker)",
     )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is missing: apt-get install -y wrk")
+    if args.only in ("logging", "workers"):
+        run_companion(args.only, args)
+        return
     from mlflow.tracking import MlflowClient
 
     from scoreline.lifecycle.promotion import TAG_DECISION
@@ -667,6 +676,19 @@ def main() -> None:
     print(f"swap by webhook: median {statistics.median(by_webhook):.2f} s, max {max(by_webhook):.2f} s (target <= 2 s)")
     print(f"swap by poll (5 s):  median {statistics.median(by_poll):.2f} s, max {max(by_poll):.2f} s")
     shutil.rmtree(work, ignore_errors=True)
+    for companion in ("logging", "workers"):
+        run_companion(companion, args)
+
+
+def run_companion(part: str, args: argparse.Namespace) -> None:
+    """The logging and workers parts live in their own scripts (each starts its own servers); run them here
+    so that one ``benchmarks/serve.py`` run prints every table."""
+    script = Path(__file__).resolve().parent / f"serve_{part}.py"
+    flags = ["--seconds", str(args.seconds), "--connections", str(args.connections)]
+    if part == "logging":
+        flags += ["--rows", str(args.rows), "--rounds", str(args.rounds)]
+    print(f"\n== {script.name} ==", flush=True)
+    subprocess.run([sys.executable, str(script), *flags], check=True)
 
 
 if __name__ == "__main__":
