@@ -138,6 +138,22 @@ end
 )
 
 
+def mlflow_server(work: Path, logs: Path, *, webhooks: bool = False) -> ServerProcess:
+    """A real MLflow tracking server for a benchmark (SQLite and artifacts in ``work``), not yet started."""
+    port = free_port()
+    env = {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
+    if webhooks:  # webhooks to model-api on loopback, without the registry's cache delay
+        env |= {"MLFLOW_WEBHOOK_ALLOWED_SCHEMES": "http,https", "MLFLOW_WEBHOOK_ALLOW_PRIVATE_IPS": "true",
+                "MLFLOW_WEBHOOK_CACHE_TTL": "1"}  # fmt: skip
+    return ServerProcess(
+        "mlflow",
+        [str(VENV_BIN / "mlflow"), "server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
+         "--backend-store-uri", f"sqlite:///{work / 'mlflow.db'}", "--artifacts-destination", str(work / "artifacts"),
+         "--serve-artifacts"],
+        port, health_path="/health", log_path=logs / "mlflow.log", env=env,
+    )  # fmt: skip
+
+
 def train_small(seed: int, max_depth: int) -> TrainingResult:
     """A quick real model: 3,000 simulated matches through the real training pipeline, no tuning."""
     task = get_task(TASK)
@@ -518,16 +534,7 @@ def main() -> None:
     logs.mkdir()
     print(f"work folder: {work}")
     with ExitStack() as stack:
-        mlflow_port = free_port()
-        mlflow = ServerProcess(
-            "mlflow",
-            [str(VENV_BIN / "mlflow"), "server", "--host", "127.0.0.1", "--port", str(mlflow_port), "--workers", "1",
-             "--backend-store-uri", f"sqlite:///{work / 'mlflow.db'}", "--artifacts-destination",
-             str(work / "artifacts"), "--serve-artifacts"],
-            mlflow_port, health_path="/health", log_path=logs / "mlflow.log",
-            env={"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false", "MLFLOW_WEBHOOK_ALLOWED_SCHEMES": "http,https",
-                 "MLFLOW_WEBHOOK_ALLOW_PRIVATE_IPS": "true", "MLFLOW_WEBHOOK_CACHE_TTL": "1"},
-        )  # fmt: skip
+        mlflow = mlflow_server(work, logs, webhooks=True)
         stack.enter_context(mlflow.start(timeout_s=180))
         print("training two versions with the real pipeline (simulated matches) ...")
         first, second = train_small(seed=1, max_depth=3), train_small(seed=2, max_depth=5)

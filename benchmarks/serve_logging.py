@@ -38,7 +38,7 @@ import httpx
 import numpy as np
 import pandas as pd
 from osmem_server import OsmemServer
-from scoreline_launcher.processes import VENV_BIN, ServerProcess, free_port
+from scoreline_launcher.processes import ServerProcess
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from serve import (
@@ -50,6 +50,7 @@ from serve import (
     SERVER_CPUS,
     TASK,
     lowest_priority,
+    mlflow_server,
     model_api,
     process_tree,
     ready,
@@ -171,15 +172,7 @@ def main() -> None:
     logs.mkdir()
     print(f"work folder: {work}")
     with ExitStack() as stack:
-        mlflow_port = free_port()
-        mlflow = ServerProcess(
-            "mlflow",
-            [str(VENV_BIN / "mlflow"), "server", "--host", "127.0.0.1", "--port", str(mlflow_port), "--workers", "1",
-             "--backend-store-uri", f"sqlite:///{work / 'mlflow.db'}", "--artifacts-destination",
-             str(work / "artifacts"), "--serve-artifacts"],
-            mlflow_port, health_path="/health", log_path=logs / "mlflow.log",
-            env={"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"},
-        )  # fmt: skip
+        mlflow = mlflow_server(work, logs)
         stack.enter_context(mlflow.start(timeout_s=180))
         print("training a champion with the real pipeline (simulated matches) ...")
         result = train_small(seed=1, max_depth=3)

@@ -143,15 +143,7 @@ def main() -> None:
     logs.mkdir()
     print(f"work folder: {work}; {usable_cores()} usable cores; N = {args.workers}")
     with ExitStack() as stack:
-        mlflow_port = base.free_port()
-        mlflow = base.ServerProcess(
-            "mlflow",
-            [str(base.VENV_BIN / "mlflow"), "server", "--host", "127.0.0.1", "--port", str(mlflow_port), "--workers",
-             "1", "--backend-store-uri", f"sqlite:///{work / 'mlflow.db'}", "--artifacts-destination",
-             str(work / "artifacts"), "--serve-artifacts"],
-            mlflow_port, health_path="/health", log_path=logs / "mlflow.log",
-            env={"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"},
-        )  # fmt: skip
+        mlflow = base.mlflow_server(work, logs)
         stack.enter_context(mlflow.start(timeout_s=180))
         print("training two versions with the real pipeline (simulated matches) ...")
         first, second = base.train_small(seed=1, max_depth=3), base.train_small(seed=2, max_depth=5)
