@@ -505,7 +505,7 @@ def main() -> None:
     parser.add_argument(
         "--rate",
         type=float,
-        default=120.0,
+        default=60.0,
         help="fresh requests per second offered to both model-api and mlflow "
         "models serve for the fixed-rate p99 (below what mlflow serve sustains on one core)",
     )

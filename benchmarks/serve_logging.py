@@ -14,7 +14,9 @@ The sink's CPU seconds per 1,000 records are printed too, so its cost is visible
 
     uv run python benchmarks/serve_logging.py [--seconds 10] [--rounds 3] [--rows 100000] [--connections 16]
 
-Needs wrk. Reuses benchmarks/serve.py's helpers. About 3 minutes.
+Needs wrk. Reuses benchmarks/serve.py's helpers. Each drain waits (up to 300 s) until the stand-in has indexed the
+round's records, so a round of 8 s takes several minutes: osmem indexes far fewer documents per second than model-api
+answers.
 """
 
 from __future__ import annotations
