@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import mimetypes
+import os
 import secrets
 import shlex
 import threading
@@ -104,6 +105,8 @@ class LocalStack:
             "SCORELINE_INGEST_PORT": str(s.ingest_port),
             "SCORELINE_TRAINER_PORT": str(s.trainer_port),
             "SCORELINE_MODEL_API_PORT": str(s.model_api_port),
+            # The local stack shares the machine's cores with training: one model-api process unless asked for more.
+            "SCORELINE_MODEL_API_WORKERS": os.environ.get("SCORELINE_MODEL_API_WORKERS", "1"),
             "SCORELINE_DASHBOARD_PORT": str(s.dashboard_port),
             "SCORELINE_MODEL_CACHE_DIR": str(self.home / "model-cache"),
             "SCORELINE_JOBS_DIR": str(self.home / "trainer-jobs"),  # not the working directory's: one stack's jobs
