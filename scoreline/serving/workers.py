@@ -201,27 +201,24 @@ class SwapGate:
     # ---- this worker's status -------------------------------------------------------------------
     def status(self) -> WorkerStatus:
         with self._lock:
-            return WorkerStatus(
-                self.worker,
-                self.pid,
-                dict(self._serving),
-                dict(self._staged),
-                dict(self._failed),
-                tuple(sorted(self._unpromoted)),
-            )
+            return self._snapshot()
+
+    def _snapshot(self) -> WorkerStatus:
+        """This worker's status as it is now (the caller holds ``_lock``)."""
+        return WorkerStatus(
+            self.worker,
+            self.pid,
+            dict(self._serving),
+            dict(self._staged),
+            dict(self._failed),
+            tuple(sorted(self._unpromoted)),
+        )
 
     def publish(self, serving: Mapping[str, str | None] | None = None) -> None:
         with self._lock:
             if serving is not None:
                 self._serving = dict(serving)
-            status = WorkerStatus(
-                self.worker,
-                self.pid,
-                dict(self._serving),
-                dict(self._staged),
-                dict(self._failed),
-                tuple(sorted(self._unpromoted)),
-            )
+            status = self._snapshot()
         try:
             self.run_dir.write(status)
         except OSError as exc:
