@@ -6,46 +6,31 @@ swap during the call cannot mix versions. Logging is one non-blocking queue put.
 
 from __future__ import annotations
 
-import io
 import random
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
-import pyarrow as pa
-import pyarrow.csv as pa_csv
-import pyarrow.parquet as pq
 
-from scoreline.core.errors import ErrorCode, ScorelineError
 from scoreline.predlog.writer import LogSlot, PredictionEntry, PredictionLogWriter, memoized_document, model_head
 from scoreline.serving.holder import ModelHolder
 from scoreline.serving.model import ServedModel
-from scoreline.serving.validation import check_entities, instances_of, validate_frame, validate_instances
+from scoreline.serving.validation import check_entities, instances_of, validate_instances
 from scoreline.tasks import get_task
 from scoreline.tasks.base import Task
 
-FileFormat = Literal["csv", "parquet"]
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from scoreline.serving.files import BatchResult, FileFormat
+
 _ids = random.Random()  # seeded from the OS once; os.urandom per request costs ~0.4 ms on some VMs
 
 
 def new_request_id() -> str:
     """A random 128-bit hex id (unique per predicted instance; the prediction log's _id)."""
     return f"{_ids.getrandbits(128):032x}"
-
-
-PARQUET_MAGIC = b"PAR1"
-
-
-@dataclass(frozen=True)
-class BatchResult:
-    content: bytes
-    media_type: str
-    file_format: FileFormat
-    rows: int
-    served: ServedModel
 
 
 class PredictionService:
@@ -100,51 +85,10 @@ class PredictionService:
     def predict_file(
         self, task_id: str, content: bytes, filename: str | None, output: FileFormat | None
     ) -> BatchResult:
-        started = time.perf_counter()
-        task = self.task(task_id)
-        input_format, table, frame = _read_upload(content, filename)
-        if len(frame) > self.max_batch_rows:
-            raise ScorelineError(
-                ErrorCode.TOO_LARGE,
-                f"{len(frame)} rows in the file; at most {self.max_batch_rows} per batch request (split the file)",
-                {"rows": len(frame), "limit": self.max_batch_rows},
-            )
-        served = self.holder.get(task_id)
-        requests = validate_frame(task.request_model, frame, served.entities)
-        outputs, features = served.predictor.predict_frame(requests)
-        columns = served.predictor.classes
-        n = len(frame)
-        added: dict[str, pa.Array] = {}
-        if task.kind in ("binary", "multiclass"):
-            winner_codes = outputs.argmax(axis=1)
-            logged: list[Any] = list(np.asarray(columns, dtype=object)[winner_codes])
-            added = {f"prob_{name}": pa.array(outputs[:, j], pa.float64()) for j, name in enumerate(columns)}
-            added["prediction"] = _strings(winner_codes, list(columns))
-            label = task.describe_batch(requests, logged, outputs, served.serving_state)
-        elif task.kind == "regression":
-            logged = outputs[:, 0].tolist()
-            added["prediction"] = pa.array(outputs[:, 0], pa.float64())
-            label = task.describe_batch(requests, logged, None, served.serving_state)
-        else:  # forecast: one column per horizon day, with the interval bounds
-            low, high = _interval(served)
-            logged = outputs[:, 0].tolist()
-            for j, name in enumerate(columns):
-                added[f"forecast_{name}"] = pa.array(outputs[:, j], pa.float64())
-                added[f"low_{name}"] = pa.array(outputs[:, j] * low[j], pa.float64())
-                added[f"high_{name}"] = pa.array(outputs[:, j] * high[j], pa.float64())
-            label = task.describe_batch(requests, outputs.tolist(), None, served.serving_state)
-        added["label"] = label if isinstance(label, pa.Array) else pa.array(list(label), pa.string())
-        added["model_name"] = pa.repeat(pa.scalar(served.model_name, pa.string()), n)
-        added["model_version"] = pa.repeat(pa.scalar(served.version, pa.string()), n)
-        for name, column in added.items():  # an upload's own column of the same name is replaced
-            if name in table.column_names:
-                table = table.drop_columns([name])
-            table = table.append_column(name, column)
-        file_format = output or input_format
-        body = _write_arrow(table, file_format)
-        self._log(served, requests, features, logged, outputs, None, started)
-        media = "text/csv" if file_format == "csv" else "application/vnd.apache.parquet"
-        return BatchResult(body, media, file_format, n, served)
+        """A CSV or Parquet file of requests answered as a file (:func:`scoreline.serving.files.predict_file`)."""
+        from scoreline.serving.files import predict_file  # pyarrow only when a batch comes
+
+        return predict_file(self, task_id, content, filename, output)
 
     # ---- logging ------------------------------------------------------------------------------
     def _log(
@@ -183,11 +127,6 @@ class PredictionService:
                 log_slots=log_slots,
             )
         )
-
-
-def _strings(codes: np.ndarray, names: list[str]) -> pa.Array:
-    """``names[codes]`` as an Arrow string column, without a Python string per row."""
-    return pa.DictionaryArray.from_arrays(pa.array(codes, pa.int32()), pa.array(names, pa.string())).cast(pa.string())
 
 
 def _interval(served: ServedModel) -> tuple[list[float], list[float]]:
@@ -247,78 +186,3 @@ def _answers(
                 **head,
             })  # fmt: skip
     return answers, logged
-
-
-def read_table(content: bytes, filename: str | None) -> tuple[FileFormat, pd.DataFrame]:
-    """A CSV or Parquet upload as a table (the format from the content, the name only as a hint)."""
-    file_format, _, frame = _read_upload(content, filename)
-    return file_format, frame
-
-
-def _read_upload(content: bytes, filename: str | None) -> tuple[FileFormat, pa.Table, pd.DataFrame]:
-    """The upload as an Arrow table (kept for the answer file) and as a pandas table (for validation)."""
-    if not content:
-        raise ScorelineError(ErrorCode.INVALID_INPUT, "the uploaded file is empty; expected a CSV or Parquet file")
-    name = (filename or "").lower()
-    if content[:4] == PARQUET_MAGIC:
-        try:
-            schema = pq.read_schema(pa.BufferReader(content))
-        except Exception as exc:
-            raise ScorelineError(ErrorCode.INVALID_INPUT, f"unreadable Parquet file: {exc}") from exc
-        _refuse_nested(schema)
-        try:
-            table = pq.read_table(pa.BufferReader(content))
-            frame = table.to_pandas().reset_index(drop=True)
-        except Exception as exc:
-            raise ScorelineError(ErrorCode.INVALID_INPUT, f"unreadable Parquet file: {exc}") from exc
-        # The answer holds the upload's columns only: a stored pandas index is dropped, as in the request table.
-        index_columns = {c for c in (table.schema.pandas_metadata or {}).get("index_columns", []) if isinstance(c, str)}
-        table = table.drop_columns([c for c in table.column_names if c in index_columns])
-        return "parquet", table.replace_schema_metadata(None), frame
-    if name.endswith((".parquet", ".pq")):
-        raise ScorelineError(ErrorCode.INVALID_INPUT, f"{filename} is not a Parquet file (no PAR1 header)")
-    if b"\x00" in content[:4096]:
-        raise ScorelineError(
-            ErrorCode.UNSUPPORTED_MEDIA,
-            f"{filename or 'the upload'} is binary but not Parquet; expected CSV or Parquet",
-        )
-    try:
-        frame = pd.read_csv(io.BytesIO(content), dtype=str, keep_default_na=False, na_values=[""])
-    except Exception as exc:
-        raise ScorelineError(ErrorCode.INVALID_INPUT, f"unreadable CSV file: {exc}") from exc
-    frame.columns = [str(c).strip() for c in frame.columns]
-    return "csv", pa.Table.from_pandas(frame, preserve_index=False), frame
-
-
-def _refuse_nested(schema: pa.Schema) -> None:
-    """A request table is flat: a list, struct, map or union column is a 422 naming it (not a 500 later)."""
-    nested = [(field.name, str(field.type)) for field in schema if pa.types.is_nested(field.type)]
-    if nested:
-        name, kind = nested[0]
-        raise ScorelineError(
-            ErrorCode.INVALID_INPUT,
-            f"invalid file: column {name!r} holds {kind} values; expected one plain value per cell "
-            "(text, number, date or boolean), as in GET /v1/{task}/schema",
-            {
-                "problems": [
-                    {"row": None, "field": column, "message": f"{column_type} column", "expected": "a flat column"}
-                    for column, column_type in nested[:50]
-                ],
-                "count": len(nested),
-            },
-        )
-
-
-def write_table(frame: pd.DataFrame, file_format: FileFormat) -> bytes:
-    return _write_arrow(pa.Table.from_pandas(frame, preserve_index=False), file_format)
-
-
-def _write_arrow(table: pa.Table, file_format: FileFormat) -> bytes:
-    sink = pa.BufferOutputStream()
-    if file_format == "parquet":
-        # Dictionary pages help the repeated text columns only; statistics are of no use in an answer file.
-        text = [f.name for f in table.schema if not pa.types.is_floating(f.type)]
-        pq.write_table(table, sink, use_dictionary=text, write_statistics=False)
-    else:
-        pa_csv.write_csv(table, sink)
-    return sink.getvalue().to_pybytes()
