@@ -227,13 +227,26 @@ def _fragment(entry: PredictionEntry, row: int) -> bytes:
     features = np.asarray(entry.features, dtype=float).reshape(n, -1)[row].tolist()
     probabilities = None
     if entry.probabilities is not None:
-        values = np.asarray(entry.probabilities, dtype=float).reshape(n, -1)[row].tolist()
-        probabilities = dict(zip(entry.classes, values))  # noqa: B905 - one value per class
+        probabilities = np.asarray(entry.probabilities, dtype=float).reshape(n, -1)[row].tolist()
+    return row_fragment(
+        entry.inputs[row], entry.feature_names, features, entry.predictions[row], entry.classes, probabilities
+    )
+
+
+def row_fragment(
+    inputs: Any,
+    feature_names: Sequence[str],
+    features: list[float],
+    prediction: Any,
+    classes: Sequence[str],
+    probabilities: list[float] | None,
+) -> bytes:
+    """One row's fragment (see :func:`_fragment`) from plain values: what a single prediction's memo slot keeps."""
     part = {
-        "inputs": entry.inputs[row],
-        "features": dict(zip(entry.feature_names, features)),  # noqa: B905 - a row has one value per name
-        "prediction": entry.predictions[row],
-        "probabilities": probabilities,
+        "inputs": inputs,
+        "features": dict(zip(feature_names, features)),  # noqa: B905 - a row has one value per name
+        "prediction": prediction,
+        "probabilities": None if probabilities is None else dict(zip(classes, probabilities)),  # noqa: B905
     }
     return orjson.dumps(part, option=orjson.OPT_SERIALIZE_NUMPY)[1:-1]
 

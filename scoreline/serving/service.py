@@ -13,7 +13,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from scoreline.predlog.writer import LogSlot, PredictionEntry, PredictionLogWriter, memoized_document, model_head
+from scoreline.predlog.writer import (
+    LogSlot,
+    PredictionEntry,
+    PredictionLogWriter,
+    memoized_document,
+    model_head,
+    row_fragment,
+)
 from scoreline.serving.holder import ModelHolder
 from scoreline.serving.model import ServedModel
 from scoreline.serving.validation import check_entities, instances_of, validate_instances
@@ -105,12 +112,21 @@ class PredictionService:
         if self.writer is None:
             return
         latency_ms = (time.perf_counter() - started) * 1000.0
-        if log_slots is not None and ids is not None and len(ids) == 1 and log_slots[0].log_fragment is not None:
-            # A repeated fixture: its record is its memoized fragment plus the time, id and latency.
-            head = model_head(served.task, served.model_name, served.version)
-            timestamp, document = memoized_document(head, ids[0], log_slots[0].log_fragment, latency_ms)
-            self.writer.submit_document(ids[0], timestamp, document)
-            return
+        if log_slots is not None and ids is not None and len(ids) == 1:
+            # One row: its record is its memo slot's fragment (built now on a miss, kept for the repeats of
+            # the same fixture) plus the time, id and latency, assembled without an entry or a dict.
+            slot = log_slots[0]
+            fragment = slot.log_fragment
+            if fragment is None:
+                try:
+                    fragment = slot.log_fragment = _row_fragment(served, inputs, features, labels, probabilities)
+                except Exception:  # the writer's own path counts what it cannot build
+                    fragment = None
+            if fragment is not None:
+                head = model_head(served.task, served.model_name, served.version)
+                timestamp, document = memoized_document(head, ids[0], fragment, latency_ms)
+                self.writer.submit_document(ids[0], timestamp, document)
+                return
         self.writer.submit(
             PredictionEntry(
                 task=served.task,
@@ -127,6 +143,16 @@ class PredictionService:
                 log_slots=log_slots,
             )
         )
+
+
+def _row_fragment(
+    served: ServedModel, inputs: Any, features: np.ndarray, labels: list[Any], probabilities: np.ndarray | None
+) -> bytes:
+    """The prediction log fragment of a one-row request (the bytes ``encode`` builds for it)."""
+    predictor = served.predictor
+    values = None if probabilities is None else np.asarray(probabilities, dtype=float).reshape(1, -1)[0].tolist()
+    row = np.asarray(features, dtype=float).reshape(1, -1)[0].tolist()
+    return row_fragment(inputs[0], predictor.feature_names, row, labels[0], predictor.classes, values)
 
 
 def _interval(served: ServedModel) -> tuple[list[float], list[float]]:

@@ -16,6 +16,7 @@ from datetime import date, datetime
 from functools import cache
 from typing import Any, get_args, get_origin
 
+import annotated_types
 import numpy as np
 import pandas as pd
 from pydantic import BaseModel, TypeAdapter, ValidationError
@@ -108,8 +109,133 @@ def _list_adapter(model: type[BaseModel]) -> TypeAdapter[list[BaseModel]]:
     return TypeAdapter(list[model])  # type: ignore[valid-type]
 
 
+_STR, _BOOL, _INT, _FLOAT, _DATE = range(5)
+_KINDS = {str: _STR, bool: _BOOL, int: _INT, float: _FLOAT, date: _DATE}
+_BOUNDS = (annotated_types.MinLen, annotated_types.MaxLen, annotated_types.Ge, annotated_types.Gt,
+           annotated_types.Le, annotated_types.Lt)  # fmt: skip
+_CONFIG_KEYS = {"extra", "str_strip_whitespace", "title"}
+
+
+class PlainInstances:
+    """The request model's answer for instances that are plainly valid, without pydantic.
+
+    For a model of plain fields only (str, bool, int, float, date, each optionally None, with length and
+    bound constraints, JSON-scalar defaults, no aliases, validators or coercion settings), an instance whose
+    every value already has the field's exact JSON type, passes its constraints and needs no coercion
+    (no whitespace to strip, a date as ``YYYY-MM-DD``) is dumped here, field by field, exactly as pydantic's
+    JSON mode would. Anything else (a wrong type, a missing field, ``"1"`` for a bool) returns None and goes
+    through pydantic, which accepts it or says what was wrong: the 422 contract stays pydantic's.
+    """
+
+    def __init__(self, fields: list[tuple[str, int, bool, bool, Any, tuple[Any, ...]]], strip: bool) -> None:
+        self.fields = fields  # (name, kind, nullable, required, default, bounds)
+        self.names = frozenset(name for name, *_ in fields)
+        self.strip = strip
+
+    @classmethod
+    def of(cls, model: type[BaseModel]) -> PlainInstances | None:
+        config = dict(model.model_config)
+        if config.get("extra") != "forbid" or set(config) - _CONFIG_KEYS:
+            return None
+        decorators = model.__pydantic_decorators__
+        if any(
+            (decorators.validators, decorators.field_validators, decorators.root_validators,
+             decorators.model_validators, decorators.computed_fields, decorators.field_serializers,
+             decorators.model_serializers)
+        ):  # fmt: skip
+            return None
+        fields = []
+        for name, info in model.model_fields.items():
+            if info.alias is not None or info.validation_alias is not None or info.default_factory is not None:
+                return None
+            annotation, nullable = info.annotation, False
+            if get_origin(annotation) is not None:
+                args = get_args(annotation)
+                if type(None) not in args or len(args) != 2:
+                    return None
+                annotation, nullable = next(a for a in args if a is not type(None)), True
+            kind = _KINDS.get(annotation)  # type: ignore[arg-type]
+            if kind is None or any(not isinstance(m, _BOUNDS) for m in info.metadata):
+                return None
+            default = None if info.is_required() else info.default
+            if default is not None and type(default) not in (str, bool, int, float):
+                return None
+            fields.append((name, kind, nullable, info.is_required(), default, tuple(info.metadata)))
+        return cls(fields, bool(config.get("str_strip_whitespace")))
+
+    def dump(self, instances: list[Any]) -> list[dict[str, Any]] | None:
+        rows = []
+        for instance in instances:
+            if type(instance) is not dict or not self.names.issuperset(instance):
+                return None
+            row: dict[str, Any] = {}
+            for name, kind, nullable, required, default, bounds in self.fields:
+                if name not in instance:
+                    if required:
+                        return None
+                    row[name] = default
+                    continue
+                value = instance[name]
+                if value is None:
+                    if not nullable:
+                        return None
+                elif not _plain(value, kind, bounds, self.strip):
+                    return None
+                row[name] = float(value) if kind == _FLOAT and value is not None else value
+            rows.append(row)
+        return rows
+
+
+def _plain(value: Any, kind: int, bounds: tuple[Any, ...], strip: bool) -> bool:
+    """``value`` has exactly the JSON type of a field of ``kind`` and passes its ``bounds`` as it is."""
+    if kind == _STR:
+        if type(value) is not str or (strip and value != value.strip()):
+            return False
+        size = len(value)
+        for bound in bounds:
+            if isinstance(bound, annotated_types.MinLen) and size < bound.min_length:
+                return False
+            if isinstance(bound, annotated_types.MaxLen) and size > bound.max_length:
+                return False
+        return True
+    if kind == _BOOL:
+        return type(value) is bool
+    if kind == _DATE:
+        if type(value) is not str or len(value) != 10 or value[4] != "-" or value[7] != "-":
+            return False
+        try:
+            return date.fromisoformat(value).isoformat() == value
+        except ValueError:
+            return False
+    if type(value) is int:
+        if kind == _FLOAT and abs(value) > 2**53:  # pydantic's float of it may round or overflow
+            return False
+    elif kind == _INT or type(value) is not float or not math.isfinite(value):
+        return False
+    for bound in bounds:
+        if isinstance(bound, annotated_types.Ge) and not value >= bound.ge:
+            return False
+        if isinstance(bound, annotated_types.Gt) and not value > bound.gt:
+            return False
+        if isinstance(bound, annotated_types.Le) and not value <= bound.le:
+            return False
+        if isinstance(bound, annotated_types.Lt) and not value < bound.lt:
+            return False
+    return True
+
+
+@cache
+def _plain_instances(model: type[BaseModel]) -> PlainInstances | None:
+    return PlainInstances.of(model)
+
+
 def validate_instances(model: type[BaseModel], instances: list[Any]) -> list[dict[str, Any]]:
     """Instances checked against the task's request model, as JSON-mode dicts (with defaults)."""
+    plain = _plain_instances(model)
+    if plain is not None:
+        rows = plain.dump(instances)
+        if rows is not None:
+            return rows
     try:
         parsed = _list_adapter(model).validate_python(instances)
     except ValidationError as exc:
