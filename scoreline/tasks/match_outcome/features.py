@@ -1237,38 +1237,32 @@ def serving_rows(compiled: ServingArrays, instances: Sequence[Mapping[str, Any]]
     """:func:`serving_features` of a few validated request dicts, as a float matrix in ``compiled.columns``
     order, without a DataFrame: team indices from dicts into the state's arrays, then the same kernel."""
     state = compiled.state
-    n = len(instances)
-    home = np.empty(n, dtype=np.int64)
-    away = np.empty(n, dtype=np.int64)
-    day = np.empty(n, dtype=np.int64)
-    neutral = np.empty(n, dtype=np.bool_)
-    tier = np.empty(n, dtype=np.int64)
-    pair = np.empty(n, dtype=np.int64)
-    division = np.full(n, -1, dtype=np.int64)
     teams, pairs, divisions = state.team_index, state.pair_index, state.division_index
     today = -1
-    for i, instance in enumerate(instances):
+    codes = []  # per row: home, away, day, neutral, tier, pair, division (one array built from them all)
+    for instance in instances:
         h = teams.get(instance.get("home_team"), -1)  # type: ignore[arg-type]
         a = teams.get(instance.get("away_team"), -1)  # type: ignore[arg-type]
         if h < 0 or a < 0:  # the table path says which rows and fields, in its words
             return serving_features(state, pd.DataFrame(list(instances))).to_numpy()[:, compiled.columns]
-        home[i], away[i] = h, a
-        pair[i] = pairs.get((h, a) if h < a else (a, h), -1)
         when = instance.get("date")
         if when is None:
             if today < 0:
                 today = compiled.today()
-            day[i] = today
+            day = today
         else:
-            day[i] = _day_of(str(when))
-        neutral[i] = bool(instance.get("neutral", False))
+            day = _day_of(str(when))
         competition = instance.get("competition")
-        tier[i] = TIER_FRIENDLY if competition is None else competition_tier(str(competition))
-        if divisions and competition is not None:
-            division[i] = divisions.get(str(competition).strip(), -1)
-    out = np.empty((n, N_FEATURES))
+        codes.append((
+            h, a, day, bool(instance.get("neutral", False)),
+            TIER_FRIENDLY if competition is None else competition_tier(str(competition)),
+            pairs.get((h, a) if h < a else (a, h), -1),
+            divisions.get(str(competition).strip(), -1) if divisions and competition is not None else -1,
+        ))  # fmt: skip
+    home, away, day, neutral, tier, pair, division = np.array(codes, dtype=np.int64).T.copy()
+    out = np.empty((len(codes), N_FEATURES))
     _serve(
-        home, away, day, neutral, tier, pair, home <= away,
+        home, away, day, neutral != 0, tier, pair, home <= away,
         state.elo, state.form_weight, state.form_points, state.form_goals_for, state.form_goals_against,
         state.attack, state.defence, state.goal_mu,
         state.last_day, state.played, state.h2h_matches, state.h2h_first_wins, state.h2h_draws,
