@@ -88,12 +88,13 @@ def _train_second_task(tracking_uri: str) -> str:
     return str(version)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def serving_stack(
     mlflow_sqlite: ServerProcess, tmp_path_factory: pytest.TempPathFactory, logs_dir: Path
 ) -> Iterator[ServingStack]:
     """Champions from the real training pipeline registered in the session's MLflow and served by model-api;
-    ingest holding one simulated dataset; the trainer on the same registry, reading model-api's prediction log."""
+    ingest holding one simulated dataset; the trainer on the same registry, reading model-api's prediction log.
+    One for the dashboard suites (test_browser, test_pages): they read it and change no champion."""
     from scoreline.lifecycle.registry import CHAMPION, Registry, log_training
     from tests.scoreline.serving.models import TASK, mark_promoted, train_small
 
@@ -129,6 +130,7 @@ def serving_stack(
         SCORELINE_MODEL_CACHE_DIR=str(home / "model-cache"),
         SCORELINE_PREDICTION_LOG_FLUSH_INTERVAL_S="0.1",
         SCORELINE_MODEL_POLL_INTERVAL_S="0",
+        SCORELINE_MODEL_API_WORKERS="1",  # the pages need no second worker loading the same models
     )
     ingest = service("ingest", "scoreline_ingest", "/healthz")
     trainer = service(
