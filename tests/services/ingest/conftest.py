@@ -114,14 +114,15 @@ class Backend:
     landing_put: Callable[[str, bytes], None]
 
 
-@pytest.fixture(scope="module", params=["local", pytest.param("s3")])
+@pytest.fixture(scope="package", params=["local", pytest.param("s3")])
 def backend(
     request: pytest.FixtureRequest,
     tmp_path_factory: pytest.TempPathFactory,
     logs_dir: Path,
     file_server: FileServer,
 ) -> Iterator[Backend]:
-    """The ingest service on a free port, once over a local folder and once over a bucket on moto."""
+    """The ingest service on a free port, once over a local folder and once over a bucket on moto; shared by the
+    ingest suites, each writing datasets of its own names."""
     from scoreline.core.settings import StorageSettings
     from scoreline.data.storage import open_store
 
