@@ -204,6 +204,7 @@ def wrk(
     server: ServerProcess | None = None,
     fresh: str | None = None,
     rate: float | None = None,
+    threads: int = 2,
 ) -> dict[str, float]:
     """A bounded wrk run. With ``server``: the server has one core to itself and wrk (and the
     Elasticsearch stand-in) the others, so every server is measured on the same CPU budget and
@@ -212,7 +213,7 @@ def wrk(
     ``fresh``: the body shape ("instances" or "dataframe_records") of a fresh random request each
     time, ``bodies`` then being the team names (JSON strings) to draw from; else ``bodies`` in turn.
     ``rate``: fresh requests offered at this many per second in all (paced connections), not as fast as
-    the server answers."""
+    the server answers. ``threads``: wrk's threads (one leaves the cores to servers that share them with wrk)."""
     script, data = work / ("fresh.lua" if fresh else "post.lua"), work / f"bodies-{abs(hash(url))}-{fresh}.txt"
     if rate is not None:
         script = work / "paced.lua"
@@ -225,8 +226,8 @@ def wrk(
         pin(server.process.pid, SERVER_CPUS)
     try:
         out = subprocess.run(
-            ["wrk", "-t", "2", "-c", str(connections), "-d", f"{seconds}s", "--timeout", "10s", "-s", str(script),
-             url, "--", str(data), *extra],
+            ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{seconds}s", "--timeout", "10s", "-s",
+             str(script), url, "--", str(data), *extra],
             capture_output=True, text=True, check=True, timeout=seconds + 60,
             preexec_fn=(lambda: os.sched_setaffinity(0, CLIENT_CPUS)) if server is not None else None,
         ).stdout  # fmt: skip

@@ -5,7 +5,7 @@ matches, registered in a real MLflow server started here), fresh request bodies 
 and venue: memo misses) from ``benchmarks/serve.py``'s wrk script:
 
 1. throughput and p50/p99, 1 worker vs N workers (default: the usable cores), rounds alternating;
-   wrk runs on the same cores (nothing is pinned: N workers get every core, as in production);
+   wrk (one thread) runs on the same cores (nothing is pinned: N workers get every core, as in production);
 2. p99 and failed requests of N workers while the champion is swapped every few seconds
    (alias moved, admin reload: every worker stages, then all flip) vs the same load without swaps;
 3. cold start: SIGTERM, start again, time until ``/readyz`` answers 200 with the champion served
@@ -22,6 +22,7 @@ Needs wrk (``apt-get install -y wrk``). Every server is stopped at the end. Abou
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -120,8 +121,26 @@ def processes(server: base.ServerProcess) -> list[tuple[str, int]]:
     return sorted(found, key=lambda item: (not item[0].startswith(("supervisor", "single")), item[0]))
 
 
+def tree_cpu(server: base.ServerProcess) -> float:
+    """CPU seconds so far of model-api's processes (supervisor, workers, sink), not of the launcher's guard."""
+    assert server.process is not None
+    total = 0.0
+    for pid in base.process_tree(server.process.pid)[1:]:
+        with contextlib.suppress(OSError):
+            total += cpu_seconds(pid)
+    return total
+
+
 def fresh(server: base.ServerProcess, teams: list[str], seconds: int, connections: int, work: Path) -> dict:
-    return base.wrk(f"{server.url}/v1/{TASK}/predict", teams, seconds, connections, work, fresh="instances")
+    """A wrk run, with model-api's CPU per request (the same for 1 and N workers unless something serializes
+    them or wrk and the rest of the machine take the cores)."""
+    before = tree_cpu(server)
+    # wrk with one thread: it shares the cores with the workers here, and a second thread took CPU from them
+    result = base.wrk(
+        f"{server.url}/v1/{TASK}/predict", teams, seconds, connections, work, fresh="instances", threads=1
+    )
+    result["cpu_ms"] = (tree_cpu(server) - before) * 1000 / max(result["requests"], 1)
+    return result
 
 
 def main() -> None:
@@ -219,12 +238,15 @@ def main() -> None:
     def cpu(timed: list[tuple[float, float]]) -> float:
         return statistics.median(c for _, c in timed)
 
-    med = {c: {k: statistics.median(r[k] for r in runs[c]) for k in ("rps", "p50_ms", "p99_ms")} for c in runs}
+    med = {
+        c: {k: statistics.median(r[k] for r in runs[c]) for k in ("rps", "p50_ms", "p99_ms", "cpu_ms")} for c in runs
+    }
     n = args.workers
     rows = [
         ("fresh bodies: requests/s", med[1]["rps"], med[n]["rps"]),
         ("fresh bodies: p50 ms", med[1]["p50_ms"], med[n]["p50_ms"]),
         ("fresh bodies: p99 ms", med[1]["p99_ms"], med[n]["p99_ms"]),
+        ("fresh bodies: model-api CPU ms per request", med[1]["cpu_ms"], med[n]["cpu_ms"]),
         ("restart to ready from the disk cache, wall s (median)", *(wall(starts[c]) for c in (1, n))),
         ("restart to ready from the disk cache, CPU s (median)", *(cpu(starts[c]) for c in (1, n))),
         ("first start (compiles bytecode), wall s", first_start[1][0], first_start[n][0]),
