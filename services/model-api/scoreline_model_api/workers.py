@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from scoreline.serving.holder import ModelHolder
-from scoreline.serving.reloader import import_booster_library
+from scoreline.serving.reloader import import_booster_library, preload_cached_champions
 from scoreline.serving.supervisor import Supervisor, bind_socket
 from scoreline.serving.workers import RunDirectory, SwapGate, WorkerStatus, worker_listing
 from scoreline_model_api.settings import ModelApiSettings
@@ -50,6 +50,9 @@ def run_workers(settings: ModelApiSettings) -> int:
     for module in ("scoreline_model_api.app", "scoreline.ml.modeling"):
         importlib.import_module(module)
     import_booster_library()
+    # The remembered champions too: every worker serves them from these shared pages (and the task's compiled
+    # feature code, loaded here once, is most of a worker's start and of its private memory otherwise).
+    preload_cached_champions(settings.model_cache_dir, settings.model_tasks)
     gc.freeze()  # the workers' collections then skip these objects instead of copying every page they touch
     with shared_sink(settings), contextlib.ExitStack() as cleanup:
         cleanup.callback(shutil.rmtree, run_dir.path, ignore_errors=True)
