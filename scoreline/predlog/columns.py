@@ -11,7 +11,7 @@ the very documents :func:`scoreline.predlog.writer.encode` builds row by row
 
 from __future__ import annotations
 
-import random
+import os
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -27,7 +27,6 @@ if TYPE_CHECKING:  # the sink process reads columns without pandas
 METADATA_KEY = b"scoreline.predlog"
 REQUEST_ID = "request_id"
 PREDICTION = "prediction"
-_ids = random.Random()
 
 
 def entry_to_arrow(entry: PredictionEntry) -> bytes:
@@ -42,9 +41,10 @@ def entry_to_arrow(entry: PredictionEntry) -> bytes:
     if entry.request_ids is not None:
         ids: pa.Array = pa.array(list(entry.request_ids), pa.string())
     else:
-        raw = _ids.randbytes(16 * n)
+        raw = os.urandom(16 * n)  # not a seeded generator: forked workers would draw the same ids
         ids = pa.FixedSizeBinaryArray.from_buffers(pa.binary(16), n, [None, pa.py_buffer(raw)])
-    features = np.asarray(entry.features, dtype=np.float64).reshape(n, -1)
+    # Column-major once, so each feature column goes to Arrow without a strided copy of its own.
+    features = np.asfortranarray(np.asarray(entry.features, dtype=np.float64).reshape(n, -1))
     arrays: list[pa.Array] = [ids]
     names = [REQUEST_ID]
     for position in range(input_table.num_columns):
