@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import os
 import random
 import threading
 import time
@@ -36,6 +37,8 @@ from scoreline.predlog.record import EncodedRecords, PredictionRecord, Predictio
 log = logging.getLogger("scoreline.predlog")
 LARGE_BATCH_ROWS = 10_000  # documents built at once from this many rows pause the cyclic collector
 _ids = random.Random()
+# Seeded again in a forked child: model-api's workers are forks and would otherwise draw the same ids.
+os.register_at_fork(after_in_child=_ids.seed)
 
 FallbackHook = Callable[[EncodedRecords], None]  # e.g. ElasticsearchSink.spill (disk spool)
 

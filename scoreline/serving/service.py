@@ -6,6 +6,7 @@ swap during the call cannot mix versions. Logging is one non-blocking queue put.
 
 from __future__ import annotations
 
+import os
 import random
 import time
 from collections.abc import Sequence
@@ -33,6 +34,8 @@ if TYPE_CHECKING:
     from scoreline.serving.files import BatchResult, FileFormat
 
 _ids = random.Random()  # seeded from the OS once; os.urandom per request costs ~0.4 ms on some VMs
+# Seeded again in a forked child: model-api's workers are forks and would otherwise draw the same ids.
+os.register_at_fork(after_in_child=_ids.seed)
 
 
 def new_request_id() -> str:

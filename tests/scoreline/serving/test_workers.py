@@ -200,3 +200,24 @@ def test_the_supervisor_restarts_a_dead_worker_and_stops_all_on_sigterm(tmp_path
     finally:
         if Path(f"/proc/{supervisor}").exists():
             os.kill(supervisor, signal.SIGKILL)
+
+
+def test_forked_workers_draw_different_request_ids() -> None:
+    """Workers are forks of one supervisor: a generator seeded before the fork must not give them the same ids
+    (the prediction log's _id), else one worker's records overwrite the other's."""
+    from scoreline.predlog.writer import _new_ids
+    from scoreline.serving.service import new_request_id
+
+    drawn = []
+    for _ in range(2):
+        read, write = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            os.write(write, f"{new_request_id()} {_new_ids(1)[0]}".encode())
+            os._exit(0)
+        os.close(write)
+        drawn.append(os.read(read, 200).decode().split())
+        os.close(read)
+        os.waitpid(pid, 0)
+    assert drawn[0][0] != drawn[1][0]
+    assert drawn[0][1] != drawn[1][1]
