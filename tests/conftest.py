@@ -10,6 +10,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from scoreline_launcher.stack import LocalStack, resolve_keys
@@ -147,6 +148,15 @@ def recent_results_stack(tmp_path_factory: pytest.TempPathFactory, international
         assert decision.decision == "promoted", decision
         clients.model_api.wait_until_served(task.id, decision.champion_version, timeout_s=120)
         yield stack
+
+
+@pytest.fixture(scope="session")
+def small_model() -> Any:
+    """match-outcome from the real training pipeline on 3,000 simulated matches (seed 1, depth 3), trained once: the
+    serving, model-api and dashboard suites read it and none changes it."""
+    from tests.scoreline.serving.models import train_small
+
+    return train_small(seed=1, max_depth=3)
 
 
 # Simulated datasets, small trained models and a clean MLflow registry (registry, promotion, trainer suites).

@@ -6,6 +6,7 @@ import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -90,16 +91,15 @@ def _train_second_task(tracking_uri: str) -> str:
 
 @pytest.fixture(scope="package")
 def serving_stack(
-    mlflow_sqlite: ServerProcess, tmp_path_factory: pytest.TempPathFactory, logs_dir: Path
+    mlflow_sqlite: ServerProcess, small_model: Any, tmp_path_factory: pytest.TempPathFactory, logs_dir: Path
 ) -> Iterator[ServingStack]:
     """Champions from the real training pipeline registered in the session's MLflow and served by model-api;
     ingest holding one simulated dataset; the trainer on the same registry, reading model-api's prediction log.
     One for the dashboard suites (test_browser, test_pages): they read it and change no champion."""
     from scoreline.lifecycle.registry import CHAMPION, Registry, log_training
-    from tests.scoreline.serving.models import TASK, mark_promoted, train_small
+    from tests.scoreline.serving.models import TASK, mark_promoted
 
-    result = train_small(seed=11, max_depth=3)
-    version = log_training(result, "simulated", "sim-dashboard", "test", mlflow_sqlite.url).version
+    version = log_training(small_model, "simulated", "sim-dashboard", "test", mlflow_sqlite.url).version
     mark_promoted(mlflow_sqlite.url, TASK, version)
     Registry(mlflow_sqlite.url).set_alias(TASK, CHAMPION, version)
     versions = {TASK: str(version), SECOND_TASK: _train_second_task(mlflow_sqlite.url)}

@@ -52,9 +52,10 @@ class Versions:
 
 
 @pytest.fixture(scope="session")
-def versions(serving_mlflow: ServerProcess) -> Versions:
-    """Two good versions and a broken one registered in the suite's MLflow; champion = the first."""
-    first, second = train_small(seed=1, max_depth=3), train_small(seed=2, max_depth=5)
+def versions(serving_mlflow: ServerProcess, small_model: TrainingResult) -> Versions:
+    """Two good versions and a broken one registered in the suite's MLflow; champion = the first (the session's
+    ``small_model``)."""
+    first, second = small_model, train_small(seed=2, max_depth=5)
     registered = {}
     for label, result in (("first", first), ("second", second)):
         registered[label] = log_training(result, "simulated", f"sim-{label}", "test", serving_mlflow.url).version
