@@ -55,7 +55,17 @@ class LogisticPrior:
     intercept: tuple[float, ...]
 
     @classmethod
-    def fit(cls, features: pd.DataFrame, labels: np.ndarray, n_classes: int, c: float = PRIOR_C) -> LogisticPrior:
+    def fit(
+        cls,
+        features: pd.DataFrame,
+        labels: np.ndarray,
+        n_classes: int,
+        c: float = PRIOR_C,
+        anchor: Sequence[str] = (),
+    ) -> LogisticPrior:
+        """``anchor``: one feature per class holding that class's log-probability from a forecast the data already
+        has (multiclass only). The regression then starts from that forecast, L2-penalised corrections on top:
+        with few rows it stays the anchor's forecast, with many the corrections are learnt."""
         from sklearn.linear_model import LogisticRegression
 
         x = features.to_numpy(dtype=np.float64)
@@ -70,6 +80,8 @@ class LogisticPrior:
         mean = x.mean(axis=0)
         scale = x.std(axis=0)
         scale[scale == 0] = 1.0
+        if anchor:
+            return cls._fit_anchored(tuple(features.columns), x, y, n_classes, c, anchor, mean, scale)
         binary = n_classes == 2
         present = np.unique(y)
         if len(present) < 2:  # one class only: a constant prior at the smoothed base rates
@@ -96,6 +108,65 @@ class LogisticPrior:
             mean=tuple(float(v) for v in mean),
             scale=tuple(float(v) for v in scale),
             coef=tuple(tuple(float(v) for v in row) for row in np.asarray(coef)),
+            intercept=tuple(float(v) for v in intercept),
+        )
+
+    @classmethod
+    def _fit_anchored(
+        cls,
+        names: tuple[str, ...],
+        x: np.ndarray,
+        y: np.ndarray,
+        n_classes: int,
+        c: float,
+        anchor: Sequence[str],
+        mean: np.ndarray,
+        scale: np.ndarray,
+    ) -> LogisticPrior:
+        from scipy.optimize import minimize
+
+        missing = [name for name in anchor if name not in names]
+        if n_classes < 3 or len(anchor) != n_classes or missing:
+            raise ScorelineError(
+                ErrorCode.INVALID_INPUT,
+                f"an anchored prior needs one anchor feature per class ({n_classes}) among the prior features "
+                f"{list(names)}, multiclass only; got {list(anchor)}",
+                {"anchor": list(anchor), "missing": missing},
+            )
+        columns = [names.index(name) for name in anchor]
+        offset = x[:, columns]
+        z = (x - mean) / scale
+        onehot = np.eye(n_classes)[y]
+        n_coef = n_classes * z.shape[1]
+
+        rows = len(y)
+
+        def objective(theta: np.ndarray) -> tuple[float, np.ndarray]:
+            # Per row (the penalty too), so the solver's tolerances do not tighten with the number of rows.
+            weights, bias = theta[:n_coef].reshape(n_classes, -1), theta[n_coef:]
+            scores = offset + z @ weights.T + bias
+            scores -= scores.max(axis=1, keepdims=True)
+            log_p = scores - np.log(np.exp(scores).sum(axis=1, keepdims=True))
+            residual = np.exp(log_p) - onehot
+            loss = (-float((log_p * onehot).sum()) + float(theta @ theta) / (2.0 * c)) / rows
+            gradient = np.concatenate([(residual.T @ z + weights / c).ravel(), residual.sum(axis=0) + bias / c])
+            return loss, gradient / rows
+
+        # Tolerances on the per-row loss: far below what moves a probability, far above float noise.
+        solution = minimize(
+            objective, np.zeros(n_coef + n_classes), jac=True, method="L-BFGS-B", options={"ftol": 1e-7, "gtol": 1e-5}
+        ).x
+        coef = solution[:n_coef].reshape(n_classes, -1).copy()
+        intercept = solution[n_coef:].copy()
+        # Fold the anchor in: class k's score has its anchor column with weight 1 (= scale on the standardized one).
+        for k, column in enumerate(columns):
+            coef[k, column] += scale[column]
+            intercept[k] += mean[column]
+        return cls(
+            features=names,
+            mean=tuple(float(v) for v in mean),
+            scale=tuple(float(v) for v in scale),
+            coef=tuple(tuple(float(v) for v in row) for row in coef),
             intercept=tuple(float(v) for v in intercept),
         )
 

@@ -126,6 +126,9 @@ class Task(ABC):
     baseline_features: ClassVar[dict[str, tuple[str, ...]]] = {}
     # Classification boosters start from a logistic regression on these features (their base margin).
     prior_features: ClassVar[tuple[str, ...]] = ()
+    # Multiclass: one prior feature per class with that class's log-probability from a forecast inside the
+    # features; the prior starts from it and learns penalised corrections (strength chosen walk-forward).
+    prior_anchor: ClassVar[tuple[str, ...]] = ()
 
     # make run / Airflow: the dataset a task trains on when nobody named one, and how much to simulate.
     default_dataset: ClassVar[str] = "simulated"

@@ -70,6 +70,11 @@ FEATURE_NAMES: tuple[str, ...] = (
     "kalman_log_total",  # log(expected home goals * expected away goals)
     # The ratio shrunk by its uncertainty (the four ratings' variances): unsure ratings, less extreme odds.
     "kalman_log_ratio_shrunk",
+    # Log of the two goal models' mean outcome probabilities (Dixon-Coles on the online and on the Kalman goal
+    # ratings): a calibrated forecast by itself, which the logistic prior starts from (``prior_anchor``).
+    "goal_logp_home",
+    "goal_logp_draw",
+    "goal_logp_away",
 )
 GOAL_RATING_SPEEDS = 2  # goal-rate feature columns: 14/15 for the first speed, 21/22 for the second
 N_FEATURES = len(FEATURE_NAMES)
@@ -538,6 +543,10 @@ def _write_row(
         for column in (_KALMAN_VAR_ATTACK, _KALMAN_VAR_DEFENCE):
             variance += _kalman_variance(kalman, played, last_day, team, column, day, xp)
     out[row, 37] = out[row, 35] / np.sqrt(1.0 + variance)
+    k_home, k_draw, k_away = _dixon_coles(np.exp(log_home), np.exp(log_away), xp[_X_RHO])
+    out[row, 38] = np.log(max(0.5 * (p_home + k_home), 1e-9))
+    out[row, 39] = np.log(max(0.5 * (p_draw + k_draw), 1e-9))
+    out[row, 40] = np.log(max(0.5 * (p_away + k_away), 1e-9))
 
 
 @numba.njit(cache=True)

@@ -88,7 +88,11 @@ class MatchOutcomeTask(Task):
         "elo_diff", "goal_log_ratio", "goal_log_ratio_slow", "goal_log_total",
         "elo2_diff", "goal_logit_home_away", "goal_logit_draw",
         "kalman_log_ratio", "kalman_log_total", "kalman_log_ratio_shrunk",
+        "goal_logp_home", "goal_logp_draw", "goal_logp_away",
     )  # fmt: skip
+    # The goal models' own H/D/A forecast: on a few club seasons the prior stays it (a regression on so few rows
+    # only adds noise), on decades of internationals it learns the corrections the other features bring.
+    prior_anchor: ClassVar[tuple[str, ...]] = ("goal_logp_home", "goal_logp_draw", "goal_logp_away")
 
     def build_features(self, canonical: pd.DataFrame) -> pd.DataFrame:
         from scoreline.tasks.match_outcome.features import build_features
