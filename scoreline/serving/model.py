@@ -230,7 +230,7 @@ class PriorAndTrees:
         coef = np.asarray(prior.coef, dtype=np.float64)
         mean, scale = np.asarray(prior.mean, dtype=np.float64), np.asarray(prior.scale, dtype=np.float64)
         self.columns = list(columns)
-        self.weights: list[list[float]] = (coef / scale).T.tolist()  # per feature, per class
+        self.weights: list[list[float]] = (coef / scale).tolist()  # per class, per feature
         self.means: list[float] = mean.tolist()
         self.constant: list[float] = (np.asarray(prior.intercept, dtype=np.float64) - coef @ (mean / scale)).tolist()
         self.offset: list[float] = trees.base.astype(np.float64).tolist()
@@ -258,13 +258,14 @@ class PriorAndTrees:
         isfinite, exp = math.isfinite, math.exp
         out = []
         for row, tree_margin in zip(values, margins, strict=True):
-            scores = list(constant)
-            for column, mean, per_class in zip(columns, means, weights, strict=True):
-                value = row[column]
-                x = value if isfinite(value) else mean
-                for k, weight in enumerate(per_class):
-                    scores[k] += weight * x
-            scores = [float(t) - o + p for t, o, p in zip(tree_margin, offset, scores, strict=True)]
+            xs = [value if isfinite(value) else mean for value, mean in zip([row[c] for c in columns], means)]  # noqa: B905
+            scores = []
+            # Per class the same sum in the same order as the bundle's (intercept, then feature by feature).
+            for t, o, start, per_feature in zip(tree_margin, offset, constant, weights, strict=True):
+                prior = start
+                for weight, x in zip(per_feature, xs):  # noqa: B905 - one weight per prior feature
+                    prior += weight * x
+                scores.append(float(t) - o + prior)
             if self.binary:
                 positive = 1.0 / (1.0 + exp(-scores[0]))
                 out.append((1.0 - positive, positive))
