@@ -14,10 +14,11 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from pydantic import SecretStr
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp
 
 from scoreline.core.errors import ErrorCode, ScorelineError
 from scoreline_kit.edge import HttpEdge, install_openapi, requires
-from scoreline_kit.http_metrics import HttpMetrics
+from scoreline_kit.http_metrics import HttpMetrics, HttpRecorder
 
 log = logging.getLogger("scoreline.http")
 
@@ -59,14 +60,25 @@ def render_error(error: ScorelineError) -> tuple[int, bytes, list[tuple[bytes, b
     return error.http_status, json.dumps(error.to_payload()).encode(), retry
 
 
-def create_app(service: str, *, version: str = "0.1.0", ops_routes: bool = True, **fastapi_kwargs: Any) -> FastAPI:
+class ScorelineApp(FastAPI):
+    """FastAPI with an optional ``outermost`` ASGI layer around its whole middleware stack: a path so hot that
+    Starlette's layers cost more than its work is answered there (it then keeps the edge's rules itself)."""
+
+    outermost: Callable[[ASGIApp], ASGIApp] | None = None
+
+    def build_middleware_stack(self) -> ASGIApp:
+        stack = super().build_middleware_stack()
+        return stack if self.outermost is None else self.outermost(stack)
+
+
+def create_app(service: str, *, version: str = "0.1.0", ops_routes: bool = True, **fastapi_kwargs: Any) -> ScorelineApp:
     """A FastAPI app for ``service`` with the shared error handlers, health and metrics routes.
 
     The app's Prometheus registry is ``app.state.metrics_registry``; services add their own
     collectors to it. With ``ops_routes=False`` the service adds ``/healthz`` and ``/metrics`` itself
     (``metrics_response(registry)`` renders the latter).
     """
-    app = FastAPI(title=f"Scoreline {service}", version=version, **fastapi_kwargs)
+    app = ScorelineApp(title=f"Scoreline {service}", version=version, **fastapi_kwargs)
     registry = CollectorRegistry()
     app.state.metrics_registry = registry
     requests_total = Counter(
@@ -82,7 +94,8 @@ def create_app(service: str, *, version: str = "0.1.0", ops_routes: bool = True,
 
     # The edge (access, media type, body size and nesting) runs inside the metrics, before routing and parsing.
     app.add_middleware(HttpEdge, render=render_error)
-    app.add_middleware(HttpMetrics, service=service, requests_total=requests_total, latency=latency)
+    app.state.http_recorder = HttpRecorder(service, requests_total, latency)
+    app.add_middleware(HttpMetrics, recorder=app.state.http_recorder)
     install_openapi(app)
 
     @app.exception_handler(ScorelineError)

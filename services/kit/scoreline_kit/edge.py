@@ -188,14 +188,22 @@ class DepthScanner:
             elif char in (0x5D, 0x7D):
                 self.depth -= 1
 
+    def check_whole(self, body: bytes) -> None:
+        """``feed`` of a body read in full, raising its ``ScorelineError``. A body with no more opening brackets
+        than the limit cannot nest deeper, so it is counted in C and not scanned."""
+        if body.count(b"[") + body.count(b"{") <= self.max_depth:
+            return
+        try:
+            self.feed(body)
+        except _Rejected as rejected:
+            raise rejected.error from None
 
-def _too_large(limit: int, seen: int, what: str) -> _Rejected:
-    return _Rejected(
-        ScorelineError(
-            ErrorCode.TOO_LARGE,
-            f"the request body is larger than the limit of {limit} bytes for {what}; send less per request",
-            {"max_bytes": limit, "bytes_seen": seen},
-        )
+
+def too_large(limit: int, seen: int, what: str) -> ScorelineError:
+    return ScorelineError(
+        ErrorCode.TOO_LARGE,
+        f"the request body is larger than the limit of {limit} bytes for {what}; send less per request",
+        {"max_bytes": limit, "bytes_seen": seen},
     )
 
 
@@ -240,6 +248,45 @@ def access_keys(settings: Any, level: Access, key: KeyGetter | None = None) -> l
     if level == "admin":
         return [admin]
     return [api]
+
+
+def admit(
+    settings: Any,
+    headers: dict[bytes, bytes],
+    access: Access,
+    key: KeyGetter | None,
+    media_types: tuple[str, ...] | None,
+) -> tuple[int | None, DepthScanner | None, str]:
+    """The edge's checks before a byte of the body is read: the route's key (401/403), the body's media type (415)
+    and its declared size (413), raised as ``ScorelineError``. Returns the body's byte limit (None: no body), the
+    nesting scanner of a JSON body and what the limit is for."""
+    keys = access_keys(settings, access, key)
+    if keys is not None:
+        check_bearer(headers, keys)
+    declared = headers.get(b"content-length", b"")
+    has_body = (declared.isdigit() and int(declared) > 0) or b"transfer-encoding" in headers
+    if not has_body:
+        return None, None, ""
+    media = _media_type(headers)
+    if media_types is None:
+        media_types = JSON_TYPES  # a body where none is documented is still counted as JSON
+    elif media not in media_types:
+        raise ScorelineError(
+            ErrorCode.UNSUPPORTED_MEDIA,
+            f"unsupported content type {media or 'none'!r}; expected {' or '.join(media_types)}",
+            {"field": "Content-Type", "expected": list(media_types)},
+        )
+    if media == MULTIPART:
+        upload = getattr(settings, "max_upload_bytes", None)
+        limit = None if upload is None else upload + _MULTIPART_OVERHEAD
+        scanner, what = None, "uploads (SCORELINE_MAX_UPLOAD_BYTES)"
+    else:
+        limit = getattr(settings, "max_json_bytes", DEFAULT_MAX_JSON_BYTES)
+        scanner = DepthScanner(getattr(settings, "max_json_depth", DEFAULT_MAX_JSON_DEPTH))
+        what = "JSON bodies (SCORELINE_MAX_JSON_BYTES)"
+    if limit is not None and declared.isdigit() and int(declared) > limit:
+        raise too_large(limit, int(declared), what)
+    return limit, scanner, what
 
 
 _PATH_CACHE_SIZE = 4096
@@ -290,50 +337,15 @@ class HttpEdge:
             await self.app(scope, receive, send)
             return
         (access, key), media_types = found
-        headers = dict(scope["headers"])
         try:
-            keys = access_keys(settings, access, key)
-            if keys is not None:
-                check_bearer(headers, keys)
-            limit, scanner, what = self._check_body(settings, headers, media_types)
+            limit, scanner, what = admit(settings, dict(scope["headers"]), access, key, media_types)
         except ScorelineError as exc:
             await self._send_error(send, exc)
-            return
-        except _Rejected as rejected:
-            await self._send_error(send, rejected.error)
             return
         if limit is None:
             await self.app(scope, receive, send)
             return
         await self._guarded(scope, receive, send, limit, scanner, what)
-
-    def _check_body(
-        self, settings: Any, headers: dict[bytes, bytes], media_types: tuple[str, ...] | None
-    ) -> tuple[int | None, DepthScanner | None, str]:
-        declared = headers.get(b"content-length", b"")
-        has_body = (declared.isdigit() and int(declared) > 0) or b"transfer-encoding" in headers
-        if not has_body:
-            return None, None, ""
-        media = _media_type(headers)
-        if media_types is None:
-            media_types = JSON_TYPES  # a body where none is documented is still counted as JSON
-        elif media not in media_types:
-            raise ScorelineError(
-                ErrorCode.UNSUPPORTED_MEDIA,
-                f"unsupported content type {media or 'none'!r}; expected {' or '.join(media_types)}",
-                {"field": "Content-Type", "expected": list(media_types)},
-            )
-        if media == MULTIPART:
-            upload = getattr(settings, "max_upload_bytes", None)
-            limit = None if upload is None else upload + _MULTIPART_OVERHEAD
-            scanner, what = None, "uploads (SCORELINE_MAX_UPLOAD_BYTES)"
-        else:
-            limit = getattr(settings, "max_json_bytes", DEFAULT_MAX_JSON_BYTES)
-            scanner = DepthScanner(getattr(settings, "max_json_depth", DEFAULT_MAX_JSON_DEPTH))
-            what = "JSON bodies (SCORELINE_MAX_JSON_BYTES)"
-        if limit is not None and declared.isdigit() and int(declared) > limit:
-            raise _too_large(limit, int(declared), what)
-        return limit, scanner, what
 
     async def _guarded(
         self, scope: Scope, receive: Receive, send: Send, limit: int | None, scanner: DepthScanner | None, what: str
@@ -352,7 +364,7 @@ class HttpEdge:
                 received += len(chunk)
                 try:
                     if limit is not None and received > limit:
-                        raise _too_large(limit, received, what)
+                        raise _Rejected(too_large(limit, received, what))
                     if scanner is not None and chunk:
                         scanner.feed(chunk)
                 except _Rejected as exc:

@@ -12,13 +12,31 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 
-class HttpMetrics:
-    def __init__(self, app: ASGIApp, service: str, requests_total: Any, latency: Any) -> None:
-        self.app = app
+class HttpRecorder:
+    """Counts and times one answered request by route template, method and status."""
+
+    def __init__(self, service: str, requests_total: Any, latency: Any) -> None:
         self.service = service
         self.requests_total = requests_total
         self.latency = latency
         self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}  # labels() costs more than inc()
+
+    def record(self, path: str, method: str, status: int, started: float) -> None:
+        key = (path, method, status)
+        children = self._children.get(key)
+        if children is None:
+            children = self._children[key] = (
+                self.requests_total.labels(self.service, path, method, str(status)),
+                self.latency.labels(self.service, path, method),
+            )
+        children[0].inc()
+        children[1].observe(time.perf_counter() - started)
+
+
+class HttpMetrics:
+    def __init__(self, app: ASGIApp, recorder: HttpRecorder) -> None:
+        self.app = app
+        self.recorder = recorder
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -37,13 +55,4 @@ class HttpMetrics:
             await self.app(scope, receive, record_status)
         finally:
             path = getattr(scope.get("route"), "path", "unmatched")
-            method = scope.get("method", "GET")
-            key = (path, method, status)
-            children = self._children.get(key)
-            if children is None:
-                children = self._children[key] = (
-                    self.requests_total.labels(self.service, path, method, str(status)),
-                    self.latency.labels(self.service, path, method),
-                )
-            children[0].inc()
-            children[1].observe(time.perf_counter() - started)
+            self.recorder.record(path, scope.get("method", "GET"), status, started)

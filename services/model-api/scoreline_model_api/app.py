@@ -2,21 +2,19 @@
 
 Assembles the layers: ``lifespan`` (writer, reloader, prediction service), ``dependencies`` (typed
 providers and key checks), ``routes.predict`` / ``routes.models`` / ``routes.health``, the shared error
-handler of ``errors`` and the predict fast path of ``fastpath``. The domain is ``scoreline.serving`` and
+handler of ``errors`` and the predict front door of ``fastpath``. The domain is ``scoreline.serving`` and
 ``scoreline.predlog``; drift and live accuracy run in the trainer.
 """
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from scoreline_kit.app import ScorelineApp
 from scoreline_kit.app import create_app as create_kit_app
-from scoreline_kit.app import require_api_key
-from starlette.middleware import Middleware
 
 from scoreline.serving.holder import ModelHolder
 from scoreline.tasks import get_task
 from scoreline_model_api.errors import install_error_handler
-from scoreline_model_api.fastpath import PredictFastPath
+from scoreline_model_api.fastpath import PredictFrontDoor
 from scoreline_model_api.lifespan import lifespan
 from scoreline_model_api.metrics import ModelApiMetrics, RequestObserver
 from scoreline_model_api.routes import health, models, predict
@@ -24,7 +22,7 @@ from scoreline_model_api.settings import ModelApiSettings
 from scoreline_model_api.workers import swap_gate
 
 
-def create_app(settings: ModelApiSettings | None = None) -> FastAPI:
+def create_app(settings: ModelApiSettings | None = None) -> ScorelineApp:
     settings = settings or ModelApiSettings()
     tasks = tuple(settings.model_tasks)
     # FastAPI's native OpenTelemetry hooks check the global providers on every request; Scoreline
@@ -49,7 +47,6 @@ def create_app(settings: ModelApiSettings | None = None) -> FastAPI:
     app.openapi = predict.served_examples(app, app.state.holder)  # type: ignore[method-assign]
     models.add_routes(app)
     health.add_routes(app)
-    check_api_key = require_api_key(lambda: settings.api_key) if settings.require_api_key_for_predictions else None
-    # Innermost user middleware: inside the kit's HTTP metrics and error handling, before routing.
-    app.user_middleware.append(Middleware(PredictFastPath, route=predict_route, handle=handler, auth=check_api_key))
+    recorder = app.state.http_recorder
+    app.outermost = lambda stack: PredictFrontDoor(stack, predict_route.path, handler, settings, recorder)
     return app

@@ -1,7 +1,7 @@
 """Prediction routes: ``POST /v1/{task}/predict`` (JSON, one instance or many) and
 ``POST /v1/{task}/predict/batch`` (a CSV or Parquet file).
 
-Single predictions are normally answered by ``fastpath.PredictFastPath`` before routing; it calls the
+Single predictions are normally answered by ``fastpath.PredictFrontDoor`` before routing; it calls the
 same ``PredictHandler`` as the route below, which documents the endpoint (OpenAPI) and answers when the
 fast path steps aside.
 """
