@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import importlib
 import json
 import logging
@@ -31,6 +32,8 @@ from scoreline.serving.validation import EntityIndex
 from scoreline.tasks import get_task
 
 if TYPE_CHECKING:
+    import httpx
+
     from scoreline.lifecycle.registry import Registry
 
 log = logging.getLogger("scoreline.serving")
@@ -134,17 +137,24 @@ def rest_lookup_applies(tracking_uri: str) -> bool:
     return plain and tracking_uri.startswith(("http://", "https://"))
 
 
+@functools.cache
+def _rest_client(pid: int) -> httpx.Client:
+    """One pooled client per process (``pid``: a forked worker must not share its parent's connections): a new
+    client per poll built a TLS context each time, a few ms of CPU every poll of every worker."""
+    import httpx
+
+    return httpx.Client(timeout=float(os.environ.get("MLFLOW_HTTP_REQUEST_TIMEOUT") or 10))
+
+
 def alias_target(tracking_uri: str, name: str, alias: str) -> AliasTarget | None:
     """``GET /api/2.0/mlflow/registered-models/alias`` of an MLflow tracking server; errors as the client's."""
     import httpx
 
     action = f"looking up {name}@{alias}"
-    timeout = float(os.environ.get("MLFLOW_HTTP_REQUEST_TIMEOUT") or 10)
     try:
-        response = httpx.get(
+        response = _rest_client(os.getpid()).get(
             f"{tracking_uri.rstrip('/')}/api/2.0/mlflow/registered-models/alias",
             params={"name": name, "alias": alias},
-            timeout=timeout,
         )
     except httpx.HTTPError as exc:
         raise ScorelineError(ErrorCode.UNAVAILABLE, f"{action}: MLflow is not reachable ({exc})") from exc
