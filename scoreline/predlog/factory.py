@@ -21,6 +21,9 @@ class PredictionLogSettings(ElasticSinkSettings):
     prediction_log_sink_address: str | None = None
     prediction_log_sink_process: bool = True  # False: the sink runs in the serving process (embedded tools)
     prediction_log_max_unacked_records: int = 20_000  # sent to the sink process, not yet acknowledged
+    # The sink process's niceness added to the server's: on cores the requests saturate it yields to them (its
+    # queue is bounded and it gets every idle cycle), so logging does not put latency spikes on answers.
+    prediction_log_sink_niceness: int = 5
 
 
 def make_sink(settings: PredictionLogSettings, writer: str = "") -> PredictionSink:

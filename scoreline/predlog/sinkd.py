@@ -464,6 +464,8 @@ def _child_main(
     from scoreline.core.logs import configure_logging
 
     configure_logging("predlog-sink")
+    if settings.prediction_log_sink_niceness > 0:
+        os.nice(settings.prediction_log_sink_niceness)
     if initializer is not None:
         initializer()
     run_sink(settings, address, owner_pid)
