@@ -252,6 +252,9 @@ def model_api(
     work: Path, mlflow_url: str, logs: Path, module: str = "scoreline_model_api", **settings: str
 ) -> ServerProcess:
     port = free_port()
+    # Each server under load has one core (``wrk``): one worker there, as ``mlflow models serve`` runs one (two
+    # workers on one core took a quarter of the throughput and put 250 ms on p99); serve_workers.py compares N.
+    settings.setdefault("model_api_workers", "1")
     env = {
         "SCORELINE_MLFLOW_URI": mlflow_url,
         "SCORELINE_MODEL_API_PORT": str(port),
@@ -366,7 +369,8 @@ def batch_figures(api: ServerProcess, bundle: Any, rows: int) -> tuple[float, fl
 
 def print_batch(batch_rps: float, local_rps: float, booster_rps: float) -> None:
     print(f"batch: {batch_rps:,.0f} rows/s over HTTP (Parquet in and out), in-process predict_proba "
-          f"{local_rps:,.0f} rows/s -> {batch_rps / local_rps:.2f}x (medians of 5; target >= 0.5x); booster alone "
+          f"{local_rps:,.0f} rows/s -> {batch_rps / local_rps:.2f}x (medians of 5; answers only: the sustained line "
+          "above has the log, issue 18 asks >= 0.8x with it); booster alone "
           f"{booster_rps:,.0f} rows/s")  # fmt: skip
 
 
@@ -677,7 +681,7 @@ def main() -> None:
     print()
     print(f"throughput vs mlflow serve: {ours['rps'] / theirs['rps']:.1f}x   (target >= 5x)")
     print(f"p99 vs mlflow serve:        {ours['p99_ms'] / theirs['p99_ms']:.3f}x (target <= 0.2x)")
-    print(f"throughput vs bare:         {ours['rps'] / limit['rps']:.2f}x  (target >= 0.5x)")
+    print(f"throughput vs bare (memo hits, FastAPI route): {ours['rps'] / limit['rps']:.2f}x")
     print(f"logging cost on p50:        {(ours['p50_ms'] / quiet['p50_ms'] - 1) * 100:+.1f}% (target <= 10%; medians)")
     print_es(results, ratios, runs, expected_docs, stored, spooled, in_memory)
     print_batch(batch_rps, local_rps, booster_rps)
