@@ -50,6 +50,10 @@ log = logging.getLogger(__name__)
 HEADER = struct.Struct("!IcQ")
 RECORDS, COLUMNS, PING, ACK, BYE = b"R", b"C", b"P", b"A", b"B"
 MAX_FRAME_BYTES = 1 << 30
+# A frame's payload: bytes, or a list of pieces (bytes-like: bytes, ``pyarrow.Buffer``) sent one after the
+# other without joining them (a batch file's Arrow stream, whose pieces are the batch's own arrays).
+Payload = bytes | list[Any]
+_IOV_MAX = 512  # pieces per sendmsg call (Linux allows 1024)
 CLIENTS_FOLDER = "clients"
 LOCK_FILE = ".lock"
 
@@ -58,13 +62,42 @@ def frame(kind: bytes, sequence: int, payload: bytes = b"") -> bytes:
     return HEADER.pack(len(payload), kind, sequence) + payload
 
 
-def send_frame(sock: socket.socket, kind: bytes, sequence: int, payload: bytes = b"") -> None:
-    """:func:`frame` sent without building it: a large payload is not copied behind its header first."""
-    if len(payload) < 1 << 16:
-        sock.sendall(frame(kind, sequence, payload))
+def payload_size(payload: Payload) -> int:
+    return len(payload) if isinstance(payload, bytes) else sum(map(len, payload))
+
+
+def payload_bytes(payload: Payload) -> bytes:
+    return payload if isinstance(payload, bytes) else b"".join(payload)
+
+
+def send_frame(
+    sock: socket.socket, kind: bytes, sequence: int, payload: Payload = b"", *, timeout_s: float | None = None
+) -> None:
+    """:func:`frame` sent without building it: a large payload is not copied behind its header first, and
+    a payload in pieces goes out by ``sendmsg`` straight from them (``timeout_s``: for all its calls)."""
+    if isinstance(payload, bytes):
+        if len(payload) < 1 << 16:
+            sock.sendall(frame(kind, sequence, payload))
+            return
+        sock.sendall(HEADER.pack(len(payload), kind, sequence))
+        sock.sendall(payload)
         return
-    sock.sendall(HEADER.pack(len(payload), kind, sequence))
-    sock.sendall(payload)
+    views = [memoryview(HEADER.pack(payload_size(payload), kind, sequence))]
+    views += [view for view in map(memoryview, payload) if view.nbytes]
+    views = [view if view.format == "B" and view.ndim == 1 else view.cast("B") for view in views]
+    deadline = None if timeout_s is None else time.monotonic() + timeout_s
+    first = 0
+    while first < len(views):
+        sent = sock.sendmsg(views[first : first + _IOV_MAX])
+        while sent and first < len(views):
+            size = views[first].nbytes
+            if sent < size:
+                views[first] = views[first][sent:]
+                break
+            sent -= size
+            first += 1
+        if first < len(views) and deadline is not None and time.monotonic() > deadline:
+            raise TimeoutError(f"a prediction log frame not sent within {timeout_s} s")
 
 
 def records_payload(records: EncodedRecords) -> bytes:
@@ -92,8 +125,9 @@ def payload_records(payload: bytes) -> EncodedRecords:
     return out
 
 
-def spool_lines(kind: bytes, payload: bytes) -> list[bytes]:
+def spool_lines(kind: bytes, payload: Payload) -> list[bytes]:
     """A frame as client-spool lines: ``R`` and a record's line, or ``C`` and the base64 of a batch."""
+    payload = payload_bytes(payload)
     if kind == RECORDS:
         return [RECORDS + line for line in payload.split(b"\n")] if payload else []
     return [COLUMNS + base64.b64encode(payload)]
@@ -145,8 +179,9 @@ class ChannelStats:
 class _Frame:
     sequence: int
     kind: bytes
-    payload: bytes
+    payload: Payload
     records: int
+    size: int
 
 
 @dataclass
@@ -249,10 +284,11 @@ class SinkChannel:
             self._submit(RECORDS, records_payload(encoded), len(encoded))
 
     def write_columns(self, entry: Any) -> None:
-        """A batch file's predictions as one Arrow record batch (built here, documents built by the sink)."""
-        from scoreline.predlog.columns import entry_to_arrow
+        """A batch file's predictions as one Arrow record batch (documents built by the sink): its pieces are
+        the entry's arrays, kept (not copied) until acknowledged."""
+        from scoreline.predlog.columns import entry_to_arrow_parts
 
-        self._submit(COLUMNS, entry_to_arrow(entry), len(entry))
+        self._submit(COLUMNS, entry_to_arrow_parts(entry), len(entry))
 
     def close(self, timeout_s: float = 10.0) -> None:
         """Wait for the acknowledgements (up to ``timeout_s``), spool what is still unacknowledged, stop."""
@@ -327,26 +363,27 @@ class SinkChannel:
         )
 
     # ---- sending -----------------------------------------------------------------------------
-    def _submit(self, kind: bytes, payload: bytes, records: int) -> None:
+    def _submit(self, kind: bytes, payload: Payload, records: int) -> None:
+        size = payload_size(payload)
         with self._send_lock:
             with self._lock:
                 full = bool(self._unacked) and (
                     self._unacked_records + records > self.max_unacked_records
-                    or self._unacked_bytes + len(payload) > self.max_unacked_bytes
+                    or self._unacked_bytes + size > self.max_unacked_bytes
                 )
                 if not full:
                     self._sequence += 1
-                    item = _Frame(self._sequence, kind, payload, records)
+                    item = _Frame(self._sequence, kind, payload, records, size)
                     self._unacked.append(item)
                     self._unacked_records += records
-                    self._unacked_bytes += len(payload)
+                    self._unacked_bytes += size
                 sock = self._sock
             if full:
                 self._fallback(kind, payload, records)
                 return
             if sock is not None:
                 try:
-                    send_frame(sock, kind, item.sequence, payload)
+                    send_frame(sock, kind, item.sequence, payload, timeout_s=self.send_timeout_s)
                 except OSError as error:
                     self._disconnect(sock, f"send failed: {error}")
 
@@ -354,7 +391,7 @@ class SinkChannel:
         """Count this channel's spooled and dropped records in the writer's counters too (its /metrics)."""
         self._writer = writer
 
-    def _fallback(self, kind: bytes, payload: bytes, records: int) -> None:
+    def _fallback(self, kind: bytes, payload: Payload, records: int) -> None:
         spooled = False
         if self._client_spool is None:
             log.warning("prediction log sink unreachable or behind and no spool: %d records dropped", records)
@@ -428,7 +465,7 @@ class SinkChannel:
                 pending = list(self._unacked)
             try:
                 for item in pending:
-                    send_frame(sock, item.kind, item.sequence, item.payload)
+                    send_frame(sock, item.kind, item.sequence, item.payload, timeout_s=self.send_timeout_s)
             except OSError:
                 sock.close()
                 return False
@@ -451,7 +488,7 @@ class SinkChannel:
             while self._unacked and self._unacked[0].sequence <= sequence:
                 item = self._unacked.popleft()
                 self._unacked_records -= item.records
-                self._unacked_bytes -= len(item.payload)
+                self._unacked_bytes -= item.size
                 self.records_acked += item.records
             if report:
                 self._report.values = report

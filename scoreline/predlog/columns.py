@@ -1,8 +1,9 @@
 """Columnar prediction logging: a batch file's predictions travel as one Arrow record batch.
 
 The request process turns a large :class:`PredictionEntry` (a batch file: a table of inputs, a
-feature matrix, one prediction per row) into Arrow IPC bytes with :func:`entry_to_arrow`, which
-copies arrays and never builds a Python object per row. The sink process turns those bytes into
+feature matrix, one prediction per row) into an Arrow IPC stream with :func:`entry_to_arrow_parts`,
+whose large pieces are the entry's arrays themselves (no copy, no Python object per row; the channel
+sends them as they are). The sink process turns those bytes into
 the very documents :func:`scoreline.predlog.writer.encode` builds row by row
 (:func:`arrow_to_records`): each column is serialized once as a whole (numbers by one
 ``orjson.dumps`` of the column, strings once per distinct value) and each document is one
@@ -27,11 +28,23 @@ if TYPE_CHECKING:  # the sink process reads columns without pandas
 METADATA_KEY = b"scoreline.predlog"
 REQUEST_ID = "request_id"
 PREDICTION = "prediction"
+FEATURES = "features"  # the feature matrix as one fixed_size_list column (else feature:0, feature:1, ...)
+PROBABILITIES = "probabilities"
 
 
 def entry_to_arrow(entry: PredictionEntry) -> bytes:
-    """The entry as one Arrow IPC stream (one record batch); request ids drawn here when the entry has none,
-    so a resent batch carries the same ids (Elasticsearch ``_id``)."""
+    """The entry as one Arrow IPC stream (one record batch), as bytes (see :func:`entry_to_arrow_parts`)."""
+    return b"".join(entry_to_arrow_parts(entry))
+
+
+def entry_to_arrow_parts(entry: PredictionEntry) -> list[Any]:
+    """The entry as one Arrow IPC stream (one record batch) in pieces (``bytes`` and ``pyarrow.Buffer``) whose
+    concatenation is the stream: the large pieces are the entry's own arrays, not copies, so the stream is
+    sent (``socket.sendmsg``) without being built in memory. Request ids are drawn here when the entry has
+    none, so a resent batch carries the same ids (Elasticsearch ``_id``).
+
+    A C-ordered feature or probability matrix travels as one ``fixed_size_list<double>`` column (its rows,
+    zero-copy); any other layout as one column per feature (column-major once). The sink reads both."""
     import pandas as pd
 
     n = len(entry)
@@ -41,29 +54,21 @@ def entry_to_arrow(entry: PredictionEntry) -> bytes:
     if entry.request_ids is not None:
         ids: pa.Array = pa.array(list(entry.request_ids), pa.string())
     else:
-        raw = os.urandom(16 * n)  # not a seeded generator: forked workers would draw the same ids
-        ids = pa.FixedSizeBinaryArray.from_buffers(pa.binary(16), n, [None, pa.py_buffer(raw)])
-    # Column-major once, so each feature column goes to Arrow without a strided copy of its own.
-    features = np.asfortranarray(np.asarray(entry.features, dtype=np.float64).reshape(n, -1))
+        ids = pa.FixedSizeBinaryArray.from_buffers(pa.binary(16), n, [None, pa.py_buffer(_random_ids(n))])
     arrays: list[pa.Array] = [ids]
     names = [REQUEST_ID]
     for position in range(input_table.num_columns):
         arrays.append(input_table.column(position).combine_chunks())
         names.append(f"input:{position}")
-    for position in range(features.shape[1]):
-        arrays.append(pa.array(features[:, position]))
-        names.append(f"feature:{position}")
+    _add_matrix(arrays, names, entry.features, n, len(entry.feature_names), FEATURES, "feature")
     predictions = entry.predictions
-    if isinstance(predictions, np.ndarray):
-        arrays.append(pa.array(predictions))
+    if isinstance(predictions, (np.ndarray, pd.Categorical)):
+        arrays.append(pa.array(predictions))  # a categorical: its codes and names, no Python object per row
     else:
         arrays.append(pa.array(list(predictions)))
     names.append(PREDICTION)
     if entry.probabilities is not None:
-        probabilities = np.asarray(entry.probabilities, dtype=np.float64).reshape(n, -1)
-        for position in range(probabilities.shape[1]):
-            arrays.append(pa.array(probabilities[:, position]))
-            names.append(f"probability:{position}")
+        _add_matrix(arrays, names, entry.probabilities, n, len(entry.classes), PROBABILITIES, "probability")
     metadata = {
         "task": entry.task,
         "model_name": entry.model_name,
@@ -76,10 +81,51 @@ def entry_to_arrow(entry: PredictionEntry) -> bytes:
     }
     batch = pa.RecordBatch.from_arrays(arrays, names=names)
     batch = batch.replace_schema_metadata({METADATA_KEY: orjson.dumps(metadata)})
-    sink = pa.BufferOutputStream()
-    with pa.ipc.new_stream(sink, batch.schema) as stream:
+    parts = _Parts()
+    with pa.ipc.new_stream(pa.PythonFile(parts, mode="w"), batch.schema) as stream:
         stream.write_batch(batch)
-    return sink.getvalue().to_pybytes()
+    return parts.parts
+
+
+def _random_ids(n: int) -> np.ndarray:
+    """``16 * n`` random bytes (``n`` 128-bit ids): a generator seeded from the OS per batch, so forked
+    workers never draw the same ids, at a tenth of ``os.urandom``'s cost for the bytes themselves."""
+    return np.random.PCG64(int.from_bytes(os.urandom(16), "little")).random_raw(2 * n)
+
+
+def _add_matrix(
+    arrays: list[pa.Array], names: list[str], values: Any, n: int, width: int, matrix_name: str, prefix: str
+) -> None:
+    matrix = np.asarray(values, dtype=np.float64)
+    matrix = matrix.reshape(n, -1) if n else matrix.reshape(0, width)
+    if matrix.flags.c_contiguous and matrix.shape[1] > 0:
+        arrays.append(pa.FixedSizeListArray.from_arrays(pa.array(matrix.reshape(-1)), matrix.shape[1]))
+        names.append(matrix_name)
+        return
+    matrix = np.asfortranarray(matrix)  # column-major once: each column goes to Arrow without a copy of its own
+    for position in range(matrix.shape[1]):
+        arrays.append(pa.array(matrix[:, position]))
+        names.append(f"{prefix}:{position}")
+
+
+class _Parts:
+    """A write-only file keeping each write as it is: Arrow's IPC writer hands it the record batch's body
+    buffers themselves (``pyarrow.Buffer`` over the arrays' memory), not copies."""
+
+    closed = False
+
+    def __init__(self) -> None:
+        self.parts: list[Any] = []
+
+    def write(self, data: Any) -> int:
+        self.parts.append(data)
+        return len(data)
+
+    def flush(self) -> None:
+        pass
+
+    def close(self) -> None:
+        self.closed = True
 
 
 def arrow_rows(payload: bytes) -> int:
@@ -115,17 +161,22 @@ def _batch_records(batch: pa.RecordBatch, metadata: dict[str, Any], out: Encoded
     def text(part: bytes) -> None:
         literals[-1] += part
 
-    def value(opening: bytes, column: pa.Array) -> None:
+    def value(opening: bytes, column: pa.Array | np.ndarray) -> None:
         text(opening)
-        values.append(_json_texts(column))
+        values.append(_float_texts(column) if isinstance(column, np.ndarray) else _json_texts(column))
         literals.append(b"")
+
+    def matrix(names: list[str], matrix_name: str, prefix: str) -> None:
+        columns = _matrix_columns(batch, matrix_name)
+        for position, name in enumerate(names):
+            column = columns[:, position] if columns is not None else batch.column(f"{prefix}:{position}")
+            value((b"," if position else b"") + _key(name), column)
 
     text(b',"inputs":{')
     for position, name in enumerate(metadata["inputs"]):
         value((b"," if position else b"") + _key(name), batch.column(f"input:{position}"))
     text(b'},"features":{')
-    for position, name in enumerate(metadata["feature_names"]):
-        value((b"," if position else b"") + _key(name), batch.column(f"feature:{position}"))
+    matrix(metadata["feature_names"], FEATURES, "feature")
     text(b"}")
     value(b',"prediction":', batch.column(PREDICTION))
     classes = metadata["classes"]
@@ -133,8 +184,7 @@ def _batch_records(batch: pa.RecordBatch, metadata: dict[str, Any], out: Encoded
         text(b',"probabilities":null')
     else:
         text(b',"probabilities":{')
-        for position, name in enumerate(classes):
-            value((b"," if position else b"") + _key(name), batch.column(f"probability:{position}"))
+        matrix(classes, PROBABILITIES, "probability")
         text(b"}")
     text(b',"latency_ms":' + orjson.dumps(metadata["latency_ms"]) + b"}")
     for start in range(0, n, _JOIN_ROWS):  # binary offsets are 32-bit: a slice's documents stay far below 2 GiB
@@ -194,8 +244,7 @@ def _json_texts(column: pa.Array) -> pa.Array:
     if pa.types.is_floating(kind):
         # orjson writes a float64 array as Python floats would be written (NaN and infinities as null);
         # a float32 column is logged as its float64 values, as row logging does.
-        values = column.cast(pa.float64()).to_numpy(zero_copy_only=False)
-        return _split_json_list(orjson.dumps(values, option=orjson.OPT_SERIALIZE_NUMPY), n)
+        return _float_texts(column.cast(pa.float64()).to_numpy(zero_copy_only=False))
     if (pa.types.is_integer(kind) or pa.types.is_boolean(kind)) and column.null_count == 0:
         values = column.to_numpy(zero_copy_only=False)
         return _split_json_list(orjson.dumps(values, option=orjson.OPT_SERIALIZE_NUMPY), n)
@@ -203,6 +252,20 @@ def _json_texts(column: pa.Array) -> pa.Array:
         return _split_json_list(orjson.dumps(column.to_pylist()), n)
     dumped = [orjson.dumps(value, option=orjson.OPT_SERIALIZE_NUMPY) for value in column.to_pylist()]
     return pa.array(dumped, pa.binary())
+
+
+def _matrix_columns(batch: pa.RecordBatch, name: str) -> np.ndarray | None:
+    """A ``fixed_size_list<double>`` matrix column as a column-major (rows, width) array (None: not sent so)."""
+    if batch.schema.get_field_index(name) < 0:
+        return None
+    column = batch.column(name)
+    rows = column.flatten().to_numpy(zero_copy_only=False).reshape(len(column), column.type.list_size)
+    return np.asfortranarray(rows)
+
+
+def _float_texts(values: np.ndarray) -> pa.Array:
+    """A contiguous float64 array's values as JSON texts (as :func:`_json_texts` writes a float64 column)."""
+    return _split_json_list(orjson.dumps(values, option=orjson.OPT_SERIALIZE_NUMPY), len(values))
 
 
 def _split_json_list(text: bytes, n: int) -> pa.Array:

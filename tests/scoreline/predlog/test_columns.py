@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import socket
+import threading
+
 import numpy as np
 import orjson
 import pandas as pd
+import pyarrow as pa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from scoreline.predlog.channel import payload_records, records_payload
-from scoreline.predlog.columns import arrow_rows, arrow_to_records, entry_to_arrow
+from scoreline.predlog.channel import COLUMNS, payload_records, read_frame, records_payload, send_frame
+from scoreline.predlog.columns import arrow_rows, arrow_to_records, entry_to_arrow, entry_to_arrow_parts
 from scoreline.predlog.sinkd import decode_spool_lines
 from scoreline.predlog.writer import PredictionEntry, encode
 
@@ -75,14 +79,23 @@ def test_regression_batches_without_probabilities_and_given_ids() -> None:
     assert orjson.loads(columnar.documents[5])["probabilities"] is None
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=40, deadline=None)
 @given(
     rows=st.integers(min_value=1, max_value=40),
     seed=st.integers(min_value=0, max_value=10_000),
     classes=st.lists(st.text(min_size=1, max_size=6), min_size=1, max_size=4, unique=True),
+    column_major=st.booleans(),
+    coded=st.booleans(),
 )
-def test_any_batch_gives_the_row_documents(rows: int, seed: int, classes: list[str]) -> None:
+def test_any_batch_gives_the_row_documents(
+    rows: int, seed: int, classes: list[str], column_major: bool, coded: bool
+) -> None:
     entry = batch_entry(rows, seed=seed, classes=tuple(classes))
+    if column_major:  # sent as one column per feature and per class (the layout of earlier client spools too)
+        entry.features = np.asfortranarray(entry.features)
+        entry.probabilities = np.asfortranarray(entry.probabilities)
+    if coded:  # predictions as codes into the classes (model-api's batch files)
+        entry.predictions = pd.Categorical(entry.predictions, categories=list(classes))
     columnar = arrow_to_records(entry_to_arrow(entry))
     entry.request_ids = columnar.request_ids
     assert columnar.documents == encode([entry]).documents
@@ -92,10 +105,29 @@ def test_frames_and_client_spool_lines_carry_records_unchanged() -> None:
     entry = batch_entry(50, seed=1)
     encoded = encode([entry])
     assert payload_records(records_payload(encoded)) == encoded
-    from scoreline.predlog.channel import COLUMNS, RECORDS, spool_lines
+    from scoreline.predlog.channel import RECORDS, spool_lines
 
-    payload = entry_to_arrow(entry)
-    lines = spool_lines(RECORDS, records_payload(encoded)) + spool_lines(COLUMNS, payload)
+    parts = entry_to_arrow_parts(entry)  # as the channel spools an unacknowledged batch
+    payload = b"".join(parts)
+    lines = spool_lines(RECORDS, records_payload(encoded)) + spool_lines(COLUMNS, parts)
     decoded = decode_spool_lines(lines)
     assert decoded.documents[:50] == encoded.documents
     assert decoded.documents[50:] == arrow_to_records(payload).documents
+
+
+def test_a_batch_is_sent_from_its_own_arrays_and_arrives_whole() -> None:
+    entry = batch_entry(20_000, seed=2)
+    parts = entry_to_arrow_parts(entry)
+    features = np.asarray(entry.features)
+    assert any(isinstance(part, pa.Buffer) and part.address == features.ctypes.data for part in parts)  # not copied
+    left, right = socket.socketpair()
+    received: list[tuple[bytes, int, bytes] | None] = []
+    reader = threading.Thread(target=lambda: received.append(read_frame(right)))
+    reader.start()
+    with left, right:
+        send_frame(left, COLUMNS, 7, parts, timeout_s=10.0)  # ~1 MB through a smaller socket buffer: partial sends
+        reader.join(10)
+    assert received == [(COLUMNS, 7, b"".join(parts))]
+    columnar = arrow_to_records(received[0][2])
+    entry.request_ids = columnar.request_ids
+    assert columnar.documents == encode([entry]).documents
