@@ -59,7 +59,8 @@ def predict_file(
     added: dict[str, pa.Array] = {}
     if task.kind in ("binary", "multiclass"):
         winner_codes = outputs.argmax(axis=1)
-        logged: list[Any] = list(np.asarray(columns, dtype=object)[winner_codes])
+        # The classes by code (no Python string per row): describe_batch and the log's Arrow column use the codes.
+        logged: Any = pd.Categorical.from_codes(winner_codes, categories=list(columns))
         added = {f"prob_{name}": pa.array(outputs[:, j], pa.float64()) for j, name in enumerate(columns)}
         added["prediction"] = _strings(winner_codes, list(columns))
         label = task.describe_batch(requests, logged, outputs, served.serving_state)

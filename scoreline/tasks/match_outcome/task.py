@@ -172,12 +172,13 @@ class MatchOutcomeTask(Task):
         import numpy as np
         import pyarrow as pa
 
-        winner = np.asarray(predictions, dtype=object)
         home_codes, home_names = _distinct(requests["home_team"])
         away_codes, away_names = _distinct(requests["away_team"])
         names = [f"{team} win" for team in home_names] + [f"{team} win" for team in away_names] + ["draw"]
         codes = np.where(
-            winner == "home", home_codes, np.where(winner == "away", len(home_names) + away_codes, len(names) - 1)
+            _rows_equal(predictions, "home"),
+            home_codes,
+            np.where(_rows_equal(predictions, "away"), len(home_names) + away_codes, len(names) - 1),
         )
         dictionary = pa.DictionaryArray.from_arrays(pa.array(codes, pa.int32()), pa.array(names, pa.string()))
         return dictionary.cast(pa.string())
@@ -246,6 +247,16 @@ def _compiled_state(state: dict[str, Any]) -> Any:
     _COMPILED.insert(0, (state, compiled))
     del _COMPILED[4:]
     return compiled
+
+
+def _rows_equal(predictions: Sequence[Any], value: str) -> Any:
+    """Which predictions equal ``value``; a categorical (model-api's batch files) by its codes."""
+    if isinstance(predictions, pd.Categorical):
+        categories = list(predictions.categories)
+        if value not in categories:
+            return np.zeros(len(predictions), dtype=bool)
+        return np.asarray(predictions.codes) == categories.index(value)
+    return np.asarray(predictions, dtype=object) == value
 
 
 def _distinct(values: pd.Series) -> tuple[Any, Any]:

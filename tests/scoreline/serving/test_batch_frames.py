@@ -89,3 +89,13 @@ def test_problems_of_a_file_name_the_row_and_field(
     problems = caught.value.details["problems"]
     assert [(p["row"], p["field"]) for p in problems] == [(7, field)]
     assert message in problems[0]["message"]
+
+
+@pytest.mark.parametrize("classes", [["home", "draw", "away"], ["away", "home", "draw"], ["draw", "other"]])
+def test_labels_from_class_codes_equal_the_labels_from_names(classes: list[str]) -> None:
+    task = get_task(TASK)
+    requests = validate_frame(REQUEST, messy_file(["Brazil", "Argentina", "France"]), None)
+    codes = np.arange(len(requests)) % len(classes)
+    names = list(np.asarray(classes, dtype=object)[codes])
+    coded = pd.Categorical.from_codes(codes, categories=classes)  # what predict_file passes
+    assert task.describe_batch(requests, coded).to_pylist() == task.describe_batch(requests, names).to_pylist()
