@@ -5,9 +5,11 @@ PYTEST_ARGS ?=
 
 .PHONY: install system-deps run test lint bench airflow airflow-install test-orchestration clean
 
+# Bytecode compiled once here: every server a test or `make run` starts imports it instead of compiling the
+# dependencies again (a model-api start: ~3 s of imports -> ~1 s where PYTHONDONTWRITEBYTECODE is set).
 install:
 	@command -v uv >/dev/null 2>&1 || python3 -m pip install --quiet uv
-	uv sync --all-packages --frozen
+	uv sync --all-packages --frozen --compile-bytecode
 
 # Debian packages the browser test, the serving benchmark, the compose/Kubernetes checks and the Celery test use.
 system-deps:
@@ -37,7 +39,7 @@ bench: install system-deps
 # Airflow lives in its own environment (orchestration/.venv, orchestration/uv.lock): it caps fastapi.
 airflow-install:
 	@command -v uv >/dev/null 2>&1 || python3 -m pip install --quiet uv
-	uv sync --project orchestration --frozen
+	uv sync --project orchestration --frozen --compile-bytecode
 
 # Airflow standalone (UI on :8080) against make run's services; keys from .scoreline/secrets.env.
 airflow: airflow-install
