@@ -6,10 +6,12 @@ PYTEST_ARGS ?=
 .PHONY: install system-deps run test lint bench airflow airflow-install test-orchestration clean
 
 # Bytecode compiled once here: every server a test or `make run` starts imports it instead of compiling the
-# dependencies again (a model-api start: ~3 s of imports -> ~1 s where PYTHONDONTWRITEBYTECODE is set).
+# dependencies and the workspace's own modules again (importing model-api's app: 3.2 s -> 0.6 s where
+# PYTHONDONTWRITEBYTECODE is set, as on CI). __pycache__ is git-ignored; a stale file is compiled in memory.
 install:
 	@command -v uv >/dev/null 2>&1 || python3 -m pip install --quiet uv
 	uv sync --all-packages --frozen --compile-bytecode
+	uv run --no-sync python -m compileall -q -j 0 scoreline services benchmarks >/dev/null
 
 # Debian packages the browser test, the serving benchmark, the compose/Kubernetes checks and the Celery test use.
 system-deps:
