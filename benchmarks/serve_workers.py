@@ -9,7 +9,8 @@ and venue: memo misses) from ``benchmarks/serve.py``'s wrk script:
 2. p99 and failed requests of N workers while the champion is swapped every few seconds
    (alias moved, admin reload: every worker stages, then all flip) vs the same load without swaps;
 3. cold start: SIGTERM, start again, time until ``/readyz`` answers 200 with the champion served
-   from the disk cache (the first start of a run also compiles bytecode: shown apart);
+   from the disk cache (the first start of a run also fills the disk cache: shown apart); bytecode as
+   ``make install`` leaves it (compiled at install);
 4. memory: RSS, PSS (shared pages split between the processes sharing them) and USS (pages only
    this process has: what an extra worker really costs) of the supervisor and each worker, from
    ``/proc/<pid>/smaps_rollup``, against the single-process model-api.
@@ -46,13 +47,11 @@ TASK = base.TASK
 
 
 def launch(work: Path, mlflow_url: str, logs: Path, workers: int, name: str) -> base.ServerProcess:
-    """model-api with ``workers`` processes; bytecode compiled once into the run's folder (a restart reuses it)."""
-    server = base.model_api(
+    """model-api with ``workers`` processes, importing the bytecode ``make install`` compiled."""
+    return base.model_api(
         work / name, mlflow_url, logs, model_api_workers=str(workers), model_poll_interval_s="0",
         model_tasks=f'["{TASK}"]', public_reads="true",
     )  # fmt: skip
-    server.env.update({"PYTHONDONTWRITEBYTECODE": "", "PYTHONPYCACHEPREFIX": str(work / "pycache")})
-    return server
 
 
 def served_everywhere(server: base.ServerProcess, version: str, workers: int) -> bool:
@@ -174,7 +173,7 @@ def main() -> None:
         registry.set_alias(TASK, CHAMPION, v1)
         teams = [json.dumps(name) for name in sorted(first.bundle.serving_state["teams"])]
 
-        # ---- 3. cold start (first: compiles bytecode and fills the disk cache; then restarts) ----------
+        # ---- 3. cold start (first: fills the disk cache; then restarts) ---------------------------------
         print(f"3. cold start: 1 and {args.workers} workers, {args.starts} restarts each ...")
         starts: dict[int, list[tuple[float, float]]] = {}
         first_start: dict[int, tuple[float, float]] = {}
@@ -249,7 +248,7 @@ def main() -> None:
         ("fresh bodies: model-api CPU ms per request", med[1]["cpu_ms"], med[n]["cpu_ms"]),
         ("restart to ready from the disk cache, wall s (median)", *(wall(starts[c]) for c in (1, n))),
         ("restart to ready from the disk cache, CPU s (median)", *(cpu(starts[c]) for c in (1, n))),
-        ("first start (compiles bytecode), wall s", first_start[1][0], first_start[n][0]),
+        ("first start (downloads into the disk cache), wall s", first_start[1][0], first_start[n][0]),
     ]
     for label, one, more in rows:
         print(f"{label:<52}{one:>14.2f}{more:>14.2f}{more / one:>9.2f}x")
