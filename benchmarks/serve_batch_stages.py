@@ -42,7 +42,7 @@ from scoreline.predlog.columns import arrow_to_records, entry_to_arrow
 from scoreline.predlog.writer import PredictionEntry
 from scoreline.serving import files
 from scoreline.serving.model import Predictor, ServedModel
-from scoreline.serving.validation import EntityIndex, validate_frame
+from scoreline.serving.validation import EntityIndex, text_columns, validate_frame
 from scoreline.tasks import get_task
 
 
@@ -73,7 +73,8 @@ def main() -> None:
         return out
 
     stage("in-process predict_proba (features + booster)", lambda: bundle.predict_proba(frame))
-    read = stage("read upload (Parquet -> Arrow + pandas)", lambda: files._read_upload(payload, "rows.parquet"))
+    text = text_columns(task.request_model)
+    read = stage("read upload (Parquet -> Arrow + pandas)", lambda: files._read_upload(payload, "rows.parquet", text))
     _, table, raw = read
     requests = stage("validate + entity checks", lambda: validate_frame(task.request_model, raw, entities))
     outputs, features = stage("features + booster (predict_frame)", lambda: predictor.predict_frame(requests))

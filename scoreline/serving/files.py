@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import time
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -21,7 +22,7 @@ from scoreline.core.errors import ErrorCode, ScorelineError
 from scoreline.predlog.writer import PredictionEntry
 from scoreline.serving.model import ServedModel
 from scoreline.serving.service import _interval
-from scoreline.serving.validation import validate_frame
+from scoreline.serving.validation import text_columns, validate_frame
 
 if TYPE_CHECKING:
     from scoreline.serving.service import PredictionService
@@ -44,7 +45,7 @@ def predict_file(
 ) -> BatchResult:
     started = time.perf_counter()
     task = service.task(task_id)
-    input_format, table, frame = _read_upload(content, filename)
+    input_format, table, frame = _read_upload(content, filename, text_columns(task.request_model))
     if len(frame) > service.max_batch_rows:
         raise ScorelineError(
             ErrorCode.TOO_LARGE,
@@ -116,8 +117,13 @@ def read_table(content: bytes, filename: str | None) -> tuple[FileFormat, pd.Dat
     return file_format, frame
 
 
-def _read_upload(content: bytes, filename: str | None) -> tuple[FileFormat, pa.Table, pd.DataFrame]:
-    """The upload as an Arrow table (kept for the answer file) and as a pandas table (for validation)."""
+def _read_upload(
+    content: bytes, filename: str | None, text: Collection[str] = ()
+) -> tuple[FileFormat, pa.Table, pd.DataFrame]:
+    """The upload as an Arrow table (kept for the answer file) and as a pandas table (for validation), where
+    a Parquet file's string columns named in ``text`` are categoricals read from its dictionary pages: the
+    validation converts per distinct value and takes the codes as they are (hashing every row's string
+    costs more than reading the file again)."""
     if not content:
         raise ScorelineError(ErrorCode.INVALID_INPUT, "the uploaded file is empty; expected a CSV or Parquet file")
     name = (filename or "").lower()
@@ -129,7 +135,9 @@ def _read_upload(content: bytes, filename: str | None) -> tuple[FileFormat, pa.T
         _refuse_nested(schema)
         try:
             table = pq.read_table(pa.BufferReader(content))
-            frame = table.to_pandas().reset_index(drop=True)
+            dictionary = [f.name for f in schema if f.name in text and _is_string(f.type)]
+            rows = pq.read_table(pa.BufferReader(content), read_dictionary=dictionary) if dictionary else table
+            frame = rows.to_pandas().reset_index(drop=True)
         except Exception as exc:
             raise ScorelineError(ErrorCode.INVALID_INPUT, f"unreadable Parquet file: {exc}") from exc
         # The answer holds the upload's columns only: a stored pandas index is dropped, as in the request table.
@@ -149,6 +157,10 @@ def _read_upload(content: bytes, filename: str | None) -> tuple[FileFormat, pa.T
         raise ScorelineError(ErrorCode.INVALID_INPUT, f"unreadable CSV file: {exc}") from exc
     frame.columns = [str(c).strip() for c in frame.columns]
     return "csv", pa.Table.from_pandas(frame, preserve_index=False), frame
+
+
+def _is_string(kind: pa.DataType) -> bool:
+    return pa.types.is_string(kind) or pa.types.is_large_string(kind)
 
 
 def _refuse_nested(schema: pa.Schema) -> None:

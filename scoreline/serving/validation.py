@@ -438,11 +438,21 @@ def validate_frame(model: type[BaseModel], frame: pd.DataFrame, entities: Entity
     return out
 
 
+def text_columns(model: type[BaseModel]) -> frozenset[str]:
+    """The fields :func:`validate_frame` converts per distinct value (text, booleans, dates)."""
+    fields = model.model_fields
+    return frozenset(name for name, info in fields.items() if _base_type(info.annotation) in (str, bool, date))
+
+
+def _base_type(annotation: Any) -> Any:
+    optional = get_origin(annotation) is not None and type(None) in get_args(annotation)
+    return next((a for a in get_args(annotation) if a is not type(None)), annotation) if optional else annotation
+
+
 def _convert_column(
     values: pd.Series, name: str, annotation: Any, required: bool, default: Any
 ) -> tuple[pd.Series, Problems]:
-    optional = get_origin(annotation) is not None and type(None) in get_args(annotation)
-    base = next((a for a in get_args(annotation) if a is not type(None)), annotation) if optional else annotation
+    base = _base_type(annotation)
     expected = _describe_type(base)
     fill = default.isoformat() if isinstance(default, date) else default
     if base in (str, bool, date):

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import io
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 from scoreline.core.errors import ScorelineError
-from scoreline.serving.validation import EntityIndex, validate_frame, validate_instances
+from scoreline.serving import files
+from scoreline.serving.validation import EntityIndex, text_columns, validate_frame, validate_instances
 from scoreline.tasks import get_task
 from tests.scoreline.serving.models import TASK
 
@@ -99,3 +102,42 @@ def test_labels_from_class_codes_equal_the_labels_from_names(classes: list[str])
     names = list(np.asarray(classes, dtype=object)[codes])
     coded = pd.Categorical.from_codes(codes, categories=classes)  # what predict_file passes
     assert task.describe_batch(requests, coded).to_pylist() == task.describe_batch(requests, names).to_pylist()
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {},
+        {"away_team": "{home} "},
+        {"home_team": "Atlantis"},
+        {"neutral": "perhaps"},
+        {"date": "2026-02-30"},
+        {"home_team": "  "},
+        {"home_team": None},
+    ],
+)
+def test_a_parquet_files_text_columns_read_as_dictionaries_validate_alike(
+    small_bundle: Any, change: dict[str, str | None]
+) -> None:
+    teams = sorted(small_bundle.serving_state["teams"])
+    frame = messy_file(teams)
+    frame["neutral"] = frame["neutral"].map(lambda value: None if value is None else str(value))  # a text column
+    for name, value in change.items():
+        frame.loc[7, name] = None if value is None else value.format(home=frame.loc[7, "home_team"])
+    buffer = io.BytesIO()
+    frame.to_parquet(buffer, index=False)
+    entities = EntityIndex(get_task(TASK), small_bundle.serving_state)
+    results = []
+    for text in ((), text_columns(REQUEST)):
+        _, table, raw = files._read_upload(buffer.getvalue(), "rows.parquet", text)
+        assert table.equals(pa.Table.from_pandas(frame, preserve_index=False).replace_schema_metadata(None))
+        assert isinstance(raw["home_team"].dtype, pd.CategoricalDtype) == bool(text)
+        try:
+            results.append(validate_frame(REQUEST, raw, entities))
+        except ScorelineError as error:
+            results.append(error.details)
+    if isinstance(results[0], pd.DataFrame):
+        pd.testing.assert_frame_equal(results[0], results[1])
+    else:
+        assert results[0] == results[1]
+    assert isinstance(results[0], pd.DataFrame) == (not change)
