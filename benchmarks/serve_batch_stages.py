@@ -72,7 +72,7 @@ def main() -> None:
         figures[name] = best
         return out
 
-    stage("in-process predict_proba (features + booster)", lambda: bundle.predict_proba(frame))
+    stage(LOCAL, lambda: bundle.predict_proba(frame))
     text = text_columns(task.request_model)
     read = stage("read upload (Parquet -> Arrow + pandas)", lambda: files._read_upload(payload, "rows.parquet", text))
     _, table, raw = read
@@ -117,7 +117,9 @@ def main() -> None:
     columns = entry_to_arrow(entry)
     stage("log documents (arrow_to_records, sink process)", lambda: arrow_to_records(columns))
 
-    local = figures["in-process predict_proba (features + booster)"]
+    first = figures[LOCAL]
+    stage(LOCAL, lambda: bundle.predict_proba(frame))  # again last: the min of both, whatever the load did meanwhile
+    local = figures[LOCAL] = min(first, figures[LOCAL])
     answered = sum(
         figures[name]
         for name in ("read upload (Parquet -> Arrow + pandas)", "validate + entity checks",
@@ -136,6 +138,7 @@ def main() -> None:
           "(answer path + the log hand-off in the request process))")  # fmt: skip
 
 
+LOCAL = "in-process predict_proba (features + booster)"
 HANDOFF = "log hand-off (write_columns: Arrow + send)"
 WHOLE = "whole predict_file (no log)"
 WHOLE_LOGGED = "whole predict_file + log hand-off"
