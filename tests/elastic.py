@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import socket
 import threading
+import time
 from typing import Any
 
 from elastic_transport import HttpHeaders, Urllib3HttpNode
@@ -56,10 +57,17 @@ def es_client(url: str, **kwargs: Any) -> Any:
 
 
 class TcpProxy:
-    """Forwards 127.0.0.1:<port> to a target; ``stop()`` refuses connections and cuts open ones."""
+    """Forwards 127.0.0.1:<port> to a target; ``stop()`` refuses connections and cuts open ones.
 
-    def __init__(self, target_host: str, target_port: int, port: int | None = None) -> None:
+    ``upload_s_per_mib`` makes the target slow in proportion to what it is sent (a server that indexes
+    at a fixed rate): each chunk from the client is held that long per MiB before it is forwarded.
+    """
+
+    def __init__(
+        self, target_host: str, target_port: int, port: int | None = None, *, upload_s_per_mib: float = 0.0
+    ) -> None:
         self.target = (target_host, target_port)
+        self.upload_s_per_mib = upload_s_per_mib
         self.port = port or free_port()
         self._listener: socket.socket | None = None
         self._sockets: set[socket.socket] = set()
@@ -108,12 +116,14 @@ class TcpProxy:
                 continue
             with self._lock:
                 self._sockets.update((client, upstream))
-            for source, sink in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pipe, args=(source, sink), daemon=True).start()
+            for source, sink, s_per_mib in ((client, upstream, self.upload_s_per_mib), (upstream, client, 0.0)):
+                threading.Thread(target=self._pipe, args=(source, sink, s_per_mib), daemon=True).start()
 
-    def _pipe(self, source: socket.socket, sink: socket.socket) -> None:
+    def _pipe(self, source: socket.socket, sink: socket.socket, s_per_mib: float) -> None:
         try:
             while data := source.recv(65536):
+                if s_per_mib:
+                    time.sleep(s_per_mib * len(data) / (1 << 20))
                 sink.sendall(data)
         except OSError:
             pass

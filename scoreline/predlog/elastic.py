@@ -125,12 +125,16 @@ class SinkStats:
     spool: SpoolStats
 
 
+MIN_BULK_RECORDS = 16  # a timed-out bulk is halved down to this, never below
+
+
 class _BulkFailed(Exception):
     """Elasticsearch did not take the whole batch; ``pending`` are the records still to deliver."""
 
-    def __init__(self, pending: list[bytes], cause: str) -> None:
+    def __init__(self, pending: list[bytes], cause: str, *, timed_out: bool = False) -> None:
         super().__init__(cause)
         self.pending = pending
+        self.timed_out = timed_out
 
 
 class ElasticsearchSink:
@@ -142,6 +146,10 @@ class ElasticsearchSink:
     ``max_pending_batches`` batches wait, ``write`` appends the oldest to the disk spool instead. A
     batch that still fails after the retries is appended to the spool; while Elasticsearch is down,
     new batches go straight to the spool, and the replayer brings them back in order.
+
+    A bulk that times out is resent in halves (down to ``MIN_BULK_RECORDS``), and the size grows back
+    after each success: an Elasticsearch that indexes slower than one full bulk per timeout would
+    otherwise see the same too-large bulk again and again and never catch up.
     """
 
     def __init__(
@@ -163,6 +171,7 @@ class ElasticsearchSink:
         self.spool = spool
         self.bulk_max_records = bulk_max_records
         self.bulk_max_bytes = bulk_max_bytes
+        self._bulk_records = bulk_max_records  # the current size: halved on a timeout, regrown on success
         self.flush_interval_s = flush_interval_s
         self.max_pending_batches = max_pending_batches
         self.retries = retries
@@ -340,7 +349,7 @@ class ElasticsearchSink:
             return 0
         try:
             delivered = self.spool.drain(
-                lambda lines: self._bulk_strict([_current_line(line) for line in lines]),
+                lambda lines: self._bulk_sized([_current_line(line) for line in lines], self.retries),
                 batch_size=self.bulk_max_records,
             )
         except _BulkFailed as failure:
@@ -361,19 +370,38 @@ class ElasticsearchSink:
             # Down: don't make the writer wait on retries; the replayer probes and drains.
             self._to_spool(lines)
             return
+        try:
+            self._bulk_sized(lines, self.retries)
+        except _BulkFailed as failure:
+            self._mark(healthy=False, why=str(failure))
+            self._to_spool(failure.pending)
+            return
+        self._mark(healthy=True)
+
+    def _bulk_sized(self, lines: list[bytes], retries: int) -> None:
+        """Deliver ``lines`` in order, in bulks of the current size, with up to ``retries`` failed bulks
+        retried after a backoff; raises ``_BulkFailed`` with everything not delivered, in order."""
         pending = lines
-        for attempt in range(self.retries + 1):
+        failures = 0
+        while pending:
+            size = self._bulk_records
+            chunk, rest = pending[:size], pending[size:]
             try:
-                self._bulk_strict(pending)
-                self._mark(healthy=True)
-                return
+                self._bulk_strict(chunk)
             except _BulkFailed as failure:
-                pending = failure.pending
-                last = str(failure)
-            if attempt < self.retries:
-                time.sleep(self.backoff_s * (2**attempt) * (0.5 + random.random()))
-        self._mark(healthy=False, why=last)
-        self._to_spool(pending)
+                if failure.timed_out and size > MIN_BULK_RECORDS:
+                    self._bulk_records = max(MIN_BULK_RECORDS, size // 2)
+                    log.warning(
+                        "Elasticsearch timed out on a bulk of %d records; next bulks %d", size, self._bulk_records
+                    )
+                pending = failure.pending + rest
+                if failures >= retries:
+                    raise _BulkFailed(pending, str(failure), timed_out=failure.timed_out) from failure
+                time.sleep(self.backoff_s * (2**failures) * (0.5 + random.random()))
+                failures += 1
+                continue
+            self._bulk_records = min(self.bulk_max_records, size * 2)
+            pending = rest
 
     def _to_spool(self, lines: list[bytes]) -> None:
         self.spool.append(lines)
@@ -386,12 +414,13 @@ class ElasticsearchSink:
         Documents refused for a reason a retry cannot fix (mapping errors, 4xx) go to the rejected
         folder instead, so a bad record cannot stall the spool forever.
         """
-        from elastic_transport import ApiError, TransportError
+        from elastic_transport import ApiError, ConnectionTimeout, TransportError
 
         try:
             response = self.client.bulk(operations=bulk_body(lines), refresh=False, filter_path=BULK_RESPONSE_FIELDS)
         except (TransportError, ApiError) as error:
-            raise _BulkFailed(lines, f"bulk request failed: {type(error).__name__}: {error}") from error
+            cause = f"bulk request failed: {type(error).__name__}: {error}"
+            raise _BulkFailed(lines, cause, timed_out=isinstance(error, ConnectionTimeout)) from error
         body = response.body if hasattr(response, "body") else response
         if not body.get("errors"):
             with self._lock:

@@ -113,6 +113,27 @@ def test_outage_under_load_loses_and_duplicates_nothing(es: Any, osmem_url: str,
     assert distinct_request_ids(es) == written
 
 
+def test_an_elasticsearch_slower_than_one_full_bulk_per_timeout_still_gets_everything(
+    es: Any, osmem_url: str, tmp_path: Path
+) -> None:
+    target = urlparse(osmem_url)
+    records = [make_record(i) for i in range(1_200)]
+    body_mib = sum(len(line) for line in bulk_lines(records)) / (1 << 20)
+    # A full bulk of all the records takes ~2.5 s to send through the proxy, past the 2 s timeout; a quarter
+    # of it fits. Resending the full bulk would time out forever.
+    with TcpProxy(target.hostname or "127.0.0.1", target.port or 80, upload_s_per_mib=2.5 / body_mib) as proxy:
+        sink = sink_for(proxy.url, tmp_path / "spool", bulk_max_records=len(records), retries=3)
+        try:
+            sink.deliver(records)
+            wait_for(lambda: sink.spool.is_empty(), timeout_s=60)
+            stats = sink.stats()
+        finally:
+            sink.close()
+    assert stats.rejected == 0
+    assert count(es) == len(records)
+    assert distinct_request_ids(es) == len(records)
+
+
 def test_spooled_records_are_delivered_after_a_restart(es: Any, osmem_url: str, tmp_path: Path) -> None:
     target = urlparse(osmem_url)
     proxy = TcpProxy(target.hostname or "127.0.0.1", target.port or 80)  # not started: Elasticsearch is unreachable

@@ -249,3 +249,21 @@ def test_a_batch_file_logged_as_columns_gives_the_row_documents(tmp_path: Path, 
     assert len(logged) == 5_000
     entry.request_ids = [document["request_id"] for document in logged]
     assert logged == encode([entry]).decoded()
+
+
+def test_batch_files_wait_for_a_late_sink_or_go_to_the_client_spool(
+    es: Any, proxy: TcpProxy, tmp_path: Path, sinks: list[SinkProcess]
+) -> None:
+    settings = log_settings(tmp_path, proxy.url).model_copy(update={"prediction_log_max_unacked_records": 4_000})
+    address = default_address()  # no sink there yet
+    writer = connect_writer(settings, address)
+    channel = writer.sink
+    assert writer.submit(batch_entry(3_000, seed=21)) and writer.submit(batch_entry(3_000, seed=22))
+    # The first batch's pieces wait unacknowledged; the second is past the limit: the client spool, joined.
+    wait_for(lambda: channel.unacked_records() == 3_000 and channel.records_spooled == 3_000)
+    start_sink(settings, sinks, address=address)  # the first is resent, the spooled one adopted and replayed
+    assert writer.flush(60)
+    wait_for(lambda: count(es) == 6_000)
+    assert distinct_request_ids(es) == 6_000
+    writer.close()
+    assert writer.records_dropped == 0
