@@ -6,6 +6,8 @@ and venue: memo misses) from ``benchmarks/serve.py``'s wrk script:
 
 1. throughput and p50/p99, 1 worker vs N workers (default: the usable cores), rounds alternating;
    wrk (one thread) runs on the same cores (nothing is pinned: N workers get every core, as in production);
+   with the prediction log on (JSON Lines, its sink process: the default) and off (the serving alone: the
+   sink's CPU is then not taken from the workers, which a single worker gets from the idle core for free);
 2. p99 and failed requests of N workers while the champion is swapped every few seconds
    (alias moved, admin reload: every worker stages, then all flip) vs the same load without swaps;
 3. cold start: SIGTERM, start again, time until ``/readyz`` answers 200 with the champion served
@@ -46,11 +48,13 @@ from scoreline.serving.workers import usable_cores
 TASK = base.TASK
 
 
-def launch(work: Path, mlflow_url: str, logs: Path, workers: int, name: str) -> base.ServerProcess:
+def launch(
+    work: Path, mlflow_url: str, logs: Path, workers: int, name: str, log_predictions: bool = True
+) -> base.ServerProcess:
     """model-api with ``workers`` processes, importing the bytecode ``make install`` compiled."""
     return base.model_api(
         work / name, mlflow_url, logs, model_api_workers=str(workers), model_poll_interval_s="0",
-        model_tasks=f'["{TASK}"]', public_reads="true",
+        model_tasks=f'["{TASK}"]', public_reads="true", log_predictions=str(log_predictions).lower(),
     )  # fmt: skip
 
 
@@ -193,14 +197,22 @@ def main() -> None:
             count: [(role, pid, memory(pid)) for role, pid in processes(server)] for count, server in servers.items()
         }
 
-        # ---- 1. throughput, 1 vs N workers ------------------------------------------------------
-        print(f"1. throughput on fresh bodies: 1 vs {args.workers} workers, {args.rounds} rounds of {args.seconds} s")
-        for server in servers.values():  # warm up
+        # ---- 1. throughput, 1 vs N workers, logging on and off --------------------------------------
+        print(f"1. throughput on fresh bodies: 1 vs {args.workers} workers, logging on and off, {args.rounds} rounds "
+              f"of {args.seconds} s")  # fmt: skip
+        unlogged: dict[int, base.ServerProcess] = {}
+        for count in (1, args.workers):
+            unlogged[count] = launch(work, mlflow.url, logs, count, f"api-{count}-unlogged", log_predictions=False)
+            stack.enter_context(unlogged[count].start(timeout_s=120, ready=base.ready))
+        variants = {(log, count): (servers if log else unlogged)[count] for log in (True, False) for count in servers}
+        for server in variants.values():  # warm up
             fresh(server, teams, 2, args.connections, work)
-        runs: dict[int, list[dict]] = {count: [] for count in servers}
+        runs: dict[tuple[bool, int], list[dict]] = {variant: [] for variant in variants}
         for _ in range(args.rounds):
-            for count, server in servers.items():
-                runs[count].append(fresh(server, teams, args.seconds, args.connections, work))
+            for variant, server in variants.items():
+                runs[variant].append(fresh(server, teams, args.seconds, args.connections, work))
+        for server in unlogged.values():
+            server.stop()
 
         # ---- 2. p99 under hot swaps vs without ----------------------------------------------------
         print(f"2. {args.workers} workers: the champion swapped every {args.swap_every} s under load vs no swap ...")
@@ -238,14 +250,18 @@ def main() -> None:
         return statistics.median(c for _, c in timed)
 
     med = {
-        c: {k: statistics.median(r[k] for r in runs[c]) for k in ("rps", "p50_ms", "p99_ms", "cpu_ms")} for c in runs
+        v: {k: statistics.median(r[k] for r in runs[v]) for k in ("rps", "p50_ms", "p99_ms", "cpu_ms")} for v in runs
     }
     n = args.workers
-    rows = [
-        ("fresh bodies: requests/s", med[1]["rps"], med[n]["rps"]),
-        ("fresh bodies: p50 ms", med[1]["p50_ms"], med[n]["p50_ms"]),
-        ("fresh bodies: p99 ms", med[1]["p99_ms"], med[n]["p99_ms"]),
-        ("fresh bodies: model-api CPU ms per request", med[1]["cpu_ms"], med[n]["cpu_ms"]),
+    rows = []
+    for log, what in ((True, "fresh bodies"), (False, "fresh, logging off")):
+        rows += [
+            (f"{what}: requests/s", med[log, 1]["rps"], med[log, n]["rps"]),
+            (f"{what}: p50 ms", med[log, 1]["p50_ms"], med[log, n]["p50_ms"]),
+            (f"{what}: p99 ms", med[log, 1]["p99_ms"], med[log, n]["p99_ms"]),
+            (f"{what}: model-api CPU ms per request", med[log, 1]["cpu_ms"], med[log, n]["cpu_ms"]),
+        ]
+    rows += [
         ("restart to ready from the disk cache, wall s (median)", *(wall(starts[c]) for c in (1, n))),
         ("restart to ready from the disk cache, CPU s (median)", *(cpu(starts[c]) for c in (1, n))),
         ("first start (downloads into the disk cache), wall s", first_start[1][0], first_start[n][0]),
