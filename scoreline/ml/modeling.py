@@ -62,15 +62,20 @@ class LogisticPrior:
         n_classes: int,
         c: float = PRIOR_C,
         anchor: Sequence[str] = (),
+        sample_weight: np.ndarray | None = None,
     ) -> LogisticPrior:
         """``anchor``: one feature per class holding that class's log-probability from a forecast the data already
         has (multiclass only). The regression then starts from that forecast, L2-penalised corrections on top:
-        with few rows it stays the anchor's forecast, with many the corrections are learnt."""
+        with few rows it stays the anchor's forecast, with many the corrections are learnt.
+        ``sample_weight``: one weight per row (e.g. recency), the penalty against their mean (None: all 1)."""
         from sklearn.linear_model import LogisticRegression
 
         x = features.to_numpy(dtype=np.float64)
         usable = np.isfinite(x).all(axis=1)
         x, y = x[usable], np.asarray(labels)[usable]
+        weight = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)[usable]
+        if weight is not None and len(weight):
+            weight = weight / weight.mean()
         if len(y) == 0:
             raise ScorelineError(
                 ErrorCode.INVALID_INPUT,
@@ -81,7 +86,7 @@ class LogisticPrior:
         scale = x.std(axis=0)
         scale[scale == 0] = 1.0
         if anchor:
-            return cls._fit_anchored(tuple(features.columns), x, y, n_classes, c, anchor, mean, scale)
+            return cls._fit_anchored(tuple(features.columns), x, y, n_classes, c, anchor, mean, scale, weight)
         binary = n_classes == 2
         present = np.unique(y)
         if len(present) < 2:  # one class only: a constant prior at the smoothed base rates
@@ -90,7 +95,7 @@ class LogisticPrior:
             intercept = [logp[1] - logp[0]] if binary else list(logp)
             coef = np.zeros((1 if binary else n_classes, x.shape[1]))
         else:
-            model = LogisticRegression(C=c, max_iter=1000).fit((x - mean) / scale, y)
+            model = LogisticRegression(C=c, max_iter=1000).fit((x - mean) / scale, y, sample_weight=weight)
             if binary:
                 coef, intercept = model.coef_, list(model.intercept_)
             else:  # classes never seen in the fit rows get a very low score
@@ -122,6 +127,7 @@ class LogisticPrior:
         anchor: Sequence[str],
         mean: np.ndarray,
         scale: np.ndarray,
+        weight: np.ndarray | None = None,
     ) -> LogisticPrior:
         from scipy.optimize import minimize
 
@@ -137,6 +143,8 @@ class LogisticPrior:
         offset = x[:, columns]
         z = (x - mean) / scale
         onehot = np.eye(n_classes)[y]
+        # Row weights of mean 1 (the penalty keeps its strength per row): weighted log-likelihood and gradient.
+        row_weight = np.ones(len(y)) if weight is None else weight
         n_coef = n_classes * z.shape[1]
 
         rows = len(y)
@@ -147,8 +155,8 @@ class LogisticPrior:
             scores = offset + z @ weights.T + bias
             scores -= scores.max(axis=1, keepdims=True)
             log_p = scores - np.log(np.exp(scores).sum(axis=1, keepdims=True))
-            residual = np.exp(log_p) - onehot
-            loss = (-float((log_p * onehot).sum()) + float(theta @ theta) / (2.0 * c)) / rows
+            residual = (np.exp(log_p) - onehot) * row_weight[:, None]
+            loss = (-float((log_p * onehot).sum(axis=1) @ row_weight) + float(theta @ theta) / (2.0 * c)) / rows
             gradient = np.concatenate([(residual.T @ z + weights / c).ravel(), residual.sum(axis=0) + bias / c])
             return loss, gradient / rows
 

@@ -12,7 +12,9 @@ was scored. The serving state is taken at the end of the data, so serving featur
 Classification models are boosted from a prior (the task's ``prior_features``, e.g. the Elo
 difference, in a logistic regression): its log-odds are XGBoost's ``base_margin``. The prior
 is fit on the same rows as the trees each time. Early stopping may keep zero trees, so with
-little data the model is the prior itself and never worse than it on validation. Forecast
+little data the model is the prior itself and never worse than it on validation. A task may weigh
+training rows by recency (``recency_half_life_days``): each fit, prior and trees, weighs its rows by their
+age before its own latest row, so no fit looks past its window. Forecast
 models carry a p10-p90 interval per horizon day from their out-of-sample errors.
 """
 
@@ -51,6 +53,10 @@ PRIOR_SELECTION_MAX_ROWS = 20_000
 # standard errors of the per-row gain (and likewise an anchored prior's larger C over the smallest).
 TREES_MIN_Z = 1.0
 EARLY_STOPPING_ROUNDS = 60
+# Walk-forward tasks may weigh training rows by recency: a task's ``recency_half_life_days`` (a float; absent or
+# None weighs every row alike) halves a row's weight per that many days before the latest row of each fit, in the
+# prior and the trees alike (weights of mean 1 per fit; validation and scores stay unweighted).
+RECENCY_ATTRIBUTE = "recency_half_life_days"
 INPUT_EXAMPLE_ROWS = 3
 
 DEFAULT_PARAMS: dict[str, Any] = {
@@ -148,24 +154,25 @@ def train(
     feature_names = list(features.columns)
     x = features.to_numpy(dtype=np.float32)
     fit_target = _fit_target(task, target, features)
+    weights = _recency(task, table)
     train_rows, valid_rows, pre_rows, hold_rows = split.train, split.validation, split.pre_holdout, split.holdout
 
     chosen = {**DEFAULT_PARAMS, **task.booster_params, **(params or {})}
     # Walk-forward prior: the early-stopping prior knows the train window only, the final one train + validation.
-    early_prior = _fit_prior(task, features, target, train_rows)
+    early_prior = _fit_prior(task, features, target, train_rows, weights)
     early_margin = _margin(early_prior, features)
     trials = 0
     if tuning_budget is not None and tuning_budget.trials > 0:
         report(0.1, f"tuning: up to {tuning_budget.trials} trials / {tuning_budget.seconds:.0f} s")
         # Each trial is judged on the evaluation folds (each with its own walk-forward prior), not on one window.
         windows = [
-            (fit_rows, score_rows, _margin(_fit_prior(task, features, target, fit_rows), features))
+            (fit_rows, score_rows, _margin(_fit_prior(task, features, target, fit_rows, weights), features))
             for fit_rows, score_rows in split.folds
         ] or [(train_rows, valid_rows, early_margin)]
-        chosen, trials = _tune(task, x, fit_target, windows, chosen, tuning_budget, seed, report)
+        chosen, trials = _tune(task, x, fit_target, windows, chosen, tuning_budget, seed, report, weights)
 
     report(0.55, "early stopping on the validation window")
-    rounds = _best_rounds(task, x, fit_target, early_margin, train_rows, valid_rows, chosen, seed)
+    rounds = _best_rounds(task, x, fit_target, early_margin, train_rows, valid_rows, chosen, seed, weights)
     metric_names = [m.name for m in task.metrics]
 
     report(0.6, f"scoring {len(split.folds)} evaluation folds")
@@ -174,9 +181,9 @@ def train(
     residual_ratios: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # forecast intervals: (h, actual, pred)
     for fit_rows, score_rows in split.folds:
         fold_rounds = round(rounds * fit_rows.sum() / max(train_rows.sum(), 1))
-        fold_prior = _fit_prior(task, features, target, fit_rows)
+        fold_prior = _fit_prior(task, features, target, fit_rows, weights)
         fold_bundle = _bundle(task, feature_names, fold_prior, _fit(
-            task, x, fit_target, _margin(fold_prior, features), fit_rows, chosen, fold_rounds, seed
+            task, x, fit_target, _margin(fold_prior, features), fit_rows, chosen, fold_rounds, seed, weights
         ))  # fmt: skip
         fold_predictions = fold_bundle.predict_rows(x[score_rows])
         fold_baseline_predictions = _baselines(task, table, target, fit_rows, score_rows)
@@ -197,10 +204,10 @@ def train(
 
     # Refit on train + validation: scale the rounds with the extra rows, as the trees see more data.
     refit_rounds = round(rounds * pre_rows.sum() / max(train_rows.sum(), 1))
-    prior = _fit_prior(task, features, target, pre_rows)
+    prior = _fit_prior(task, features, target, pre_rows, weights)
     margin = _margin(prior, features)
     report(0.75, f"fitting on {int(pre_rows.sum())} rows before the holdout ({refit_rounds} rounds)")
-    booster = _fit(task, x, fit_target, margin, pre_rows, chosen, refit_rounds, seed)
+    booster = _fit(task, x, fit_target, margin, pre_rows, chosen, refit_rounds, seed, weights)
 
     report(0.85, "scoring the holdout and the baselines")
     bundle = _bundle(task, feature_names, prior, booster)
@@ -678,23 +685,56 @@ def _booster_params(task: Task, params: dict[str, Any], seed: int) -> dict[str, 
     return {**_objective(task), **params, "tree_method": "hist", "seed": seed, "nthread": 2, "verbosity": 0}
 
 
-def _fit_prior(task: Task, features: pd.DataFrame, target: np.ndarray, rows: np.ndarray) -> LogisticPrior | None:
+def _fit_prior(
+    task: Task, features: pd.DataFrame, target: np.ndarray, rows: np.ndarray, weights: np.ndarray | None = None
+) -> LogisticPrior | None:
     columns = list(task.prior_features)
     if task.kind not in ("binary", "multiclass") or not columns:
         return None
+    weight = _fit_weights(weights, rows)
     anchor = tuple(task.prior_anchor)
     if not anchor:
-        return LogisticPrior.fit(features.loc[rows, columns], target[rows], len(task.classes))
+        return LogisticPrior.fit(features.loc[rows, columns], target[rows], len(task.classes), sample_weight=weight)
     return LogisticPrior.fit(
         features.loc[rows, columns],
         target[rows],
         len(task.classes),
-        c=_anchored_prior_c(task, features.loc[rows, columns], target[rows], anchor),
+        c=_anchored_prior_c(task, features.loc[rows, columns], target[rows], anchor, weight),
         anchor=anchor,
+        sample_weight=weight,
     )
 
 
-def _anchored_prior_c(task: Task, x: pd.DataFrame, y: np.ndarray, anchor: tuple[str, ...]) -> float:
+def _recency(task: Task, table: TrainingTable) -> np.ndarray | None:
+    """Each row's recency weight up to a constant (``RECENCY_ATTRIBUTE``): ``2 ** (days after the first row /
+    half-life)``, taken relative to each fit's latest row by :func:`_fit_weights`; None when the task asks none."""
+    half_life = getattr(task, RECENCY_ATTRIBUTE, None)
+    if half_life is None or table.dates is None or len(table) == 0:
+        return None
+    if not half_life > 0:
+        raise ScorelineError(
+            ErrorCode.INVALID_INPUT,
+            f"task {task.id!r} asks a recency half-life of {half_life!r} days; expected a positive number or None",
+            {RECENCY_ATTRIBUTE: half_life},
+        )
+    days = np.asarray(table.dates, dtype="datetime64[D]").astype(np.int64)
+    return (days - days.min()) / float(half_life)  # log2 of the weight, made relative per fit
+
+
+def _fit_weights(weights: np.ndarray | None, rows: np.ndarray) -> np.ndarray | None:
+    """The weights of a fit's rows, mean 1 (from the log2 weights of :func:`_recency`); None: unweighted."""
+    if weights is None:
+        return None
+    log2 = weights[rows]
+    if not len(log2):
+        return None
+    weight = np.exp2(log2 - log2.max())
+    return weight / weight.mean()
+
+
+def _anchored_prior_c(
+    task: Task, x: pd.DataFrame, y: np.ndarray, anchor: tuple[str, ...], weight: np.ndarray | None = None
+) -> float:
     """The L2 strength of an anchored prior's corrections, chosen walk-forward: fit on the earlier rows (the
     table is date-sorted), the lowest log loss on the latest ``PRIOR_SELECTION_SHARE``. Few or noisy rows pick
     a tiny C (the anchor's own forecast); plenty of informative rows pick a large one."""
@@ -706,7 +746,10 @@ def _anchored_prior_c(task: Task, x: pd.DataFrame, y: np.ndarray, anchor: tuple[
     later, labels = x.iloc[cut:].to_numpy(dtype=np.float64), y[cut:]
     losses = []
     for c in PRIOR_C_GRID:
-        prior = LogisticPrior.fit(x.iloc[:cut], y[:cut], len(task.classes), c=c, anchor=anchor)
+        prior = LogisticPrior.fit(
+            x.iloc[:cut], y[:cut], len(task.classes), c=c, anchor=anchor,
+            sample_weight=None if weight is None else weight[:cut],
+        )  # fmt: skip
         losses.append(-np.log(np.clip(prior.probabilities(later)[np.arange(len(labels)), labels], 1e-15, None)))
     best = int(np.argmin([loss.mean() for loss in losses]))
     gain = losses[0] - losses[best]
@@ -719,10 +762,18 @@ def _margin(prior: LogisticPrior | None, features: pd.DataFrame) -> np.ndarray |
     return None if prior is None else prior.margin(features[list(prior.features)].to_numpy(dtype=np.float64))
 
 
-def _matrix(x: np.ndarray, y: np.ndarray, margin: np.ndarray | None, rows: np.ndarray) -> Any:
+def _matrix(
+    x: np.ndarray, y: np.ndarray, margin: np.ndarray | None, rows: np.ndarray, weights: np.ndarray | None = None
+) -> Any:
+    """``weights``: recency log2 weights of every row (:func:`_recency`) for a fit's matrix; None for scoring."""
     import xgboost as xgb
 
-    return xgb.DMatrix(x[rows], label=y[rows], base_margin=None if margin is None else margin[rows])
+    return xgb.DMatrix(
+        x[rows],
+        label=y[rows],
+        base_margin=None if margin is None else margin[rows],
+        weight=_fit_weights(weights, rows),
+    )
 
 
 def _early_stopped(
@@ -768,8 +819,9 @@ def _best_rounds(
     valid: np.ndarray,
     params: dict[str, Any],
     seed: int,
+    weights: np.ndarray | None = None,
 ) -> int:
-    return _early_stopped(task, params, _matrix(x, y, margin, train), _matrix(x, y, margin, valid), seed)[0]
+    return _early_stopped(task, params, _matrix(x, y, margin, train, weights), _matrix(x, y, margin, valid), seed)[0]
 
 
 def _trees_beat_prior(task: Task, trees: np.ndarray, dvalid: Any) -> bool:
@@ -802,10 +854,12 @@ def _fit(
     params: dict[str, Any],
     rounds: int,
     seed: int,
+    weights: np.ndarray | None = None,
 ) -> Any:
     import xgboost as xgb
 
-    return xgb.train(_booster_params(task, params, seed), _matrix(x, y, margin, rows), num_boost_round=rounds)
+    matrix = _matrix(x, y, margin, rows, weights)
+    return xgb.train(_booster_params(task, params, seed), matrix, num_boost_round=rounds)
 
 
 def _tune(
@@ -817,6 +871,7 @@ def _tune(
     budget: TuningBudget,
     seed: int,
     report: Progress,
+    weights: np.ndarray | None = None,
 ) -> tuple[dict[str, Any], int]:
     """Optuna over ``SEARCH_SPACE``; a trial's loss is the mean early-stopped loss over the windows
     ``(fit rows, score rows, prior margin)`` (the walk-forward folds). A trial still running when the
@@ -824,7 +879,7 @@ def _tune(
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    matrices = [(_matrix(x, y, margin, fit), _matrix(x, y, margin, score)) for fit, score, margin in windows]
+    matrices = [(_matrix(x, y, margin, fit, weights), _matrix(x, y, margin, score)) for fit, score, margin in windows]
     deadline = time.perf_counter() + budget.seconds
 
     def objective(trial: optuna.Trial) -> float:

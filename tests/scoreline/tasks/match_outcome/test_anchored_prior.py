@@ -13,8 +13,9 @@ import pytest
 from scoreline.core.errors import ScorelineError
 from scoreline.ml import evaluation
 from scoreline.ml.modeling import LogisticPrior
-from scoreline.ml.training import PRIOR_C_GRID, _anchored_prior_c
+from scoreline.ml.training import PRIOR_C_GRID, _anchored_prior_c, _fit_weights, _recency
 from scoreline.tasks import get_task
+from scoreline.tasks.base import TrainingTable
 from scoreline.tasks.match_outcome.features import build_features
 
 TASK = get_task("match-outcome")
@@ -83,3 +84,53 @@ def test_the_goal_models_log_probabilities_are_a_forecast() -> None:
     probabilities = np.exp(features[list(TASK.prior_anchor)].to_numpy())
     assert np.allclose(probabilities.sum(axis=1), 1.0, atol=1e-9)
     assert (probabilities > 0).all()
+
+
+@pytest.mark.parametrize("anchor", [ANCHOR, ()])
+def test_a_row_weight_of_two_counts_as_the_row_seen_twice(anchor: tuple[str, ...]) -> None:
+    """Recency weights (issue 16) in both the anchored and the plain prior: weight 2 on half the rows is the same
+    fit as those rows duplicated, up to the penalty, which is per mean weight (the same C on the duplicated rows)."""
+    frame, labels, _ = _world(800, seed=6, distortion=1.4)
+    doubled = np.arange(len(labels)) % 2 == 0
+    weight = np.where(doubled, 2.0, 1.0)
+    index = np.concatenate([np.arange(len(labels)), np.flatnonzero(doubled)])
+    duplicated = frame.iloc[index].reset_index(drop=True)
+    c = 0.5
+    weighted = LogisticPrior.fit(frame, labels, 3, c=c, anchor=anchor, sample_weight=weight)
+    # Per row the penalty is 1 / (2 C n): n grows by the duplicates, so the duplicated fit's C scales the same way.
+    copies = LogisticPrior.fit(duplicated, labels[index], 3, c=c, anchor=anchor)
+    plain = LogisticPrior.fit(frame, labels, 3, c=c, anchor=anchor)
+    rows = frame.to_numpy()
+    assert np.abs(weighted.probabilities(rows) - copies.probabilities(rows)).max() < 2e-3
+    assert (
+        np.abs(weighted.probabilities(rows) - plain.probabilities(rows)).max()
+        > 5 * np.abs(weighted.probabilities(rows) - copies.probabilities(rows)).max()
+    )
+
+
+def test_recency_weights_halve_per_half_life_before_each_fits_latest_row() -> None:
+    dates = np.array(["2000-01-01", "2000-01-11", "2000-01-21", "2000-01-31"], dtype="datetime64[D]")
+    table = TrainingTable(features=pd.DataFrame({"x": np.zeros(4)}), target=np.zeros(4, dtype=int), dates=dates)
+
+    class Recent(type(TASK)):  # type: ignore[misc]
+        recency_half_life_days = 10.0
+
+    class Alike(type(TASK)):  # type: ignore[misc]
+        recency_half_life_days = None
+
+    assert _recency(Alike(), table) is None  # a task that asks none: every row alike
+    log2 = _recency(Recent(), table)
+    assert log2 is not None
+    first_three = _fit_weights(log2, np.array([True, True, True, False]))
+    assert first_three is not None
+    assert first_three.mean() == pytest.approx(1.0)
+    assert first_three[2] / first_three[1] == pytest.approx(2.0) and first_three[1] / first_three[0] == pytest.approx(
+        2.0
+    )
+    assert _fit_weights(None, np.ones(4, dtype=bool)) is None
+
+    class Broken(type(TASK)):  # type: ignore[misc]
+        recency_half_life_days = 0.0
+
+    with pytest.raises(ScorelineError, match="half-life"):
+        _recency(Broken(), table)
