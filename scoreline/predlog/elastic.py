@@ -348,8 +348,10 @@ class ElasticsearchSink:
         if self.spool.is_empty():
             return 0
         try:
+            # One attempt per bulk (the replay is also the probe while Elasticsearch is down); a timed-out bulk
+            # leaves the size halved for the next replay.
             delivered = self.spool.drain(
-                lambda lines: self._bulk_sized([_current_line(line) for line in lines], self.retries),
+                lambda lines: self._bulk_sized([_current_line(line) for line in lines], retries=0),
                 batch_size=self.bulk_max_records,
             )
         except _BulkFailed as failure:
