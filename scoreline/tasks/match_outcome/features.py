@@ -75,6 +75,12 @@ FEATURE_NAMES: tuple[str, ...] = (
     "goal_logp_home",
     "goal_logp_draw",
     "goal_logp_away",
+    # Each team's own venue effect beyond its tier's home advantage (altitude, travel, crowds): a shrunk, decayed
+    # mean of the Kalman goal model's goal-difference residuals in its home matches (``venue_edge_home``, of the
+    # home side) and in its away matches (``venue_edge_away``, of the away side, from its own view); 0 at a neutral
+    # venue.
+    "venue_edge_home",
+    "venue_edge_away",
 )
 GOAL_RATING_SPEEDS = 2  # goal-rate feature columns: 14/15 for the first speed, 21/22 for the second
 N_FEATURES = len(FEATURE_NAMES)
@@ -147,25 +153,37 @@ class FeatureParams:
     # division that has already played a season) starts from the learned level of such entrants.
     division_settle_matches: int = 10  # an entrant's ratings after this many matches teach the entry level
     division_memory: float = 0.8  # weight of the earlier entrants in the entry level, per new one
+    # Per competition tier, how much a score teaches both goal models (the online steps and the Kalman gain, as
+    # if the score were seen this many times). Issue 16, pre-2018 folds: friendlies at 0.6 made the prior worse
+    # (mean RPS +2.8e-4), so every tier counts 1.
+    goal_weight_by_tier: tuple[float, ...] = (1.0, 1.0, 1.0, 1.0, 1.0, 1.0)
+    venue_edge_decay: float = 0.97  # weight of a team's earlier venue residuals per new match at that venue
+    venue_edge_prior_matches: float = 10.0  # the venue edge is shrunk to 0 as if this many matches showed none
 
     def __post_init__(self) -> None:
-        if len(self.goal_learning_rates) != GOAL_RATING_SPEEDS or len(self.k_by_tier) != len(TIER_NAMES):
+        if (
+            len(self.goal_learning_rates) != GOAL_RATING_SPEEDS
+            or len(self.k_by_tier) != len(TIER_NAMES)
+            or len(self.goal_weight_by_tier) != len(TIER_NAMES)
+        ):
             raise ValueError(
-                f"expected {GOAL_RATING_SPEEDS} goal learning rates and {len(TIER_NAMES)} K factors, got "
-                f"{self.goal_learning_rates} and {self.k_by_tier}"
+                f"expected {GOAL_RATING_SPEEDS} goal learning rates, {len(TIER_NAMES)} K factors and "
+                f"{len(TIER_NAMES)} goal weights, got {self.goal_learning_rates}, {self.k_by_tier} and "
+                f"{self.goal_weight_by_tier}"
             )
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         data["k_by_tier"] = list(self.k_by_tier)
         data["goal_learning_rates"] = list(self.goal_learning_rates)
+        data["goal_weight_by_tier"] = list(self.goal_weight_by_tier)
         return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> FeatureParams:
-        return cls(
-            **{**data, "k_by_tier": tuple(data["k_by_tier"]), "goal_learning_rates": tuple(data["goal_learning_rates"])}
-        )
+        tuples = {name: tuple(data[name]) for name in ("k_by_tier", "goal_learning_rates", "goal_weight_by_tier")
+                  if name in data}  # fmt: skip
+        return cls(**{**data, **tuples})
 
 
 @dataclass
@@ -193,7 +211,9 @@ class RatingState:
     elo2: np.ndarray | None = None  # the second Elo
     congestion: np.ndarray | None = None  # decayed match count as of each team's last match
     venue: np.ndarray | None = None  # per tier: the second Elo's home advantage, then the goal model's per speed
-    kalman: np.ndarray | None = None  # (teams, 4): Kalman goal ratings' attack, defence and their variances
+    # (teams, 8): Kalman goal ratings' attack, defence and their variances; then the venue edges' decayed sums of
+    # residuals and their weights, at home and away.
+    kalman: np.ndarray | None = None
     kalman_global: np.ndarray | None = None  # the Kalman model's mean log goal rate, then each tier's home advantage
     # Club league divisions (football-data ``Div`` codes) and each team's place in them.
     divisions: list[str] = field(default_factory=list)
@@ -223,8 +243,8 @@ class RatingState:
         if self.venue is None:
             self.venue = initial_venue(self.params, speeds)
         if self.kalman is None:
-            self.kalman = np.zeros((n_teams, 4))
-            self.kalman[:, _KALMAN_VAR_ATTACK:] = self.params.kalman_initial_variance
+            self.kalman = np.zeros((n_teams, _KALMAN_COLUMNS))
+            self.kalman[:, _KALMAN_VAR_ATTACK : _KALMAN_VAR_DEFENCE + 1] = self.params.kalman_initial_variance
         if self.kalman_global is None:
             self.kalman_global = np.concatenate([[0.3], np.full(len(TIER_NAMES), self.params.goal_home_advantage)])
         n_divisions, ratings = len(self.divisions), n_ratings(speeds)
@@ -341,9 +361,7 @@ class RatingState:
             elo2=np.array([r.get("elo2", r["elo"]) for r in rows], dtype=np.float64),
             congestion=np.array([r.get("congestion", 0.0) for r in rows], dtype=np.float64),
             venue=np.array(data["venue"], dtype=np.float64) if "venue" in data else None,
-            kalman=np.array([r["kalman"] for r in rows], dtype=np.float64).reshape(len(rows), 4)
-            if "kalman_global" in data
-            else None,
+            kalman=_kalman_columns([r["kalman"] for r in rows]) if "kalman_global" in data else None,
             kalman_global=np.array(data["kalman_global"], dtype=np.float64) if "kalman_global" in data else None,
             divisions=divisions,
             team_division=np.array([division_index.get(r.get("division"), -1) for r in rows], dtype=np.int64),
@@ -403,6 +421,9 @@ def _extra_params(params: FeatureParams) -> np.ndarray:
             float(params.division_settle_matches),
             params.division_memory,
             float(params.kalman_goal_cap),
+            *params.goal_weight_by_tier,
+            params.venue_edge_decay,
+            params.venue_edge_prior_matches,
         ]
     )
 
@@ -410,7 +431,22 @@ def _extra_params(params: FeatureParams) -> np.ndarray:
 _X_RHO, _X_SPEED, _X_REGRESSION, _X_CONGESTION, _X_ELO2_HA_RATE, _X_GOAL_HA_RATE = range(6)
 _X_K2, _X_K2_NEW, _X_GOAL_NEW = range(6, 9)
 _X_KALMAN_V0, _X_KALMAN_Q, _X_KALMAN_MU, _X_KALMAN_HA, _X_SETTLE, _X_MEMORY, _X_KALMAN_CAP = range(9, 16)
+_X_GOAL_WEIGHT = 16  # then one per tier
+_X_EDGE_DECAY, _X_EDGE_PRIOR = _X_GOAL_WEIGHT + len(TIER_NAMES), _X_GOAL_WEIGHT + len(TIER_NAMES) + 1
 _KALMAN_ATTACK, _KALMAN_DEFENCE, _KALMAN_VAR_ATTACK, _KALMAN_VAR_DEFENCE = range(4)
+_EDGE_HOME_SUM, _EDGE_HOME_WEIGHT, _EDGE_AWAY_SUM, _EDGE_AWAY_WEIGHT = range(4, 8)
+_KALMAN_COLUMNS = 8
+
+
+def _kalman_columns(rows: list[list[float]]) -> np.ndarray:
+    """The stored Kalman rows as an array with every column this code keeps (states saved before the venue
+    edges have 4: the edges start at 0)."""
+    kalman = np.zeros((len(rows), _KALMAN_COLUMNS))
+    for i, row in enumerate(rows):
+        kalman[i, : len(row)] = row
+    return kalman
+
+
 _FOUNDING_DAYS = 180  # teams first seen this soon after a division's first match are its founders, not entrants
 
 
@@ -547,6 +583,13 @@ def _write_row(
     out[row, 38] = np.log(max(0.5 * (p_home + k_home), 1e-9))
     out[row, 39] = np.log(max(0.5 * (p_draw + k_draw), 1e-9))
     out[row, 40] = np.log(max(0.5 * (p_away + k_away), 1e-9))
+    out[row, 41] = 0.0
+    out[row, 42] = 0.0
+    if not neutral:
+        if home >= 0:
+            out[row, 41] = kalman[home, _EDGE_HOME_SUM] / (kalman[home, _EDGE_HOME_WEIGHT] + xp[_X_EDGE_PRIOR])
+        if away >= 0:
+            out[row, 42] = kalman[away, _EDGE_AWAY_SUM] / (kalman[away, _EDGE_AWAY_WEIGHT] + xp[_X_EDGE_PRIOR])
 
 
 @numba.njit(cache=True)
@@ -830,7 +873,7 @@ def _pass(
                 congestion[team] = congestion[team] * np.exp(-gap / xp[_X_CONGESTION]) + 1.0
             # Poisson attack/defence ratings: one gradient step on the log-likelihood of the score.
             for speed in range(goal_mu.shape[0]):
-                rate = goal_learning_rates[speed]
+                rate = goal_learning_rates[speed] * xp[_X_GOAL_WEIGHT + tier[i]]
                 column_home = 14 if speed == 0 else 19 + 2 * speed
                 residual_home = min(gh, goal_cap) - out[i, column_home]
                 residual_away = min(ga, goal_cap) - out[i, column_home + 1]
@@ -907,22 +950,33 @@ def _kalman_update(
     log_home = 0.5 * (out[row, 36] + out[row, 35])
     log_away = 0.5 * (out[row, 36] - out[row, 35])
     residual_home = 0.0
+    residual_away = 0.0
+    weight = xp[_X_GOAL_WEIGHT + tier]  # the score counts as seen this many times (its variance divided by it)
     for side in range(2):
         scorer, other = (home, away) if side == 0 else (away, home)
         rate = np.exp(log_home if side == 0 else log_away)
         residual = (goals_home if side == 0 else goals_away) - rate
         var_attack = kalman[scorer, _KALMAN_VAR_ATTACK]
         var_defence = kalman[other, _KALMAN_VAR_DEFENCE]
-        denominator = (var_attack + var_defence) * rate + 1.0
-        kalman[scorer, _KALMAN_ATTACK] += var_attack * residual / denominator
-        kalman[other, _KALMAN_DEFENCE] -= var_defence * residual / denominator
-        kalman[scorer, _KALMAN_VAR_ATTACK] -= var_attack * var_attack * rate / denominator
-        kalman[other, _KALMAN_VAR_DEFENCE] -= var_defence * var_defence * rate / denominator
+        denominator = (var_attack + var_defence) * rate * weight + 1.0
+        kalman[scorer, _KALMAN_ATTACK] += var_attack * weight * residual / denominator
+        kalman[other, _KALMAN_DEFENCE] -= var_defence * weight * residual / denominator
+        kalman[scorer, _KALMAN_VAR_ATTACK] -= var_attack * var_attack * rate * weight / denominator
+        kalman[other, _KALMAN_VAR_DEFENCE] -= var_defence * var_defence * rate * weight / denominator
         kalman_global[0] += xp[_X_KALMAN_MU] * residual
         if side == 0:
             residual_home = residual
+        else:
+            residual_away = residual
     if not neutral:
         kalman_global[1 + tier] += xp[_X_KALMAN_HA] * residual_home
+        # Venue edges: the goal-difference residual, as the home side saw it at home and the away side away.
+        margin = residual_home - residual_away
+        decay = xp[_X_EDGE_DECAY]
+        kalman[home, _EDGE_HOME_SUM] = decay * kalman[home, _EDGE_HOME_SUM] + margin
+        kalman[home, _EDGE_HOME_WEIGHT] = decay * kalman[home, _EDGE_HOME_WEIGHT] + 1.0
+        kalman[away, _EDGE_AWAY_SUM] = decay * kalman[away, _EDGE_AWAY_SUM] - margin
+        kalman[away, _EDGE_AWAY_WEIGHT] = decay * kalman[away, _EDGE_AWAY_WEIGHT] + 1.0
 
 
 @numba.njit(cache=True)
@@ -967,7 +1021,7 @@ def _serve(
     rated from the entry level, as its first match there would be in training (the state is left as it was)."""
     for i in range(home.shape[0]):
         saved = np.empty((2, 4 + 2 * attack.shape[1]))
-        saved_kalman = np.empty((2, 4))
+        saved_kalman = np.empty((2, kalman.shape[1]))
         moved = np.zeros(2, dtype=np.bool_)
         entered = division[i]
         if entered >= 0 and division_first_day[entered] >= 0 and day[i] - division_first_day[entered] > _FOUNDING_DAYS:

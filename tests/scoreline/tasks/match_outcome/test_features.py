@@ -21,6 +21,7 @@ from scoreline.tasks.match_outcome.features import (
     TIER_OTHER,
     TIER_QUALIFIER,
     TIER_WORLD_CUP,
+    FeatureParams,
     RatingState,
     build_features,
     competition_tier,
@@ -423,3 +424,66 @@ def test_division_entry_levels_travel_in_the_state_and_serve_as_training_does() 
             pd.testing.assert_frame_equal(served, training.loc[requests.index])
         rows = TASK.serving_rows(TASK.compile_serving(state, list(FEATURE_NAMES)), requests.to_dict("records"))
         assert np.allclose(rows, served.to_numpy(), equal_nan=True)
+
+
+def test_a_team_that_keeps_beating_the_goal_model_at_home_gets_a_home_venue_edge() -> None:
+    """Issue 16: T0 wins 3-0 at home and loses 0-1 away; its home edge grows positive and above any other side's,
+    its away edge negative, and a neutral venue has no edge."""
+    teams = [f"T{i}" for i in range(6)]
+    rows = []
+    day = pd.Timestamp("2000-01-01")
+    for round_ in range(20):
+        for k, other in enumerate(teams[1:]):
+            day += pd.Timedelta(days=7)
+            when = day.strftime("%Y-%m-%d")
+            if (round_ + k) % 2 == 0:
+                rows.append((when, "T0", other, 3, 0, "Friendly", False))
+            else:
+                rows.append((when, other, "T0", 1, 0, "Friendly", False))
+            rest = [t for t in teams[1:] if t != other]
+            rows.append((when, rest[0], rest[1], 1, 1, "Friendly", False))
+    last = (day + pd.Timedelta(days=7)).strftime("%Y-%m-%d")
+    rows += [(last, "T0", "T1", 0, 0, "Friendly", False), (last, "T1", "T0", 0, 0, "Friendly", False)]
+    rows += [(last, "T0", "T2", 0, 0, "Friendly", True), (last, "T3", "T4", 0, 0, "Friendly", False)]
+    features, _ = build_features(table(rows))
+    home_t0, away_t0, neutral, others = (features.iloc[i] for i in range(-4, 0))
+    assert home_t0["venue_edge_home"] > 0.5
+    assert away_t0["venue_edge_away"] < -0.3
+    assert neutral["venue_edge_home"] == 0.0 and neutral["venue_edge_away"] == 0.0
+    assert home_t0["venue_edge_home"] > others["venue_edge_home"] + 0.5
+    # The edges travel in the state: serving the last rows from the state before them gives the same features.
+    _, before = build_features(table(rows[:-4]))
+    requests = pd.DataFrame(
+        [
+            {"home_team": h, "away_team": a, "date": d, "competition": c, "neutral": n}
+            for d, h, a, _, _, c, n in rows[-4:]
+        ]
+    )
+    again = RatingState.from_json(json.loads(json.dumps(before.to_json())))
+    served = serving_features(again, requests)[["venue_edge_home", "venue_edge_away"]].to_numpy()
+    assert np.allclose(served, features[["venue_edge_home", "venue_edge_away"]].to_numpy()[-4:])
+
+
+def test_a_state_saved_before_the_venue_edges_serves_with_no_edge() -> None:
+    rows = [("2000-01-01", "A", "B", 2, 1, "Friendly", False), ("2000-02-01", "A", "B", 3, 0, "Friendly", False)]
+    _, state = build_features(table(rows))
+    data = state.to_json()
+    for entry in data["teams"].values():
+        entry["kalman"] = entry["kalman"][:4]  # attack, defence and their variances: the older layout
+    old = RatingState.from_json(data)
+    request = pd.DataFrame([{"home_team": "A", "away_team": "B", "date": "2000-03-01", "competition": "Friendly"}])
+    served = serving_features(old, request)
+    assert served[["venue_edge_home", "venue_edge_away"]].to_numpy().tolist() == [[0.0, 0.0]]
+    assert np.isfinite(served[["kalman_log_ratio", "goal_logp_home"]].to_numpy()).all()
+
+
+def test_friendlies_can_teach_the_goal_models_less_than_competitive_matches() -> None:
+    """``goal_weight_by_tier``: a friendly counted at half weight moves the goal ratings less than at full."""
+    rows = [("2000-01-01", "A", "B", 4, 0, "Friendly", False), ("2000-02-01", "A", "B", 0, 0, "Friendly", False)]
+    full, _ = build_features(table(rows))
+    half, _ = build_features(table(rows), FeatureParams(goal_weight_by_tier=(0.5, 1.0, 1.0, 1.0, 1.0, 1.0)))
+    for column in ("goal_log_ratio", "kalman_log_ratio"):
+        assert full[column].iloc[0] == pytest.approx(half[column].iloc[0])  # nothing learnt before the first
+        moved_full = full[column].iloc[1] - full[column].iloc[0]
+        moved_half = half[column].iloc[1] - half[column].iloc[0]
+        assert 0 < moved_half < moved_full
