@@ -111,6 +111,13 @@ def build_training_dag(task_id: str, dataset: str | None = None) -> DAG:
                 enum=[None, "auto", "manual"],
                 description=f"auto or manual; empty = Variable {prefix}_promotion_mode, else auto",
             ),
+            "promotion_margin": Param(
+                None,
+                type=["null", "number"],
+                minimum=0,
+                exclusiveMaximum=1,
+                description="minimum relative improvement over the champion; empty = the trainer's setting",
+            ),
         },
     ) as dag:
 
@@ -137,7 +144,8 @@ def build_training_dag(task_id: str, dataset: str | None = None) -> DAG:
         @task(task_id="decide")
         def decide_step(job: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
             mode = params.get("promotion_mode") or Variable.get(f"{prefix}_promotion_mode", default="auto")
-            decision = steps.decide(_services(), task_id, mode, _actor(get_current_context()))
+            margin = params.get("promotion_margin")
+            decision = steps.decide(_services(), task_id, mode, _actor(get_current_context()), margin)
             if job.get("model_version") and str(decision.get("challenger_version")) != str(job["model_version"]):
                 steps.log.warning(
                     "the challenger is version %s, not version %s this run trained: a later job registered it",

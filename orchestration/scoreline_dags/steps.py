@@ -161,8 +161,9 @@ def finished_job(job: dict[str, Any]) -> dict[str, Any]:
     return job
 
 
-def decide(services: Services, task: str, mode: str, actor: str) -> dict[str, Any]:
-    decision = services.clients.trainer.decide(task, mode=mode, actor=actor).model_dump(mode="json")
+def decide(services: Services, task: str, mode: str, actor: str, margin: float | None = None) -> dict[str, Any]:
+    """The trainer's promotion decision; ``margin`` None = the trainer's own setting."""
+    decision = services.clients.trainer.decide(task, mode=mode, actor=actor, margin=margin).model_dump(mode="json")
     log.info(
         "promotion decision for %s (%s mode): %s — %s (champion %s, challenger %s, metrics %s)",
         task,
