@@ -53,10 +53,6 @@ PRIOR_SELECTION_MAX_ROWS = 20_000
 # standard errors of the per-row gain (and likewise an anchored prior's larger C over the smallest).
 TREES_MIN_Z = 1.0
 EARLY_STOPPING_ROUNDS = 60
-# Walk-forward tasks may weigh training rows by recency: a task's ``recency_half_life_days`` (a float; absent or
-# None weighs every row alike) halves a row's weight per that many days before the latest row of each fit, in the
-# prior and the trees alike (weights of mean 1 per fit; validation and scores stay unweighted).
-RECENCY_ATTRIBUTE = "recency_half_life_days"
 INPUT_EXAMPLE_ROWS = 3
 
 DEFAULT_PARAMS: dict[str, Any] = {
@@ -706,16 +702,16 @@ def _fit_prior(
 
 
 def _recency(task: Task, table: TrainingTable) -> np.ndarray | None:
-    """Each row's recency weight up to a constant (``RECENCY_ATTRIBUTE``): ``2 ** (days after the first row /
-    half-life)``, taken relative to each fit's latest row by :func:`_fit_weights`; None when the task asks none."""
-    half_life = getattr(task, RECENCY_ATTRIBUTE, None)
+    """Each row's recency weight up to a constant (``Task.recency_half_life_days``): ``2 ** (days after the
+    first row / half-life)``, made relative to each fit's latest row by :func:`_fit_weights`; None: unweighted."""
+    half_life = task.recency_half_life_days
     if half_life is None or table.dates is None or len(table) == 0:
         return None
     if not half_life > 0:
         raise ScorelineError(
             ErrorCode.INVALID_INPUT,
             f"task {task.id!r} asks a recency half-life of {half_life!r} days; expected a positive number or None",
-            {RECENCY_ATTRIBUTE: half_life},
+            {"recency_half_life_days": half_life},
         )
     days = np.asarray(table.dates, dtype="datetime64[D]").astype(np.int64)
     return (days - days.min()) / float(half_life)  # log2 of the weight, made relative per fit

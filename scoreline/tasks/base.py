@@ -110,6 +110,9 @@ class Task(ABC):
     target_scale_feature: ClassVar[str | None] = None
     # XGBoost settings this task starts from, over the trainer's defaults (a caller's params still win).
     booster_params: ClassVar[dict[str, Any]] = {}
+    # Training rows weigh half as much per this many days before each fit's latest row (prior and trees alike;
+    # validation and scores stay unweighted). None: every row alike.
+    recency_half_life_days: ClassVar[float | None] = None
 
     # Serving: the request model, the entities it names, the fields that must differ (a team cannot play itself).
     request_model: ClassVar[type[BaseModel]]  # one instance of POST /v1/{task}/predict
