@@ -125,6 +125,9 @@ def competition_tier(name: str) -> int:
     return TIER_OTHER
 
 
+_DROPPED_PARAMS = frozenset({"goal_weight_by_tier"})
+
+
 @dataclass(frozen=True)
 class FeatureParams:
     elo_initial: float = 1500.0
@@ -153,36 +156,27 @@ class FeatureParams:
     # division that has already played a season) starts from the learned level of such entrants.
     division_settle_matches: int = 10  # an entrant's ratings after this many matches teach the entry level
     division_memory: float = 0.8  # weight of the earlier entrants in the entry level, per new one
-    # Per competition tier, how much a score teaches both goal models (the online steps and the Kalman gain, as
-    # if the score were seen this many times). Issue 16, pre-2018 folds: friendlies at 0.6 made the prior worse
-    # (mean RPS +2.8e-4), so every tier counts 1.
-    goal_weight_by_tier: tuple[float, ...] = (1.0, 1.0, 1.0, 1.0, 1.0, 1.0)
     venue_edge_decay: float = 0.97  # weight of a team's earlier venue residuals per new match at that venue
     venue_edge_prior_matches: float = 10.0  # the venue edge is shrunk to 0 as if this many matches showed none
 
     def __post_init__(self) -> None:
-        if (
-            len(self.goal_learning_rates) != GOAL_RATING_SPEEDS
-            or len(self.k_by_tier) != len(TIER_NAMES)
-            or len(self.goal_weight_by_tier) != len(TIER_NAMES)
-        ):
+        if len(self.goal_learning_rates) != GOAL_RATING_SPEEDS or len(self.k_by_tier) != len(TIER_NAMES):
             raise ValueError(
-                f"expected {GOAL_RATING_SPEEDS} goal learning rates, {len(TIER_NAMES)} K factors and "
-                f"{len(TIER_NAMES)} goal weights, got {self.goal_learning_rates}, {self.k_by_tier} and "
-                f"{self.goal_weight_by_tier}"
+                f"expected {GOAL_RATING_SPEEDS} goal learning rates and {len(TIER_NAMES)} K factors, got "
+                f"{self.goal_learning_rates} and {self.k_by_tier}"
             )
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         data["k_by_tier"] = list(self.k_by_tier)
         data["goal_learning_rates"] = list(self.goal_learning_rates)
-        data["goal_weight_by_tier"] = list(self.goal_weight_by_tier)
         return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> FeatureParams:
-        tuples = {name: tuple(data[name]) for name in ("k_by_tier", "goal_learning_rates", "goal_weight_by_tier")
-                  if name in data}  # fmt: skip
+        # Dropped knobs that params saved before still carry: goal_weight_by_tier was 1 for every tier.
+        data = {name: value for name, value in data.items() if name not in _DROPPED_PARAMS}
+        tuples = {name: tuple(data[name]) for name in ("k_by_tier", "goal_learning_rates") if name in data}
         return cls(**{**data, **tuples})
 
 
@@ -421,7 +415,6 @@ def _extra_params(params: FeatureParams) -> np.ndarray:
             float(params.division_settle_matches),
             params.division_memory,
             float(params.kalman_goal_cap),
-            *params.goal_weight_by_tier,
             params.venue_edge_decay,
             params.venue_edge_prior_matches,
         ]
@@ -431,8 +424,7 @@ def _extra_params(params: FeatureParams) -> np.ndarray:
 _X_RHO, _X_SPEED, _X_REGRESSION, _X_CONGESTION, _X_ELO2_HA_RATE, _X_GOAL_HA_RATE = range(6)
 _X_K2, _X_K2_NEW, _X_GOAL_NEW = range(6, 9)
 _X_KALMAN_V0, _X_KALMAN_Q, _X_KALMAN_MU, _X_KALMAN_HA, _X_SETTLE, _X_MEMORY, _X_KALMAN_CAP = range(9, 16)
-_X_GOAL_WEIGHT = 16  # then one per tier
-_X_EDGE_DECAY, _X_EDGE_PRIOR = _X_GOAL_WEIGHT + len(TIER_NAMES), _X_GOAL_WEIGHT + len(TIER_NAMES) + 1
+_X_EDGE_DECAY, _X_EDGE_PRIOR = 16, 17
 _KALMAN_ATTACK, _KALMAN_DEFENCE, _KALMAN_VAR_ATTACK, _KALMAN_VAR_DEFENCE = range(4)
 _EDGE_HOME_SUM, _EDGE_HOME_WEIGHT, _EDGE_AWAY_SUM, _EDGE_AWAY_WEIGHT = range(4, 8)
 _KALMAN_COLUMNS = 8
@@ -873,7 +865,7 @@ def _pass(
                 congestion[team] = congestion[team] * np.exp(-gap / xp[_X_CONGESTION]) + 1.0
             # Poisson attack/defence ratings: one gradient step on the log-likelihood of the score.
             for speed in range(goal_mu.shape[0]):
-                rate = goal_learning_rates[speed] * xp[_X_GOAL_WEIGHT + tier[i]]
+                rate = goal_learning_rates[speed]
                 column_home = 14 if speed == 0 else 19 + 2 * speed
                 residual_home = min(gh, goal_cap) - out[i, column_home]
                 residual_away = min(ga, goal_cap) - out[i, column_home + 1]
@@ -951,18 +943,17 @@ def _kalman_update(
     log_away = 0.5 * (out[row, 36] - out[row, 35])
     residual_home = 0.0
     residual_away = 0.0
-    weight = xp[_X_GOAL_WEIGHT + tier]  # the score counts as seen this many times (its variance divided by it)
     for side in range(2):
         scorer, other = (home, away) if side == 0 else (away, home)
         rate = np.exp(log_home if side == 0 else log_away)
         residual = (goals_home if side == 0 else goals_away) - rate
         var_attack = kalman[scorer, _KALMAN_VAR_ATTACK]
         var_defence = kalman[other, _KALMAN_VAR_DEFENCE]
-        denominator = (var_attack + var_defence) * rate * weight + 1.0
-        kalman[scorer, _KALMAN_ATTACK] += var_attack * weight * residual / denominator
-        kalman[other, _KALMAN_DEFENCE] -= var_defence * weight * residual / denominator
-        kalman[scorer, _KALMAN_VAR_ATTACK] -= var_attack * var_attack * rate * weight / denominator
-        kalman[other, _KALMAN_VAR_DEFENCE] -= var_defence * var_defence * rate * weight / denominator
+        denominator = (var_attack + var_defence) * rate + 1.0
+        kalman[scorer, _KALMAN_ATTACK] += var_attack * residual / denominator
+        kalman[other, _KALMAN_DEFENCE] -= var_defence * residual / denominator
+        kalman[scorer, _KALMAN_VAR_ATTACK] -= var_attack * var_attack * rate / denominator
+        kalman[other, _KALMAN_VAR_DEFENCE] -= var_defence * var_defence * rate / denominator
         kalman_global[0] += xp[_X_KALMAN_MU] * residual
         if side == 0:
             residual_home = residual
