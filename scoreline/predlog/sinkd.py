@@ -553,7 +553,7 @@ class SinkProcess:
                 probe.sendall(frame(BYE, 0))
                 return True
             except OSError:
-                time.sleep(0.05)
+                time.sleep(0.01)
             finally:
                 probe.close()
         return False

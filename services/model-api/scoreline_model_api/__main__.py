@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import sys
 
-from scoreline.core.logs import configure_logging
-from scoreline_model_api.settings import ModelApiSettings
-from scoreline_model_api.workers import APP_FACTORY, run_workers, uvicorn_options
-
 
 def main() -> None:
+    # Imports stay in here: the prediction-log sink is a spawned process that imports this module again (as
+    # multiprocessing's main), and it needs none of the serving stack.
+    from scoreline.core.logs import configure_logging
+    from scoreline_model_api.settings import ModelApiSettings
+    from scoreline_model_api.workers import APP_FACTORY, run_workers, uvicorn_options
+
     settings = ModelApiSettings()
     configure_logging("model-api")  # timestamped lines, uvicorn's included (log_config=None)
     if settings.model_api_workers > 1:

@@ -12,7 +12,7 @@ import importlib
 import logging
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from scoreline.serving.holder import ModelHolder
@@ -28,6 +28,7 @@ RUN_DIR_ENV = "SCORELINE_MODEL_API_RUN_DIR"
 WORKER_ENV = "SCORELINE_MODEL_API_WORKER"
 SINK_ADDRESS_ENV = "SCORELINE_PREDICTION_LOG_SINK_ADDRESS"
 SPOOL_DIR_ENV = "SCORELINE_PREDLOG_SPOOL_DIR"
+SINK_READY_TIMEOUT_S = 30.0
 
 
 def uvicorn_options() -> dict[str, Any]:
@@ -45,17 +46,21 @@ def run_workers(settings: ModelApiSettings) -> int:
     """Bind, start the one prediction-log sink, import the app once, fork ``model_api_workers`` workers."""
     sock = bind_socket(settings.model_api_host, settings.model_api_port)
     run_dir = RunDirectory(settings.model_cache_dir.parent / "model-api" / str(os.getpid()))
-    # Imported before the forks, so the workers share these pages: the app, and the booster's library that
-    # every worker loads before it is ready (MLflow's client is imported later, after the first load).
-    for module in ("scoreline_model_api.app", "scoreline.ml.modeling"):
-        importlib.import_module(module)
-    import_booster_library()
-    # The remembered champions too: every worker serves them from these shared pages (and the task's compiled
-    # feature code, loaded here once, is most of a worker's start and of its private memory otherwise).
-    preload_cached_champions(settings.model_cache_dir, settings.model_tasks)
-    gc.freeze()  # the workers' collections then skip these objects instead of copying every page they touch
-    with shared_sink(settings), contextlib.ExitStack() as cleanup:
+    # The sink is its own interpreter: it starts on another core while this process imports and preloads,
+    # instead of after them (its start was a fifth of a restart; benchmarks/serve_workers.py).
+    with shared_sink(settings) as sink_ready, contextlib.ExitStack() as cleanup:
         cleanup.callback(shutil.rmtree, run_dir.path, ignore_errors=True)
+        # Imported before the forks, so the workers share these pages: the app, and the booster's library that
+        # every worker loads before it is ready (MLflow's client is imported later, after the first load).
+        for module in ("scoreline_model_api.app", "scoreline.ml.modeling"):
+            importlib.import_module(module)
+        import_booster_library()
+        # The remembered champions too: every worker serves them from these shared pages (and the task's
+        # compiled feature code, loaded here once, is most of a worker's start and of its private memory
+        # otherwise).
+        preload_cached_champions(settings.model_cache_dir, settings.model_tasks)
+        gc.freeze()  # the workers' collections then skip these objects instead of copying every page they touch
+        sink_ready()
 
         def serve(worker: int) -> None:
             os.environ[RUN_DIR_ENV] = str(run_dir.path)
@@ -74,20 +79,28 @@ def run_workers(settings: ModelApiSettings) -> int:
 
 
 @contextlib.contextmanager
-def shared_sink(settings: ModelApiSettings) -> Iterator[None]:
+def shared_sink(settings: ModelApiSettings) -> Iterator[Callable[[], None]]:
     """One prediction-log sink process for all workers, its address in their environment (each worker's
-    lifespan then connects to it instead of starting its own). None when logging is off, the sink runs in
-    the serving process, or an address was given (a sink someone else runs)."""
+    lifespan then connects to it instead of starting its own); yields a wait until it accepts connections, for
+    before the forks. No sink when logging is off, the sink runs in the serving process, or an address was
+    given (a sink someone else runs)."""
     if not settings.log_predictions or not settings.prediction_log_sink_process or settings.prediction_log_sink_address:
-        yield
+        yield lambda: None
         return
     from scoreline.predlog.sinkd import start_sink_process
 
-    sink = start_sink_process(settings, wait_s=30.0)
+    sink = start_sink_process(settings)
     os.environ[SINK_ADDRESS_ENV] = str(sink.address)
-    log.info("model-api: one prediction-log sink process (pid %s) at %s for the workers", sink.pid, sink.address)
+
+    def wait_ready() -> None:
+        if sink.wait_ready(SINK_READY_TIMEOUT_S):
+            log.info("model-api: one prediction-log sink process (pid %s) at %s for the workers", sink.pid,
+                     sink.address)  # fmt: skip
+        else:  # the workers' channels spool and reconnect until it does
+            log.warning("the prediction log sink at %s is not accepting connections yet", sink.address)
+
     try:
-        yield
+        yield wait_ready
     finally:
         os.environ.pop(SINK_ADDRESS_ENV, None)
         sink.stop()
