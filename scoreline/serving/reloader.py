@@ -100,12 +100,26 @@ def preload_cached_champions(cache_dir: Path, tasks: Iterable[str]) -> list[str]
                 import pandas as pd
 
                 bundle.features(pd.DataFrame(example))
+                _warm_serving_rows(task_id, bundle, example)
         except Exception as exc:  # the worker loads it again and reports why it does not serve
             log.warning("could not preload the cached champion of %s from %s: %s", task_id, key[2], exc)
             continue
         _preloaded[key] = bundle
         loaded.append(task_id)
     return loaded
+
+
+def _warm_serving_rows(task_id: str, bundle: Any, example: list[Any]) -> None:
+    """Run the task's few-row feature path once too (as ``Predictor`` will), so its compiled code is loaded
+    before the fork as well."""
+    state = getattr(bundle, "serving_state", None)
+    names = list(getattr(bundle, "feature_names", []) or [])
+    if state is None or not names:
+        return
+    task = get_task(task_id)
+    compiled = task.compile_serving(state, names)
+    if compiled is not None:
+        task.serving_rows(compiled, example)
 
 
 def _cached_bundle(task_id: str, version: str, bundle_dir: Path) -> Any:

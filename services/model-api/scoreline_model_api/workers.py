@@ -29,6 +29,8 @@ WORKER_ENV = "SCORELINE_MODEL_API_WORKER"
 SINK_ADDRESS_ENV = "SCORELINE_PREDICTION_LOG_SINK_ADDRESS"
 SPOOL_DIR_ENV = "SCORELINE_PREDLOG_SPOOL_DIR"
 SINK_READY_TIMEOUT_S = 30.0
+# What each worker's uvicorn imports to serve (uvloop, httptools): once, before the forks.
+UVICORN_MODULES = ("uvicorn", "uvicorn.loops.uvloop", "uvicorn.protocols.http.httptools_impl", "uvicorn.lifespan.on")
 
 
 def uvicorn_options() -> dict[str, Any]:
@@ -52,7 +54,7 @@ def run_workers(settings: ModelApiSettings) -> int:
         cleanup.callback(shutil.rmtree, run_dir.path, ignore_errors=True)
         # Imported before the forks, so the workers share these pages: the app, and the booster's library that
         # every worker loads before it is ready (MLflow's client is imported later, after the first load).
-        for module in ("scoreline_model_api.app", "scoreline.ml.modeling"):
+        for module in ("scoreline_model_api.app", "scoreline.ml.modeling", *UVICORN_MODULES):
             importlib.import_module(module)
         import_booster_library()
         # The remembered champions too: every worker serves them from these shared pages (and the task's
