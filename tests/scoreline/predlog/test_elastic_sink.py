@@ -10,7 +10,7 @@ from urllib.parse import urlparse
 import orjson
 import pytest
 
-from scoreline.predlog.elastic import ElasticsearchSink, bulk_lines, prediction_index
+from scoreline.predlog.elastic import ElasticsearchSink, bulk_lines, bulk_serializers, prediction_index
 from scoreline.predlog.spool import DiskSpool
 from tests.elastic import TcpProxy, es_client
 from tests.scoreline.predlog.records import make_record
@@ -22,7 +22,8 @@ ALL = "scoreline-predictions-*"
 
 def sink_for(url: str, spool_dir: Path, **kwargs: Any) -> ElasticsearchSink:
     options = {"flush_interval_s": 0.2, "replay_interval_s": 0.3, "retries": 1, "backoff_s": 0.05, **kwargs}
-    return ElasticsearchSink(es_client(url, request_timeout=2, max_retries=0), DiskSpool(spool_dir), **options)
+    client = es_client(url, request_timeout=2, max_retries=0, serializers=bulk_serializers())  # as from_settings
+    return ElasticsearchSink(client, DiskSpool(spool_dir), **options)
 
 
 def count(es: Any) -> int:
