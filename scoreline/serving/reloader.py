@@ -111,15 +111,19 @@ def preload_cached_champions(cache_dir: Path, tasks: Iterable[str]) -> list[str]
 
 def _warm_serving_rows(task_id: str, bundle: Any, example: list[Any]) -> None:
     """Run the task's few-row feature path once too (as ``Predictor`` will), so its compiled code is loaded
-    before the fork as well."""
+    before the fork as well. A failure here only skips the warm-up: the worker's ``Predictor`` decides whether
+    that path is used."""
     state = getattr(bundle, "serving_state", None)
     names = list(getattr(bundle, "feature_names", []) or [])
     if state is None or not names:
         return
     task = get_task(task_id)
-    compiled = task.compile_serving(state, names)
-    if compiled is not None:
-        task.serving_rows(compiled, example)
+    try:
+        compiled = task.compile_serving(state, names)
+        if compiled is not None:
+            task.serving_rows(compiled, example)
+    except Exception as exc:
+        log.info("the few-row feature path of %s was not warmed before the fork: %s", task_id, exc)
 
 
 def _cached_bundle(task_id: str, version: str, bundle_dir: Path) -> Any:

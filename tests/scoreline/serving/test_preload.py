@@ -57,3 +57,18 @@ def test_a_remembered_champion_that_does_not_load_is_left_to_the_worker(tmp_path
 
     assert reloader.preload_cached_champions(tmp_path / "cache", [TASK, "broken"]) == []
     assert preloaded == {}
+
+
+def test_a_failing_few_row_path_still_preloads_the_bundle(
+    small_bundle: Any, tmp_path: Path, preloaded: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bundle_dir = small_bundle.save(tmp_path / "bundle")
+    remember(tmp_path / "cache", TASK, "5", bundle_dir)
+
+    def broken(self: Any, compiled: Any, instances: Any) -> Any:
+        raise ValueError("no few-row path today")
+
+    monkeypatch.setattr(type(get_task(TASK)), "serving_rows", broken)
+
+    assert reloader.preload_cached_champions(tmp_path / "cache", [TASK]) == [TASK]
+    assert (TASK, "5", str(bundle_dir)) in preloaded
