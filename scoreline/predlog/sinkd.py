@@ -544,7 +544,8 @@ class SinkProcess:
             self._spawn()
 
     def wait_ready(self, timeout_s: float = 30.0) -> bool:
-        """True once the socket accepts connections."""
+        """True once the socket accepts connections; False (logged) if it does not within ``timeout_s``: clients
+        connect whenever it is ready, spooling meanwhile."""
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -556,6 +557,7 @@ class SinkProcess:
                 time.sleep(0.01)
             finally:
                 probe.close()
+        log.warning("the prediction log sink at %s is not accepting connections yet", self.address)
         return False
 
     def stop(self, timeout_s: float = 30.0) -> None:
@@ -604,8 +606,8 @@ def start_sink_process(
     accepts connections (clients connect whenever it is ready anyway)."""
     chosen = address or settings.prediction_log_sink_address or default_address()
     process = SinkProcess(settings, chosen, initializer=initializer, restart=restart).start()
-    if wait_s > 0 and not process.wait_ready(wait_s):
-        log.warning("the prediction log sink at %s is not accepting connections yet", chosen)
+    if wait_s > 0:
+        process.wait_ready(wait_s)
     return process
 
 

@@ -95,11 +95,9 @@ def shared_sink(settings: ModelApiSettings) -> Iterator[Callable[[], None]]:
     os.environ[SINK_ADDRESS_ENV] = str(sink.address)
 
     def wait_ready() -> None:
-        if sink.wait_ready(SINK_READY_TIMEOUT_S):
+        if sink.wait_ready(SINK_READY_TIMEOUT_S):  # else logged; the workers' channels spool until it is
             log.info("model-api: one prediction-log sink process (pid %s) at %s for the workers", sink.pid,
                      sink.address)  # fmt: skip
-        else:  # the workers' channels spool and reconnect until it does
-            log.warning("the prediction log sink at %s is not accepting connections yet", sink.address)
 
     try:
         yield wait_ready

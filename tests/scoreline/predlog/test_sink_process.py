@@ -267,3 +267,15 @@ def test_batch_files_wait_for_a_late_sink_or_go_to_the_client_spool(
     assert distinct_request_ids(es) == 6_000
     writer.close()
     assert writer.records_dropped == 0
+
+
+def test_waiting_for_a_sink_nobody_started_says_so_and_gives_up(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    address = str(tmp_path / "nobody.sock")
+    sink = SinkProcess(log_settings(tmp_path, None), address)
+
+    with caplog.at_level("WARNING", logger="scoreline.predlog.sinkd"):
+        assert sink.wait_ready(0.1) is False
+
+    assert any(address in record.getMessage() and "not accepting" in record.getMessage() for record in caplog.records)
