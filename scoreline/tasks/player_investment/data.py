@@ -169,6 +169,14 @@ def _require(found: Mapping[str, str], required: Sequence[str], aliases: Mapping
     problems.raise_if_any(what)
 
 
+def _no_rows(what: str, header: str) -> None:
+    raise ScorelineError(
+        ErrorCode.INVALID_INPUT,
+        f"the {what} has a header but no player rows; expected one row per player under the header ({header})",
+        {"problems": [{"row": 2, "column": None, "value": None, "expected": "a player row"}], "count": 1},
+    )
+
+
 def display_name(name: str) -> str:
     """A player's name as shown: whitespace collapsed, Basketball-Reference's Hall of Fame ``*`` removed."""
     return re.sub(r"\s+", " ", name.replace("*", "")).strip()
@@ -246,6 +254,8 @@ def rookie_table_to_canonical(table: pd.DataFrame) -> pd.DataFrame:
     if (~keep).sum():
         notes.append(f"{int((~keep).sum())} repeated header row(s) skipped")
     table, names = table[keep].reset_index(drop=True), names[keep].reset_index(drop=True)
+    if table.empty:
+        _no_rows("rookie table", ROOKIE_HEADER)
     problems.add_rows(np.flatnonzero(names.isna().to_numpy()), columns["player"], names, "a player name")
     out = pd.DataFrame({"player": names.fillna("").map(display_name)})
     for stat in STAT_COLUMNS:
@@ -330,6 +340,8 @@ def season_table_to_canonical(table: pd.DataFrame) -> pd.DataFrame:
     _require(columns, SEASON_REQUIRED, SEASON_ALIASES, "season table", SEASON_HEADER, table.columns)
     notes: list[str] = []
     table = _drop_noise_rows(table, columns, notes)
+    if table.empty:
+        _no_rows("season table", SEASON_HEADER)
     seasons = _parse_season_rows(table, columns, notes)
     seasons = _assign_identities(seasons, "player_id" in columns, notes)
     per_season = _one_row_per_player_season(seasons, "team" in columns, notes)
@@ -339,8 +351,11 @@ def season_table_to_canonical(table: pd.DataFrame) -> pd.DataFrame:
 def _drop_noise_rows(table: pd.DataFrame, columns: Mapping[str, str], notes: list[str]) -> pd.DataFrame:
     empty = table.isna().all(axis=1).to_numpy()
     names = table[columns["player"]].astype("string").str.strip().str.casefold()
-    noise = (names.isin(SKIPPED_NAMES).fillna(False) | (table[columns["season"]].astype("string").str.strip()
-             .str.casefold() == header_key(columns["season"]))).to_numpy()  # fmt: skip
+    # a blank season cell compares as <NA>: filled, so the mask stays boolean (``~`` on objects is bitwise on ints)
+    repeated_header = table[columns["season"]].astype("string").str.strip().str.casefold() == header_key(
+        columns["season"]
+    )
+    noise = (names.isin(SKIPPED_NAMES) | repeated_header).fillna(False).to_numpy(dtype=bool)
     if empty.any():
         notes.append(f"{int(empty.sum())} empty row(s) skipped")
     if (noise & ~empty).any():

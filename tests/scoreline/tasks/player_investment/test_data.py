@@ -257,3 +257,26 @@ def test_per_game_season_table_becomes_totals() -> None:
     labelled = frame[frame["censoring"] == ""]
     assert labelled["min"].tolist() == pytest.approx([25.0] * len(labelled))
     assert labelled["pts"].tolist() == pytest.approx([11.0] * len(labelled))
+
+
+def test_season_table_with_blank_season_cells_reports_the_rows() -> None:
+    """Seasons_Stats-style export whose Year column has blank cells (a spreadsheet's stray rows): a 422 naming
+    the rows, not a crash of the repeated-header mask (a blank season cell compared as <NA>)."""
+    header = "Year,Player,Age,Pos,G,GS,MP,FG,FGA,FG%,3P,3PA,3P%,FT,FTA,FT%,ORB,DRB,TRB,AST,STL,BLK,TOV,PF,PTS\n"
+    rows = (
+        "2000,Anchor Player,20,C,82,82,2000,300,600,0.5,0,0,,100,150,0.667,50,150,200,100,50,20,80,200,700\n"
+        ",Lost Row,24,PG,41,8,775,53,156,0.34,23,55,0.418,41,49,0.837,13,80,93,84,34,15,48,61,170\n"
+    )
+    problems = _problems(header + rows, "Seasons_Stats.csv")["problems"]
+    assert {(p["row"], p["column"]) for p in problems} == {(3, "Year")}
+
+
+@pytest.mark.parametrize(
+    ("header", "what"),
+    [(ROOKIE_HEADER, "rookie table"), ("Season,Player,Pos,Age,Tm,G,GS,MP,FG,FGA,FT,FTA,TRB,AST,PTS\n", "season table")],
+)
+def test_header_only_file_is_a_clear_422(header: str, what: str) -> None:
+    with pytest.raises(ScorelineError) as caught:
+        to_canonical(header.encode(), "empty.csv")
+    assert caught.value.code == ErrorCode.INVALID_INPUT
+    assert f"the {what} has a header but no player rows" in caught.value.message
