@@ -184,11 +184,16 @@ def _cp1252_defined(chunk: bytes) -> bool:
     return re.search(rb"[\x81\x8d\x8f\x90\x9d]", chunk) is None
 
 
-def _decode_header(raw: bytes) -> list[str]:
-    """The header's column names of UTF-8 text (see ``decode_whole``)."""
+def _header_fields(raw: bytes) -> list[str]:
+    """Every field of the header line of UTF-8 text, trimmed (``" home_team"`` is ``home_team``)."""
     end = raw.find(b"\n")
     first_line = (raw if end < 0 else raw[:end]).decode("utf-8").rstrip("\r")
-    names = [name.strip().strip('"').strip() for name in first_line.split(",")]
+    return [name.strip().strip('"').strip() for name in first_line.split(",")]
+
+
+def _decode_header(raw: bytes) -> list[str]:
+    """The header's column names of UTF-8 text (see ``decode_whole``)."""
+    names = _header_fields(raw)
     while names and not names[-1]:  # trailing empty columns (",,,," after the last name)
         names.pop()
     return names
@@ -225,10 +230,12 @@ def detect_format(header: list[str]) -> str:
 
 
 def _read_text_table(raw: bytes, columns: list[str]) -> pa.Table:
+    # The header is named here, trimmed: Arrow's own names keep spaces (``date, home_team``) and miss the columns.
+    names = [name or f"_unnamed_{index}" for index, name in enumerate(_header_fields(raw))]
     try:
         return pacsv.read_csv(
             pa.BufferReader(raw),  # zero-copy; a Python file object would be read through Python calls
-            read_options=pacsv.ReadOptions(use_threads=True, block_size=1 << 22),
+            read_options=pacsv.ReadOptions(use_threads=True, block_size=1 << 22, column_names=names, skip_rows=1),
             parse_options=pacsv.ParseOptions(newlines_in_values=False),
             convert_options=pacsv.ConvertOptions(
                 include_columns=columns,
@@ -450,7 +457,7 @@ def _teams(table: pa.Table, home: str, away: str, problems: Problems) -> tuple[p
 
 
 def _international(raw: bytes, header: list[str], problems: Problems) -> dict[str, Any]:
-    table = _read_text_table(raw, list(INTERNATIONAL_COLUMNS))
+    table = _without_blank_and_header_rows(_read_text_table(raw, list(INTERNATIONAL_COLUMNS)), problems)
     home_team, away_team = _teams(table, "home_team", "away_team", problems)
     competition = pc.utf8_trim_whitespace(table["tournament"])
     bad = np.flatnonzero(_missing(competition))
@@ -465,6 +472,29 @@ def _international(raw: bytes, header: list[str], problems: Problems) -> dict[st
         "competition": competition,
         "neutral": _parse_bools(table["neutral"], "neutral", problems),
     }
+
+
+def _without_blank_and_header_rows(table: pa.Table, problems: Problems) -> pa.Table:
+    """Rows of bare commas (a spreadsheet's ``,,,,`` tail) and the header again (files glued with ``cat``) are
+    dropped, as for football-data files; problems keep the file's row numbers."""
+    blank = np.ones(table.num_rows, dtype=bool)
+    header = np.ones(table.num_rows, dtype=bool)
+    for name in table.column_names:
+        trimmed = pc.utf8_trim_whitespace(table[name])
+        blank &= _missing(trimmed) | np.asarray(pc.fill_null(pc.is_in(trimmed, pa.array(MISSING_MARKERS)), False))
+        header &= np.asarray(pc.fill_null(pc.equal(trimmed, name), False), dtype=bool)
+    dropped = blank | header
+    if not dropped.any():
+        return table
+    if blank.any():
+        problems.notes["blank_rows_dropped"] = problems.notes.get("blank_rows_dropped", 0) + int(blank.sum())
+    if header.any():
+        problems.notes["repeated_header_rows_dropped"] = problems.notes.get("repeated_header_rows_dropped", 0) + int(
+            header.sum()
+        )
+    kept = np.flatnonzero(~dropped)
+    problems.row_numbers = kept + FIRST_ROW
+    return table.take(pa.array(kept))
 
 
 def _read_football_data(raw: bytes, header: list[str], problems: Problems) -> pa.Table:

@@ -189,3 +189,24 @@ def test_simulated_data_round_trips() -> None:
     assert len(frame) == 2_000
     assert frame["home_score"].sum() == raw["home_score"].sum()
     assert frame["neutral"].sum() == raw["neutral"].sum()
+
+
+def test_international_header_with_spaces_after_the_commas() -> None:
+    """``date, home_team, ...`` (a hand-edited or re-exported header) is read, not a crash of the CSV reader."""
+    header = INTL_HEADER.replace(",", ", ")
+    rows = INTL_ROWS.replace(",", ", ")
+    frame = to_canonical((header + rows).encode(), "results.csv")
+    assert frame["home_team"].tolist() == ["Scotland", "England", "Spain"]
+    assert frame["home_score"].tolist() == [0, 4, 1]
+
+
+def test_international_blank_comma_rows_and_repeated_header_are_dropped_rows_stay_true() -> None:
+    """A spreadsheet's ``,,,,`` tail and a second copy's header (files glued with ``cat``) are not matches; a
+    problem after them still names its row in the file."""
+    raw = INTL_HEADER + INTL_ROWS + INTL_HEADER + "2001-01-01,Peru,Chile,1,0,Friendly,Lima,Peru,FALSE\n"
+    frame = to_canonical((raw + ",,,,,,,,\n,,,,,,,,\n").encode(), "results.csv")
+    assert len(frame) == 4
+    assert frame.attrs["blank_rows_dropped"] == 2 and frame.attrs["repeated_header_rows_dropped"] == 1
+    bad = raw + ",,,,,,,,\n2002-02-02,Peru,Chile,x,0,Friendly,Lima,Peru,FALSE\n"
+    details = _problems(bad)
+    assert [(p["row"], p["column"]) for p in details["problems"]] == [(8, "home_score")]
