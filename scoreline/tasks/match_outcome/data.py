@@ -73,6 +73,7 @@ FOOTBALL_DATA_DATES = ["%d/%m/%Y", "%d/%m/%y", "%Y-%m-%d"]
 # closing prices). Read by the same adapter under the main files' names; problems name the file's own columns.
 EXTRA_LEAGUE_NAMES = {"Home": "HomeTeam", "Away": "AwayTeam", "HG": "FTHG", "AG": "FTAG", "Res": "FTR",
                       "PH": "PSCH", "PD": "PSCD", "PA": "PSCA"}  # fmt: skip
+_DECIMAL_COMMA = re.compile(r"^(-?\d+),(\d+)$")
 _TRUE = ("TRUE", "True", "true", "1", "T", "t", "yes")
 _FALSE = ("FALSE", "False", "false", "0", "F", "f", "no")
 
@@ -184,11 +185,21 @@ def _cp1252_defined(chunk: bytes) -> bool:
     return re.search(rb"[\x81\x8d\x8f\x90\x9d]", chunk) is None
 
 
+def _first_line(raw: bytes) -> str:
+    end = raw.find(b"\n")
+    return (raw if end < 0 else raw[:end]).decode("utf-8").rstrip("\r")
+
+
+def separator(raw: bytes) -> str:
+    """The field separator, told by the header: ``,``, or ``;`` (spreadsheets in locales with decimal commas),
+    or a tab."""
+    line = _first_line(raw)
+    return max((",", ";", "\t"), key=line.count)
+
+
 def _header_fields(raw: bytes) -> list[str]:
     """Every field of the header line of UTF-8 text, trimmed (``" home_team"`` is ``home_team``)."""
-    end = raw.find(b"\n")
-    first_line = (raw if end < 0 else raw[:end]).decode("utf-8").rstrip("\r")
-    return [name.strip().strip('"').strip() for name in first_line.split(",")]
+    return [name.strip().strip('"').strip() for name in _first_line(raw).split(separator(raw))]
 
 
 def _decode_header(raw: bytes) -> list[str]:
@@ -236,7 +247,7 @@ def _read_text_table(raw: bytes, columns: list[str]) -> pa.Table:
         return pacsv.read_csv(
             pa.BufferReader(raw),  # zero-copy; a Python file object would be read through Python calls
             read_options=pacsv.ReadOptions(use_threads=True, block_size=1 << 22, column_names=names, skip_rows=1),
-            parse_options=pacsv.ParseOptions(newlines_in_values=False),
+            parse_options=pacsv.ParseOptions(delimiter=separator(raw), newlines_in_values=False),
             convert_options=pacsv.ConvertOptions(
                 include_columns=columns,
                 column_types=dict.fromkeys(columns, pa.string()),
@@ -530,10 +541,13 @@ def _read_football_data(raw: bytes, header: list[str], problems: Problems) -> pa
     if renamed:
         problems.file_names.update(renamed)
     positions, width = use(_main_file_names(header))
-    reader = csv.reader(io.StringIO(raw.decode("utf-8"), newline=""))
+    delimiter = separator(raw)
+    reader = csv.reader(io.StringIO(raw.decode("utf-8"), newline=""), delimiter=delimiter)
     next(reader, None)
     for number, record in enumerate(reader, start=FIRST_ROW):
         cells = [cell.strip() for cell in record]
+        if delimiter == ";":  # written where the decimal mark is a comma: odds "1,53" are 1.53
+            cells = [_DECIMAL_COMMA.sub(r"\1.\2", cell) for cell in cells]
         if cells:
             cells[0] = cells[0].lstrip("\ufeff")  # the byte-order mark of a file glued on with ``cat``
         read = [cells[index] for index in positions.values() if index < len(cells)]

@@ -210,3 +210,18 @@ def test_international_blank_comma_rows_and_repeated_header_are_dropped_rows_sta
     bad = raw + ",,,,,,,,\n2002-02-02,Peru,Chile,x,0,Friendly,Lima,Peru,FALSE\n"
     details = _problems(bad)
     assert [(p["row"], p["column"]) for p in details["problems"]] == [(8, "home_score")]
+
+
+def test_semicolon_football_data_with_decimal_commas_and_tab_separated_international() -> None:
+    """Season files re-saved by a spreadsheet in a decimal-comma locale (``;`` between fields, odds ``1,53``),
+    and tab-separated copies, read as the comma originals."""
+    rows = (
+        "E0;11/08/2017;Arsenal;Leicester;4;3;H;2;2;D;1,53;4,5;6,5\n"
+        "E0;12/08/2017;Brighton;Man City;0;2;A;0;0;D;11;5,5;1,33\n"
+    )
+    header = "Div;Date;HomeTeam;AwayTeam;FTHG;FTAG;FTR;HTHG;HTAG;HTR;B365H;B365D;B365A\n"
+    frame = to_canonical((header + rows).encode("cp1252"), "E0.csv")
+    assert frame["home_team"].tolist() == ["Arsenal", "Brighton"]
+    assert frame["odds_home"].tolist() == [1.53, 11.0] and frame["odds_draw"].tolist() == [4.5, 5.5]
+    tabbed = (INTL_HEADER + INTL_ROWS).replace(",", "\t")
+    assert to_canonical(tabbed.encode(), "results.tsv")["away_team"].tolist() == ["England", "Scotland", "Argentina"]
