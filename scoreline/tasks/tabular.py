@@ -110,7 +110,19 @@ def read_text_table(raw: bytes, what: str) -> pd.DataFrame:
         ) from exc
     frame.columns = [str(c).strip() for c in frame.columns]
     frame = frame.loc[:, [not c.startswith("Unnamed:") or frame[c].notna().any() for c in frame.columns]]
-    return frame.reset_index(drop=True)
+    return without_trailing_blank_rows(frame.reset_index(drop=True))
+
+
+def without_trailing_blank_rows(frame: pd.DataFrame) -> pd.DataFrame:
+    """The table without the rows of bare separators (``,,,,``) a spreadsheet leaves after the data. Only the
+    tail is dropped, so every remaining row keeps its position (problems name the file's rows)."""
+    filled = np.flatnonzero(frame.notna().any(axis=1).to_numpy())
+    end = int(filled[-1]) + 1 if len(filled) else 0
+    if end == len(frame):
+        return frame
+    kept = frame.iloc[:end]
+    kept.attrs["blank_rows_dropped"] = len(frame) - end
+    return kept
 
 
 def header_key(name: str) -> str:

@@ -60,6 +60,12 @@ def looks_like_table(header: list[str]) -> bool:
 def read_table(raw: bytes, filename: str) -> pd.DataFrame:
     """The canonical table of a 10-minute team table file, or a 422 listing every bad cell."""
     frame = read_text_table(raw, WHAT)
+    if frame.empty:
+        raise ScorelineError(
+            ErrorCode.INVALID_INPUT,
+            f"{filename!r} has a header but no games; expected one row per game under the header",
+            {"problems": [{"row": 2, "column": None, "value": None, "expected": "a game row"}], "count": 1},
+        )
     if _semicolon_separated(raw):
         frame = _decimal_commas(frame)
     found = match_columns(list(frame.columns), wanted_columns())

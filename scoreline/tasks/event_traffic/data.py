@@ -38,7 +38,13 @@ import numpy as np
 import pandas as pd
 
 from scoreline.core.errors import ErrorCode, ScorelineError
-from scoreline.tasks.tabular import RowProblems, decode_text, match_columns, parse_numbers
+from scoreline.tasks.tabular import (
+    RowProblems,
+    decode_text,
+    match_columns,
+    parse_numbers,
+    without_trailing_blank_rows,
+)
 
 TRAFFIC, EVENT = "traffic", "event"
 CANONICAL_COLUMNS: tuple[str, ...] = (
@@ -93,10 +99,11 @@ def to_canonical(raw: bytes, filename: str) -> pd.DataFrame:
     else:
         traffic_parts, event_parts = _from_single(_read_table(raw, name), name)
         fmt = "combined file" if event_parts else "traffic file"
-    if not traffic_parts:
+    if not sum(len(part) for part in traffic_parts):  # no traffic table, or only its header
         raise ScorelineError(
             ErrorCode.INVALID_INPUT,
-            f"no traffic rows in {name!r}; expected a traffic table with columns {', '.join(TRAFFIC_REQUIRED)}",
+            f"no traffic rows in {name!r}; expected a traffic table with columns {', '.join(TRAFFIC_REQUIRED)} "
+            "and one row per series and day",
             {"problems": [{"row": None, "column": None, "value": name, "expected": "a traffic table"}], "count": 1},
         )
     traffic, incomplete = _daily_traffic(pd.concat(traffic_parts, ignore_index=True))
@@ -133,7 +140,7 @@ def _read_table(raw: bytes, name: str) -> pd.DataFrame:
         ) from exc
     frame.columns = [str(c).strip() for c in frame.columns]
     frame = frame.loc[:, [not c.startswith("Unnamed:") or frame[c].notna().any() for c in frame.columns]]
-    return frame.reset_index(drop=True)
+    return without_trailing_blank_rows(frame.reset_index(drop=True))
 
 
 def _numbers(values: pd.Series, column: str, problems: RowProblems, expected: str) -> np.ndarray:

@@ -109,3 +109,26 @@ def test_repeated_game_dropped_conflicting_reported(raw: pd.DataFrame) -> None:
     with pytest.raises(ScorelineError) as error:
         TASK.to_canonical(_csv(conflicting), "x.csv")
     assert error.value.details["problems"][0]["row"] == len(raw) + 2
+
+
+LOL_HEADER = (
+    "gameId,blueWins,blueWardsPlaced,blueFirstBlood,blueKills,blueTotalGold,redWardsPlaced,redKills,redTotalGold\n"
+)
+LOL_ROWS = "4519157822,0,28,1,9,17210,15,6,16567\n4523371949,1,12,0,5,14712,12,5,17620\n"
+
+
+def test_spreadsheet_tail_of_bare_commas_is_not_read_as_games() -> None:
+    """A table saved from a spreadsheet ends with rows of separators only (and empty header columns): they are
+    not games missing every value."""
+    tail = ",,,,,,,,,,\n" * 3
+    wide = LOL_HEADER.replace("\n", ",,\n") + LOL_ROWS.replace("\n", ",,\n") + tail
+    canonical = TASK.to_canonical(wide.encode(), "high_diamond_ranked_10min.csv")
+    assert canonical["game_id"].tolist() == ["4519157822", "4523371949"]
+    assert canonical["blue_wins"].tolist() == [0, 1]
+
+
+def test_header_only_table_is_a_clear_422() -> None:
+    with pytest.raises(ScorelineError) as caught:
+        TASK.to_canonical(LOL_HEADER.encode(), "high_diamond_ranked_10min.csv")
+    assert caught.value.code == ErrorCode.INVALID_INPUT
+    assert "has a header but no games" in caught.value.message

@@ -158,3 +158,12 @@ def test_combined_file_without_record_column_splits_by_content() -> None:
     with pytest.raises(ScorelineError) as error:
         to_canonical(raw, "combined.csv")
     assert [p["row"] for p in _problems(error)] == [4]  # neither requests nor teams
+
+
+def test_spreadsheet_tail_of_bare_commas_and_header_only_file() -> None:
+    raw = b"date,sport,service,region,requests\n2026-03-01,hockey,web,EU,100\n2026-03-02,hockey,web,EU,120\n"
+    raw += b",,,,\n,,,,\n"
+    assert to_canonical(raw, "traffic.csv")["requests"].tolist() == [100.0, 120.0]
+    with pytest.raises(ScorelineError) as caught:
+        to_canonical(b"date,sport,service,region,requests\n", "traffic.csv")
+    assert "no traffic rows in 'traffic.csv'" in caught.value.message

@@ -280,3 +280,9 @@ def test_header_only_file_is_a_clear_422(header: str, what: str) -> None:
         to_canonical(header.encode(), "empty.csv")
     assert caught.value.code == ErrorCode.INVALID_INPUT
     assert f"the {what} has a header but no player rows" in caught.value.message
+
+
+def test_rookie_table_spreadsheet_tail_of_bare_commas_is_dropped() -> None:
+    raw = ROOKIE_HEADER.replace(";", ",") + ROOKIE_ROWS.replace(";", ",") + "," * 20 + "\n" + "," * 20 + "\n"
+    frame = to_canonical(raw.encode(), "nba_logreg.csv")
+    assert "Gary Payton" in frame["player"].tolist() and frame["player"].ne("").all()
