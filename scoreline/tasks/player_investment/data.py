@@ -28,8 +28,10 @@ Notes about what was dropped or repaired are in ``frame.attrs["notes"]``.
 
 from __future__ import annotations
 
+import io
 import re
 import unicodedata
+import zipfile
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -38,6 +40,7 @@ import pandas as pd
 from scoreline.core.errors import ErrorCode, ScorelineError
 from scoreline.tasks.tabular import (
     RowProblems,
+    files_error,
     header_key,
     match_columns,
     parse_numbers,
@@ -60,6 +63,10 @@ SEASON_SOURCE = "season-table"
 SEASON_EXPECTED = "a season like 2004-05, 2004-2005 or 2005 (the end year)"
 TOTAL_TEAM = re.compile(r"^(TOT|\d+TM)$", re.IGNORECASE)
 SKIPPED_NAMES = frozenset({"player", "league average", "name"})
+# Header keys only a Basketball-Reference season export has (rank, position, team, games started).
+BBREF_MARKERS = frozenset({"rk", "pos", "tm", "team", "gs"})
+SEASON_IN_NAME = re.compile(r"(?<!\d)(?:19|20)\d{2}(?:\s*[-_\u2013]\s*(?:(?:19|20)\d{2}|\d{2}))?(?!\d)")
+FIRST_DATA_ROW = 2  # spreadsheet numbering: the header is row 1
 
 ROOKIE_ALIASES: dict[str, tuple[str, ...]] = {
     "player": ("Name", "Player", "PLAYER_NAME"),
@@ -126,17 +133,43 @@ PER_GAME_OF: dict[str, str] = {"min": "mp", "pts": "pts", "fgm": "fg", "fga": "f
 
 
 def to_canonical(raw: bytes, filename: str) -> pd.DataFrame:
-    """The canonical rookie table of a rookie table or a season-by-season table (format from the header)."""
-    table = read_text_table(raw, "player stats")
+    """The canonical rookie table of a rookie table or a season-by-season table (format from the header), or of
+    a zip of such files (e.g. one Basketball-Reference export per season)."""
+    if raw[:4] == b"PK\x03\x04":
+        return _zip_to_canonical(raw, filename)
+    return _convert(*_recognise(read_text_table(raw, "player stats"), filename))
+
+
+def _convert(kind: str, table: pd.DataFrame) -> pd.DataFrame:
+    return season_table_to_canonical(table) if kind == SEASON_SOURCE else rookie_table_to_canonical(table)
+
+
+def _recognise(table: pd.DataFrame, filename: str) -> tuple[str, pd.DataFrame]:
+    """The table's format, and the table with its season column filled from the file name when a
+    Basketball-Reference season export (``Rk, Player, Pos, Age, Tm, G, GS, MP, ...``) has none."""
     columns = list(table.columns)
     keys = {header_key(c) for c in columns}
     rookie = match_columns(columns, ROOKIE_ALIASES)
     season = match_columns(columns, SEASON_ALIASES)
     is_rookie = {"gp", "min"} <= keys or "target5yrs" in keys
     if not is_rookie and "season" in season and "player" in season:
-        return season_table_to_canonical(table)
+        return SEASON_SOURCE, table
+    if not is_rookie and "player" in season and "target" not in rookie and keys & BBREF_MARKERS:
+        # One season's export, as Basketball-Reference and its copies give it: no season column. Read as a
+        # rookie table it would make every veteran's season a rookie season.
+        named = season_from_filename(filename)
+        if named is None:
+            raise ScorelineError(
+                ErrorCode.INVALID_INPUT,
+                f"{filename!r} looks like one season of a Basketball-Reference export ({', '.join(columns[:8])}, ...) "
+                "but has no Season column and its name names no season; expected a Season column (e.g. 2021-22) "
+                "or a file named after its season (e.g. NBA_2022_totals.csv), best several seasons in one zip",
+                {"problems": [{"row": 1, "column": "Season", "value": None,
+                               "expected": "a Season column or a season in the file name"}], "count": 1},
+            )  # fmt: skip
+        return SEASON_SOURCE, table.assign(Season=named)
     if is_rookie or ("player" in rookie and "season" not in season):
-        return rookie_table_to_canonical(table)
+        return ROOKIE_SOURCE, table
     missing_rookie = [ROOKIE_ALIASES[c][0] for c in ROOKIE_REQUIRED if c not in rookie]
     missing_season = [SEASON_ALIASES[c][0] for c in SEASON_REQUIRED if c not in season]
     raise ScorelineError(
@@ -150,6 +183,86 @@ def to_canonical(raw: bytes, filename: str) -> pd.DataFrame:
             "missing_for_season_table": missing_season,
         },
     )
+
+
+def season_from_filename(filename: str) -> str | None:
+    """The season a file's name names, as its end year (``NBA_2022_totals.csv``, ``2021-2022 NBA Player Stats``,
+    ``stats_2021-22.csv``), or None."""
+    base = filename.replace("\\", "/").rsplit("/", 1)[-1]
+    for match in reversed(list(SEASON_IN_NAME.finditer(base))):
+        text = re.sub(r"\s*[-_\u2013]\s*", "-", match.group(0))
+        end = parse_seasons(pd.Series([text], dtype="string"), "file name", RowProblems())[0]
+        if np.isfinite(end):
+            return str(int(end))
+    return None
+
+
+def _zip_to_canonical(raw: bytes, filename: str) -> pd.DataFrame:
+    """Every CSV in a zip as one table (seasons of one league: careers span the files); problems name the file
+    inside the zip and its own row."""
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(raw))
+        members = sorted(
+            info.filename
+            for info in archive.infolist()
+            if not info.filename.startswith("__MACOSX/")
+            and not info.filename.rsplit("/", 1)[-1].startswith(".")
+            and info.filename.lower().endswith((".csv", ".tsv", ".txt"))
+        )
+    except zipfile.BadZipFile as exc:
+        raise ScorelineError(ErrorCode.INVALID_INPUT, f"{filename!r} is not a readable zip file: {exc}") from exc
+    if not members:
+        raise ScorelineError(
+            ErrorCode.INVALID_INPUT,
+            f"{filename!r} holds no .csv file; expected a zip of player stats CSV files (e.g. one per season)",
+            {"problems": [{"row": None, "column": None, "value": filename, "expected": "a zip with .csv files"}],
+             "count": 1},
+        )  # fmt: skip
+    tables, kinds, failures = [], set(), []
+    for name in members:
+        try:
+            kind, table = _recognise(read_text_table(archive.read(name), f"player stats ({name})"), name)
+        except ScorelineError as exc:
+            if exc.code != ErrorCode.INVALID_INPUT:
+                raise
+            failures.append((name, exc))
+            continue
+        kinds.add(kind)
+        tables.append((name, table))
+    if failures:
+        raise files_error(failures, len(members))
+    if len(kinds) > 1:
+        raise ScorelineError(
+            ErrorCode.INVALID_INPUT,
+            f"{filename!r} mixes rookie tables and season tables; expected files of one kind",
+            {"problems": [{"row": None, "column": None, "value": members[:20], "expected": "files of one format"}],
+             "count": 1},
+        )  # fmt: skip
+    starts = np.cumsum([0] + [len(table) for _, table in tables])
+    combined = pd.concat([table for _, table in tables], ignore_index=True, sort=False)
+    try:
+        frame = _convert(kinds.pop(), combined)
+    except ScorelineError as exc:
+        raise _in_member_rows(exc, [name for name, _ in tables], starts) from exc
+    frame.attrs["files"] = [name for name, _ in tables]
+    return frame
+
+
+def _in_member_rows(exc: ScorelineError, names: list[str], starts: np.ndarray) -> ScorelineError:
+    """A problem report of the concatenated table with each row as the file and row it came from."""
+    details = dict(exc.details or {})
+    problems = []
+    for item in details.get("problems", []):
+        item = dict(item)
+        if item.get("row") is not None and item["row"] >= FIRST_DATA_ROW:
+            position = item["row"] - FIRST_DATA_ROW
+            member = int(np.searchsorted(starts, position, side="right")) - 1
+            item["file"], item["row"] = names[member], int(position - starts[member]) + FIRST_DATA_ROW
+        problems.append(item)
+    details["problems"] = problems
+    first = next((p for p in problems if "file" in p), None)
+    message = f"{first['file']} (its row {first['row']}): {exc.message}" if first else exc.message
+    return ScorelineError(exc.code, message, details)
 
 
 # ---- shared -------------------------------------------------------------------------------------------

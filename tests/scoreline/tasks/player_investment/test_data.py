@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import io
+import zipfile
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -286,3 +289,73 @@ def test_rookie_table_spreadsheet_tail_of_bare_commas_is_dropped() -> None:
     raw = ROOKIE_HEADER.replace(";", ",") + ROOKIE_ROWS.replace(";", ",") + "," * 20 + "\n" + "," * 20 + "\n"
     frame = to_canonical(raw.encode(), "nba_logreg.csv")
     assert "Gary Payton" in frame["player"].tolist() and frame["player"].ne("").all()
+
+
+BBREF_EXPORT_HEADER = (
+    "Rk,Player,Pos,Age,Tm,G,GS,MP,FG,FGA,FG%,3P,3PA,3P%,2P,2PA,2P%,eFG%,FT,FTA,FT%,ORB,DRB,TRB,AST,STL,BLK,TOV,PF,PTS\n"
+)
+
+
+def _export_row(rank: int, player: str, age: int, team: str, games: int) -> str:
+    """One season-totals row as Basketball-Reference's 'Get table as CSV' gives it (no season column)."""
+    fg, fga, ft, fta = games * 4, games * 9, games * 2, games * 3
+    return (
+        f"{rank},{player},SG,{age},{team},{games},{games // 2},{games * 25},{fg},{fga},0.444,{games},{games * 3},"
+        f"0.333,{fg - games},{fga - games * 3},0.5,0.5,{ft},{fta},0.667,{games},{games * 3},{games * 4},{games * 2},"
+        f"{games // 2},{games // 4},{games},{games * 2},{2 * fg + games + ft}\n"
+    )
+
+
+def _export(season_end: int) -> str:
+    rows = _export_row(1, "Veteran Guard", 30 + season_end - 2016, "BOS", 70)
+    if season_end >= 2017:  # a 2017 rookie who plays five seasons, traded in his second
+        age = 21 + season_end - 2017
+        if season_end == 2018:
+            rows += _export_row(2, "Rookie Star", age, "TOT", 60) + _export_row(2, "Rookie Star", age, "BOS", 25)
+            rows += _export_row(2, "Rookie Star", age, "LAL", 35)
+        else:
+            rows += _export_row(2, "Rookie Star", age, "BOS", 60)
+    if season_end in (2017, 2018):
+        rows += _export_row(3, "Short Stay", 23 + season_end - 2017, "LAL", 20)
+    return BBREF_EXPORT_HEADER + rows
+
+
+def _zip_of(files: dict[str, str]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, text in files.items():
+            archive.writestr(name, text)
+    return buffer.getvalue()
+
+
+def test_one_season_export_without_season_column_is_not_read_as_rookies() -> None:
+    """Basketball-Reference's per-season export has no season column: read as a rookie table it made every
+    veteran's season a 'rookie season'. The file's name gives the season, else a 422 says what is missing."""
+    with pytest.raises(ScorelineError) as caught:
+        to_canonical(_export(2018).encode(), "players.csv")
+    assert caught.value.code == ErrorCode.INVALID_INPUT and "no Season column" in caught.value.message
+    assert caught.value.details["problems"][0]["column"] == "Season"
+    frame = to_canonical(_export(2018).encode(), "2017-2018 NBA Player Stats - Regular.csv")
+    assert frame.attrs["format"] == "season-table"
+    assert set(frame["rookie_season"]) == {2018}
+    assert (frame["censoring"] == "left").all() and frame["target"].isna().all()  # one season: nothing is known
+
+
+def test_zip_of_season_exports_named_by_season() -> None:
+    files = {f"NBA_{year}_totals.csv": _export(year) for year in range(2016, 2023)}
+    frame = to_canonical(_zip_of(files), "bbref.zip").set_index("player")
+    assert frame.attrs["format"] == "season-table" and len(frame.attrs["files"]) == 7
+    star = frame.loc["Rookie Star"]
+    assert star["rookie_season"] == 2017 and star["target"] == 1.0 and star["gp"] == 60
+    assert frame.loc["Short Stay", "target"] == 0.0
+    assert frame.loc["Veteran Guard", "censoring"] == "left"
+
+
+def test_zip_problems_name_the_file_and_its_row() -> None:
+    bad = _export(2017).replace("Short Stay,SG,23,LAL,20", "Short Stay,SG,23,LAL,x")
+    files = {"NBA_2016_totals.csv": _export(2016), "NBA_2017_totals.csv": bad}
+    with pytest.raises(ScorelineError) as caught:
+        to_canonical(_zip_of(files), "bbref.zip")
+    problem = caught.value.details["problems"][0]
+    assert (problem["file"], problem["row"], problem["column"]) == ("NBA_2017_totals.csv", 4, "G")
+    assert caught.value.message.startswith("NBA_2017_totals.csv (its row 4)")
