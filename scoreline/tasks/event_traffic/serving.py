@@ -13,21 +13,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from scoreline.core.identity_cache import IdentityCache
 from scoreline.tasks.event_traffic.data import STAGES, stage_of
 from scoreline.tasks.event_traffic.features import HORIZON, LOOKBACK, History, features, history_from_state
 from scoreline.tasks.event_traffic.task import invalid
 
-_COMPILED: list[tuple[dict[str, Any], History]] = []  # (state, History): a few recent, by identity
-
-
-def compiled_history(state: dict[str, Any]) -> History:
-    for known, history in _COMPILED:
-        if known is state:
-            return history
-    history = history_from_state(state)
-    _COMPILED.insert(0, (state, history))
-    del _COMPILED[4:]
-    return history
+# The history a state compiles to, built once per state object (serving asks for it per request).
+compiled_history: IdentityCache[dict[str, Any], History] = IdentityCache(history_from_state)
 
 
 def serving_features(state: dict[str, Any], requests: pd.DataFrame) -> pd.DataFrame:

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
+from scoreline.core.identity_cache import IdentityCache
 from scoreline.tasks.base import EntityField, MetricSpec, PredictionKind, Task, TrainingTable
 
 # The international results (CC0) kept in the repository: data/international_results/ (README.md there).
@@ -240,20 +241,14 @@ class MatchOutcomeTask(Task):
         return summary
 
 
-_COMPILED: list[tuple[dict[str, Any], Any]] = []  # (state dict, RatingState): a few recent, by identity
-
-
-def _compiled_state(state: dict[str, Any]) -> Any:
-    """The array form of a JSON state, built once per state object (serving calls this per request)."""
+def _rating_state(state: dict[str, Any]) -> Any:
     from scoreline.tasks.match_outcome.features import RatingState
 
-    for known, compiled in _COMPILED:
-        if known is state:
-            return compiled
-    compiled = RatingState.from_json(state)
-    _COMPILED.insert(0, (state, compiled))
-    del _COMPILED[4:]
-    return compiled
+    return RatingState.from_json(state)
+
+
+# The array form of a JSON state, built once per state object (serving asks for it per request).
+_compiled_state: IdentityCache[dict[str, Any], Any] = IdentityCache(_rating_state)
 
 
 def _rows_equal(predictions: Sequence[Any], value: str) -> Any:

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
 
+from scoreline.core.identity_cache import IdentityCache
 from scoreline.tasks.base import EntityField, MetricSpec, SplitStrategy, Task, TrainingTable
 
 POSITIVE_CLASS = "five_plus"
@@ -238,17 +239,11 @@ def _positive_probability(prediction: Any) -> float | None:
     return float(values[-1]) if len(values) in (1, 2) else None
 
 
-_COMPILED: list[tuple[dict[str, Any], Any]] = []  # (state dict, CompiledState): a few recent, by identity
-
-
-def _compiled_state(state: dict[str, Any]) -> Any:
-    """The array form of a JSON state, built once per state object (serving calls this per request)."""
+def _compiled_form(state: dict[str, Any]) -> Any:
     from scoreline.tasks.player_investment.features import CompiledState
 
-    for known, compiled in _COMPILED:
-        if known is state:
-            return compiled
-    compiled = CompiledState.from_json(state)
-    _COMPILED.insert(0, (state, compiled))
-    del _COMPILED[4:]
-    return compiled
+    return CompiledState.from_json(state)
+
+
+# The array form of a JSON state, built once per state object (serving asks for it per request).
+_compiled_state: IdentityCache[dict[str, Any], Any] = IdentityCache(_compiled_form)
