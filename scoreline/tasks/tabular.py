@@ -110,6 +110,10 @@ def read_text_table(raw: bytes, what: str) -> pd.DataFrame:
         ) from exc
     frame.columns = [str(c).strip() for c in frame.columns]
     frame = frame.loc[:, [not c.startswith("Unnamed:") or frame[c].notna().any() for c in frame.columns]]
+    if separator == ";":
+        # Semicolons separate fields where the comma is the decimal mark: "26,9" is 26.9. Read as a thousands
+        # separator (as in comma files) it would become 269.
+        frame = frame.apply(lambda column: column.str.replace(r"^\s*(-?\d+),(\d+)\s*$", r"\1.\2", regex=True))
     return without_trailing_blank_rows(frame.reset_index(drop=True))
 
 

@@ -359,3 +359,16 @@ def test_zip_problems_name_the_file_and_its_row() -> None:
     problem = caught.value.details["problems"][0]
     assert (problem["file"], problem["row"], problem["column"]) == ("NBA_2017_totals.csv", 4, "G")
     assert caught.value.message.startswith("NBA_2017_totals.csv (its row 4)")
+
+
+def test_semicolon_rookie_table_with_decimal_commas() -> None:
+    """A rookie table saved by a spreadsheet in a decimal-comma locale: '7,2' points is 7.2, not 72 (the comma
+    was stripped as a thousands separator, so in-range values were silently ten times too large)."""
+    header = "Name;GP;MIN;PTS;FGM;FGA;FG%;3P Made;3PA;3P%;FTM;FTA;FT%;OREB;DREB;REB;AST;STL;BLK;TOV;TARGET_5Yrs\n"
+    rows = (
+        "Andrew Harrison;35;26,9;7,2;2;6,7;29,6;0,7;2,8;23,5;2,6;3,4;76,5;0,5;2;2,4;3,7;1,1;0,5;1,6;0\n"
+        "Randy Woods;41;4,2;1,7;0,6;1,6;34,8;0,1;0,3;21,4;0,5;0,6;73,1;0,1;0,2;0,3;1;0,3;0;0,4;0\n"
+    )
+    frame = to_canonical((header + rows).encode("cp1252"), "nba_logreg.csv").set_index("player")
+    assert frame.loc["Randy Woods", "min"] == 4.2 and frame.loc["Randy Woods", "pts"] == 1.7
+    assert frame.loc["Andrew Harrison", "fg_pct"] == 29.6
