@@ -11,7 +11,7 @@ import pandas as pd
 from scoreline.core.errors import ErrorCode, ScorelineError
 from scoreline.tasks.esports_win import riot, table
 from scoreline.tasks.esports_win.columns import GAME_ID, STAT_COLUMNS
-from scoreline.tasks.tabular import decode_text
+from scoreline.tasks.tabular import decode_text, files_error, union_rows
 
 EXPECTED = (
     "the 10-minute team table as CSV (gameId, blueWins, blueWardsPlaced, ..., blueTotalGold, ..., redTotalGold, ...) "
@@ -28,9 +28,11 @@ def to_canonical(raw: bytes, filename: str) -> pd.DataFrame:
             raise ScorelineError(ErrorCode.UNSUPPORTED_MEDIA, f"{filename!r} is not a readable gzip: {exc}") from exc
         filename = filename.removesuffix(".gz")
     if raw[:4] == b"PK\x03\x04":
-        csv_member = _single_csv_member(raw)
-        if csv_member is not None:  # e.g. the export as downloaded: a zip holding the CSV
-            return table.read_table(csv_member, filename)
+        csv_members = _csv_members(raw)
+        if len(csv_members) == 1:  # e.g. the export as downloaded: a zip holding the CSV
+            return table.read_table(next(iter(csv_members.values())), filename)
+        if csv_members:  # several tables (e.g. one per region or patch): one table of their games
+            return _tables_as_one(csv_members, filename)
         return _from_riot(raw, filename)
     if riot.looks_like_json(raw):
         return _from_riot(raw, filename)
@@ -52,17 +54,46 @@ def _split_header(line: str) -> list[str]:
     return [name.strip().strip('"') for name in line.split(separator)]
 
 
-def _single_csv_member(raw: bytes) -> bytes | None:
+def _csv_members(raw: bytes) -> dict[str, bytes]:
+    """The zip's tables by name, when it holds tables and no JSON (Riot data is read by its own adapter)."""
     try:
         with zipfile.ZipFile(io.BytesIO(raw)) as archive:
-            names = [
-                n
-                for n in archive.namelist()
-                if not n.startswith("__MACOSX/") and n.lower().endswith((".csv", ".tsv", ".txt"))
-            ]
-            return archive.read(names[0]) if len(names) == 1 else None
+            names = [n for n in archive.namelist() if not n.startswith("__MACOSX/") and not n.endswith("/")]
+            tables = sorted(n for n in names if n.lower().endswith((".csv", ".tsv", ".txt")))
+            if any(n.lower().endswith((".json", ".jsonl", ".ndjson", ".json.gz")) for n in names):
+                return {}
+            return {name: archive.read(name) for name in tables}
     except zipfile.BadZipFile as exc:
         raise ScorelineError(ErrorCode.UNSUPPORTED_MEDIA, f"not a readable zip: {exc}; expected {EXPECTED}") from exc
+
+
+def _tables_as_one(members: dict[str, bytes], filename: str) -> pd.DataFrame:
+    """Several 10-minute tables as one: each read on its own (problems name the file inside the zip), the games
+    of all of them, a game in two files kept once. Columns are those every file has."""
+    frames, failures = [], []
+    for name, member in members.items():
+        try:
+            frames.append(table.read_table(member, name))
+        except ScorelineError as exc:
+            if exc.code != ErrorCode.INVALID_INPUT:
+                raise
+            failures.append((name, exc))
+    if failures:
+        raise files_error(failures, len(members))
+    common = [c for c in frames[0].columns if all(c in f.columns for f in frames)]
+    synthesized = any(f.attrs.get("game_ids") != "file" for f in frames)
+    combined, repeats = union_rows([f[common] for f in frames], (GAME_ID,), None)
+    combined.attrs.update(
+        {
+            "format": "team-table",
+            "files": list(members),
+            "columns": [c for c in STAT_COLUMNS if c in common],
+            "game_ids": "synthesized from row content" if synthesized else "file",
+            "dropped_repeats": repeats,
+            "dropped_columns": sorted({c for f in frames for c in f.columns} - set(common)),
+        }
+    )
+    return combined
 
 
 def _from_riot(raw: bytes, filename: str) -> pd.DataFrame:

@@ -132,3 +132,29 @@ def test_header_only_table_is_a_clear_422() -> None:
         TASK.to_canonical(LOL_HEADER.encode(), "high_diamond_ranked_10min.csv")
     assert caught.value.code == ErrorCode.INVALID_INPUT
     assert "has a header but no games" in caught.value.message
+
+
+def test_zip_of_several_tables_is_one_table_of_their_games() -> None:
+    """A zip of several 10-minute tables (e.g. one per region) was sent to the Riot JSON reader: 'expected a JSON
+    or JSON Lines file'. Now their games are one table, a game in two files once, problems name the file."""
+    import io
+    import zipfile
+
+    def zipped(members: dict[str, str]) -> bytes:
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w") as archive:
+            for name, text in members.items():
+                archive.writestr(name, text)
+        return buffer.getvalue()
+
+    more = "4521474530,0,15,0,7,16113,15,11,17285\n"
+    first_row = LOL_ROWS.splitlines(keepends=True)[0]
+    canonical = TASK.to_canonical(zipped({"euw.csv": LOL_HEADER + LOL_ROWS, "kr.csv": LOL_HEADER + more + first_row}),
+                                  "games.zip")  # fmt: skip
+    assert sorted(canonical["game_id"]) == ["4519157822", "4521474530", "4523371949"]
+    assert canonical.attrs["files"] == ["euw.csv", "kr.csv"] and canonical.attrs["dropped_repeats"] == 1
+    bad = LOL_HEADER + more.replace("15,", "x,", 1)
+    with pytest.raises(ScorelineError) as caught:
+        TASK.to_canonical(zipped({"euw.csv": LOL_HEADER + LOL_ROWS, "kr.csv": bad}), "games.zip")
+    problem = caught.value.details["problems"][0]
+    assert (problem["file"], problem["row"], problem["column"]) == ("kr.csv", 2, "blueWardsPlaced")
