@@ -228,7 +228,7 @@ def _zip_to_canonical(raw: bytes, filename: str) -> pd.DataFrame:
             failures.append((name, exc))
             continue
         kinds.add(kind)
-        tables.append((name, table))
+        tables.append((name, _common_names(table, SEASON_ALIASES if kind == SEASON_SOURCE else ROOKIE_ALIASES)))
     if failures:
         raise files_error(failures, len(members))
     if len(kinds) > 1:
@@ -261,8 +261,23 @@ def _in_member_rows(exc: ScorelineError, names: list[str], starts: np.ndarray) -
         problems.append(item)
     details["problems"] = problems
     first = next((p for p in problems if "file" in p), None)
-    message = f"{first['file']} (its row {first['row']}): {exc.message}" if first else exc.message
+    if first is None:
+        return ScorelineError(exc.code, exc.message, details)
+    count = details.get("count") or len(problems)
+    message = (
+        f"{count} problem(s) in the zip's files; first: {first['file']}, row {first['row']}, column "
+        f"{first['column']!r}: {first.get('message') or repr(first['value'])}; expected {first['expected']}"
+    )
     return ScorelineError(exc.code, message, details)
+
+
+def _common_names(table: pd.DataFrame, aliases: Mapping[str, Sequence[str]]) -> pd.DataFrame:
+    """The table's known columns under one name each (``Year`` → ``Season``, ``Team`` → ``Tm``), so files that
+    spell their headers differently line up when the zip's tables are joined."""
+    found = match_columns(list(table.columns), aliases)
+    renamed = {column: aliases[canonical][0] for canonical, column in found.items()}
+    others = [c for c in table.columns if c not in renamed and c not in renamed.values()]
+    return table[[*renamed, *others]].rename(columns=renamed)
 
 
 # ---- shared -------------------------------------------------------------------------------------------

@@ -358,7 +358,7 @@ def test_zip_problems_name_the_file_and_its_row() -> None:
         to_canonical(_zip_of(files), "bbref.zip")
     problem = caught.value.details["problems"][0]
     assert (problem["file"], problem["row"], problem["column"]) == ("NBA_2017_totals.csv", 4, "G")
-    assert caught.value.message.startswith("NBA_2017_totals.csv (its row 4)")
+    assert "first: NBA_2017_totals.csv, row 4, column 'G': 'x'" in caught.value.message
 
 
 def test_semicolon_rookie_table_with_decimal_commas() -> None:
@@ -372,3 +372,14 @@ def test_semicolon_rookie_table_with_decimal_commas() -> None:
     frame = to_canonical((header + rows).encode("cp1252"), "nba_logreg.csv").set_index("player")
     assert frame.loc["Randy Woods", "min"] == 4.2 and frame.loc["Randy Woods", "pts"] == 1.7
     assert frame.loc["Andrew Harrison", "fg_pct"] == 29.6
+
+
+def test_zip_of_exports_that_spell_the_season_differently() -> None:
+    """One file with a 'Year' column (Seasons_Stats style), others named after their season: the joined table
+    has one season column, not 'Year' for some rows and 'Season' for the others."""
+    seasons_stats = "Year," + _export(2016).replace("\n", "\n2016,", 1)
+    seasons_stats = seasons_stats.replace("Rk,", "", 1).replace("2016,1,", "2016,", 1)
+    files = {"Seasons_Stats.csv": seasons_stats, **{f"NBA_{y}_totals.csv": _export(y) for y in range(2017, 2023)}}
+    frame = to_canonical(_zip_of(files), "bbref.zip").set_index("player")
+    assert frame.loc["Veteran Guard", "rookie_season"] == 2016
+    assert frame.loc["Rookie Star", "target"] == 1.0
