@@ -228,7 +228,7 @@ def _zip_to_canonical(raw: bytes, filename: str) -> pd.DataFrame:
             failures.append((name, exc))
             continue
         kinds.add(kind)
-        tables.append((name, _common_names(table, SEASON_ALIASES if kind == SEASON_SOURCE else ROOKIE_ALIASES)))
+        tables.append((name, table))
     if failures:
         raise files_error(failures, len(members))
     if len(kinds) > 1:
@@ -238,14 +238,45 @@ def _zip_to_canonical(raw: bytes, filename: str) -> pd.DataFrame:
             {"problems": [{"row": None, "column": None, "value": members[:20], "expected": "files of one format"}],
              "count": 1},
         )  # fmt: skip
-    starts = np.cumsum([0] + [len(table) for _, table in tables])
-    combined = pd.concat([table for _, table in tables], ignore_index=True, sort=False)
-    try:
-        frame = _convert(kinds.pop(), combined)
-    except ScorelineError as exc:
-        raise _in_member_rows(exc, [name for name, _ in tables], starts) from exc
-    frame.attrs["files"] = [name for name, _ in tables]
+    names = [name for name, _ in tables]
+    frame = _joined_seasons(tables) if kinds == {SEASON_SOURCE} else _joined_rookies(tables)
+    frame.attrs["files"] = names
     return frame
+
+
+def _joined_seasons(tables: list[tuple[str, pd.DataFrame]]) -> pd.DataFrame:
+    """Season files read one by one (their own headers, per-game or totals, row numbers), then one career table:
+    the same season row in two files counts once."""
+    parts, notes, failures, ids = [], [], [], True
+    for name, table in tables:
+        try:
+            seasons, file_notes, has_ids = _season_rows(table)
+        except ScorelineError as exc:
+            if exc.code != ErrorCode.INVALID_INPUT:
+                raise
+            failures.append((name, exc))
+            continue
+        parts.append(seasons.drop(columns=["player_id"], errors="ignore") if not has_ids else seasons)
+        notes += [f"{name}: {note}" for note in file_notes]
+        ids &= has_ids
+    if failures:
+        raise files_error(failures, len(tables))
+    seasons = pd.concat(parts, ignore_index=True, sort=False)
+    repeated = seasons.drop(columns=["name_key"]).duplicated(keep="first").to_numpy()
+    if repeated.any():
+        notes.append(f"{int(repeated.sum())} season row(s) found in two files counted once")
+        seasons = seasons[~repeated].reset_index(drop=True)
+    return _seasons_to_rookies(seasons, ids, notes)
+
+
+def _joined_rookies(tables: list[tuple[str, pd.DataFrame]]) -> pd.DataFrame:
+    joined = [(name, _common_names(table, ROOKIE_ALIASES)) for name, table in tables]
+    starts = np.cumsum([0] + [len(table) for _, table in joined])
+    combined = pd.concat([table for _, table in joined], ignore_index=True, sort=False)
+    try:
+        return rookie_table_to_canonical(combined)
+    except ScorelineError as exc:
+        raise _in_member_rows(exc, [name for name, _ in joined], starts) from exc
 
 
 def _in_member_rows(exc: ScorelineError, names: list[str], starts: np.ndarray) -> ScorelineError:
@@ -464,15 +495,25 @@ def _dedupe_rookies(frame: pd.DataFrame, notes: list[str]) -> pd.DataFrame:
 
 
 def season_table_to_canonical(table: pd.DataFrame) -> pd.DataFrame:
+    seasons, notes, has_ids = _season_rows(table)
+    return _seasons_to_rookies(seasons, has_ids, notes)
+
+
+def _season_rows(table: pd.DataFrame) -> tuple[pd.DataFrame, list[str], bool]:
+    """One file's season rows, parsed and in season totals (a per-game file is converted on its own); whether
+    it has player ids. Problems name the file's rows."""
     columns = match_columns(list(table.columns), SEASON_ALIASES)
     _require(columns, SEASON_REQUIRED, SEASON_ALIASES, "season table", SEASON_HEADER, table.columns)
     notes: list[str] = []
     table = _drop_noise_rows(table, columns, notes)
     if table.empty:
         _no_rows("season table", SEASON_HEADER)
-    seasons = _parse_season_rows(table, columns, notes)
-    seasons = _assign_identities(seasons, "player_id" in columns, notes)
-    per_season = _one_row_per_player_season(seasons, "team" in columns, notes)
+    return _parse_season_rows(table, columns, notes), notes, "player_id" in columns
+
+
+def _seasons_to_rookies(seasons: pd.DataFrame, has_ids: bool, notes: list[str]) -> pd.DataFrame:
+    seasons = _assign_identities(seasons, has_ids, notes)
+    per_season = _one_row_per_player_season(seasons, notes)
     return _finish(_rookie_rows(per_season, notes), notes, SEASON_SOURCE)
 
 
@@ -608,21 +649,24 @@ def _attach_unknown_ages(frame: pd.DataFrame, unknown: np.ndarray) -> pd.DataFra
     return frame
 
 
-def _one_row_per_player_season(frame: pd.DataFrame, has_team: bool, notes: list[str]) -> pd.DataFrame:
-    """Traded players: the total row (TOT/2TM/...) when present, else the per-team rows summed."""
+def _one_row_per_player_season(frame: pd.DataFrame, notes: list[str]) -> pd.DataFrame:
+    """Traded players: the total row (TOT/2TM/...) when present, else the per-team rows summed. Seasons without
+    team names (no team column, or that file of a zip had none): a row whose games are the sum of the others'
+    is the total (BBRef lists it first)."""
     group = ["identity", "season"]
     size = frame.groupby(group)["g"].transform("size").to_numpy()
     if (size == 1).all():
         return frame.reset_index(drop=True)
     single = frame[size == 1]
     multi = frame[size > 1]
-    if has_team:
-        is_total = multi["team"].astype("string").str.fullmatch(TOTAL_TEAM.pattern, case=False).fillna(False)
-    else:  # no team column: a row whose games are the sum of the others' is the total (BBRef lists it first)
-        games = multi["g"]
-        is_total = (games * 2 == multi.groupby(group)["g"].transform("sum")) & (
-            games == multi.groupby(group)["g"].transform("max")
-        )
+    team = multi["team"].astype("string")
+    named_total = team.str.fullmatch(TOTAL_TEAM.pattern, case=False).fillna(False)
+    unnamed = team.isna().groupby([multi["identity"], multi["season"]]).transform("all")
+    games = multi["g"]
+    games_total = (games * 2 == multi.groupby(group)["g"].transform("sum")) & (
+        games == multi.groupby(group)["g"].transform("max")
+    )
+    is_total = named_total | (unnamed & games_total)
     has_total = is_total.groupby([multi["identity"], multi["season"]]).transform("any")
     totals = multi[is_total].drop_duplicates(subset=group, keep="first")
     to_sum = multi[~has_total]

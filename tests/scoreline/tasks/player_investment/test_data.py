@@ -358,7 +358,7 @@ def test_zip_problems_name_the_file_and_its_row() -> None:
         to_canonical(_zip_of(files), "bbref.zip")
     problem = caught.value.details["problems"][0]
     assert (problem["file"], problem["row"], problem["column"]) == ("NBA_2017_totals.csv", 4, "G")
-    assert "first: NBA_2017_totals.csv, row 4, column 'G': 'x'" in caught.value.message
+    assert "NBA_2017_totals.csv" in caught.value.message and "row 4, column 'G'" in caught.value.message
 
 
 def test_semicolon_rookie_table_with_decimal_commas() -> None:
@@ -383,3 +383,26 @@ def test_zip_of_exports_that_spell_the_season_differently() -> None:
     frame = to_canonical(_zip_of(files), "bbref.zip").set_index("player")
     assert frame.loc["Veteran Guard", "rookie_season"] == 2016
     assert frame.loc["Rookie Star", "target"] == 1.0
+
+
+def test_zip_mixing_per_game_and_totals_files_with_and_without_team_columns() -> None:
+    """Each season file is read on its own before the careers are joined: a per-game export is turned into
+    totals by itself (joined with a totals file its rows were taken for totals), and a file without a team
+    column keeps its own rule for traded players (its total row) although another file has team names."""
+    header = "Year,Player,Age,Pos,G,GS,MP,FG,FGA,FG%,3P,3PA,3P%,FT,FTA,FT%,ORB,DRB,TRB,AST,STL,BLK,TOV,PF,PTS\n"
+    totals = (
+        "2016,Traded Rookie,21,PG,80,10,1600,200,450,0.444,20,60,0.333,80,100,0.8,20,100,120,200,40,5,80,100,500\n"
+        "2016,Traded Rookie,21,PG,30,5,600,80,180,0.444,5,20,0.25,30,40,0.75,10,40,50,80,15,2,30,40,195\n"
+        "2016,Traded Rookie,21,PG,50,5,1000,120,270,0.444,15,40,0.375,50,60,0.833,10,60,70,120,25,3,50,60,305\n"
+    )
+    per_game = BBREF_EXPORT_HEADER + (
+        "1,Traded Rookie,PG,22,BOS,70,20,25.0,4.0,9.0,0.444,1.0,3.0,0.333,3.0,6.0,0.5,0.5,2.0,3.0,0.667,1.0,3.0,"
+        "4.0,2.0,1.0,0.5,1.0,2.0,11.0\n"
+    )
+    files = {"Seasons_Stats.csv": header + totals, "NBA_2017_per_game.csv": per_game}
+    frame = to_canonical(_zip_of(files), "mixed.zip")
+    rookie = frame.set_index("player").loc["Traded Rookie"]
+    assert rookie["rookie_season"] == 2016 and rookie["gp"] == 80  # the total row, not 80 + 30 + 50
+    assert rookie["pts"] == 500 / 80
+    notes = " ".join(frame.attrs["notes"])
+    assert "NBA_2017_per_game.csv: per-game season table recognised" in notes
