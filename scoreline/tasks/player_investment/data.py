@@ -508,7 +508,8 @@ def _season_rows(table: pd.DataFrame) -> tuple[pd.DataFrame, list[str], bool]:
     table = _drop_noise_rows(table, columns, notes)
     if table.empty:
         _no_rows("season table", SEASON_HEADER)
-    return _parse_season_rows(table, columns, notes), notes, "player_id" in columns
+    seasons = _parse_season_rows(table, columns, notes)
+    return seasons, notes, "player_id" in seasons.columns
 
 
 def _seasons_to_rookies(seasons: pd.DataFrame, has_ids: bool, notes: list[str]) -> pd.DataFrame:
@@ -545,10 +546,17 @@ def _parse_season_rows(table: pd.DataFrame, columns: Mapping[str, str], notes: l
     out = pd.DataFrame(index=table.index)
     names = table[columns["player"]].astype("string").str.strip()
     problems.add_rows(np.flatnonzero(names.isna().to_numpy()), columns["player"], names, "a player name")
+    # Basketball-Reference's older CSV export writes "Name\playerid" (Quincy Acy\acyqu01): the id is the player's.
+    with_id = names.str.extract(r"^(.*?)\s*\\\s*([A-Za-z0-9.'-]+)$")
+    suffixed = with_id[0].notna()
+    names = names.where(~suffixed, with_id[0])
     out["player"] = names.fillna("").map(display_name)
     out["name_key"] = names.fillna("").map(name_key)
     if "player_id" in columns:
         out["player_id"] = table[columns["player_id"]].astype("string").str.strip()
+    elif suffixed.any():
+        out["player_id"] = with_id[1]
+        notes.append(f"{int(suffixed.sum())} player name(s) written 'Name\\id': the id after the backslash is used")
     raw_season = table[columns["season"]]
     out["season"] = parse_seasons(raw_season, columns["season"], problems)
     problems.add_rows(np.flatnonzero(raw_season.isna().to_numpy()), columns["season"], raw_season, SEASON_EXPECTED)

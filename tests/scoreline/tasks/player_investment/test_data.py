@@ -406,3 +406,18 @@ def test_zip_mixing_per_game_and_totals_files_with_and_without_team_columns() ->
     assert rookie["pts"] == 500 / 80
     notes = " ".join(frame.attrs["notes"])
     assert "NBA_2017_per_game.csv: per-game season table recognised" in notes
+
+
+def test_player_names_with_the_export_id_suffix() -> None:
+    """Basketball-Reference's older CSV export writes 'Name\\id' (and '*' for the Hall of Fame): the name is the
+    player's, the id tells apart two players of one name and one birth year."""
+    header = BBREF_EXPORT_HEADER.replace("PTS\n", "PTS,Season\n")
+    rows = "".join(
+        _export_row(1, "Quincy Ray*\\rayqu01", 22 + k, "BOS", 40).replace("\n", f",{2018 + k}\n")
+        + _export_row(2, "Quincy Ray\\rayqu02", 22 + k, "LAL", 60).replace("\n", f",{2018 + k}\n")
+        for k in range(3)
+    )
+    frame = to_canonical((header + rows).encode(), "x.csv")
+    assert frame["player"].tolist() == ["Quincy Ray", "Quincy Ray"]
+    assert sorted(frame["gp"]) == [40.0, 60.0]  # two players, not one with both teams' games summed
+    assert "the id after the backslash is used" in " ".join(frame.attrs["notes"])
