@@ -100,8 +100,9 @@ def read_text_table(raw: bytes, what: str) -> pd.DataFrame:
     first = text.split("\n", 1)[0]
     separator = max((",", ";", "\t"), key=first.count)
     try:
+        # Spaces after the separators ("GP, MIN" or "7.4, ,0") are not part of a cell: a blank cell is missing.
         frame = pd.read_csv(
-            io.StringIO(text), sep=separator, dtype=str, keep_default_na=False,
+            io.StringIO(text), sep=separator, dtype=str, keep_default_na=False, skipinitialspace=True,
             na_values=["", "NA", "N/A", "NaN", "nan", "null", "NULL", "-"],
         )  # fmt: skip
     except Exception as exc:

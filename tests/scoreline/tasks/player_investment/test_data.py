@@ -421,3 +421,12 @@ def test_player_names_with_the_export_id_suffix() -> None:
     assert frame["player"].tolist() == ["Quincy Ray", "Quincy Ray"]
     assert sorted(frame["gp"]) == [40.0, 60.0]  # two players, not one with both teams' games summed
     assert "the id after the backslash is used" in " ".join(frame.attrs["notes"])
+
+
+def test_spaces_after_the_separators_and_blank_cells() -> None:
+    """'Name, GP, MIN, ...' with a cell of spaces: the blank cell is a missing value (a 3P% computed from the
+    attempts), not a non-number ' ' reported as bad."""
+    raw = (ROOKIE_HEADER + ROOKIE_ROWS).replace(";", ", ").replace(", , ", ",   , ")
+    frame = to_canonical(raw.encode(), "nba_logreg.csv")
+    bennett = frame[frame["player"] == "Tony Bennett"].iloc[0]
+    assert bennett["fg3_pct"] == pytest.approx(25.0)
