@@ -85,6 +85,7 @@ RECORD_ALIASES = {"record": ("record_type", "type", "kind", "row_type")}
 # An hourly day with fewer hours than this share of the series' usual count is incomplete (DST's 23 h is fine).
 COMPLETE_DAY_SHARE = 0.9
 _MISSING_WORDS = ("na", "n/a", "nan", "null", "none", "-", "--", "?")
+_NUMERIC_DATE = r"^(\d{1,2})([./-])(\d{1,2})\2(\d{4}|\d{2})(\s.*)?$"
 _OFFSET = re.compile(r"(?:[zZ]|\s*(?:UTC|GMT)?\s*[+-]\d{2}:?\d{2})\s*$")
 
 
@@ -451,11 +452,35 @@ def _parse_stamps(values: pd.Series, column: str, problems: _Located) -> pd.Seri
     parsed = pd.to_datetime(local, errors="coerce", format="ISO8601")
     retry = parsed.isna() & local.notna()
     if retry.any():
-        day_first = local[retry].str.contains(r"^\d{1,2}[./]\d{1,2}[./]\d{2,4}", regex=True).fillna(False).any()
-        parsed[retry] = pd.to_datetime(local[retry], errors="coerce", format="mixed", dayfirst=bool(day_first))
+        parsed[retry] = _numeric_dates(local[retry])
+        numeric = local.str.match(_NUMERIC_DATE).fillna(False)
+        rest = retry & parsed.isna() & ~numeric
+        if rest.any():  # written out ("March 1, 2026", "1 Mar 2026")
+            parsed[rest] = pd.to_datetime(local[rest], errors="coerce", format="mixed")
     bad = parsed.isna().to_numpy()
     problems.add_rows(np.flatnonzero(bad), column, values, "a date (YYYY-MM-DD) or a timestamp (YYYY-MM-DD HH:MM)")
     return parsed.astype("datetime64[ns]")
+
+
+def _numeric_dates(text: pd.Series) -> pd.Series:
+    """``d/m/y`` or ``m/d/y`` dates (``/``, ``.`` or ``-``; 2- or 4-digit years; a time may follow) in ONE order
+    for the whole column: month first only when some second number is above 12 and no first number is (US
+    exports: 3/13/2026), else day first. Per value, ``3/1/2026`` and ``3/13/2026`` were read in different orders
+    (1 March became 3 January). Values that do not fit the column's order stay missing and are reported."""
+    parts = text.str.extract(_NUMERIC_DATE)
+    first = pd.to_numeric(parts[0], errors="coerce")
+    second = pd.to_numeric(parts[2], errors="coerce")
+    month_first = bool((second > 12).any() and not (first > 12).any())
+    day, month = (second, first) if month_first else (first, second)
+    year = pd.to_numeric(parts[3], errors="coerce")
+    year = year.where(year >= 100, year + 2000)
+    iso = (
+        year.astype("Int64").astype("string").str.zfill(4)
+        + "-" + month.astype("Int64").astype("string").str.zfill(2)
+        + "-" + day.astype("Int64").astype("string").str.zfill(2)
+        + parts[4].fillna("")
+    )  # fmt: skip
+    return pd.to_datetime(iso, errors="coerce", format="mixed")
 
 
 def _parse_times(values: pd.Series, column: str, problems: _Located) -> pd.Series:

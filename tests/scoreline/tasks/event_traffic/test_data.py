@@ -167,3 +167,26 @@ def test_spreadsheet_tail_of_bare_commas_and_header_only_file() -> None:
     with pytest.raises(ScorelineError) as caught:
         to_canonical(b"date,sport,service,region,requests\n", "traffic.csv")
     assert "no traffic rows in 'traffic.csv'" in caught.value.message
+
+
+@pytest.mark.parametrize(
+    ("dates", "expected"),
+    [
+        (["3/1/2026", "3/2/2026", "3/13/2026"], ["2026-03-01", "2026-03-02", "2026-03-13"]),  # US export
+        (["01/03/2026", "02/03/2026", "13/03/2026"], ["2026-03-01", "2026-03-02", "2026-03-13"]),  # day first
+        (["01.03.26", "02.03.26"], ["2026-03-01", "2026-03-02"]),
+    ],
+)
+def test_slash_dates_are_read_in_one_order_for_the_whole_column(dates: list[str], expected: list[str]) -> None:
+    """'3/1/2026' and '3/13/2026' in one US-style file were read in different orders (3 January, 13 March)."""
+    rows = "".join(f"{d},hockey,web,EU,{100 + i}\n" for i, d in enumerate(dates))
+    raw = "date,sport,service,region,requests\n" + rows
+    canonical = to_canonical(raw.encode(), "traffic.csv")
+    assert canonical["date"].dt.strftime("%Y-%m-%d").tolist() == expected
+
+
+def test_dates_in_both_orders_in_one_column_are_reported() -> None:
+    raw = b"date,sport,service,region,requests\n13/03/2026,hockey,web,EU,100\n3/14/2026,hockey,web,EU,120\n"
+    with pytest.raises(ScorelineError) as caught:
+        to_canonical(raw, "traffic.csv")
+    assert [(p["row"], p["column"], p["value"]) for p in _problems(caught)] == [(3, "date", "3/14/2026")]
