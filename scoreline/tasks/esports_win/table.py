@@ -97,6 +97,7 @@ def read_table(raw: bytes, filename: str) -> pd.DataFrame:
         if column in found:
             data[column] = _stat(frame[found[column]], found[column], column, problems)
     _check_first_blood(data, found, frame, problems)
+    _check_ten_minutes(data, found, filename, problems)
     if id_column is not None:
         ids = frame[id_column].astype("string").str.strip()
         _report_blanks(ids, id_column, problems, "a game id")
@@ -197,6 +198,29 @@ def _check_first_blood(data: dict[str, Any], found: dict[str, str], frame: pd.Da
             frame[found["red_first_blood"]],
             "0 when blueFirstBlood is 1 (one first blood)",
         )
+
+
+# Medians no table of games at 10:00 reaches (a side has about 12,000-25,000 gold, levels 5-9, 150-300 lane
+# minions then); end-of-game tables (e.g. the challenger ranked games export) are far above them.
+TEN_MINUTE_CEILINGS = {"total_gold": 30_000.0, "avg_level": 11.0, "total_minions_killed": 450.0,
+                       "total_experience": 35_000.0}  # fmt: skip
+
+
+def _check_ten_minutes(data: dict[str, Any], found: dict[str, str], filename: str, problems: RowProblems) -> None:
+    """A table of end-of-game statistics read as the state at 10:00 would train on the outcome itself."""
+    for side in ("blue", "red"):
+        for stat, ceiling in TEN_MINUTE_CEILINGS.items():
+            column = f"{side}_{stat}"
+            if column not in data or not len(data[column]):
+                continue
+            median = float(np.nanmedian(np.asarray(data[column], dtype=float)))
+            if median > ceiling:
+                problems.add(
+                    None, found[column], median,
+                    f"the state of each game at 10:00 (median {found[column]} at most {ceiling:,.0f})",
+                    f"{filename!r} looks like end-of-game statistics: median {found[column]} is {median:,.1f}",
+                )  # fmt: skip
+                return
 
 
 def _without_repeats(canonical: pd.DataFrame, frame: pd.DataFrame, id_column: str) -> pd.DataFrame:

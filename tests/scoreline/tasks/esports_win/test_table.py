@@ -158,3 +158,15 @@ def test_zip_of_several_tables_is_one_table_of_their_games() -> None:
         TASK.to_canonical(zipped({"euw.csv": LOL_HEADER + LOL_ROWS, "kr.csv": bad}), "games.zip")
     problem = caught.value.details["problems"][0]
     assert (problem["file"], problem["row"], problem["column"]) == ("kr.csv", 2, "blueWardsPlaced")
+
+
+def test_end_of_game_table_is_not_taken_for_the_state_at_ten_minutes() -> None:
+    """A ranked-games export of end-of-game statistics (gameDuration, blueWins, blueTotalGold ~50,000, levels
+    ~15) has every required column: read as the state at 10:00 it would train on the outcome itself."""
+    header = "gameId,gameDuration,blueWins,blueFirstBlood,blueKills,blueTotalGold,blueAvgLevel,redKills,redTotalGold\n"
+    rows = "4247263043,1323,0,1,16,49620,14.6,25,56711\n4247155821,1317,1,0,23,53469,15.2,13,45843\n"
+    with pytest.raises(ScorelineError) as caught:
+        TASK.to_canonical((header + rows).encode(), "Challenger_Ranked_Games.csv")
+    assert caught.value.code == ErrorCode.INVALID_INPUT
+    assert "looks like end-of-game statistics: median blueTotalGold is 51,544.5" in caught.value.message
+    assert caught.value.details["problems"][0]["column"] == "blueTotalGold"
