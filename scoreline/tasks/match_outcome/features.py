@@ -158,6 +158,12 @@ class FeatureParams:
     division_memory: float = 0.8  # weight of the earlier entrants in the entry level, per new one
     venue_edge_decay: float = 0.97  # weight of a team's earlier venue residuals per new match at that venue
     venue_edge_prior_matches: float = 10.0  # the venue edge is shrunk to 0 as if this many matches showed none
+    # Each team's long-run level: slow Poisson attack/defence ratings (this step per goal of residual). After an
+    # idle gap of at least ``longrun_gap_days`` (a season break), the Kalman goal ratings close this share of
+    # their distance to it: a one-season surge or slump is trusted less than years of results.
+    longrun_rate: float = 0.004
+    longrun_share: float = 0.5
+    longrun_gap_days: float = 60.0
 
     def __post_init__(self) -> None:
         if len(self.goal_learning_rates) != GOAL_RATING_SPEEDS or len(self.k_by_tier) != len(TIER_NAMES):
@@ -176,6 +182,8 @@ class FeatureParams:
     def from_json(cls, data: dict[str, Any]) -> FeatureParams:
         # Dropped knobs that params saved before still carry: goal_weight_by_tier was 1 for every tier.
         data = {name: value for name, value in data.items() if name not in _DROPPED_PARAMS}
+        # Params saved before the long-run levels: their models were trained without the return to it.
+        data.setdefault("longrun_share", 0.0)
         tuples = {name: tuple(data[name]) for name in ("k_by_tier", "goal_learning_rates") if name in data}
         return cls(**{**data, **tuples})
 
@@ -205,8 +213,8 @@ class RatingState:
     elo2: np.ndarray | None = None  # the second Elo
     congestion: np.ndarray | None = None  # decayed match count as of each team's last match
     venue: np.ndarray | None = None  # per tier: the second Elo's home advantage, then the goal model's per speed
-    # (teams, 8): Kalman goal ratings' attack, defence and their variances; then the venue edges' decayed sums of
-    # residuals and their weights, at home and away.
+    # (teams, 10): Kalman goal ratings' attack, defence and their variances; then the venue edges' decayed sums of
+    # residuals and their weights, at home and away; then the long-run attack and defence.
     kalman: np.ndarray | None = None
     kalman_global: np.ndarray | None = None  # the Kalman model's mean log goal rate, then each tier's home advantage
     # Club league divisions (football-data ``Div`` codes) and each team's place in them.
@@ -417,6 +425,9 @@ def _extra_params(params: FeatureParams) -> np.ndarray:
             float(params.kalman_goal_cap),
             params.venue_edge_decay,
             params.venue_edge_prior_matches,
+            params.longrun_rate,
+            params.longrun_share,
+            params.longrun_gap_days,
         ]
     )
 
@@ -425,14 +436,16 @@ _X_RHO, _X_SPEED, _X_REGRESSION, _X_CONGESTION, _X_ELO2_HA_RATE, _X_GOAL_HA_RATE
 _X_K2, _X_K2_NEW, _X_GOAL_NEW = range(6, 9)
 _X_KALMAN_V0, _X_KALMAN_Q, _X_KALMAN_MU, _X_KALMAN_HA, _X_SETTLE, _X_MEMORY, _X_KALMAN_CAP = range(9, 16)
 _X_EDGE_DECAY, _X_EDGE_PRIOR = 16, 17
+_X_LONG_RATE, _X_LONG_SHARE, _X_LONG_GAP = 18, 19, 20
 _KALMAN_ATTACK, _KALMAN_DEFENCE, _KALMAN_VAR_ATTACK, _KALMAN_VAR_DEFENCE = range(4)
 _EDGE_HOME_SUM, _EDGE_HOME_WEIGHT, _EDGE_AWAY_SUM, _EDGE_AWAY_WEIGHT = range(4, 8)
-_KALMAN_COLUMNS = 8
+_LONG_ATTACK, _LONG_DEFENCE = 8, 9
+_KALMAN_COLUMNS = 10
 
 
 def _kalman_columns(rows: list[list[float]]) -> np.ndarray:
     """The stored Kalman rows as an array with every column this code keeps (states saved before the venue
-    edges have 4: the edges start at 0)."""
+    edges have 4, before the long-run levels 8: the missing columns start at 0)."""
     kalman = np.zeros((len(rows), _KALMAN_COLUMNS))
     for i, row in enumerate(rows):
         kalman[i, : len(row)] = row
@@ -478,6 +491,7 @@ def _write_row(
     xp: np.ndarray,
     kalman: np.ndarray,
     kalman_global: np.ndarray,
+    team_division: np.ndarray,
 ) -> None:
     """Features of one match from the state as it is; a team or pair index below 0 means never seen."""
     nan = np.nan
@@ -558,10 +572,10 @@ def _write_row(
             load = congestion[team] * np.exp(-max(day - last_day[team], 0) / xp[_X_CONGESTION])
         out[row, 33 + side] = load
     advantage = 0.0 if neutral else kalman_global[1 + tier]
-    attack_home = kalman[home, _KALMAN_ATTACK] if home >= 0 else 0.0
-    defence_home = kalman[home, _KALMAN_DEFENCE] if home >= 0 else 0.0
-    attack_away = kalman[away, _KALMAN_ATTACK] if away >= 0 else 0.0
-    defence_away = kalman[away, _KALMAN_DEFENCE] if away >= 0 else 0.0
+    attack_home = _kalman_mean(kalman, played, last_day, team_division, home, _KALMAN_ATTACK, day, xp)
+    defence_home = _kalman_mean(kalman, played, last_day, team_division, home, _KALMAN_DEFENCE, day, xp)
+    attack_away = _kalman_mean(kalman, played, last_day, team_division, away, _KALMAN_ATTACK, day, xp)
+    defence_away = _kalman_mean(kalman, played, last_day, team_division, away, _KALMAN_DEFENCE, day, xp)
     log_home = kalman_global[0] + advantage + attack_home - defence_away
     log_away = kalman_global[0] + attack_away - defence_home
     out[row, 35] = log_home - log_away
@@ -582,6 +596,29 @@ def _write_row(
             out[row, 41] = kalman[home, _EDGE_HOME_SUM] / (kalman[home, _EDGE_HOME_WEIGHT] + xp[_X_EDGE_PRIOR])
         if away >= 0:
             out[row, 42] = kalman[away, _EDGE_AWAY_SUM] / (kalman[away, _EDGE_AWAY_WEIGHT] + xp[_X_EDGE_PRIOR])
+
+
+@numba.njit(cache=True)
+def _kalman_mean(
+    kalman: np.ndarray,
+    played: np.ndarray,
+    last_day: np.ndarray,
+    team_division: np.ndarray,
+    team: int,
+    column: int,
+    day: int,
+    xp: np.ndarray,
+) -> float:
+    """A Kalman rating's mean on ``day``: a team in a league division, back after an idle gap of ``_X_LONG_GAP``
+    days or more (a season break), has closed ``_X_LONG_SHARE`` of its distance to its long-run level. National
+    teams are idle for months between every window: theirs stays."""
+    if team < 0:
+        return 0.0
+    mean = kalman[team, column]
+    if team_division[team] >= 0 and played[team] > 0 and day - last_day[team] >= xp[_X_LONG_GAP]:
+        level = kalman[team, _LONG_ATTACK if column == _KALMAN_ATTACK else _LONG_DEFENCE]
+        mean += xp[_X_LONG_SHARE] * (level - mean)
+    return mean
 
 
 @numba.njit(cache=True)
@@ -694,6 +731,8 @@ def _start_from(
     xp: np.ndarray,
 ) -> None:
     _set_ratings(team, level, elo, elo2, attack, defence, kalman)
+    kalman[team, _LONG_ATTACK] = kalman[team, _KALMAN_ATTACK]  # its long-run level: that of such entrants
+    kalman[team, _LONG_DEFENCE] = kalman[team, _KALMAN_DEFENCE]
     floor = 0.5 * xp[_X_KALMAN_V0]  # an entrant's goal ratings are uncertain again
     kalman[team, _KALMAN_VAR_ATTACK] = max(kalman[team, _KALMAN_VAR_ATTACK], floor)
     kalman[team, _KALMAN_VAR_DEFENCE] = max(kalman[team, _KALMAN_VAR_DEFENCE], floor)
@@ -837,7 +876,7 @@ def _pass(
                 out, i, home[i], away[i], day[i], neutral[i], tier[i], pair[i], home_is_first[i],
                 elo, form_weight, form_points, form_goals_for, form_goals_against, attack, defence, goal_mu,
                 last_day, played, h2h_matches, h2h_first_wins, h2h_draws, h2h_first_goal_diff, elo_initial,
-                home_advantage, elo2, congestion, venue, xp, kalman, kalman_global,
+                home_advantage, elo2, congestion, venue, xp, kalman, kalman_global, team_division,
             )  # fmt: skip
         for i in range(start, stop):
             h = home[i]
@@ -880,7 +919,7 @@ def _pass(
                     venue[tier[i], 1 + speed] += xp[_X_GOAL_HA_RATE] * rate * residual_home
             kalman_cap = int(xp[_X_KALMAN_CAP])
             _kalman_update(i, h, a, day[i], min(gh, kalman_cap), min(ga, kalman_cap), neutral[i], tier[i], out,
-                           kalman, kalman_global, last_day, played, xp)  # fmt: skip
+                           kalman, kalman_global, last_day, played, team_division, xp)  # fmt: skip
             if division[i] >= 0:
                 for team in (h, a):
                     division_matches[team] += 1
@@ -929,6 +968,7 @@ def _kalman_update(
     kalman_global: np.ndarray,
     last_day: np.ndarray,
     played: np.ndarray,
+    team_division: np.ndarray,
     xp: np.ndarray,
 ) -> None:
     """One extended-Kalman step of the Poisson goal ratings on a score (before ``last_day`` moves to ``day``).
@@ -939,6 +979,18 @@ def _kalman_update(
     for team in (home, away):
         for column in (_KALMAN_VAR_ATTACK, _KALMAN_VAR_DEFENCE):
             kalman[team, column] = _kalman_variance(kalman, played, last_day, team, column, day, xp)
+        for column in (_KALMAN_ATTACK, _KALMAN_DEFENCE):
+            kalman[team, column] = _kalman_mean(kalman, played, last_day, team_division, team, column, day, xp)
+    # The long-run levels: a slow Poisson step on the score, from their own expected goals.
+    advantage = 0.0 if neutral else kalman_global[1 + tier]
+    for side in range(2):
+        scorer, other = (home, away) if side == 0 else (away, home)
+        log_rate = kalman_global[0] + kalman[scorer, _LONG_ATTACK] - kalman[other, _LONG_DEFENCE]
+        if side == 0:
+            log_rate += advantage
+        residual = (goals_home if side == 0 else goals_away) - np.exp(log_rate)
+        kalman[scorer, _LONG_ATTACK] += xp[_X_LONG_RATE] * residual
+        kalman[other, _LONG_DEFENCE] -= xp[_X_LONG_RATE] * residual
     log_home = 0.5 * (out[row, 36] + out[row, 35])
     log_away = 0.5 * (out[row, 36] - out[row, 35])
     residual_home = 0.0
@@ -1014,13 +1066,20 @@ def _serve(
         saved = np.empty((2, 4 + 2 * attack.shape[1]))
         saved_kalman = np.empty((2, kalman.shape[1]))
         moved = np.zeros(2, dtype=np.bool_)
+        saved_division = np.full(2, -2, dtype=np.int64)
         entered = division[i]
+        if entered >= 0:  # read as members of the division they play in, as training's first match there is
+            for side in range(2):
+                team = home[i] if side == 0 else away[i]
+                if team >= 0 and team_division[team] != entered:
+                    saved_division[side] = team_division[team]
+                    team_division[team] = entered
         if entered >= 0 and division_first_day[entered] >= 0 and day[i] - division_first_day[entered] > _FOUNDING_DAYS:
             for side in range(2):
                 team = home[i] if side == 0 else away[i]
-                if team < 0 or team_division[team] == entered or (side == 1 and team == home[i]):
+                if team < 0 or saved_division[side] == -2 or (side == 1 and team == home[i]):
                     continue
-                level = _entry_level(team_division[team], entered, entry_levels, exit_levels)
+                level = _entry_level(saved_division[side], entered, entry_levels, exit_levels)
                 if level.shape[0]:
                     saved[side] = _rating_vector(team, elo, elo2, attack, defence, kalman)
                     saved_kalman[side] = kalman[team]
@@ -1030,13 +1089,16 @@ def _serve(
             out, i, home[i], away[i], day[i], neutral[i], tier[i], pair[i], home_is_first[i],
             elo, form_weight, form_points, form_goals_for, form_goals_against, attack, defence, goal_mu,
             last_day, played, h2h_matches, h2h_first_wins, h2h_draws, h2h_first_goal_diff, elo_initial,
-            home_advantage, elo2, congestion, venue, xp, kalman, kalman_global,
+            home_advantage, elo2, congestion, venue, xp, kalman, kalman_global, team_division,
         )  # fmt: skip
         for side in range(2):
             if moved[side]:
                 team = home[i] if side == 0 else away[i]
                 _set_ratings(team, saved[side], elo, elo2, attack, defence, kalman)
                 kalman[team] = saved_kalman[side]
+        for side in range(2):
+            if saved_division[side] > -2:
+                team_division[home[i] if side == 0 else away[i]] = saved_division[side]
 
 
 # ---- the Python side -----------------------------------------------------------------------

@@ -482,3 +482,89 @@ def test_params_saved_with_the_dropped_goal_weights_still_load() -> None:
     data = FeatureParams().to_json()
     assert "goal_weight_by_tier" not in data
     assert FeatureParams.from_json({**data, "goal_weight_by_tier": [1.0] * 6}) == FeatureParams()
+
+
+# ---- club leagues: the long-run level the Kalman goal ratings return to after a season break ----------------
+
+
+def league_seasons(competition: str, surge_season: int, seasons: int) -> pd.DataFrame:
+    """Double round robins of six teams, one season a year from August: the lower-numbered side wins 2-1, except
+    in ``surge_season``, when T05 (the weakest) wins every match 3-0."""
+    teams = [f"T{i:02d}" for i in range(6)]
+    rows = []
+    for season in range(seasons):
+        pairs = [(h, a) for h in teams for a in teams if h != a]
+        for k, (home, away) in enumerate(pairs):
+            day = pd.Timestamp(f"{2000 + season}-08-01") + pd.Timedelta(days=7 * (k // 3))
+            home_goals, away_goals = (2, 1) if home < away else (1, 2)
+            if season == surge_season and "T05" in (home, away):
+                home_goals, away_goals = (3, 0) if home == "T05" else (0, 3)
+            rows.append((day.strftime("%Y-%m-%d"), home, away, home_goals, away_goals, competition, False))
+    return table(rows)
+
+
+def test_after_a_season_break_a_league_sides_goal_ratings_return_part_way_to_its_long_run_level() -> None:
+    """Issue 16: T05, weak for four seasons, wins everything in the fifth; at the sixth season's first match its
+    Kalman goal ratings have closed part of the gap to its long-run (weak) level, while within the surge season
+    (weekly matches, no break) nothing differs."""
+    data = league_seasons("E0", surge_season=4, seasons=6)
+    kept, _ = build_features(data, FeatureParams(longrun_share=0.0))
+    pulled, _ = build_features(data, FeatureParams(longrun_share=0.5))
+    plays = (data["home_team"] == "T05") | (data["away_team"] == "T05")
+    first_after = data.index[plays & (data["date"].dt.year == 2005)][0]
+    side = 1.0 if data.loc[first_after, "home_team"] == "T05" else -1.0  # T05's view of home minus away
+    assert side * pulled.loc[first_after, "kalman_log_ratio"] < side * kept.loc[first_after, "kalman_log_ratio"] - 0.03
+    # Without a season break the long-run level changes nothing: the first season is the same either way.
+    first_season = data.index[data["date"].dt.year == 2000]
+    pd.testing.assert_frame_equal(pulled.loc[first_season], kept.loc[first_season])
+
+
+def test_national_teams_idle_between_windows_keep_their_goal_ratings() -> None:
+    """The same seasons under a competition that is not a league division (international football): months idle
+    between matches move nothing towards the long-run level."""
+    data = league_seasons("Friendly", surge_season=4, seasons=6)
+    kept, _ = build_features(data, FeatureParams(longrun_share=0.0))
+    pulled, _ = build_features(data, FeatureParams(longrun_share=0.5))
+    pd.testing.assert_frame_equal(pulled, kept)
+
+
+def test_a_league_matchs_features_do_not_change_with_its_own_result() -> None:
+    """Leak-free with the long-run level: changing a result after a season break (where the ratings return to
+    it) changes no feature of that match, of its day or of any earlier one."""
+    data = league_seasons("E0", surge_season=4, seasons=6)
+    features, _ = build_features(data)
+    for year in (2001, 2005):
+        row = data.index[data["date"].dt.year == year][0]
+        changed = data.copy()
+        changed.loc[row, ["home_score", "away_score"]] = (9, 0)
+        again, _ = build_features(changed)
+        upto = data.index[data["date"] <= data.loc[row, "date"]]
+        pd.testing.assert_frame_equal(again.loc[upto], features.loc[upto])
+        later = data.index[data["date"] > data.loc[row, "date"]]
+        assert not again.loc[later].equals(features.loc[later])
+
+
+def test_the_long_run_levels_travel_in_the_state_and_serve_as_training_does() -> None:
+    data = league_seasons("E0", surge_season=4, seasons=6)
+    cut = pd.Timestamp("2005-08-01")  # the first day after the surge season's break
+    training, _ = build_features(data)
+    state = json.loads(json.dumps(TASK.serving_state(data[data["date"] < cut])))
+    requests = data.loc[data["date"] == cut, ["home_team", "away_team", "date", "neutral", "competition"]]
+    served = serving_features(RatingState.from_json(state), requests)
+    pd.testing.assert_frame_equal(served, training.loc[requests.index])
+    rows = TASK.serving_rows(TASK.compile_serving(state, list(FEATURE_NAMES)), requests.to_dict("records"))
+    assert np.allclose(rows, served.to_numpy(), equal_nan=True)
+    # A state saved before the long-run levels (Kalman rows of 8) loads with them at 0 and still serves.
+    for entry in state["teams"].values():
+        entry["kalman"] = entry["kalman"][:8]
+    old = RatingState.from_json(state)
+    assert old.kalman is not None and not old.kalman[:, 8:].any()
+    assert np.isfinite(serving_features(old, requests)[["kalman_log_ratio", "goal_logp_home"]].to_numpy()).all()
+
+
+def test_params_saved_before_the_long_run_levels_load_without_the_return_to_it() -> None:
+    """A model trained before the long-run levels is served as it was trained: no return after a break."""
+    data = FeatureParams().to_json()
+    assert data["longrun_share"] > 0 and FeatureParams.from_json(data) == FeatureParams()
+    del data["longrun_share"], data["longrun_rate"], data["longrun_gap_days"]
+    assert FeatureParams.from_json(data).longrun_share == 0.0
