@@ -66,8 +66,9 @@ MARKET_PREFERENCE = ("PSC", "AvgC", "B365C", "PS", "Avg", "BbAv", "B365")
 # How re-saved copies of season files (R's write.csv, spreadsheets) spell an empty cell: read as empty.
 MISSING_MARKERS = ("NA", "NaN", "nan", "N/A", "#N/A", "NULL", "null")
 # Dates of football-data.co.uk files: dd/mm/yyyy, dd/mm/yy (older seasons), yyyy-mm-dd (copies re-saved by pandas
-# or R; unambiguous, so taken as they are).
-FOOTBALL_DATA_DATES = ["%d/%m/%Y", "%d/%m/%y", "%Y-%m-%d"]
+# or R; unambiguous, so taken as they are), dd-mm-yyyy and dd.mm.yyyy (copies re-saved by spreadsheets; the files
+# are day first, and a four-digit year first never reads as a day).
+FOOTBALL_DATA_DATES = ["%d/%m/%Y", "%d/%m/%y", "%Y-%m-%d", "%d-%m-%Y", "%d-%m-%y", "%d.%m.%Y", "%d.%m.%y"]
 # football-data.co.uk's "extra leagues" files (one file per country, every season: ARG.csv, BRA.csv, USA.csv ...):
 # ``Country,League,Season,Date,Time,Home,Away,HG,AG,Res,PSCH,...`` (older copies: ``PH,PD,PA`` for Pinnacle's
 # closing prices). Read by the same adapter under the main files' names; problems name the file's own columns.
@@ -350,6 +351,8 @@ def _parse_dates(column: pa.ChunkedArray, formats: list[str], name: str, problem
     for fmt in formats:
         attempt = _strict_dates(stripped, fmt)
         parsed = attempt if parsed is None else pc.coalesce(parsed, attempt)
+        if parsed.null_count == stripped.null_count:  # every date read: the other formats are not tried
+            break
     bad = np.flatnonzero(np.asarray(pc.is_null(parsed), dtype=bool))
     if len(bad):
         problems.add_rows(bad, name, pc.take(column, pa.array(bad)), f"a date as {' or '.join(formats)}")

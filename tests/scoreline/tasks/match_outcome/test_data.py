@@ -225,3 +225,15 @@ def test_semicolon_football_data_with_decimal_commas_and_tab_separated_internati
     assert frame["odds_home"].tolist() == [1.53, 11.0] and frame["odds_draw"].tolist() == [4.5, 5.5]
     tabbed = (INTL_HEADER + INTL_ROWS).replace(",", "\t")
     assert to_canonical(tabbed.encode(), "results.tsv")["away_team"].tolist() == ["England", "Scotland", "Argentina"]
+
+
+def test_football_data_dates_re_saved_with_dashes_or_dots() -> None:
+    """Copies of season files re-saved by spreadsheets write 16-08-2003 or 16.08.03 (still day first)."""
+    rows = (
+        "E0,16-08-2003,Arsenal,Everton,2,1,H,1,0,H,1.4,3.8,8\n"
+        "E0,17.08.03,Leeds,Newcastle,2,2,D,1,1,D,2.75,3.25,2.375\n"
+        "E0,04-10-03,Fulham,Leicester,2,0,H,1,0,H,1.61,3.6,5\n"
+    )
+    header = "Div,Date,HomeTeam,AwayTeam,FTHG,FTAG,FTR,HTHG,HTAG,HTR,B365H,B365D,B365A\n"
+    frame = to_canonical((header + rows).encode(), "epl0304.csv")
+    assert frame["date"].dt.strftime("%Y-%m-%d").tolist() == ["2003-08-16", "2003-08-17", "2003-10-04"]

@@ -135,11 +135,11 @@ def test_a_zip_of_seasons_with_different_columns_is_one_table() -> None:
 
 
 def test_a_bad_file_inside_a_zip_is_named_with_its_row_column_value_expected() -> None:
-    bad = fd.season(rounds=1).replace("11/08/2019", "11.08.2019", 1)
+    bad = fd.season(rounds=1).replace("11/08/2019", "31/02/2019", 1)
     error = _refused(fd.zipped({"good.csv": fd.season(rounds=1), "bad.csv": bad}), "seasons.zip")
     problem = error.details["problems"][0]
     assert error.details["files"] == ["bad.csv"]
-    assert problem["file"] == "bad.csv" and problem["column"] == "Date" and problem["value"] == "11.08.2019"
+    assert problem["file"] == "bad.csv" and problem["column"] == "Date" and problem["value"] == "31/02/2019"
     assert problem["row"] == 3 and "dd/mm" in problem["expected"].replace("%d/%m", "dd/mm")
     assert "bad.csv" in error.message
 
