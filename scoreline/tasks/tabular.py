@@ -9,8 +9,10 @@ header is row 1); :meth:`RowProblems.raise_if_any` turns them into one 422.
 
 from __future__ import annotations
 
+import csv
 import io
 import re
+import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -99,12 +101,21 @@ def read_text_table(raw: bytes, what: str) -> pd.DataFrame:
     text = decode_text(raw)
     first = text.split("\n", 1)[0]
     separator = max((",", ";", "\t"), key=first.count)
-    try:
+
+    def read(text: str) -> pd.DataFrame:
         # Spaces after the separators ("GP, MIN" or "7.4, ,0") are not part of a cell: a blank cell is missing.
-        frame = pd.read_csv(
-            io.StringIO(text), sep=separator, dtype=str, keep_default_na=False, skipinitialspace=True,
+        return read_rows_as_headed(
+            text, sep=separator, dtype=str, keep_default_na=False, skipinitialspace=True,
             na_values=["", "NA", "N/A", "NaN", "nan", "null", "NULL", "-"],
         )  # fmt: skip
+
+    try:
+        try:
+            frame = read(text)
+        except (pd.errors.ParserError, pd.errors.ParserWarning):
+            frame = read(without_empty_extra_fields(text, separator, what))
+    except ScorelineError:
+        raise
     except Exception as exc:
         raise ScorelineError(
             ErrorCode.INVALID_INPUT, f"unreadable {what} file: {exc}; expected a CSV with a header row"
@@ -116,6 +127,31 @@ def read_text_table(raw: bytes, what: str) -> pd.DataFrame:
         # separator (as in comma files) it would become 269.
         frame = frame.apply(lambda column: column.str.replace(r"^\s*(-?\d+),(\d+)\s*$", r"\1.\2", regex=True))
     return without_trailing_blank_rows(frame.reset_index(drop=True))
+
+
+def read_rows_as_headed(text: str, **options: Any) -> pd.DataFrame:
+    """pandas' CSV reader, held to the header: rows with more fields than the header raise (ParserError, or
+    ParserWarning when the first row is the wider one) instead of pandas taking the extra leading fields for an
+    index, which shifted every column of a file whose rows all end in ``,,``."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", pd.errors.ParserWarning)
+        return pd.read_csv(io.StringIO(text), index_col=False, **options)
+
+
+def without_empty_extra_fields(text: str, separator: str, what: str) -> str:
+    """The text with the empty fields some rows have beyond the header (``...,1.9,0,,``: a spreadsheet's trailing
+    separators) cut off; a row with a value beyond the header is a 422 naming the row."""
+    rows = list(csv.reader(io.StringIO(text), delimiter=separator))
+    width = len(rows[0]) if rows else 0
+    problems = RowProblems()
+    for position, row in enumerate(rows[1:]):
+        if len(row) > width and any(cell.strip() for cell in row[width:]):
+            extra = next(cell for cell in row[width:] if cell.strip())
+            problems.add(position, None, extra, f"at most {width} fields per row, as in the header")
+    problems.raise_if_any(f"{what} file")
+    buffer = io.StringIO()
+    csv.writer(buffer, delimiter=separator, lineterminator="\n").writerows(row[:width] for row in rows)
+    return buffer.getvalue()
 
 
 def without_trailing_blank_rows(frame: pd.DataFrame) -> pd.DataFrame:

@@ -43,6 +43,8 @@ from scoreline.tasks.tabular import (
     decode_text,
     match_columns,
     parse_numbers,
+    read_rows_as_headed,
+    without_empty_extra_fields,
     without_trailing_blank_rows,
 )
 
@@ -131,10 +133,19 @@ def _read_table(raw: bytes, name: str) -> pd.DataFrame:
     text = decode_text(raw)
     first = text.split("\n", 1)[0]
     separator = max((",", ";", "\t"), key=first.count)
-    try:
+
+    def read(text: str) -> pd.DataFrame:
         # Only blank cells are missing here: "NA" is North America in a region column (numbers handle NA words).
-        frame = pd.read_csv(io.StringIO(text), sep=separator, dtype=str, keep_default_na=False, na_values=[""],
-                            skipinitialspace=True)  # fmt: skip
+        return read_rows_as_headed(text, sep=separator, dtype=str, keep_default_na=False, na_values=[""],
+                                   skipinitialspace=True)  # fmt: skip
+
+    try:
+        try:
+            frame = read(text)
+        except (pd.errors.ParserError, pd.errors.ParserWarning):
+            frame = read(without_empty_extra_fields(text, separator, repr(name)))
+    except ScorelineError:
+        raise
     except Exception as exc:
         raise ScorelineError(
             ErrorCode.INVALID_INPUT, f"unreadable file {name!r}: {exc}; expected a CSV with a header row"

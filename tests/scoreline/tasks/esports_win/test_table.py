@@ -170,3 +170,16 @@ def test_end_of_game_table_is_not_taken_for_the_state_at_ten_minutes() -> None:
     assert caught.value.code == ErrorCode.INVALID_INPUT
     assert "looks like end-of-game statistics: median blueTotalGold is 51,544.5" in caught.value.message
     assert caught.value.details["problems"][0]["column"] == "blueTotalGold"
+
+
+def test_rows_ending_in_separators_the_header_lacks() -> None:
+    """Every row ends in ',,' but the header does not: pandas took the first two fields for an index and shifted
+    every column (blueWins read from blueWardsPlaced); empty extra fields are cut, a value there is reported."""
+    wide = LOL_HEADER + LOL_ROWS.replace("\n", ",,\n")
+    canonical = TASK.to_canonical(wide.encode(), "high_diamond_ranked_10min.csv")
+    assert canonical["game_id"].tolist() == ["4519157822", "4523371949"]
+    assert canonical["blue_wins"].tolist() == [0, 1] and canonical["blue_total_gold"].tolist() == [17210, 14712]
+    first, second = LOL_ROWS.splitlines()
+    with pytest.raises(ScorelineError) as caught:
+        TASK.to_canonical(f"{LOL_HEADER}{first},,\n{second},x\n".encode(), "t.csv")
+    assert caught.value.details["problems"][0]["row"] == 3 and caught.value.details["problems"][0]["value"] == "x"

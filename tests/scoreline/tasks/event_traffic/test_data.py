@@ -190,3 +190,9 @@ def test_dates_in_both_orders_in_one_column_are_reported() -> None:
     with pytest.raises(ScorelineError) as caught:
         to_canonical(raw, "traffic.csv")
     assert [(p["row"], p["column"], p["value"]) for p in _problems(caught)] == [(3, "date", "3/14/2026")]
+
+
+def test_rows_ending_in_separators_the_header_lacks() -> None:
+    raw = b"date,sport,service,region,requests\n2026-03-01,hockey,web,EU,100,,\n2026-03-02,hockey,web,EU,120,,\n"
+    canonical = to_canonical(raw, "traffic.csv")
+    assert canonical["sport"].tolist() == ["hockey", "hockey"] and canonical["requests"].tolist() == [100.0, 120.0]
