@@ -100,6 +100,9 @@ def read_table(raw: bytes, filename: str) -> pd.DataFrame:
     _check_ten_minutes(data, found, filename, problems)
     if id_column is not None:
         ids = frame[id_column].astype("string").str.strip()
+        # A spreadsheet's number format writes 4519157822 as "4,519,157,822": the same game id.
+        grouped = ids.str.fullmatch(r"\d{1,3}(?:,\d{3})+").fillna(False)
+        ids = ids.where(~grouped, ids.str.replace(",", "", regex=False))
         _report_blanks(ids, id_column, problems, "a game id")
     problems.raise_if_any(WHAT)
     canonical = pd.DataFrame(data)

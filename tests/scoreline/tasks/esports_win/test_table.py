@@ -183,3 +183,10 @@ def test_rows_ending_in_separators_the_header_lacks() -> None:
     with pytest.raises(ScorelineError) as caught:
         TASK.to_canonical(f"{LOL_HEADER}{first},,\n{second},x\n".encode(), "t.csv")
     assert caught.value.details["problems"][0]["row"] == 3 and caught.value.details["problems"][0]["value"] == "x"
+
+
+def test_game_ids_written_with_thousands_separators() -> None:
+    """Re-saved from a spreadsheet with a number format, gameId 4519157822 reads '4,519,157,822'."""
+    grouped = LOL_ROWS.replace("4519157822,", '"4,519,157,822",').replace("4523371949,", '"4,523,371,949",')
+    canonical = TASK.to_canonical((LOL_HEADER + grouped).encode(), "high_diamond_ranked_10min.csv")
+    assert canonical["game_id"].tolist() == ["4519157822", "4523371949"]
