@@ -87,7 +87,9 @@ def distinct_request_ids(es: Any) -> int:
     return int(result["aggregations"]["ids"]["value"])
 
 
-def wait_for(condition: Any, timeout_s: float = 60.0) -> None:
+# osmem indexes a few hundred documents per second; on a busy machine thousands of them take minutes, and the
+# sink halves its bulks after a timeout: the waits are for eventual delivery, not for speed.
+def wait_for(condition: Any, timeout_s: float = 180.0) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if condition():
