@@ -13,6 +13,7 @@ import csv
 import io
 import re
 import warnings
+import zipfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -259,3 +260,23 @@ def files_error(failures: list[tuple[str, ScorelineError]], total_files: int) ->
         f"{len(failures)} of {total_files} file(s) have problems; first: {first_name}: {first.message}",
         {"files": [name for name, _ in failures], "total": count, "problems": problems[:MAX_REPORTED_PROBLEMS]},
     )
+
+
+def zip_members(
+    raw: bytes, what: str, *, code: ErrorCode = ErrorCode.INVALID_INPUT, expected: str = "a zip of CSV files"
+) -> tuple[zipfile.ZipFile, list[zipfile.ZipInfo]]:
+    """An uploaded zip and its files sorted by name, without what archivers add beside the data: folders,
+    macOS resource forks (``__MACOSX/``) and hidden files (``.DS_Store``, ``._name.csv``). A file that is not a
+    readable zip is a ``code`` error naming ``what`` and saying what was ``expected``."""
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(raw))
+    except zipfile.BadZipFile as exc:
+        raise ScorelineError(code, f"{what!r} is not a readable zip file ({exc}); expected {expected}") from exc
+    members = [
+        info
+        for info in archive.infolist()
+        if not info.is_dir()
+        and not info.filename.startswith("__MACOSX/")
+        and not info.filename.rsplit("/", 1)[-1].startswith(".")
+    ]
+    return archive, sorted(members, key=lambda info: info.filename)

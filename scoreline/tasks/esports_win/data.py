@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import gzip
-import io
-import zipfile
 
 import pandas as pd
 
 from scoreline.core.errors import ErrorCode, ScorelineError
 from scoreline.tasks.esports_win import riot, table
 from scoreline.tasks.esports_win.columns import GAME_ID, STAT_COLUMNS
-from scoreline.tasks.tabular import decode_text, files_error, union_rows
+from scoreline.tasks.tabular import decode_text, files_error, union_rows, zip_members
 
 EXPECTED = (
     "the 10-minute team table as CSV (gameId, blueWins, blueWardsPlaced, ..., blueTotalGold, ..., redTotalGold, ...) "
@@ -28,7 +26,7 @@ def to_canonical(raw: bytes, filename: str) -> pd.DataFrame:
             raise ScorelineError(ErrorCode.UNSUPPORTED_MEDIA, f"{filename!r} is not a readable gzip: {exc}") from exc
         filename = filename.removesuffix(".gz")
     if raw[:4] == b"PK\x03\x04":
-        csv_members = _csv_members(raw)
+        csv_members = _csv_members(raw, filename)
         if len(csv_members) == 1:  # e.g. the export as downloaded: a zip holding the CSV
             return table.read_table(next(iter(csv_members.values())), filename)
         if csv_members:  # several tables (e.g. one per region or patch): one table of their games
@@ -54,17 +52,14 @@ def _split_header(line: str) -> list[str]:
     return [name.strip().strip('"') for name in line.split(separator)]
 
 
-def _csv_members(raw: bytes) -> dict[str, bytes]:
+def _csv_members(raw: bytes, filename: str) -> dict[str, bytes]:
     """The zip's tables by name, when it holds tables and no JSON (Riot data is read by its own adapter)."""
-    try:
-        with zipfile.ZipFile(io.BytesIO(raw)) as archive:
-            names = [n for n in archive.namelist() if not n.startswith("__MACOSX/") and not n.endswith("/")]
-            tables = sorted(n for n in names if n.lower().endswith((".csv", ".tsv", ".txt")))
-            if any(n.lower().endswith((".json", ".jsonl", ".ndjson", ".json.gz")) for n in names):
-                return {}
-            return {name: archive.read(name) for name in tables}
-    except zipfile.BadZipFile as exc:
-        raise ScorelineError(ErrorCode.UNSUPPORTED_MEDIA, f"not a readable zip: {exc}; expected {EXPECTED}") from exc
+    archive, members = zip_members(raw, filename, code=ErrorCode.UNSUPPORTED_MEDIA, expected=EXPECTED)
+    with archive:
+        names = [info.filename for info in members]
+        if any(n.lower().endswith((".json", ".jsonl", ".ndjson", ".json.gz")) for n in names):
+            return {}
+        return {name: archive.read(name) for name in names if name.lower().endswith((".csv", ".tsv", ".txt"))}
 
 
 def _tables_as_one(members: dict[str, bytes], filename: str) -> pd.DataFrame:

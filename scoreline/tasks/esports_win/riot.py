@@ -21,10 +21,8 @@ from __future__ import annotations
 
 import gc
 import gzip
-import io
 import itertools
 import re
-import zipfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -35,6 +33,7 @@ import pandas as pd
 
 from scoreline.core.errors import ErrorCode, ScorelineError
 from scoreline.tasks.esports_win.columns import CUT_MS, GAME_ID, LABEL, MINUTES, STAT_COLUMNS
+from scoreline.tasks.tabular import zip_members
 
 try:
     import orjson
@@ -174,15 +173,11 @@ def _json_lines(text: bytes) -> bool:
 
 
 def _zip_documents(raw: bytes, where: str, problems: JsonProblems) -> Iterable[tuple[Any, str]]:
-    try:
-        archive = zipfile.ZipFile(io.BytesIO(raw))
-    except zipfile.BadZipFile as exc:
-        raise ScorelineError(ErrorCode.UNSUPPORTED_MEDIA, f"{where!r} is not a readable zip: {exc}") from exc
+    expected = "a zip of Riot match and timeline JSON files"
+    archive, members = zip_members(raw, where, code=ErrorCode.UNSUPPORTED_MEDIA, expected=expected)
     with archive:
-        for info in archive.infolist():
+        for info in members:
             name = info.filename
-            if info.is_dir() or name.startswith("__MACOSX/") or name.rsplit("/", 1)[-1].startswith("."):
-                continue
             content = archive.read(info)
             if name.endswith(".gz"):
                 content = gzip.decompress(content)

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import io
 import re
-import zipfile
 from typing import Any
 
 import numpy as np
@@ -46,6 +45,7 @@ from scoreline.tasks.tabular import (
     read_rows_as_headed,
     without_empty_extra_fields,
     without_trailing_blank_rows,
+    zip_members,
 )
 
 TRAFFIC, EVENT = "traffic", "event"
@@ -163,18 +163,12 @@ def _numbers(values: pd.Series, column: str, problems: RowProblems, expected: st
 
 
 def _from_zip(raw: bytes, name: str) -> tuple[list[pd.DataFrame], list[pd.DataFrame], list[str]]:
-    try:
-        archive = zipfile.ZipFile(io.BytesIO(raw))
-    except zipfile.BadZipFile as exc:
-        raise ScorelineError(ErrorCode.INVALID_INPUT, f"{name!r} is not a readable zip archive: {exc}") from exc
+    archive, files = zip_members(raw, name, expected="a zip of traffic (and events) CSV or Parquet files")
     traffic_parts: list[pd.DataFrame] = []
     event_parts: list[pd.DataFrame] = []
     members: list[str] = []
-    for info in archive.infolist():
-        member = info.filename
-        base = member.rsplit("/", 1)[-1]
-        if info.is_dir() or member.startswith("__MACOSX/") or base.startswith(".") or not base:
-            continue
+    for info in files:
+        base = info.filename.rsplit("/", 1)[-1]
         if not base.lower().endswith((".csv", ".tsv", ".txt", ".parquet")):
             continue
         traffic, events = _from_single(_read_table(archive.read(info), base), base)

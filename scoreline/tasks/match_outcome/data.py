@@ -20,7 +20,6 @@ from __future__ import annotations
 import csv
 import io
 import re
-import zipfile
 from dataclasses import dataclass, field
 from functools import cache
 from typing import TYPE_CHECKING, Any
@@ -762,13 +761,10 @@ def to_canonical(raw: bytes, filename: str) -> pd.DataFrame:
 def _zip_to_canonical(raw: bytes, filename: str) -> pd.DataFrame:
     """A zip of match files (e.g. several football-data.co.uk seasons): every CSV in it, as one table,
     de-duplicated by (date, home team, away team); problems name the file inside the zip."""
-    from scoreline.tasks.tabular import files_error, union_rows
+    from scoreline.tasks.tabular import files_error, union_rows, zip_members
 
-    try:
-        archive = zipfile.ZipFile(io.BytesIO(raw))
-        members = [info for info in archive.infolist() if _is_data_member(info.filename)]
-    except zipfile.BadZipFile as exc:
-        raise ScorelineError(ErrorCode.INVALID_INPUT, f"{filename!r} is not a readable zip file: {exc}") from exc
+    archive, files = zip_members(raw, filename, expected="a zip of match CSV files (e.g. football-data.co.uk seasons)")
+    members = [info for info in files if info.filename.lower().endswith((".csv", ".txt"))]
     if not members:
         raise ScorelineError(
             ErrorCode.INVALID_INPUT,
@@ -777,7 +773,7 @@ def _zip_to_canonical(raw: bytes, filename: str) -> pd.DataFrame:
                                                       "expected": "a zip with .csv files"}]},
         )  # fmt: skip
     frames, failures = [], []
-    for info in sorted(members, key=lambda i: i.filename):
+    for info in members:
         try:
             frames.append(to_canonical(archive.read(info), info.filename))
         except ScorelineError as exc:
@@ -788,19 +784,9 @@ def _zip_to_canonical(raw: bytes, filename: str) -> pd.DataFrame:
         raise files_error(failures, len(members))
     frame, duplicates = union_rows(frames, ("date", "home_team", "away_team"), "date")
     frame.attrs["format"] = "+".join(sorted({f.attrs.get("format", "?") for f in frames}))
-    frame.attrs["files"] = [info.filename for info in sorted(members, key=lambda i: i.filename)]
+    frame.attrs["files"] = [info.filename for info in members]
     frame.attrs["duplicates_dropped"] = duplicates
     return frame
-
-
-def _is_data_member(name: str) -> bool:
-    base = name.rsplit("/", 1)[-1]
-    return (
-        not name.startswith("__MACOSX/")
-        and bool(base)
-        and not base.startswith(".")
-        and base.lower().endswith((".csv", ".txt"))
-    )
 
 
 def _to_frame(columns: dict[str, Any]) -> pd.DataFrame:

@@ -28,10 +28,8 @@ Notes about what was dropped or repaired are in ``frame.attrs["notes"]``.
 
 from __future__ import annotations
 
-import io
 import re
 import unicodedata
-import zipfile
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -46,6 +44,7 @@ from scoreline.tasks.tabular import (
     parse_numbers,
     parse_whole_numbers,
     read_text_table,
+    zip_members,
 )
 
 STAT_COLUMNS: tuple[str, ...] = (
@@ -200,17 +199,8 @@ def season_from_filename(filename: str) -> str | None:
 def _zip_to_canonical(raw: bytes, filename: str) -> pd.DataFrame:
     """Every CSV in a zip as one table (seasons of one league: careers span the files); problems name the file
     inside the zip and its own row."""
-    try:
-        archive = zipfile.ZipFile(io.BytesIO(raw))
-        members = sorted(
-            info.filename
-            for info in archive.infolist()
-            if not info.filename.startswith("__MACOSX/")
-            and not info.filename.rsplit("/", 1)[-1].startswith(".")
-            and info.filename.lower().endswith((".csv", ".tsv", ".txt"))
-        )
-    except zipfile.BadZipFile as exc:
-        raise ScorelineError(ErrorCode.INVALID_INPUT, f"{filename!r} is not a readable zip file: {exc}") from exc
+    archive, files = zip_members(raw, filename, expected="a zip of player stats CSV files (e.g. one per season)")
+    members = [info.filename for info in files if info.filename.lower().endswith((".csv", ".tsv", ".txt"))]
     if not members:
         raise ScorelineError(
             ErrorCode.INVALID_INPUT,
