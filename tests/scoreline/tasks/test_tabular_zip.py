@@ -1,20 +1,10 @@
 from __future__ import annotations
 
-import io
-import zipfile
-
 import pytest
 
 from scoreline.core.errors import ErrorCode, ScorelineError
 from scoreline.tasks.tabular import zip_members
-
-
-def zipped(files: dict[str, bytes]) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        for name, content in files.items():
-            archive.writestr(name, content)
-    return buffer.getvalue()
+from tests.scoreline.tasks.zips import zipped
 
 
 def test_members_leave_out_what_archivers_add_and_come_sorted() -> None:

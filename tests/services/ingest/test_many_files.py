@@ -8,6 +8,7 @@ import pytest
 from scoreline_client import ScorelineClients
 
 from tests.scoreline.tasks.match_outcome import football_data_files as fd
+from tests.scoreline.tasks.zips import zipped
 from tests.scoreline.test_datasets_files import five_seasons
 from tests.services.ingest.conftest import API_KEY, Backend, FileServer
 
@@ -48,7 +49,7 @@ def test_five_season_files_in_one_multipart_upload_then_the_next_season_appended
 
 
 def test_a_zip_of_seasons_is_one_version(backend: Backend) -> None:
-    archive = fd.zipped(dict(five_seasons()))
+    archive = zipped(dict(five_seasons()))
     ingested = _clients(backend).ingest.upload(TASK, f"zip-{backend.name}", archive, "seasons.zip",
                                                content_type="application/zip")  # fmt: skip
     assert ingested.created and ingested.manifest.rows == 620

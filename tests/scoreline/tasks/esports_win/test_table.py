@@ -8,6 +8,7 @@ from scoreline.core.errors import ErrorCode, ScorelineError
 from scoreline.tasks.esports_win import EsportsWinTask
 from scoreline.tasks.esports_win.columns import STAT_COLUMNS, export_name
 from scoreline.tasks.esports_win.simulator import simulate
+from tests.scoreline.tasks.zips import zipped
 
 TASK = EsportsWinTask()
 FIFTEEN = ["blueWins", "blueWardsPlaced", "blueWardsDestroyed", "blueFirstBlood", "blueKills", "blueDeaths",
@@ -137,16 +138,6 @@ def test_header_only_table_is_a_clear_422() -> None:
 def test_zip_of_several_tables_is_one_table_of_their_games() -> None:
     """A zip of several 10-minute tables (e.g. one per region) was sent to the Riot JSON reader: 'expected a JSON
     or JSON Lines file'. Now their games are one table, a game in two files once, problems name the file."""
-    import io
-    import zipfile
-
-    def zipped(members: dict[str, str]) -> bytes:
-        buffer = io.BytesIO()
-        with zipfile.ZipFile(buffer, "w") as archive:
-            for name, text in members.items():
-                archive.writestr(name, text)
-        return buffer.getvalue()
-
     more = "4521474530,0,15,0,7,16113,15,11,17285\n"
     first_row = LOL_ROWS.splitlines(keepends=True)[0]
     canonical = TASK.to_canonical(zipped({"euw.csv": LOL_HEADER + LOL_ROWS, "kr.csv": LOL_HEADER + more + first_row}),

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import io
-import zipfile
 
 import numpy as np
 import pandas as pd
@@ -9,20 +8,13 @@ import pytest
 
 from scoreline.core.errors import ScorelineError
 from scoreline.tasks.event_traffic.data import gap_summary, stage_of, to_canonical
+from tests.scoreline.tasks.zips import zipped
 
 CALENDAR = """date,sport,competition,home_team,away_team,start_time,stage,home_rank,away_rank,mentions
 2026-03-02,hockey,NHL,Oslo Wolves,Boston Bears,19:00,Regular Season,3,7,"12,000"
 2026-03-02,hockey,NHL,Riga Owls,Tampere Foxes,7:30 PM,Playoffs,1,2,800
 2026-03-03,Hockey,NHL,Oslo Wolves,Riga Owls,,Finals,,,
 """
-
-
-def _zip(**members: str) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        for name, text in members.items():
-            archive.writestr(name, text)
-    return buffer.getvalue()
 
 
 def _problems(error: pytest.ExceptionInfo[ScorelineError]) -> list[dict]:
@@ -106,7 +98,7 @@ def test_stage_wordings(text: str, stage: str | None) -> None:
 
 def test_zip_with_traffic_and_calendar() -> None:
     traffic = "date,sport,service,region,requests\n2026-03-01,hockey,web,EU,100\n2026-03-02,hockey,web,EU,120\n"
-    raw = _zip(**{"export/traffic.csv": traffic, "export/calendar.csv": CALENDAR, "__MACOSX/._x.csv": "junk"})
+    raw = zipped({"export/traffic.csv": traffic, "export/calendar.csv": CALENDAR, "__MACOSX/._x.csv": "junk"})
     canonical = to_canonical(raw, "bundle.zip")
     events = canonical.loc[canonical["record"] == "event"]
     assert len(events) == 3
@@ -120,7 +112,7 @@ def test_zip_with_traffic_and_calendar() -> None:
 def test_calendar_with_a_bad_stage_and_rank_is_rejected() -> None:
     calendar = "date,sport,league,home_team,away_team,stage,home_rank,away_rank,mentions\n"
     calendar += "2026-03-02,hockey,NHL,A,B,exhibitionz,1,x,5\n"
-    raw = _zip(**{"traffic.csv": "date,sport,service,region,requests\n2026-03-01,hockey,web,EU,1\n",
+    raw = zipped({"traffic.csv": "date,sport,service,region,requests\n2026-03-01,hockey,web,EU,1\n",
                   "calendar.csv": calendar})  # fmt: skip
     with pytest.raises(ScorelineError) as error:
         to_canonical(raw, "bundle.zip")
@@ -129,7 +121,7 @@ def test_calendar_with_a_bad_stage_and_rank_is_rejected() -> None:
 
 def test_duplicated_events_are_rejected() -> None:
     calendar = CALENDAR + "2026-03-02,hockey,NHL,Oslo Wolves,Boston Bears,19:00,Regular Season,3,7,100\n"
-    raw = _zip(**{"traffic.csv": "date,sport,service,region,requests\n2026-03-01,hockey,web,EU,1\n",
+    raw = zipped({"traffic.csv": "date,sport,service,region,requests\n2026-03-01,hockey,web,EU,1\n",
                   "calendar.csv": calendar})  # fmt: skip
     with pytest.raises(ScorelineError) as error:
         to_canonical(raw, "bundle.zip")

@@ -8,8 +8,6 @@ Scores and odds are made up; team names are the site's spellings.
 
 from __future__ import annotations
 
-import io
-import zipfile
 from collections.abc import Sequence
 
 PREMIER_LEAGUE = ("Arsenal", "Aston Villa", "Bournemouth", "Brighton", "Burnley", "Chelsea", "Crystal Palace",
@@ -117,11 +115,3 @@ def with_trailing_commas_and_blank_rows(text: str) -> str:
 def concatenated(*texts: str) -> str:
     """Season files glued together with ``cat``: the header repeated inside the file."""
     return "".join(texts)
-
-
-def zipped(files: dict[str, bytes | str]) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for name, content in files.items():
-            archive.writestr(name, content.encode() if isinstance(content, str) else content)
-    return buffer.getvalue()

@@ -13,13 +13,14 @@ from scoreline.ml import evaluation
 from scoreline.tasks import get_task
 from scoreline.tasks.match_outcome.data import market_probabilities
 from tests.scoreline.tasks.match_outcome import football_data_files as fd
+from tests.scoreline.tasks.zips import zipped
 
 TASK = get_task("match-outcome")
 
 
 def _seasons() -> pd.DataFrame:
     files = {f"E0-{year}.csv": fd.season("E0", year, modern=year >= 2019) for year in range(2016, 2021)}
-    return TASK.to_canonical(fd.zipped(files), "E0.zip")
+    return TASK.to_canonical(zipped(files), "E0.zip")
 
 
 def test_the_training_table_carries_market_probabilities_in_its_own_order() -> None:

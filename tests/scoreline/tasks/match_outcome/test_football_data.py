@@ -9,6 +9,7 @@ import pytest
 from scoreline.core.errors import ErrorCode, ScorelineError
 from scoreline.tasks.match_outcome.data import market_probabilities, to_canonical
 from tests.scoreline.tasks.match_outcome import football_data_files as fd
+from tests.scoreline.tasks.zips import zipped
 
 
 def _refused(raw: bytes, filename: str = "E0.csv") -> ScorelineError:
@@ -124,7 +125,7 @@ def test_a_zip_of_seasons_with_different_columns_is_one_table() -> None:
         "E0-1920-again.csv": fd.season(first_year=2019, rounds=4),  # the same matches: de-duplicated
         "__MACOSX/._E0.csv": b"\x00\x05\x16\x07",
     }
-    frame = to_canonical(fd.zipped(files), "seasons.zip")
+    frame = to_canonical(zipped(files), "seasons.zip")
     assert len(frame) == 40 + 40 + 380
     assert frame.attrs["duplicates_dropped"] == 40
     assert frame.attrs["files"] == sorted(name for name in files if not name.startswith("__MACOSX"))
@@ -136,7 +137,7 @@ def test_a_zip_of_seasons_with_different_columns_is_one_table() -> None:
 
 def test_a_bad_file_inside_a_zip_is_named_with_its_row_column_value_expected() -> None:
     bad = fd.season(rounds=1).replace("11/08/2019", "31/02/2019", 1)
-    error = _refused(fd.zipped({"good.csv": fd.season(rounds=1), "bad.csv": bad}), "seasons.zip")
+    error = _refused(zipped({"good.csv": fd.season(rounds=1), "bad.csv": bad}), "seasons.zip")
     problem = error.details["problems"][0]
     assert error.details["files"] == ["bad.csv"]
     assert problem["file"] == "bad.csv" and problem["column"] == "Date" and problem["value"] == "31/02/2019"

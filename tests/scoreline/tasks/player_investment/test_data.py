@@ -1,14 +1,12 @@
 from __future__ import annotations
 
-import io
-import zipfile
-
 import numpy as np
 import pandas as pd
 import pytest
 
 from scoreline.core.errors import ErrorCode, ScorelineError
 from scoreline.tasks.player_investment.data import CANONICAL_COLUMNS, to_canonical
+from tests.scoreline.tasks.zips import zipped
 
 ROOKIE_HEADER = "Name;GP;MIN;PTS;FGM;FGA;FG%;3P Made;3PA;3P%;FTM;FTA;FT%;OREB;DREB;REB;AST;STL;BLK;TOV;TARGET_5Yrs\n"
 ROOKIE_ROWS = (
@@ -320,14 +318,6 @@ def _export(season_end: int) -> str:
     return BBREF_EXPORT_HEADER + rows
 
 
-def _zip_of(files: dict[str, str]) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        for name, text in files.items():
-            archive.writestr(name, text)
-    return buffer.getvalue()
-
-
 def test_one_season_export_without_season_column_is_not_read_as_rookies() -> None:
     """Basketball-Reference's per-season export has no season column: read as a rookie table it made every
     veteran's season a 'rookie season'. The file's name gives the season, else a 422 says what is missing."""
@@ -343,7 +333,7 @@ def test_one_season_export_without_season_column_is_not_read_as_rookies() -> Non
 
 def test_zip_of_season_exports_named_by_season() -> None:
     files = {f"NBA_{year}_totals.csv": _export(year) for year in range(2016, 2023)}
-    frame = to_canonical(_zip_of(files), "bbref.zip").set_index("player")
+    frame = to_canonical(zipped(files), "bbref.zip").set_index("player")
     assert frame.attrs["format"] == "season-table" and len(frame.attrs["files"]) == 7
     star = frame.loc["Rookie Star"]
     assert star["rookie_season"] == 2017 and star["target"] == 1.0 and star["gp"] == 60
@@ -355,7 +345,7 @@ def test_zip_problems_name_the_file_and_its_row() -> None:
     bad = _export(2017).replace("Short Stay,SG,23,LAL,20", "Short Stay,SG,23,LAL,x")
     files = {"NBA_2016_totals.csv": _export(2016), "NBA_2017_totals.csv": bad}
     with pytest.raises(ScorelineError) as caught:
-        to_canonical(_zip_of(files), "bbref.zip")
+        to_canonical(zipped(files), "bbref.zip")
     problem = caught.value.details["problems"][0]
     assert (problem["file"], problem["row"], problem["column"]) == ("NBA_2017_totals.csv", 4, "G")
     assert "NBA_2017_totals.csv" in caught.value.message and "row 4, column 'G'" in caught.value.message
@@ -380,7 +370,7 @@ def test_zip_of_exports_that_spell_the_season_differently() -> None:
     seasons_stats = "Year," + _export(2016).replace("\n", "\n2016,", 1)
     seasons_stats = seasons_stats.replace("Rk,", "", 1).replace("2016,1,", "2016,", 1)
     files = {"Seasons_Stats.csv": seasons_stats, **{f"NBA_{y}_totals.csv": _export(y) for y in range(2017, 2023)}}
-    frame = to_canonical(_zip_of(files), "bbref.zip").set_index("player")
+    frame = to_canonical(zipped(files), "bbref.zip").set_index("player")
     assert frame.loc["Veteran Guard", "rookie_season"] == 2016
     assert frame.loc["Rookie Star", "target"] == 1.0
 
@@ -400,7 +390,7 @@ def test_zip_mixing_per_game_and_totals_files_with_and_without_team_columns() ->
         "4.0,2.0,1.0,0.5,1.0,2.0,11.0\n"
     )
     files = {"Seasons_Stats.csv": header + totals, "NBA_2017_per_game.csv": per_game}
-    frame = to_canonical(_zip_of(files), "mixed.zip")
+    frame = to_canonical(zipped(files), "mixed.zip")
     rookie = frame.set_index("player").loc["Traded Rookie"]
     assert rookie["rookie_season"] == 2016 and rookie["gp"] == 80  # the total row, not 80 + 30 + 50
     assert rookie["pts"] == 500 / 80
