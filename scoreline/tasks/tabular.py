@@ -93,8 +93,12 @@ def decode_text(raw: bytes) -> str:
     return raw.decode("latin-1")  # unreachable: latin-1 decodes every byte
 
 
-def read_text_table(raw: bytes, what: str) -> pd.DataFrame:
-    """A CSV (or tab/semicolon separated) file with every cell as text, blanks and NA as missing."""
+MISSING_CELLS = ("", "NA", "N/A", "NaN", "nan", "null", "NULL", "-")
+
+
+def read_text_table(raw: bytes, what: str, missing: Sequence[str] = MISSING_CELLS) -> pd.DataFrame:
+    """A CSV (or tab/semicolon separated) file with every cell as text; the ``missing`` cells (blanks, NA, ...)
+    as missing."""
     if not raw.strip():
         raise ScorelineError(ErrorCode.INVALID_INPUT, f"the {what} file is empty; expected a header and rows")
     if b"\x00" in raw[:4096]:
@@ -107,7 +111,7 @@ def read_text_table(raw: bytes, what: str) -> pd.DataFrame:
         # Spaces after the separators ("GP, MIN" or "7.4, ,0") are not part of a cell: a blank cell is missing.
         return read_rows_as_headed(
             text, sep=separator, dtype=str, keep_default_na=False, skipinitialspace=True,
-            na_values=["", "NA", "N/A", "NaN", "nan", "null", "NULL", "-"],
+            na_values=list(missing),
         )  # fmt: skip
 
     try:

@@ -39,12 +39,9 @@ import pandas as pd
 from scoreline.core.errors import ErrorCode, ScorelineError
 from scoreline.tasks.tabular import (
     RowProblems,
-    decode_text,
     match_columns,
     parse_numbers,
-    read_rows_as_headed,
-    without_empty_extra_fields,
-    without_trailing_blank_rows,
+    read_text_table,
     zip_members,
 )
 
@@ -126,33 +123,8 @@ def _read_table(raw: bytes, name: str) -> pd.DataFrame:
             raise ScorelineError(ErrorCode.INVALID_INPUT, f"unreadable Parquet file {name!r}: {exc}") from exc
         text = frame.astype("string").astype(object)
         return text.where(frame.notna(), None).reset_index(drop=True)
-    if not raw.strip():
-        raise ScorelineError(ErrorCode.INVALID_INPUT, f"the file {name!r} is empty; expected a header and rows")
-    if b"\x00" in raw[:4096]:
-        raise ScorelineError(ErrorCode.UNSUPPORTED_MEDIA, f"the file {name!r} is binary; expected a CSV text file")
-    text = decode_text(raw)
-    first = text.split("\n", 1)[0]
-    separator = max((",", ";", "\t"), key=first.count)
-
-    def read(text: str) -> pd.DataFrame:
-        # Only blank cells are missing here: "NA" is North America in a region column (numbers handle NA words).
-        return read_rows_as_headed(text, sep=separator, dtype=str, keep_default_na=False, na_values=[""],
-                                   skipinitialspace=True)  # fmt: skip
-
-    try:
-        try:
-            frame = read(text)
-        except (pd.errors.ParserError, pd.errors.ParserWarning):
-            frame = read(without_empty_extra_fields(text, separator, repr(name)))
-    except ScorelineError:
-        raise
-    except Exception as exc:
-        raise ScorelineError(
-            ErrorCode.INVALID_INPUT, f"unreadable file {name!r}: {exc}; expected a CSV with a header row"
-        ) from exc
-    frame.columns = [str(c).strip() for c in frame.columns]
-    frame = frame.loc[:, [not c.startswith("Unnamed:") or frame[c].notna().any() for c in frame.columns]]
-    return without_trailing_blank_rows(frame.reset_index(drop=True))
+    # Only blank cells are missing here: "NA" is North America in a region column (numbers handle NA words).
+    return read_text_table(raw, f"traffic {name!r}", missing=("",))
 
 
 def _numbers(values: pd.Series, column: str, problems: RowProblems, expected: str) -> np.ndarray:

@@ -30,6 +30,13 @@ def test_daily_traffic_with_synonym_headers_and_na_region() -> None:
     assert canonical.attrs["gaps"]["missing_days"] == 0
 
 
+def test_a_semicolon_file_reads_its_decimal_commas_and_keeps_the_na_region() -> None:
+    raw = b"date;sport;service;region;requests\n2026-03-01;hockey;web;NA;100,5\n2026-03-02;hockey;web;NA;99\n"
+    canonical = to_canonical(raw, "traffic.csv")
+    assert canonical["region"].tolist() == ["NA", "NA"]
+    assert canonical["requests"].tolist() == [100.5, 99.0]  # not 1005: the comma is the decimal mark there
+
+
 def test_hourly_rows_are_summed_per_day_and_partial_days_reported() -> None:
     hours = pd.date_range("2026-03-01", periods=24 * 3, freq="h")
     frame = pd.DataFrame({"timestamp": hours.strftime("%Y-%m-%dT%H:%M:%S+01:00"), "sport": "hockey",
