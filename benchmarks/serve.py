@@ -192,6 +192,21 @@ def process_tree(pid: int) -> list[int]:
     return tree
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of ``pid`` and of its children it reaped (a busy machine stretches wall time, not this)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return sum(int(value) for value in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+
+
+def tree_cpu(pid: int) -> dict[int, float]:
+    """CPU seconds of ``pid`` and each of its descendants (the sink process included)."""
+    found = {}
+    for process in process_tree(pid):
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            found[process] = cpu_seconds(process)
+    return found
+
+
 def pin(pid: int, cpus: frozenset[int]) -> None:
     """Every thread of ``pid`` and its descendants on ``cpus`` (threads started later inherit it)."""
     for process in process_tree(pid):
@@ -227,8 +242,10 @@ def wrk(
     if rate is not None:
         extra.append(f"{connections * 1000 / rate:.3f}")
     data.write_text("\n".join(bodies) + "\n")
+    cpu_before: dict[int, float] = {}
     if server is not None:
         pin(server.process.pid, SERVER_CPUS)
+        cpu_before = tree_cpu(server.process.pid)
     try:
         out = subprocess.run(
             ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{seconds}s", "--timeout", "10s", "-s",
@@ -236,6 +253,7 @@ def wrk(
             capture_output=True, text=True, check=True, timeout=seconds + 60,
             preexec_fn=(lambda: os.sched_setaffinity(0, CLIENT_CPUS)) if server is not None else None,
         ).stdout  # fmt: skip
+        cpu_after = tree_cpu(server.process.pid) if server is not None else {}
     finally:
         if server is not None:
             pin(server.process.pid, ALL_CPUS)
@@ -250,6 +268,9 @@ def wrk(
         "non_2xx": non2xx,
         "socket_errors": socket_errors,
         "requests": requests,
+        # The server's CPU (every process and thread of it) per answered request: what it would answer on a
+        # core of its own, whatever else took the client's core or stretched the round.
+        "cpu_us": sum(t - cpu_before.get(pid, 0.0) for pid, t in cpu_after.items()) / max(requests, 1) * 1e6,
     }
 
 
@@ -449,6 +470,10 @@ def serve_rounds(
     for body in bodies:  # the memo holds the input examples once they were asked
         httpx.post(predict, content=body, headers=JSON, timeout=10)
     invocations = f"{mlflow_serve.url}/invocations"
+    if args.rate is None:  # a rate mlflow serve sustains on this machine, or its p99 is a queue's
+        sustained = wrk(invocations, teams, 5, args.connections, work, mlflow_serve, fresh="dataframe_records")["rps"]
+        args.rate = max(1.0, round(sustained / 2))
+        print(f"fixed rate: {args.rate:g} req/s (half of mlflow serve's {sustained:.0f} req/s closed loop, fresh)")
     paced = f"fresh, {args.rate:g}/s"
     plans: dict[str, tuple[str, list[str], str | None, ServerProcess, float | None]] = {
         "model-api (memo hits)": (predict, bodies, None, api, None),
@@ -470,11 +495,12 @@ def serve_rounds(
               + f"; load {os.getloadavg()[0]:.2f}")  # fmt: skip
     median = statistics.median
     print()
-    print(f"{'server':<24}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'non-2xx':>10}{'errors':>8}")
+    print(f"{'server':<24}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'non-2xx':>10}{'errors':>8}{'CPU us/req':>12}")
     for name, measured in runs.items():
         print(f"{name:<24}{median(r['rps'] for r in measured):>10.0f}{median(r['p50_ms'] for r in measured):>10.2f}"
               f"{median(r['p99_ms'] for r in measured):>10.2f}{sum(r['non_2xx'] for r in measured):>10.0f}"
-              f"{sum(r['socket_errors'] for r in measured):>8.0f}")  # fmt: skip
+              f"{sum(r['socket_errors'] for r in measured):>8.0f}"
+              f"{median(r['cpu_us'] for r in measured):>12.0f}")  # fmt: skip
 
     def ratio(ours: str, theirs: str, key: str = "rps") -> float:
         return median(a[key] / b[key] for a, b in zip(runs[ours], runs[theirs], strict=True))
@@ -495,6 +521,15 @@ def serve_rounds(
     for ours, theirs, key, goal in table:
         what = "throughput" if key == "rps" else "p99"
         print(f"   {ours:<28} / {theirs:<28} {what:<10} {ratio(ours, theirs, key):>8.3f}x  {goal}")
+    # The same throughput ratios from the servers' own CPU per request (theirs / ours): what each answers on a
+    # core of its own, less moved than req/s by whatever else shares the client's core during a round.
+    for ours, theirs in (
+        ("model-api (fresh)", "mlflow serve (fresh)"),
+        ("model-api (fresh)", "bare (raw ASGI)"),
+        ("model-api (memo hits)", "mlflow serve (repeat)"),
+        ("model-api (memo hits)", "bare (raw ASGI)"),
+    ):
+        print(f"   {ours:<28} / {theirs:<28} {'CPU/req':<10} {ratio(theirs, ours, 'cpu_us'):>8.3f}x  (theirs / ours)")
     for name in (f"model-api ({paced})", f"mlflow serve ({paced})"):
         achieved = median(r["rps"] for r in runs[name])
         print(f"   {name}: {achieved:.0f} req/s achieved of {args.rate:g} offered")
@@ -515,9 +550,9 @@ def main() -> None:
     parser.add_argument(
         "--rate",
         type=float,
-        default=60.0,
-        help="fresh requests per second offered to both model-api and mlflow "
-        "models serve for the fixed-rate p99 (below what mlflow serve sustains on one core)",
+        default=None,
+        help="fresh requests per second offered to both model-api and mlflow models serve for the fixed-rate "
+        "p99; default: half of what mlflow serve answers closed loop here (measured first), a rate both sustain",
     )
     parser.add_argument(
         "--only",

@@ -22,6 +22,7 @@ answers.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import io
 import json
 import os
@@ -58,6 +59,9 @@ from serve import (
     ready,
     train_small,
 )
+from serve import (
+    cpu_seconds as process_cpu_seconds,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -78,14 +82,11 @@ def sink_pids(api: ServerProcess) -> list[int]:
 
 
 def cpu_seconds(pids: list[int]) -> float:
-    ticks = os.sysconf("SC_CLK_TCK")
+    """CPU seconds of these processes (those gone are left out)."""
     total = 0.0
     for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += (int(fields[11]) + int(fields[12])) / ticks
+        with contextlib.suppress(OSError):
+            total += process_cpu_seconds(pid)
     return total
 
 

@@ -66,12 +66,6 @@ def served_everywhere(server: base.ServerProcess, version: str, workers: int) ->
     return len(listing) == workers and all(w["versions"].get(TASK) == version for w in listing)
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU of ``pid`` and of its children it reaped (a busy machine stretches wall time, not this)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return sum(int(value) for value in fields[11:15]) / os.sysconf("SC_CLK_TCK")
-
-
 def start_timed(server: base.ServerProcess, version: str, workers: int, timeout_s: float = 300) -> tuple[float, float]:
     """Seconds from spawn to /readyz 200 with ``version`` served by every worker, and the CPU seconds the
     model-api processes (not the guard) spent until then."""
@@ -81,7 +75,7 @@ def start_timed(server: base.ServerProcess, version: str, workers: int, timeout_
     while time.perf_counter() - started < timeout_s:
         if base.ready(server) and served_everywhere(server, version, workers):
             wall = time.perf_counter() - started
-            return wall, sum(cpu_seconds(pid) for pid in base.process_tree(server.process.pid)[1:])
+            return wall, sum(base.cpu_seconds(pid) for pid in base.process_tree(server.process.pid)[1:])
         time.sleep(0.02)
     raise RuntimeError(f"model-api ({workers} workers) not ready within {timeout_s}s")
 
@@ -130,7 +124,7 @@ def tree_cpu(server: base.ServerProcess) -> float:
     total = 0.0
     for pid in base.process_tree(server.process.pid)[1:]:
         with contextlib.suppress(OSError):
-            total += cpu_seconds(pid)
+            total += base.cpu_seconds(pid)
     return total
 
 
