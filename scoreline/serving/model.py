@@ -118,8 +118,12 @@ class Predictor:
             return probabilities, features, None
         today = date.today().toordinal()
         keys = [(today, *sorted(instance.items())) for instance in instances]
-        with self._memo_lock:
-            found = [self._memo.get(key) for key in keys]
+        try:
+            with self._memo_lock:
+                found = [self._memo.get(key) for key in keys]
+        except TypeError:  # an instance holds a JSON object or list (a Riot timeline, events ahead): no memo
+            probabilities, features = self.predict_frame(pd.DataFrame(list(instances)))
+            return probabilities, features, None
         missing = [i for i, hit in enumerate(found) if hit is None]
         if missing:
             rows = self._feature_rows([instances[i] for i in missing])
