@@ -45,6 +45,8 @@ except ImportError:  # pragma: no cover - orjson is a dependency of the services
     _loads = json.loads
 
 MAX_REPORTED = 50
+MAX_FRAME_VALUE = 10_000_000  # no player's gold, experience, level or minions at 10:00 comes near it
+_INT64 = (-(2**63), 2**63)
 _NON_SPACE = re.compile(rb"\S")
 BLUE_TEAM, RED_TEAM = 100, 200
 PARTICIPANT_KEYS = tuple(str(p) for p in range(1, 11))
@@ -309,7 +311,7 @@ def _prepare(
             missing = [key for key, row in zip(PARTICIPANT_KEYS, values, strict=True) if row is None]
             problems.add(
                 game.where, game.game_id, f"timeline.info.frames[{at_ten}].participantFrames", missing,
-                f"participants 1..10, each with numbers {', '.join(FRAME_FIELDS)}",
+                f"participants 1..10, each with numbers from 0 to {MAX_FRAME_VALUE:,} in {', '.join(FRAME_FIELDS)}",
             )  # fmt: skip
             continue
         winner = _winner(game.match, raw_frames)
@@ -337,17 +339,22 @@ def _prepare(
     )
 
 
+def _items(value: Any) -> list[Any] | tuple[()]:
+    """``value`` if it is a JSON list, else nothing: a document's lists are read only where they are lists."""
+    return value if isinstance(value, list) else ()
+
+
 def _counted_events(frames: list[Any]) -> list[Mapping[str, Any]]:
     """The events of ``frames`` of the types that are counted (one pass: timelines are mostly other events)."""
     try:
         return [e for frame in frames for e in (frame.get("events") or ()) if e.get("type") in COUNTED_TYPES]
-    except AttributeError:  # a frame or an event that is not an object: skip those
+    except (AttributeError, TypeError):  # a frame, events or an event type of another JSON type: skip those
         return [
             e
             for frame in frames
             if isinstance(frame, Mapping)
-            for e in (frame.get("events") or ())
-            if isinstance(e, Mapping) and e.get("type") in COUNTED_TYPES
+            for e in _items(frame.get("events"))
+            if isinstance(e, Mapping) and isinstance(e.get("type"), str) and e["type"] in COUNTED_TYPES
         ]
 
 
@@ -355,7 +362,7 @@ def _frame_values(entry: Any) -> list[float] | None:
     if not isinstance(entry, Mapping):
         return None
     values = [entry.get(name) for name in FRAME_FIELDS]
-    if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in values):
+    if not all(isinstance(v, int | float) and not isinstance(v, bool) and 0 <= v <= MAX_FRAME_VALUE for v in values):
         return None
     return values
 
@@ -363,9 +370,10 @@ def _frame_values(entry: Any) -> list[float] | None:
 def _end_ms(frames: list[Any], stamps: list[Any]) -> float:
     ends = [
         e.get("timestamp", 0)
-        for e in (frames[-1].get("events") or () if isinstance(frames[-1], Mapping) else ())
+        for e in (_items(frames[-1].get("events")) if isinstance(frames[-1], Mapping) else ())
         if isinstance(e, Mapping) and e.get("type") == "GAME_END"
     ]
+    ends = [t for t in ends if isinstance(t, int | float) and not isinstance(t, bool)]
     numbers = [t for t in stamps if isinstance(t, int | float)]
     return float(max([*ends, *numbers, 0]))
 
@@ -378,7 +386,7 @@ def _clock(ms: float) -> str:
 def _sides(match: Mapping[str, Any] | None) -> list[int]:
     """Participant id → side (index 0 unused). Riot numbers blue's players 1-5 and red's 6-10."""
     side = [-1, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1]
-    for participant in _body(match).get("participants") or ():
+    for participant in _items(_body(match).get("participants")):
         if not isinstance(participant, Mapping):
             continue
         pid, team = participant.get("participantId"), participant.get("teamId")
@@ -389,7 +397,7 @@ def _sides(match: Mapping[str, Any] | None) -> list[int]:
 
 def _winner(match: Mapping[str, Any] | None, frames: list[Any]) -> int:
     """1 if blue won, 0 if red won, -1 if the documents do not say."""
-    for team in _body(match).get("teams") or ():
+    for team in _items(_body(match).get("teams")):
         if isinstance(team, Mapping) and team.get("teamId") in (BLUE_TEAM, RED_TEAM):
             won = team.get("win")
             if isinstance(won, str):  # match-v4: "Win" / "Fail"
@@ -397,26 +405,36 @@ def _winner(match: Mapping[str, Any] | None, frames: list[Any]) -> int:
             if isinstance(won, bool):
                 return int(won == (team["teamId"] == BLUE_TEAM))
     last = frames[-1] if isinstance(frames[-1], Mapping) else {}
-    for event in last.get("events") or ():
+    for event in _items(last.get("events")):
         if isinstance(event, Mapping) and event.get("type") == "GAME_END" and event.get("winningTeam"):
             return int(event["winningTeam"] == BLUE_TEAM)
     return -1
 
 
 def _numbers(events: list[Mapping[str, Any]], key: str, missing: float, dtype: type = np.int64) -> np.ndarray:
-    """``event[key]`` of every event as a flat array (``missing`` where absent or not a number)."""
+    """``event[key]`` of every event as a flat array (``missing`` where absent, not a number or, for integers,
+    beyond int64)."""
     try:  # fast path: every value is a number or absent
         return np.fromiter((e.get(key, missing) for e in events), dtype=dtype, count=len(events))
     except (TypeError, ValueError, OverflowError):
+        low, high = _INT64 if dtype is np.int64 else (-np.inf, np.inf)
         return np.fromiter(
-            (v if isinstance(v := e.get(key), int | float) and not isinstance(v, bool) else missing for e in events),
+            (
+                v
+                if isinstance(v := e.get(key), int | float) and not isinstance(v, bool) and low <= v < high
+                else missing
+                for e in events
+            ),
             dtype=dtype,
             count=len(events),
         )
 
 
 def _texts(events: list[Mapping[str, Any]], key: str) -> np.ndarray:
-    return np.array([e.get(key) or "" for e in events], dtype=object)
+    """``event[key]`` of every event where it is text, else ""; always one dimension (a list is not spread)."""
+    out = np.empty(len(events), dtype=object)
+    out[:] = [v if isinstance(v := e.get(key), str) else "" for e in events]
+    return out
 
 
 def _state_table(prepared: _Prepared) -> pd.DataFrame:

@@ -110,3 +110,61 @@ def test_broken_documents_say_what_was_expected(documents: list[dict]) -> None:
         TASK.to_canonical(_jsonl([broken]), "g.jsonl")
     assert error.value.code == ErrorCode.INVALID_INPUT
     assert error.value.details["problems"][0]["value"] == "['4']"
+
+
+def _changed(document: dict, change: object) -> dict:
+    changed = copy.deepcopy(document)
+    change(changed)  # type: ignore[operator]
+    return changed
+
+
+def _events(doc: dict) -> list:
+    return doc["timeline"]["info"]["frames"][3]["events"]
+
+
+# Values of the wrong JSON type or range where the documents hold lists, text and ids: ignored as absent (as a
+# missing field is), never a TypeError, OverflowError or a broadcast error.
+ODD_VALUES = {
+    "participants is a number": lambda d: d["match"]["info"].__setitem__("participants", 5),
+    "teams is a number": lambda d: d["match"]["info"].__setitem__("teams", 5),
+    "a frame's events is a number": lambda d: d["timeline"]["info"]["frames"][3].__setitem__("events", 5),
+    "an event type is a list": lambda d: _events(d).append({"type": ["CHAMPION_KILL"], "timestamp": 1}),
+    "an event type is an object": lambda d: _events(d).append({"type": {}, "timestamp": 1}),
+    "a victim id beyond int64": lambda d: _events(d).append(
+        {"type": "CHAMPION_KILL", "timestamp": 1, "victimId": 1e30}
+    ),
+    "a killer team beyond int64": lambda d: _events(d).append(
+        {"type": "ELITE_MONSTER_KILL", "timestamp": 1, "killerTeamId": -1e30}
+    ),
+    "a monster type is a list": lambda d: _events(d).append(
+        {"type": "ELITE_MONSTER_KILL", "timestamp": 1, "killerId": 1, "monsterType": ["DRAGON", "x"]}
+    ),
+}
+
+
+@pytest.mark.parametrize("change", ODD_VALUES.values(), ids=ODD_VALUES.keys())
+def test_values_of_another_json_type_are_read_as_absent(documents: list[dict], change: object) -> None:
+    canonical = TASK.to_canonical(_jsonl([_changed(documents[0], change)]), "g.jsonl")
+    assert len(canonical) == 1 and canonical[list(STAT_COLUMNS)].notna().all(axis=None)
+
+
+def test_a_short_game_with_odd_end_events_is_skipped_with_its_reason(documents: list[dict]) -> None:
+    short = copy.deepcopy(documents[0]["timeline"])
+    short["info"]["frames"] = short["info"]["frames"][:4]
+    short["info"]["frames"][-1]["events"] = [{"type": "GAME_END", "timestamp": "late"}]
+    other = copy.deepcopy(short)
+    other["info"]["frames"][-1]["events"] = 5
+    with pytest.raises(ScorelineError) as error:
+        TASK.to_canonical(_jsonl([short, other]), "g.jsonl")
+    assert error.value.code == ErrorCode.INVALID_INPUT and "before 10:00" in error.value.message
+
+
+@pytest.mark.parametrize("gold", [1e300, -5])
+def test_frame_values_beyond_any_game_are_a_422_naming_the_participant(documents: list[dict], gold: float) -> None:
+    broken = copy.deepcopy(documents[0])
+    broken["timeline"]["info"]["frames"][10]["participantFrames"]["3"]["totalGold"] = gold
+    with pytest.raises(ScorelineError) as error:
+        TASK.to_canonical(_jsonl([broken]), "g.jsonl")
+    assert error.value.code == ErrorCode.INVALID_INPUT
+    assert error.value.details["problems"][0]["value"] == "['3']"
+    assert "from 0 to 10,000,000" in error.value.message
