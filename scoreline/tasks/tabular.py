@@ -10,6 +10,7 @@ header is row 1); :meth:`RowProblems.raise_if_any` turns them into one 422.
 from __future__ import annotations
 
 import csv
+import gzip
 import io
 import re
 import warnings
@@ -17,6 +18,7 @@ import zipfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+from zlib import error as zlib_error
 
 import numpy as np
 import pandas as pd
@@ -24,6 +26,8 @@ import pandas as pd
 from scoreline.core.errors import ErrorCode, ScorelineError
 
 MAX_REPORTED_PROBLEMS = 50
+# What an upload's zip or gzip may unpack to: a few hundred kilobytes of zeros unpack to gigabytes otherwise.
+MAX_UNPACKED_BYTES = 512 * 1024 * 1024
 FIRST_ROW = 2  # spreadsheet numbering: the header is row 1
 TRUE_WORDS = frozenset({"true", "1", "1.0", "yes", "y", "t"})
 FALSE_WORDS = frozenset({"false", "0", "0.0", "no", "n", "f"})
@@ -283,4 +287,30 @@ def zip_members(
         and not info.filename.startswith("__MACOSX/")
         and not info.filename.rsplit("/", 1)[-1].startswith(".")
     ]
+    # A member reads no more than its declared size (more fails its CRC check), so the declared sizes bound it.
+    unpacked = sum(info.file_size for info in members)
+    if unpacked > MAX_UNPACKED_BYTES:
+        archive.close()
+        raise _unpacks_too_large(what, f"{unpacked:,} bytes, more")
     return archive, sorted(members, key=lambda info: info.filename)
+
+
+def gunzip(raw: bytes, what: str, *, code: ErrorCode = ErrorCode.INVALID_INPUT) -> bytes:
+    """A gzip upload unpacked, at most ``MAX_UNPACKED_BYTES`` (413 beyond); unreadable: a ``code`` error."""
+    try:
+        with gzip.GzipFile(fileobj=io.BytesIO(raw)) as stream:
+            content = stream.read(MAX_UNPACKED_BYTES + 1)
+    except (OSError, EOFError, zlib_error) as exc:
+        raise ScorelineError(code, f"{what!r} is not a readable gzip: {exc}") from exc
+    if len(content) > MAX_UNPACKED_BYTES:
+        raise _unpacks_too_large(what, "more")
+    return content
+
+
+def _unpacks_too_large(what: str, size: str) -> ScorelineError:
+    return ScorelineError(
+        ErrorCode.TOO_LARGE,
+        f"{what!r} unpacks to {size} than the limit of {MAX_UNPACKED_BYTES:,} bytes; "
+        "expected less data per upload (split it into several)",
+        {"filename": what, "max_unpacked_bytes": MAX_UNPACKED_BYTES},
+    )

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import gzip
-
 import pandas as pd
 
 from scoreline.core.errors import ErrorCode, ScorelineError
 from scoreline.tasks.esports_win import riot, table
 from scoreline.tasks.esports_win.columns import GAME_ID, STAT_COLUMNS
-from scoreline.tasks.tabular import decode_text, files_error, union_rows, zip_members
+from scoreline.tasks.tabular import decode_text, files_error, gunzip, union_rows, zip_members
 
 EXPECTED = (
     "the 10-minute team table as CSV (gameId, blueWins, blueWardsPlaced, ..., blueTotalGold, ..., redTotalGold, ...) "
@@ -20,10 +18,7 @@ EXPECTED = (
 def to_canonical(raw: bytes, filename: str) -> pd.DataFrame:
     """Detect the format of ``raw`` (zip / gzip / JSON / JSON Lines / CSV) and adapt it."""
     if raw[:2] == b"\x1f\x8b":
-        try:
-            raw = gzip.decompress(raw)
-        except OSError as exc:
-            raise ScorelineError(ErrorCode.UNSUPPORTED_MEDIA, f"{filename!r} is not a readable gzip: {exc}") from exc
+        raw = gunzip(raw, filename, code=ErrorCode.UNSUPPORTED_MEDIA)
         filename = filename.removesuffix(".gz")
     if raw[:4] == b"PK\x03\x04":
         csv_members = _csv_members(raw, filename)

@@ -20,7 +20,6 @@ events of all games at once, then ``np.bincount`` counts them per game and side.
 from __future__ import annotations
 
 import gc
-import gzip
 import itertools
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -33,7 +32,7 @@ import pandas as pd
 
 from scoreline.core.errors import ErrorCode, ScorelineError
 from scoreline.tasks.esports_win.columns import CUT_MS, GAME_ID, LABEL, MINUTES, STAT_COLUMNS
-from scoreline.tasks.tabular import zip_members
+from scoreline.tasks.tabular import gunzip, zip_members
 
 try:
     import orjson
@@ -143,7 +142,7 @@ def _documents(raw: bytes, where: str, problems: JsonProblems) -> Iterable[tuple
         yield from _zip_documents(raw, where, problems)
         return
     if raw[:2] == b"\x1f\x8b":
-        yield from _documents(gzip.decompress(raw), where.removesuffix(".gz"), problems)
+        yield from _documents(gunzip(raw, where, code=ErrorCode.UNSUPPORTED_MEDIA), where.removesuffix(".gz"), problems)
         return
     text = raw.removeprefix(b"\xef\xbb\xbf")
     if not _json_lines(text):
@@ -182,7 +181,7 @@ def _zip_documents(raw: bytes, where: str, problems: JsonProblems) -> Iterable[t
             name = info.filename
             content = archive.read(info)
             if name.endswith(".gz"):
-                content = gzip.decompress(content)
+                content = gunzip(content, f"{where}: {name}", code=ErrorCode.UNSUPPORTED_MEDIA)
             if not looks_like_json(content):
                 problems.add(f"{where}: {name}", None, "", content[:40].decode("latin-1"), "a JSON or JSON Lines file")
                 continue
