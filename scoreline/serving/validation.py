@@ -425,7 +425,9 @@ def validate_frame(model: type[BaseModel], frame: pd.DataFrame, entities: Entity
         if name not in frame.columns:
             continue
         default = None if info.is_required() else info.get_default(call_default_factory=True)
-        column, column_problems = _convert_column(frame[name], name, info.annotation, info.is_required(), default)
+        column, column_problems = _convert_column(
+            frame[name], name, info.annotation, info.is_required(), default, info.metadata
+        )
         problems.merge(column_problems)
         columns[name] = column
     if problems:
@@ -450,7 +452,7 @@ def _base_type(annotation: Any) -> Any:
 
 
 def _convert_column(
-    values: pd.Series, name: str, annotation: Any, required: bool, default: Any
+    values: pd.Series, name: str, annotation: Any, required: bool, default: Any, metadata: Sequence[Any] = ()
 ) -> tuple[pd.Series, Problems]:
     base = _base_type(annotation)
     expected = _describe_type(base)
@@ -461,9 +463,12 @@ def _convert_column(
     null = values.isna().to_numpy().copy()
     if base in (float, int):
         result = pd.to_numeric(values, errors="coerce")
+        numbers = result.to_numpy(dtype=float, na_value=np.nan)
+        outside, within = _outside_bounds(numbers, metadata)
+        if within:  # the request model's bounds, as a JSON instance is held to them
+            expected = f"{expected} {within}"
         bad = result.isna().to_numpy() & ~null
-        inf = np.isinf(result.to_numpy(dtype=float, na_value=np.nan))
-        problems.merge(_rows(bad | inf, values, name, expected))
+        problems.merge(_rows(bad | np.isinf(numbers) | outside, values, name, expected))
     else:
         result = values
     if null.any():
@@ -472,6 +477,33 @@ def _convert_column(
         else:
             result = result.astype(object).where(~pd.Series(null, index=result.index), fill)
     return result, problems
+
+
+def _outside_bounds(numbers: np.ndarray, metadata: Sequence[Any]) -> tuple[np.ndarray, str]:
+    """Row mask of ``numbers`` outside a field's ``ge``/``gt``/``le``/``lt`` bounds (missing is never outside),
+    and the bounds in words (">= 0 and <= 200")."""
+    outside = np.zeros(len(numbers), dtype=bool)
+    words = []
+    with np.errstate(invalid="ignore"):
+        for bound in metadata:
+            if isinstance(bound, annotated_types.Ge):
+                outside |= numbers < bound.ge
+                words.append(f">= {_number(bound.ge)}")
+            elif isinstance(bound, annotated_types.Gt):
+                outside |= numbers <= bound.gt
+                words.append(f"> {_number(bound.gt)}")
+            elif isinstance(bound, annotated_types.Le):
+                outside |= numbers > bound.le
+                words.append(f"<= {_number(bound.le)}")
+            elif isinstance(bound, annotated_types.Lt):
+                outside |= numbers >= bound.lt
+                words.append(f"< {_number(bound.lt)}")
+    return outside, " and ".join(words)
+
+
+def _number(value: Any) -> str:
+    """A bound as written in a schema: 48.0 as 48."""
+    return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
 
 
 def _convert_text(

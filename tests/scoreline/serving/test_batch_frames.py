@@ -141,3 +141,29 @@ def test_a_parquet_files_text_columns_read_as_dictionaries_validate_alike(
     else:
         assert results[0] == results[1]
     assert isinstance(results[0], pd.DataFrame) == (not change)
+
+
+ROOKIE = {"gp": "79", "min": "28.8", "pts": "9.4", "fgm": "3.5", "fga": "8.7", "fg3m": "0.7", "fg3a": "2.4",
+          "ftm": "1.7", "fta": "2.7", "reb": "4.0", "ast": "1.0"}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "expected"),
+    [("pts", "-5", "a finite number >= 0 and <= 200"), ("pts", "500", "a finite number >= 0 and <= 200"),
+     ("min", "49", "a finite number >= 0 and <= 48"), ("gp", "0", "an integer >= 1 and <= 200"),
+     ("age", "13", "a finite number >= 14 and <= 50 or null")],
+)  # fmt: skip
+def test_a_files_numbers_are_held_to_the_bounds_of_a_json_instance(field: str, value: str, expected: str) -> None:
+    model = get_task("player-investment").request_model
+    rows = [dict(ROOKIE) for _ in range(4)]
+    rows[2][field] = value
+    with pytest.raises(ScorelineError) as json_error:  # the same row as a JSON instance
+        validate_instances(model, [{k: float(v) for k, v in row.items()} for row in rows])
+    assert json_error.value.details["problems"][0]["row"] == 2
+    with pytest.raises(ScorelineError) as caught:
+        validate_frame(model, pd.DataFrame(rows), None)
+    problems = caught.value.details["problems"]
+    assert [(p["row"], p["field"]) for p in problems] == [(2, field)]
+    assert problems[0]["expected"].startswith(expected.removesuffix(" or null"))
+    assert caught.value.message.startswith(f"invalid file: row 2, {field}: '{value}' is not a")
+    assert validate_frame(model, pd.DataFrame([ROOKIE]), None)["pts"].tolist() == [9.4]  # within: as before
