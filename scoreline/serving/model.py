@@ -271,7 +271,8 @@ class PriorAndTrees:
                     prior += weight * x
                 scores.append(float(t) - o + prior)
             if self.binary:
-                positive = 1.0 / (1.0 + exp(-scores[0]))
+                score = scores[0]  # far below zero exp(-score) overflows; there 1 / (1 + exp(-score)) is exp(score)
+                positive = 1.0 / (1.0 + exp(-score)) if score > -700.0 else exp(score)
                 out.append((1.0 - positive, positive))
             else:
                 top = max(scores)

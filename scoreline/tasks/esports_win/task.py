@@ -21,6 +21,9 @@ TYPICAL: dict[str, float] = {
     "gold_diff": 0, "experience_diff": 0, "cs_per_min": 21.8, "gold_per_min": 1_640,
 }  # fmt: skip
 STATE_FORMAT = "esports-win-state/1"
+# No side's count, rate or difference at 10:00 comes near it (gold ~16,000, experience ~18,000); a bound keeps
+# every value the model sees finite in float32 and its logistic prior from overflowing.
+MAX_STAT = 1_000_000
 
 
 def _field(column: str) -> tuple[Any, Any]:
@@ -29,13 +32,15 @@ def _field(column: str) -> tuple[Any, Any]:
     bounds: dict[str, Any] = {}
     kind: Any = float | None
     if stat.kind == "count":
-        kind, bounds = int | None, {"ge": 0}
+        kind, bounds = int | None, {"ge": 0, "le": MAX_STAT}
     elif stat.kind == "flag":
         kind = bool | None
     elif stat.kind == "level":
         bounds = {"ge": 1, "le": 18}
     elif stat.kind == "rate":
-        bounds = {"ge": 0}
+        bounds = {"ge": 0, "le": MAX_STAT}
+    else:  # signed: a difference between the sides
+        bounds = {"ge": -MAX_STAT, "le": MAX_STAT}
     example = TYPICAL[stat.name]
     if stat.kind == "flag":
         example = side == "blue"

@@ -96,3 +96,42 @@ def test_outcomes_and_words(games: SimulatedGames) -> None:
     assert set(outcomes["outcome"]) == {"blue", "red"}
     assert (outcomes["outcome"] == "blue").sum() == games.table["blue_wins"].sum()
     assert TASK.describe({}, "blue") == "blue side wins" and TASK.describe({}, "red") == "red side wins"
+
+
+@pytest.mark.parametrize(
+    ("column", "value"),
+    [("blue_gold_diff", -1e18), ("blue_gold_diff", 1e308), ("red_experience_diff", 4e38), ("blue_total_gold", 2e6),
+     ("blue_gold_per_min", 1e30)],
+)  # fmt: skip
+def test_values_beyond_any_game_at_ten_minutes_are_a_422_naming_the_column(column: str, value: float) -> None:
+    from scoreline.serving.validation import validate_instances
+
+    with pytest.raises(ScorelineError) as caught:
+        validate_instances(TASK.request_model, [{column: value}])
+    assert caught.value.details["problems"][0]["field"] == column
+    assert caught.value.details["problems"][0]["row"] == 0
+
+
+def test_a_served_model_answers_the_largest_differences_it_accepts() -> None:
+    """-1e18 gold difference overflowed the few-row prior (math.exp) and 1e308 the float32 input of the
+    explanation (XGBoostError): both were 500s; the largest accepted values answer finite probabilities."""
+    from scoreline.ml.training import train
+    from scoreline.serving.holder import ModelHolder
+    from scoreline.serving.model import Predictor, ServedModel
+    from scoreline.serving.service import PredictionService
+    from scoreline.tasks.esports_win.task import MAX_STAT
+
+    content, filename = TASK.simulated_file(1500, 1)
+    bundle = train(TASK, TASK.to_canonical(content, filename), params={"max_depth": 3}).bundle
+    predictor = Predictor(bundle, TASK)
+    predictor.enable_fast_path(bundle.input_example)
+    holder = ModelHolder((TASK.id,))
+    holder.swap(ServedModel(TASK.id, "scoreline-esports-win", "1", "champion", "cache", bundle, predictor))
+    service = PredictionService(holder, None)
+    example = dict(bundle.input_example[-1])
+    for sign in (1, -1):
+        instance = {**example, "blue_gold_diff": sign * MAX_STAT, "red_gold_diff": -sign * MAX_STAT,
+                    "blue_experience_diff": sign * MAX_STAT, "red_experience_diff": -sign * MAX_STAT}  # fmt: skip
+        payload, _ = service.predict(TASK.id, {"instances": [instance]})
+        probabilities = list(payload["predictions"][0]["probabilities"].values())
+        assert np.isfinite(probabilities).all() and abs(sum(probabilities) - 1) < 1e-9
