@@ -173,8 +173,8 @@ class EventTrafficTask(Task):
         if not values:
             return f"{series}: no forecast"
         peak = int(np.argmax(values))
-        origin = instance.get("date")
-        when = str(np.datetime64(str(origin)[:10], "D") + peak + 1) if origin else f"day {peak + 1}"
+        origin = instance.get("date")  # a batch file's empty cell is missing (NaN), as an omitted date
+        when = str(np.datetime64(str(origin)[:10], "D") + peak + 1) if _given(origin) else f"day {peak + 1}"
         return (f"{series}: {values[0]:,.0f} → {values[peak]:,.0f} requests/day over the next {len(values)} days "
                 f"(peak on {when})")  # fmt: skip
 
@@ -203,3 +203,8 @@ def invalid(message: str, problems: list[dict[str, Any]], **extra: Any) -> Score
     return ScorelineError(
         ErrorCode.INVALID_INPUT, message, {"problems": problems[:50], "count": len(problems), **extra}
     )
+
+
+def _given(value: Any) -> bool:
+    """Whether a request value is there: not None, NaN, NA or empty."""
+    return value is not None and not pd.isna(value) and value != ""
