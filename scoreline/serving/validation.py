@@ -539,14 +539,32 @@ _BOOLEANS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "
 def _convert_distinct(distinct: pd.Series, base: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(converted values as an object array, empty mask, unconvertible mask) of a column's non-null distinct values."""
     none = np.zeros(len(distinct), dtype=bool)
+    distinct, undecodable = _decoded(distinct)
     if base is str:
         converted = distinct.astype("string").str.strip()
-        return converted.to_numpy(dtype=object), (converted == "").fillna(True).to_numpy(dtype=bool), none
+        empty = (converted == "").fillna(True).to_numpy(dtype=bool) & ~undecodable
+        return converted.to_numpy(dtype=object), empty, undecodable
     if base is bool:
         mapped = distinct.astype("string").str.strip().str.lower().map(_BOOLEANS)
         return mapped.to_numpy(dtype=object), none, mapped.isna().to_numpy()
     parsed = pd.to_datetime(distinct, errors="coerce")
     return parsed.dt.strftime("%Y-%m-%d").to_numpy(dtype=object), none, parsed.isna().to_numpy()
+
+
+def _decoded(distinct: pd.Series) -> tuple[pd.Series, np.ndarray]:
+    """Distinct values with bytes (a Parquet binary column) decoded as UTF-8, and the mask of those that are not
+    UTF-8 (left missing, reported as values that are not what the field expects)."""
+    undecodable = np.zeros(len(distinct), dtype=bool)
+    if distinct.dtype != object or pd.api.types.infer_dtype(distinct, skipna=True) not in ("bytes", "mixed"):
+        return distinct, undecodable
+    values = distinct.to_numpy(dtype=object).copy()
+    for i, value in enumerate(values.tolist()):
+        if isinstance(value, bytes):
+            try:
+                values[i] = value.decode("utf-8")
+            except UnicodeDecodeError:
+                values[i], undecodable[i] = None, True
+    return pd.Series(values, index=distinct.index, dtype=object), undecodable
 
 
 def _rows(mask: np.ndarray, values: pd.Series, name: str, expected: str, message: str | None = None) -> Problems:

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.parquet
 import pytest
 
 from scoreline.core.errors import ScorelineError
@@ -167,3 +168,24 @@ def test_a_files_numbers_are_held_to_the_bounds_of_a_json_instance(field: str, v
     assert problems[0]["expected"].startswith(expected.removesuffix(" or null"))
     assert caught.value.message.startswith(f"invalid file: row 2, {field}: '{value}' is not a")
     assert validate_frame(model, pd.DataFrame([ROOKIE]), None)["pts"].tolist() == [9.4]  # within: as before
+
+
+def test_a_parquet_binary_column_is_read_as_text_and_bytes_that_are_not_utf8_are_named() -> None:
+    """A Parquet column of bytes (binary, no UTF-8 annotation) where the request model wants text or booleans:
+    UTF-8 bytes read as their text; others were a 500 (UnicodeDecodeError) and are a 422 naming the row."""
+    table = pa.table({
+        "home_team": pa.array([b"Brazil", b"Chile", b"Peru"], pa.binary()),
+        "away_team": pa.array(["Chile", "Peru", "Brazil"]),
+        "neutral": pa.array([b"true", b"\xff\xfe", b"false"], pa.binary()),
+    })  # fmt: skip
+    buffer = io.BytesIO()
+    pa.parquet.write_table(table, buffer)
+    _, frame = files.read_table(buffer.getvalue(), "requests.parquet")
+    with pytest.raises(ScorelineError) as caught:
+        validate_frame(REQUEST, frame, None)
+    problems = caught.value.details["problems"]
+    assert [(p["row"], p["field"], p["expected"]) for p in problems] == [(1, "neutral", "true or false")]
+    fine = frame.assign(neutral=[b"true", b"no", b"false"])
+    validated = validate_frame(REQUEST, fine, None)
+    assert validated["neutral"].tolist() == [True, False, False]
+    assert validated["home_team"].tolist() == ["Brazil", "Chile", "Peru"]
