@@ -6,6 +6,7 @@ and pandas (for validation and features); the answer columns are appended to the
 
 from __future__ import annotations
 
+import csv
 import io
 import time
 from collections.abc import Collection
@@ -29,6 +30,9 @@ if TYPE_CHECKING:
 
 FileFormat = Literal["csv", "parquet"]
 PARQUET_MAGIC = b"PAR1"
+# Columns of a batch file: the request's (at most a few dozen) and the user's own, which come back as sent. A wide
+# header costs the CSV reader far more than its bytes (a 1 MB line of 1,000,000 commas: four minutes).
+MAX_COLUMNS = 1000
 
 
 @dataclass(frozen=True)
@@ -132,6 +136,7 @@ def _read_upload(
             schema = pq.read_schema(pa.BufferReader(content))
         except Exception as exc:
             raise ScorelineError(ErrorCode.INVALID_INPUT, f"unreadable Parquet file: {exc}") from exc
+        _refuse_wide(len(schema.names), filename)
         _refuse_nested(schema)
         try:
             table = pq.read_table(pa.BufferReader(content))
@@ -151,12 +156,44 @@ def _read_upload(
             ErrorCode.UNSUPPORTED_MEDIA,
             f"{filename or 'the upload'} is binary but not Parquet; expected CSV or Parquet",
         )
+    _check_first_rows(content, filename)
     try:
-        frame = pd.read_csv(io.BytesIO(content), dtype=str, keep_default_na=False, na_values=[""])
+        # index_col=False: pandas would otherwise take the first row's fields beyond the header for an index
+        # (every value shifted, and a row of a million commas a million index levels).
+        frame = pd.read_csv(io.BytesIO(content), dtype=str, keep_default_na=False, na_values=[""], index_col=False)
     except Exception as exc:
         raise ScorelineError(ErrorCode.INVALID_INPUT, f"unreadable CSV file: {exc}") from exc
     frame.columns = [str(c).strip() for c in frame.columns]
     return "csv", pa.Table.from_pandas(frame, preserve_index=False), frame
+
+
+def _check_first_rows(content: bytes, filename: str | None) -> None:
+    """A CSV upload's header and first row are at most ``MAX_COLUMNS`` wide and the row holds no value beyond the
+    header (later rows that do are the CSV reader's own error, found at once)."""
+    reader = csv.reader(io.TextIOWrapper(io.BytesIO(content), encoding="utf-8", errors="replace", newline=""))
+    header = next(reader, [])
+    _refuse_wide(len(header), filename)
+    first = next(reader, [])
+    _refuse_wide(len(first), filename)
+    extra = [value for value in first[len(header) :] if value.strip()]
+    if extra:
+        raise ScorelineError(
+            ErrorCode.INVALID_INPUT,
+            f"invalid file: row 0 has {len(first):,} fields and values beyond the header's {len(header)} "
+            f"(first: {extra[0][:40]!r}); expected at most {len(header)} fields per row, as in the header",
+            {"problems": [{"row": 0, "field": None, "message": f"{len(first)} fields",
+                           "expected": f"at most {len(header)} fields, as in the header"}], "count": 1},
+        )  # fmt: skip
+
+
+def _refuse_wide(columns: int, filename: str | None) -> None:
+    if columns > MAX_COLUMNS:
+        raise ScorelineError(
+            ErrorCode.TOO_LARGE,
+            f"{filename or 'the upload'} has {columns:,} columns; at most {MAX_COLUMNS:,} per batch file "
+            "(expected the request columns of GET /v1/{task}/schema and a few of your own)",
+            {"columns": columns, "limit": MAX_COLUMNS},
+        )
 
 
 def _is_string(kind: pa.DataType) -> bool:

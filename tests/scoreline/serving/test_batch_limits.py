@@ -4,13 +4,15 @@ naming it, and an all-invalid file reports its first 50 problems with the true c
 from __future__ import annotations
 
 import io
+import time
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from scoreline.core.errors import ScorelineError
+from scoreline.core.errors import ErrorCode, ScorelineError
+from scoreline.serving import files
 from scoreline.serving.holder import ModelHolder
 from scoreline.serving.service import PredictionService
 from scoreline.serving.validation import MAX_PROBLEMS, EntityIndex, validate_frame
@@ -71,3 +73,44 @@ def test_an_invalid_number_column_counts_every_bad_cell() -> None:
         validate_frame(Request, frame, None)
     assert caught.value.details["count"] == 5000
     assert len(caught.value.details["problems"]) == MAX_PROBLEMS
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"," * 1_000_000 + b"\n", b",".join(b"c%d" % i for i in range(5000)) + b"\n" + b"1," * 4999 + b"1\n",
+     b"a,b\n" + b"," * 1_000_000 + b"\n"],
+    ids=["a line of commas", "5,000 columns", "a first row of commas"],
+)  # fmt: skip
+def test_a_file_wider_than_the_column_limit_is_a_413_before_it_is_parsed(content: bytes) -> None:
+    """A 1 MB header of commas took the CSV reader four minutes in a server thread."""
+    started = time.perf_counter()
+    with pytest.raises(ScorelineError) as caught:
+        files.read_table(content, "wide.csv")
+    assert caught.value.code == ErrorCode.TOO_LARGE and caught.value.details["limit"] == files.MAX_COLUMNS
+    assert caught.value.message.startswith("wide.csv has ")
+    assert time.perf_counter() - started < 2  # the first row of commas took pandas five minutes (an index level each)
+
+
+def test_a_parquet_file_wider_than_the_column_limit_is_a_413() -> None:
+    table = pa.table({f"c{i}": [1] for i in range(files.MAX_COLUMNS + 1)})
+    buffer = io.BytesIO()
+    pq.write_table(table, buffer)
+    with pytest.raises(ScorelineError) as caught:
+        files.read_table(buffer.getvalue(), "wide.parquet")
+    assert caught.value.code == ErrorCode.TOO_LARGE and "1,001 columns" in caught.value.message
+
+
+def test_a_file_at_the_column_limit_is_read() -> None:
+    header = b",".join(b"c%d" % i for i in range(files.MAX_COLUMNS))
+    _, frame = files.read_table(header + b"\n" + b"1," * (files.MAX_COLUMNS - 1) + b"1\n", "wide.csv")
+    assert frame.shape == (1, files.MAX_COLUMNS)
+
+
+def test_a_first_row_with_values_beyond_the_header_is_a_422_not_shifted_into_an_index() -> None:
+    """pandas read the first row's extra field as an index: 'a,b' over '1,2,3' was a=2, b=3."""
+    with pytest.raises(ScorelineError) as caught:
+        files.read_table(b"a,b\n1,2,3\n4,5\n", "shifted.csv")
+    assert caught.value.code == ErrorCode.INVALID_INPUT
+    assert caught.value.message.startswith("invalid file: row 0 has 3 fields and values beyond the header's 2")
+    _, frame = files.read_table(b"a,b\n1,2,\n4,5\n", "trailing.csv")  # an empty field beyond it is cut
+    assert frame.to_dict("records") == [{"a": "1", "b": "2"}, {"a": "4", "b": "5"}]
