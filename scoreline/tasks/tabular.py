@@ -270,14 +270,35 @@ def files_error(failures: list[tuple[str, ScorelineError]], total_files: int) ->
     )
 
 
+class UploadedZip(zipfile.ZipFile):
+    """An uploaded zip whose ``read`` of a damaged member (bad CRC, corrupt deflate data, cut short, encrypted or
+    an unknown compression) is a ``code`` error naming the upload and the member, not the archive's exception."""
+
+    def __init__(self, raw: bytes, what: str, code: ErrorCode, expected: str) -> None:
+        super().__init__(io.BytesIO(raw))
+        self.what, self.code, self.expected = what, code, expected
+
+    def read(self, name: str | zipfile.ZipInfo, pwd: bytes | None = None) -> bytes:
+        try:
+            return super().read(name, pwd)
+        except (zipfile.BadZipFile, zlib_error, EOFError, NotImplementedError, RuntimeError) as exc:
+            member = name.filename if isinstance(name, zipfile.ZipInfo) else name
+            raise ScorelineError(
+                self.code,
+                f"{self.what!r}: {member} cannot be unpacked ({exc}); expected {self.expected}",
+                {"filename": self.what, "member": member},
+            ) from exc
+
+
 def zip_members(
     raw: bytes, what: str, *, code: ErrorCode = ErrorCode.INVALID_INPUT, expected: str = "a zip of CSV files"
 ) -> tuple[zipfile.ZipFile, list[zipfile.ZipInfo]]:
     """An uploaded zip and its files sorted by name, without what archivers add beside the data: folders,
     macOS resource forks (``__MACOSX/``) and hidden files (``.DS_Store``, ``._name.csv``). A file that is not a
-    readable zip is a ``code`` error naming ``what`` and saying what was ``expected``."""
+    readable zip, or a member that cannot be unpacked when read, is a ``code`` error naming ``what`` and saying
+    what was ``expected``."""
     try:
-        archive = zipfile.ZipFile(io.BytesIO(raw))
+        archive = UploadedZip(raw, what, code, expected)
     except zipfile.BadZipFile as exc:
         raise ScorelineError(code, f"{what!r} is not a readable zip file ({exc}); expected {expected}") from exc
     members = [

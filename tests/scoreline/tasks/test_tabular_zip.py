@@ -61,3 +61,27 @@ def test_gunzip_within_the_limit_and_a_broken_gzip() -> None:
     with pytest.raises(ScorelineError) as caught:
         tabular.gunzip(gzip.compress(b"abc")[:-6], "a.gz", code=ErrorCode.UNSUPPORTED_MEDIA)
     assert caught.value.code == ErrorCode.UNSUPPORTED_MEDIA and "'a.gz' is not a readable gzip" in caught.value.message
+
+
+def _damaged(raw: bytes, damage: str) -> bytes:
+    """``raw`` (a zip of one member) with its CRC wrong in both headers, or its deflate data overwritten."""
+    data = bytearray(raw)
+    if damage == "crc":
+        for signature, offset in ((b"PK\x03\x04", 14), (b"PK\x01\x02", 16)):
+            data[data.find(signature) + offset] ^= 0xFF
+    else:
+        start = data.find(b"PK\x03\x04") + 30 + int.from_bytes(data[26:28], "little")
+        data[start : start + 40] = b"\xff" * 40
+    return bytes(data)
+
+
+@pytest.mark.parametrize("damage", ["crc", "data"])
+@pytest.mark.parametrize("task_id", ["match-outcome", "esports-win", "player-investment", "event-traffic"])
+def test_a_zip_member_that_cannot_be_unpacked_is_an_error_naming_it(task_id: str, damage: str) -> None:
+    """It was a 500 (zipfile.BadZipFile: Bad CRC-32, or zlib.error) from every task's zip reader."""
+    content, _ = get_task(task_id).simulated_file(30, 1)
+    raw = _damaged(zipped({"games.csv": content + b"\n" * 200}), damage)
+    with pytest.raises(ScorelineError) as caught:
+        get_task(task_id).to_canonical(raw, "upload.zip")
+    assert caught.value.http_status in (415, 422)
+    assert "'upload.zip': games.csv cannot be unpacked (" in caught.value.message  # some tasks list it per file
