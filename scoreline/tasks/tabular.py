@@ -28,6 +28,9 @@ from scoreline.core.errors import ErrorCode, ScorelineError
 MAX_REPORTED_PROBLEMS = 50
 # What an upload's zip or gzip may unpack to: a few hundred kilobytes of zeros unpack to gigabytes otherwise.
 MAX_UNPACKED_BYTES = 512 * 1024 * 1024
+# Fields of a table's header and first row: every task's table has a few dozen; pandas spends minutes on a line of
+# a million separators (taking the first row's extra fields for an index before it can refuse them).
+MAX_TABLE_COLUMNS = 1000
 FIRST_ROW = 2  # spreadsheet numbering: the header is row 1
 TRUE_WORDS = frozenset({"true", "1", "1.0", "yes", "y", "t"})
 FALSE_WORDS = frozenset({"false", "0", "0.0", "no", "n", "f"})
@@ -108,8 +111,16 @@ def read_text_table(raw: bytes, what: str, missing: Sequence[str] = MISSING_CELL
     if b"\x00" in raw[:4096]:
         raise ScorelineError(ErrorCode.UNSUPPORTED_MEDIA, f"the {what} file is binary; expected a CSV text file")
     text = decode_text(raw)
-    first = text.split("\n", 1)[0]
+    first, _, rest = text.partition("\n")
     separator = max((",", ";", "\t"), key=first.count)
+    for line in (first, rest.partition("\n")[0]):
+        if line.count(separator) >= MAX_TABLE_COLUMNS:
+            raise ScorelineError(
+                ErrorCode.TOO_LARGE,
+                f"the {what} file's {'header' if line is first else 'first row'} has {line.count(separator) + 1:,} "
+                f"fields; at most {MAX_TABLE_COLUMNS:,} (expected a table of a few dozen columns)",
+                {"fields": line.count(separator) + 1, "limit": MAX_TABLE_COLUMNS},
+            )
 
     def read(text: str) -> pd.DataFrame:
         # Spaces after the separators ("GP, MIN" or "7.4, ,0") are not part of a cell: a blank cell is missing.
