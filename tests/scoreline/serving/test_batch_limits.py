@@ -114,3 +114,15 @@ def test_a_first_row_with_values_beyond_the_header_is_a_422_not_shifted_into_an_
     assert caught.value.message.startswith("invalid file: row 0 has 3 fields and values beyond the header's 2")
     _, frame = files.read_table(b"a,b\n1,2,\n4,5\n", "trailing.csv")  # an empty field beyond it is cut
     assert frame.to_dict("records") == [{"a": "1", "b": "2"}, {"a": "4", "b": "5"}]
+
+
+@pytest.mark.parametrize("where", ["header", "first row"])
+def test_a_cell_larger_than_the_csv_modules_field_limit_is_read_by_pandas(where: str) -> None:
+    """The width check's csv reader refuses fields over 128 KB (_csv.Error, a 500 in the sweep); pandas reads them."""
+    big = "a" * 200_000
+    content = f"{big},b\n1,2\n" if where == "header" else f"a,b\n{big},2\n3,4\n"
+    _, frame = files.read_table(content.encode(), "big.csv")
+    assert frame.shape == ((1, 2) if where == "header" else (2, 2))
+    with pytest.raises(ScorelineError) as caught:
+        files.read_table(b"a,b\n" + big.encode() + b"," * 2000 + b"\n", "big.csv")
+    assert caught.value.code == ErrorCode.TOO_LARGE
