@@ -257,9 +257,9 @@ def admit(
     key: KeyGetter | None,
     media_types: tuple[str, ...] | None,
 ) -> tuple[int | None, DepthScanner | None, str]:
-    """The edge's checks before a byte of the body is read: the route's key (401/403), the body's media type (415)
-    and its declared size (413), raised as ``ScorelineError``. Returns the body's byte limit (None: no body), the
-    nesting scanner of a JSON body and what the limit is for."""
+    """The edge's checks before a byte of the body is read: the route's key (401/403), the body's media type and
+    content encoding (415) and its declared size (413), raised as ``ScorelineError``. Returns the body's byte limit
+    (None: no body), the nesting scanner of a JSON body and what the limit is for."""
     keys = access_keys(settings, access, key)
     if keys is not None:
         check_bearer(headers, keys)
@@ -267,6 +267,16 @@ def admit(
     has_body = (declared.isdigit() and int(declared) > 0) or b"transfer-encoding" in headers
     if not has_body:
         return None, None, ""
+    encoding = headers.get(b"content-encoding", b"identity").decode("latin-1").strip().lower()
+    if encoding not in ("", "identity"):
+        # A compressed body would be parsed as if plain (JSON garbage, or worse, a plain body answered as if it had
+        # been decoded); the size limits count the bytes as sent, so decoding them here would be unbounded.
+        raise ScorelineError(
+            ErrorCode.UNSUPPORTED_MEDIA,
+            f"unsupported content encoding {encoding!r}; "
+            "expected an uncompressed body (no Content-Encoding, or identity)",
+            {"field": "Content-Encoding", "expected": ["identity"]},
+        )
     media = _media_type(headers)
     if media_types is None:
         media_types = JSON_TYPES  # a body where none is documented is still counted as JSON

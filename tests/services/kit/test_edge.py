@@ -72,6 +72,18 @@ def test_a_text_plain_body_to_a_json_route_is_415(client: TestClient) -> None:
     assert response.json()["error"]["code"] == "unsupported_media"
 
 
+@pytest.mark.parametrize("encoding", ["gzip", "br", "deflate, gzip"])
+def test_a_compressed_body_is_415_naming_the_encoding_expected(client: TestClient, encoding: str) -> None:
+    headers = {"Content-Type": "application/json", "Content-Encoding": encoding, **KEY}
+    response = client.post("/write", content=b'{"items": []}', headers=headers)
+    assert response.status_code == 415
+    error = response.json()["error"]
+    assert error["code"] == "unsupported_media"
+    assert "uncompressed" in error["message"] and encoding in error["message"]
+    identity = {"Content-Type": "application/json", "Content-Encoding": "identity", **KEY}
+    assert client.post("/write", content=b'{"items": []}', headers=identity).status_code == 200
+
+
 def test_json_nested_past_the_limit_is_422_without_echoing_it(client: TestClient) -> None:
     deep = b'{"items": ' + b"[" * 5000 + b"]" * 5000 + b"}"
     response = client.post("/write", content=deep, headers={"Content-Type": "application/json", **KEY})

@@ -166,6 +166,18 @@ def test_predict_refuses_text_plain_with_415(edge_api: ServerProcess) -> None:
     assert "multipart/form-data" in batch.json()["error"]["message"]
 
 
+def test_predict_refuses_a_compressed_body_with_415(edge_api: ServerProcess) -> None:
+    """The predict front door applies the edge's rules: a gzip header on a plain body was answered 200."""
+    response = httpx.post(
+        f"{edge_api.url}/v1/{TASK}/predict",
+        content=b'{"instances": {}}',
+        headers={"Content-Type": "application/json", "Content-Encoding": "gzip"},
+        timeout=10,
+    )
+    assert response.status_code == 415
+    assert "Content-Encoding" in response.text and "uncompressed" in response.json()["error"]["message"]
+
+
 def test_malformed_json_without_a_key_is_401_not_422(edge_api: ServerProcess) -> None:
     response = httpx.post(
         f"{edge_api.url}/v1/admin/reload", content=b"{not json", headers={"Content-Type": "application/json"}
