@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import time
+from collections import Counter
 from collections.abc import Collection
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
@@ -137,6 +138,7 @@ def _read_upload(
         except Exception as exc:
             raise ScorelineError(ErrorCode.INVALID_INPUT, f"unreadable Parquet file: {exc}") from exc
         _refuse_wide(len(schema.names), filename)
+        _refuse_repeated(schema.names)
         _refuse_nested(schema)
         try:
             table = pq.read_table(pa.BufferReader(content))
@@ -174,6 +176,7 @@ def _check_first_rows(content: bytes, filename: str | None) -> None:
     try:
         header = next(reader, [])
         _refuse_wide(len(header), filename)
+        _refuse_repeated(header)
         first = next(reader, [])
     except csv.Error:  # a field over the csv module's 128 KB: count the lines' commas, and let pandas read it
         lines = content.split(b"\n", 2)
@@ -189,6 +192,22 @@ def _check_first_rows(content: bytes, filename: str | None) -> None:
             f"(first: {extra[0][:40]!r}); expected at most {len(header)} fields per row, as in the header",
             {"problems": [{"row": 0, "field": None, "message": f"{len(first)} fields",
                            "expected": f"at most {len(header)} fields, as in the header"}], "count": 1},
+        )  # fmt: skip
+
+
+def _refuse_repeated(names: list[str]) -> None:
+    """A column named twice is ambiguous (pandas would keep the first as ``x`` and the second as ``x.1``, so which
+    value was predicted on would depend on the order): a 422 naming it."""
+    counts = Counter(name.strip() for name in names if name.strip())  # blank ones: a spreadsheet's trailing commas
+    repeated = {name: count for name, count in counts.items() if count > 1}
+    if repeated:
+        name, count = next(iter(repeated.items()))
+        raise ScorelineError(
+            ErrorCode.INVALID_INPUT,
+            f"invalid file: column {name!r} appears {count} times in the header; expected each column once",
+            {"problems": [{"row": None, "field": n, "message": f"{c} columns named {n!r}",
+                           "expected": "each column once"} for n, c in repeated.items()],
+             "count": len(repeated)},
         )  # fmt: skip
 
 

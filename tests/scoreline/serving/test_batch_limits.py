@@ -126,3 +126,22 @@ def test_a_cell_larger_than_the_csv_modules_field_limit_is_read_by_pandas(where:
     with pytest.raises(ScorelineError) as caught:
         files.read_table(b"a,b\n" + big.encode() + b"," * 2000 + b"\n", "big.csv")
     assert caught.value.code == ErrorCode.TOO_LARGE
+
+
+def test_a_column_named_twice_is_a_422_naming_it_not_the_first_of_two_values() -> None:
+    """pandas kept the first 'home_team' and renamed the second 'home_team.1': which value was predicted on
+    depended on the column order."""
+    with pytest.raises(ScorelineError) as caught:
+        files.read_table(b"home_team,away_team, home_team\nBrazil,Chile,Peru\n", "twice.csv")
+    assert caught.value.code == ErrorCode.INVALID_INPUT
+    assert "column 'home_team' appears 2 times" in caught.value.message
+    assert caught.value.details["problems"][0]["field"] == "home_team"
+    table = pa.Table.from_arrays([pa.array(["Brazil"]), pa.array(["Peru"])], names=["home_team", "home_team"])
+    buffer = io.BytesIO()
+    pq.write_table(table, buffer)
+    with pytest.raises(ScorelineError) as caught:
+        files.read_table(buffer.getvalue(), "twice.parquet")
+    assert "column 'home_team' appears 2 times" in caught.value.message
+    # Blank header cells (a spreadsheet's trailing commas) are not names: still read.
+    _, frame = files.read_table(b"a,b,,\n1,2,,\n", "trailing.csv")
+    assert list(frame.columns)[:2] == ["a", "b"]
