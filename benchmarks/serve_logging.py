@@ -81,6 +81,13 @@ def sink_pids(api: ServerProcess) -> list[int]:
     return found
 
 
+def serving_pids(api: ServerProcess) -> list[int]:
+    """model-api's own processes: the one serving, without its prediction log sink process."""
+    assert api.process is not None
+    sinks = set(sink_pids(api))
+    return [pid for pid in process_tree(api.process.pid) if pid not in sinks]
+
+
 def cpu_seconds(pids: list[int]) -> float:
     """CPU seconds of these processes (those gone are left out)."""
     total = 0.0
@@ -163,6 +170,10 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--batches", type=int, default=3)
+    parser.add_argument(
+        "--drain-timeout", type=float, default=300.0,
+        help="seconds each drain waits for the stand-in to index a round's records (osmem indexes a few hundred/s)",
+    )  # fmt: skip
     parser.add_argument("--only", choices=["serve", "batch"], help="one part only (1: serve, 2: batch)")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
@@ -219,11 +230,16 @@ def main() -> None:
                 for name, server in (("off", quiet), ("es", logged)):
                     place(server)
                     before = cpu_seconds(sinks)
+                    serving = serving_pids(server)
+                    serving_before = cpu_seconds(serving)
                     measured = run_wrk(f"{server.url}/v1/{TASK}/predict", data, args.seconds, args.connections, work,
                                        fresh)  # fmt: skip
+                    measured["serving_us"] = (
+                        (cpu_seconds(serving) - serving_before) / max(measured["requests"], 1) * 1e6
+                    )
                     runs.setdefault((kind, name), []).append(measured)
                     if name == "es":
-                        drains.append(drain(logged))
+                        drains.append(drain(logged, args.drain_timeout))
                         spent = cpu_seconds(sinks) - before
                         sink_cpu_per_k.append(spent / max(measured["requests"], 1) * 1000)
             latest = ", ".join(f"{kind}/{name} {r[-1]['rps']:.0f}/s" for (kind, name), r in runs.items())
@@ -266,17 +282,22 @@ def main() -> None:
     median = statistics.median
     if runs:
         print()
-        print(f"{'model-api, one process':<28}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'failed':>8}")
+        print(f"{'model-api, one process':<28}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'failed':>8}"
+              f"{'serving CPU us/req':>20}")  # fmt: skip
         for (kind, name), measured in runs.items():
             label = f"{kind}, " + ("logging off" if name == "off" else "ES sink")
             print(f"{label:<28}{median(r['rps'] for r in measured):>9.0f}"
                   f"{median(r['p50_ms'] for r in measured):>9.2f}{median(r['p99_ms'] for r in measured):>9.2f}"
-                  f"{sum(r['failed'] for r in measured):>8.0f}")  # fmt: skip
+                  f"{sum(r['failed'] for r in measured):>8.0f}"
+                  f"{median(r['serving_us'] for r in measured):>20.0f}")  # fmt: skip
         print()
         for kind in plans:
-            pairs = zip(runs[(kind, "es")], runs[(kind, "off")], strict=True)
+            pairs = list(zip(runs[(kind, "es")], runs[(kind, "off")], strict=True))
             print(f"ES sink / logging off, {kind:<13} throughput {median(e['rps'] / o['rps'] for e, o in pairs):.2f}x"
                   "   (goal >= 0.9x)")  # fmt: skip
+            print(f"ES sink / logging off, {kind:<13} serving CPU per request, off / ES "
+                  f"{median(o['serving_us'] / e['serving_us'] for e, o in pairs):.2f}x   (throughput on a core of its "
+                  "own: the tax on the request process, the sink's CPU apart)")  # fmt: skip
         print(f"sink process CPU: {median(sink_cpu_per_k):.3f} s per 1,000 records (median of rounds; on the other "
               f"core); drained after each round in {median(drains):.1f} s")  # fmt: skip
     if answer:
