@@ -161,7 +161,8 @@ def read_frame(sock: socket.socket) -> tuple[bytes, int, bytes] | None:
 @dataclass(frozen=True)
 class ChannelStats:
     """The ``SinkStats`` shape ``register_sink_metrics`` reads: the sink process's counters (as of its
-    last acknowledgement) plus this process's spool and unacknowledged frames."""
+    last acknowledgement) plus this process's spool and unacknowledged frames (``buffered``: the larger of the
+    sink's queue and this process's unacknowledged records, which overlap)."""
 
     delivered: int
     spooled: int
@@ -353,7 +354,10 @@ class SinkChannel:
             delivered=int(report.get("delivered", 0)),
             spooled=int(report.get("spooled", 0)) + self.records_spooled,
             rejected=int(report.get("rejected", 0)),
-            buffered=int(report.get("buffered", 0)) + self._unacked_records,
+            # The sink's queue holds only records that some client has not had acknowledged yet: with one
+            # worker it is part of this process's unacknowledged records, so the larger of the two is counted
+            # (their sum counted that backlog twice).
+            buffered=max(int(report.get("buffered", 0)), self._unacked_records),
             healthy=connected and bool(report.get("healthy", True)),
             spool=spool,
             connected=connected,
