@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+from datetime import datetime
 from typing import Any
 
 import typer
@@ -35,6 +36,9 @@ class ClientServices:
     def monitor(self, task: str) -> dict[str, Any]:
         run = self.clients.trainer.monitor_run([task], timeout_s=600)
         return next((r for r in run["tasks"] if r["task"] == task), {})
+
+    def logged(self, task: str, since: datetime) -> int:
+        return self.clients.trainer.summary(task, since=since).predictions
 
     def report(self, status: ReplayStatus) -> None:
         self.clients.trainer.report_replay(status.model_dump(mode="json"))

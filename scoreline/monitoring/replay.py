@@ -8,7 +8,9 @@ For each day of ``[start, end]`` that has rows in the source table:
    ingest, where live accuracy finds them (``catalog_results_loader`` reads the latest version of every
    dataset of the task and joins on ``Task.outcome_keys``);
 3. every ``monitor_every`` days (and after the last) the trainer's monitor runs, so drift and live accuracy
-   fill in while the replay goes.
+   fill in while the replay goes; it first waits (up to ``log_wait_s``, while the count moves) until the
+   prediction log holds every prediction of the replay so far, since the log is written behind the answers (its
+   sink, Elasticsearch's refresh) and a monitor run at once saw only part of the last days.
 
 The services are reached through a :class:`ReplayServices` (the CLI gives one over the typed client), and
 the progress is reported to it after every day (the trainer keeps it for the dashboard's Monitoring page).
@@ -17,6 +19,7 @@ the progress is reported to it after every day (the trainer keeps it for the das
 from __future__ import annotations
 
 import contextlib
+import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -72,6 +75,10 @@ class ReplayServices(Protocol):
         """Run drift and live accuracy now for ``task``; the task's monitor result."""
         ...
 
+    def logged(self, task: str, since: datetime) -> int:
+        """How many of ``task``'s predictions the prediction log holds (searchable) from ``since`` on."""
+        ...
+
     def report(self, status: ReplayStatus) -> None:
         """Keep the replay's progress where the dashboard reads it."""
         ...
@@ -123,6 +130,9 @@ def replay(
     monitor_every: int = 7,
     replay_id: str | None = None,
     on_day: Callable[[ReplayStatus], None] | None = None,
+    log_wait_s: float = 60.0,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> ReplayStatus:
     """Play ``[start, end]`` of ``canonical`` forward (see the module's docstring); the final status.
 
@@ -142,7 +152,9 @@ def replay(
         days_total=len(calendar),
     )
     services.report(status)
+    started_at = datetime.now(UTC) - timedelta(seconds=1)  # the log's timestamps are its own clock's (ms)
     since_monitor = 0
+    wait_for_log = log_wait_s > 0
     try:
         for number, day in enumerate(calendar, start=1):
             found = played.get(day)
@@ -158,6 +170,9 @@ def replay(
                 status.results += len(found.rows)
                 since_monitor += 1
             if since_monitor and (since_monitor >= monitor_every or number == len(calendar)):
+                if wait_for_log:
+                    in_log = _await_logged(services, task.id, started_at, status.predictions, log_wait_s, clock, sleep)
+                    wait_for_log = bool(in_log)  # a log holding none of them (off, unreadable): not waited on again
                 status.live = _summary(services.monitor(task.id))
                 since_monitor = 0
             status.day, status.days_done = day.isoformat(), number
@@ -175,6 +190,35 @@ def replay(
     status.updated_at = datetime.now(UTC).isoformat()
     services.report(status)
     return status
+
+
+def _await_logged(
+    services: ReplayServices,
+    task: str,
+    since: datetime,
+    predictions: int,
+    timeout_s: float,
+    clock: Callable[[], float],
+    sleep: Callable[[float], None],
+    stall_s: float = 5.0,
+) -> int | None:
+    """Poll until the log holds ``predictions`` records of ``task`` from ``since`` on; give up after ``timeout_s``,
+    or when the count has not moved for ``stall_s`` (logging off, the log down), or when it cannot be read (None).
+    The monitor then runs on what is there: a log that is behind or down degrades the run, it does not stop the
+    replay. How many records the log holds."""
+    deadline = clock() + timeout_s
+    last, moved_at = -1, clock()
+    while True:
+        try:
+            found = services.logged(task, since)
+        except Exception:  # the count is a courtesy: the monitor run says what is wrong with the log
+            return None
+        now = clock()
+        if found != last:
+            last, moved_at = found, now
+        if found >= predictions or now >= deadline or now - moved_at >= stall_s:
+            return found
+        sleep(0.5)
 
 
 def _report_quietly(services: ReplayServices, status: ReplayStatus) -> None:
