@@ -25,15 +25,13 @@ from scoreline.predlog.writer import PredictionEntry
 from scoreline.serving.model import ServedModel
 from scoreline.serving.service import _interval
 from scoreline.serving.validation import text_columns, validate_frame
+from scoreline.tasks.tabular import MAX_TABLE_COLUMNS
 
 if TYPE_CHECKING:
     from scoreline.serving.service import PredictionService
 
 FileFormat = Literal["csv", "parquet"]
 PARQUET_MAGIC = b"PAR1"
-# Columns of a batch file: the request's (at most a few dozen) and the user's own, which come back as sent. A wide
-# header costs the CSV reader far more than its bytes (a 1 MB line of 1,000,000 commas: four minutes).
-MAX_COLUMNS = 1000
 
 
 @dataclass(frozen=True)
@@ -170,7 +168,7 @@ def _read_upload(
 
 
 def _check_first_rows(content: bytes, filename: str | None) -> None:
-    """A CSV upload's header and first row are at most ``MAX_COLUMNS`` wide and the row holds no value beyond the
+    """A CSV upload's header and first row are at most ``MAX_TABLE_COLUMNS`` wide and the row holds no value beyond the
     header (later rows that do are the CSV reader's own error, found at once)."""
     reader = csv.reader(io.TextIOWrapper(io.BytesIO(content), encoding="utf-8", errors="replace", newline=""))
     try:
@@ -212,12 +210,14 @@ def _refuse_repeated(names: list[str]) -> None:
 
 
 def _refuse_wide(columns: int, filename: str | None) -> None:
-    if columns > MAX_COLUMNS:
+    """The width limit of every uploaded table (ingest's too): a batch file holds the request's columns (a few dozen)
+    and the user's own, and a wide header costs the CSV reader far more than its bytes (1,000,000 commas: minutes)."""
+    if columns > MAX_TABLE_COLUMNS:
         raise ScorelineError(
             ErrorCode.TOO_LARGE,
-            f"{filename or 'the upload'} has {columns:,} columns; at most {MAX_COLUMNS:,} per batch file "
+            f"{filename or 'the upload'} has {columns:,} columns; at most {MAX_TABLE_COLUMNS:,} per batch file "
             "(expected the request columns of GET /v1/{task}/schema and a few of your own)",
-            {"columns": columns, "limit": MAX_COLUMNS},
+            {"columns": columns, "limit": MAX_TABLE_COLUMNS},
         )
 
 

@@ -17,6 +17,7 @@ from scoreline.serving.holder import ModelHolder
 from scoreline.serving.service import PredictionService
 from scoreline.serving.validation import MAX_PROBLEMS, EntityIndex, validate_frame
 from scoreline.tasks import get_task
+from scoreline.tasks.tabular import MAX_TABLE_COLUMNS
 from tests.scoreline.serving.models import TASK
 
 
@@ -86,13 +87,13 @@ def test_a_file_wider_than_the_column_limit_is_a_413_before_it_is_parsed(content
     started = time.perf_counter()
     with pytest.raises(ScorelineError) as caught:
         files.read_table(content, "wide.csv")
-    assert caught.value.code == ErrorCode.TOO_LARGE and caught.value.details["limit"] == files.MAX_COLUMNS
+    assert caught.value.code == ErrorCode.TOO_LARGE and caught.value.details["limit"] == MAX_TABLE_COLUMNS
     assert caught.value.message.startswith("wide.csv has ")
     assert time.perf_counter() - started < 2  # the first row of commas took pandas five minutes (an index level each)
 
 
 def test_a_parquet_file_wider_than_the_column_limit_is_a_413() -> None:
-    table = pa.table({f"c{i}": [1] for i in range(files.MAX_COLUMNS + 1)})
+    table = pa.table({f"c{i}": [1] for i in range(MAX_TABLE_COLUMNS + 1)})
     buffer = io.BytesIO()
     pq.write_table(table, buffer)
     with pytest.raises(ScorelineError) as caught:
@@ -101,9 +102,9 @@ def test_a_parquet_file_wider_than_the_column_limit_is_a_413() -> None:
 
 
 def test_a_file_at_the_column_limit_is_read() -> None:
-    header = b",".join(b"c%d" % i for i in range(files.MAX_COLUMNS))
-    _, frame = files.read_table(header + b"\n" + b"1," * (files.MAX_COLUMNS - 1) + b"1\n", "wide.csv")
-    assert frame.shape == (1, files.MAX_COLUMNS)
+    header = b",".join(b"c%d" % i for i in range(MAX_TABLE_COLUMNS))
+    _, frame = files.read_table(header + b"\n" + b"1," * (MAX_TABLE_COLUMNS - 1) + b"1\n", "wide.csv")
+    assert frame.shape == (1, MAX_TABLE_COLUMNS)
 
 
 def test_a_first_row_with_values_beyond_the_header_is_a_422_not_shifted_into_an_index() -> None:
