@@ -56,6 +56,7 @@ class LaggingLog:
         self.lag = lag
         self.made = 0
         self.visible = 0
+        self.polls_left = 0
         self.polls = 0
         self.seen_by_monitor: list[int] = []
 
