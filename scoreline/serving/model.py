@@ -10,17 +10,18 @@ from __future__ import annotations
 import copy
 import math
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 
 from scoreline.core.errors import ErrorCode, ScorelineError
-from scoreline.serving.trees import CompiledTrees, compile_trees
+from scoreline.serving.trees import CompiledTrees, compile_trees, native_kernels
 from scoreline.tasks.base import Task
 
 Source = Literal["mlflow", "cache"]
@@ -116,7 +117,7 @@ class Predictor:
         if not self._fast or len(instances) > 64:
             probabilities, features = self.predict_frame(pd.DataFrame(list(instances)))
             return probabilities, features, None
-        today = date.today().toordinal()
+        today = today_ordinal()
         keys = [(today, *sorted(instance.items())) for instance in instances]
         try:
             with self._memo_lock:
@@ -223,6 +224,22 @@ class Predictor:
         return self._fast
 
 
+_today: tuple[float, int] = (0.0, 0)  # (the epoch second the local day ends, the day's ordinal)
+
+
+def today_ordinal() -> int:
+    """``date.today().toordinal()``, asking the calendar again only once the local day has ended (the
+    memo key of every single prediction holds it, and ``date.today()`` costs microseconds)."""
+    global _today
+    ends, ordinal = _today
+    if time.time() < ends:
+        return ordinal
+    today = date.today()
+    tomorrow = datetime.combine(today + timedelta(days=1), datetime.min.time())  # local midnight
+    _today = (tomorrow.timestamp(), today.toordinal())
+    return _today[1]
+
+
 class PriorAndTrees:
     """A bundle's ``predict_rows`` of a few rows for a classifier boosted from a logistic prior, in plain
     floats: the compiled trees' margins, minus their base score, plus the prior's margin (its
@@ -240,6 +257,15 @@ class PriorAndTrees:
         self.offset: list[float] = trees.base.astype(np.float64).tolist()
         self.binary = len(coef) == 1
         self.trees = trees
+        # Trees walked by the machine-code kernel: trees, prior and link in one kernel call, on these arrays.
+        self._native: tuple[Any, tuple[Any, ...]] | None = None
+        if trees.walker == "native":
+            prior_arrays = (
+                np.asarray(self.columns, dtype=np.int64), (coef / scale).reshape(len(coef), -1),
+                np.array(self.means, dtype=np.float64), np.array(self.constant, dtype=np.float64),
+                np.array(self.offset, dtype=np.float64), self.binary,
+            )  # fmt: skip
+            self._native = (native_kernels().prior_and_trees, trees.native_arguments() + prior_arrays)
 
     @classmethod
     def of(cls, bundle: Any, kind: str, trees: CompiledTrees) -> PriorAndTrees | None:
@@ -255,9 +281,12 @@ class PriorAndTrees:
             return None
 
     def __call__(self, rows: np.ndarray) -> np.ndarray:
+        if self._native is not None:
+            kernel, arguments = self._native
+            return kernel(np.ascontiguousarray(rows, dtype=np.float32), *arguments)
         matrix = np.asarray(rows, dtype=np.float32)
         values = matrix.tolist()  # the float32 values XGBoost and the bundle's prior see, as Python floats
-        margins = self.trees.walk(values) if self.trees.python else self.trees.margin(matrix).tolist()
+        margins = self.trees.walk(values) if self.trees.walker == "python" else self.trees.margin(matrix).tolist()
         weights, means, constant, offset, columns = self.weights, self.means, self.constant, self.offset, self.columns
         isfinite, exp = math.isfinite, math.exp
         out = []

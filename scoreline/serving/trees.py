@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
 MARGIN_TOLERANCE = 1e-6
 PYTHON_MAX_DEPTH = 16  # nesting of the generated expressions (the parser's limit is about 200)
 PYTHON_MAX_NODES = 20_000  # generated code of larger ensembles costs seconds to compile; numpy is faster there
+Walker = Literal["numpy", "python", "native"]
 LINKS = ("reg:squarederror", "reg:absoluteerror", "reg:pseudohubererror", "binary:logistic", "multi:softprob")
 
 
@@ -81,14 +82,22 @@ class CompiledTrees:
         by_group = np.stack([np.flatnonzero(groups == g) for g in range(self.n_groups)])
         # Per output: the slot of its base margin (after the trees in ``leaves``), then its trees in order.
         self.summation = np.column_stack([len(trees) + np.arange(self.n_groups), by_group])
+        self.by_group = by_group
         self.base = np.zeros(self.n_groups, dtype=np.float32)
         nodes = len(self.feature)
         small = self.depth <= PYTHON_MAX_DEPTH and nodes <= PYTHON_MAX_NODES
         self._walk = _python_walk(sources, groups) if small else None
-        self.python = False  # walk with the generated Python function (set by compile_trees when it is faster)
+        # How few rows are walked (set by compile_trees to the fastest that reproduces the booster): numpy
+        # operations per level, the generated Python function, or the machine-code kernel.
+        self.walker: Walker = "numpy"
 
     def num_features(self) -> int:
         return self.n_features
+
+    def native_arguments(self) -> tuple[Any, ...]:
+        """The arrays :func:`scoreline.serving.kernels.tree_margins` walks, after the rows."""
+        return (self.feature, self.threshold, self.left, self.missing, self.value, self.roots, self.by_group,
+                self.base, self.depth)  # fmt: skip
 
     def leaves(self, rows: np.ndarray) -> np.ndarray:
         """Leaf value of every tree for every row, then one slot per output holding its base margin:
@@ -113,7 +122,9 @@ class CompiledTrees:
 
     def margin(self, rows: np.ndarray, base_margin: np.ndarray | None = None) -> np.ndarray:
         """(rows, outputs) float32 margins summed as XGBoost sums them (base first, then tree by tree)."""
-        if self.python and self._walk is not None:
+        if self.walker == "native" and base_margin is None:
+            return native_kernels().tree_margins(np.ascontiguousarray(rows, dtype=np.float32), *self.native_arguments())
+        if self.walker == "python" and self._walk is not None:
             values = np.asarray(rows, dtype=np.float32).tolist()
             if base_margin is None:
                 return np.array(self.walk(values), dtype=np.float32)
@@ -226,23 +237,52 @@ def compile_trees(booster: Any, probe: np.ndarray) -> CompiledTrees | None:
         compiled.base = _base_margin(compiled, booster, own.reshape(compiled.n_groups), empty)
         holes = rows.copy()
         holes[:, ::2] = np.nan
-        for python in (False, True) if compiled._walk is not None else (False,):
-            compiled.python = python
-            for check in (rows, holes, empty):
-                expected = np.asarray(booster.inplace_predict(check, validate_features=False, predict_type="margin"))
-                got = compiled.inplace_predict(check, predict_type="margin")
-                if got.shape != expected.shape or not np.allclose(got, expected, rtol=0, atol=MARGIN_TOLERANCE):
-                    return None
+        checks = [(check, booster.inplace_predict(check, validate_features=False, predict_type="margin"))
+                  for check in (rows, holes, empty)]  # fmt: skip
+        if not _reproduces(compiled, "numpy", checks):
+            return None
+        walkers: list[Walker] = ["numpy"]
         if compiled._walk is not None:
-            compiled.python = _seconds(compiled, rows[:1], python=True) < _seconds(compiled, rows[:1], python=False)
+            if not _reproduces(compiled, "python", checks):
+                return None
+            walkers.append("python")
+        if _native_available() and _reproduces(compiled, "native", checks):
+            walkers.append("native")
+        compiled.walker = min(walkers, key=lambda walker: _seconds(compiled, rows[:1], walker))
         return compiled
     except (KeyError, TypeError, ValueError, SyntaxError, RecursionError, MemoryError):
         return None
 
 
-def _seconds(compiled: CompiledTrees, row: np.ndarray, *, python: bool) -> float:
-    """The fastest of a few timings of one row's margins by one of the two walks."""
-    compiled.python = python
+def _reproduces(compiled: CompiledTrees, walker: Walker, checks: list[tuple[np.ndarray, Any]]) -> bool:
+    """Whether ``walker`` gives the booster's margins on every (rows, booster margins) check."""
+    compiled.walker = walker
+    for rows, margins in checks:
+        expected = np.asarray(margins)
+        got = compiled.inplace_predict(rows, predict_type="margin")
+        if got.shape != expected.shape or not np.allclose(got, expected, rtol=0, atol=MARGIN_TOLERANCE):
+            return False
+    return True
+
+
+def native_kernels() -> Any:
+    """:mod:`scoreline.serving.kernels`, imported on first use (numba is a heavy import)."""
+    from scoreline.serving import kernels
+
+    return kernels
+
+
+def _native_available() -> bool:
+    try:
+        native_kernels()  # numba compiles the kernels, or loads them from its cache, on their first call
+    except ImportError:
+        return False
+    return True
+
+
+def _seconds(compiled: CompiledTrees, row: np.ndarray, walker: Walker) -> float:
+    """The fastest of a few timings of one row's margins by one of the walks."""
+    compiled.walker = walker
     best = float("inf")
     for _ in range(5):
         started = time.perf_counter()

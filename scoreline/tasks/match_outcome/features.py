@@ -1303,6 +1303,56 @@ def serving_features(
     return pd.DataFrame(out, index=requests.index, columns=list(FEATURE_NAMES), copy=False)
 
 
+@numba.njit(cache=True)
+def _serve_codes(
+    codes: np.ndarray,
+    columns: np.ndarray,
+    elo: np.ndarray,
+    form_weight: np.ndarray,
+    form_points: np.ndarray,
+    form_goals_for: np.ndarray,
+    form_goals_against: np.ndarray,
+    attack: np.ndarray,
+    defence: np.ndarray,
+    goal_mu: np.ndarray,
+    last_day: np.ndarray,
+    played: np.ndarray,
+    h2h_matches: np.ndarray,
+    h2h_first_wins: np.ndarray,
+    h2h_draws: np.ndarray,
+    h2h_first_goal_diff: np.ndarray,
+    elo_initial: float,
+    home_advantage: float,
+    elo2: np.ndarray,
+    congestion: np.ndarray,
+    venue: np.ndarray,
+    xp: np.ndarray,
+    kalman: np.ndarray,
+    kalman_global: np.ndarray,
+    team_division: np.ndarray,
+    division_first_day: np.ndarray,
+    entry_levels: np.ndarray,
+    exit_levels: np.ndarray,
+) -> np.ndarray:
+    """``_serve`` of requests given as one (rows, 7) code matrix (home, away, day, neutral, tier, pair,
+    division), returning only the model's ``columns``: the slicing and gathering done here, not per request
+    in numpy calls."""
+    home, away = codes[:, 0].copy(), codes[:, 1].copy()
+    out = np.empty((codes.shape[0], N_FEATURES))
+    _serve(
+        home, away, codes[:, 2].copy(), codes[:, 3] != 0, codes[:, 4].copy(), codes[:, 5].copy(), home <= away,
+        elo, form_weight, form_points, form_goals_for, form_goals_against, attack, defence, goal_mu,
+        last_day, played, h2h_matches, h2h_first_wins, h2h_draws, h2h_first_goal_diff, elo_initial, home_advantage,
+        elo2, congestion, venue, xp, kalman, kalman_global, codes[:, 6].copy(),
+        team_division, division_first_day, entry_levels, exit_levels, out,
+    )  # fmt: skip
+    chosen = np.empty((codes.shape[0], columns.shape[0]))
+    for i in range(codes.shape[0]):
+        for j in range(columns.shape[0]):
+            chosen[i, j] = out[i, columns[j]]
+    return chosen
+
+
 def _serving_extras(state: RatingState, division: np.ndarray) -> tuple[np.ndarray, ...]:
     """The Kalman arrays, the requests' league divisions and the division tables, in ``_serve``'s order."""
     return (
@@ -1327,6 +1377,14 @@ class ServingArrays:
         self.params = (
             state.params.elo_initial, state.params.elo_home_advantage,
             state.elo2, state.congestion, state.venue, _extra_params(state.params),
+        )  # fmt: skip
+        # ``_serve_codes``'s arguments after the codes, in its order (the same arrays every request).
+        self.kernel_arguments = (
+            self.columns, state.elo, state.form_weight, state.form_points, state.form_goals_for,
+            state.form_goals_against, state.attack, state.defence, state.goal_mu, state.last_day, state.played,
+            state.h2h_matches, state.h2h_first_wins, state.h2h_draws, state.h2h_first_goal_diff, *self.params,
+            state.kalman, state.kalman_global, state.team_division, state.division_first_day, state.entry_levels,
+            state.exit_levels,
         )  # fmt: skip
         self._today = (-1, 0)  # (date.today() ordinal, its day number)
 
@@ -1375,13 +1433,4 @@ def serving_rows(compiled: ServingArrays, instances: Sequence[Mapping[str, Any]]
             pairs.get((h, a) if h < a else (a, h), -1),
             divisions.get(str(competition).strip(), -1) if divisions and competition is not None else -1,
         ))  # fmt: skip
-    home, away, day, neutral, tier, pair, division = np.array(codes, dtype=np.int64).T.copy()
-    out = np.empty((len(codes), N_FEATURES))
-    _serve(
-        home, away, day, neutral != 0, tier, pair, home <= away,
-        state.elo, state.form_weight, state.form_points, state.form_goals_for, state.form_goals_against,
-        state.attack, state.defence, state.goal_mu,
-        state.last_day, state.played, state.h2h_matches, state.h2h_first_wins, state.h2h_draws,
-        state.h2h_first_goal_diff, *compiled.params, *_serving_extras(state, division), out,
-    )  # fmt: skip
-    return out[:, compiled.columns]
+    return _serve_codes(np.array(codes, dtype=np.int64), *compiled.kernel_arguments)

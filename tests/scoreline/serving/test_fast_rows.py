@@ -105,7 +105,7 @@ def test_tasks_without_the_array_path_or_with_a_wrong_one_are_served_through_the
         np.testing.assert_allclose(probabilities(payload), expected, rtol=0, atol=1e-6)
 
 
-def test_compiled_trees_give_the_boosters_margins_to_the_bit_on_both_walks(small_bundle: Any) -> None:
+def test_compiled_trees_give_the_boosters_margins_to_the_bit_on_every_walk(small_bundle: Any) -> None:
     rng = np.random.default_rng(5)
     teams = sorted(small_bundle.serving_state["teams"])
     home = rng.choice(len(teams), 300)
@@ -119,8 +119,8 @@ def test_compiled_trees_give_the_boosters_margins_to_the_bit_on_both_walks(small
     trees = compile_trees(small_bundle.booster, rows[:3])
     assert trees is not None
     expected = small_bundle.booster.inplace_predict(rows, validate_features=False, predict_type="margin")
-    for python in (True, False):
-        trees.python = python
+    for walker in ("numpy", "python", "native"):
+        trees.walker = walker
         np.testing.assert_array_equal(trees.inplace_predict(rows, predict_type="margin"), expected)
         one_by_one = np.vstack([trees.inplace_predict(rows[i : i + 1], predict_type="margin") for i in range(50)])
         np.testing.assert_array_equal(one_by_one, expected[:50])

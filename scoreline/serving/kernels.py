@@ -1,0 +1,125 @@
+"""Machine-code kernels for a few rows: the compiled trees' margins and a logistic prior's link.
+
+A single prediction walks a few dozen small trees and adds a prior of a dozen features; the generated Python
+walk and the per-feature Python loops cost tens of microseconds of interpreter work for a few hundred
+comparisons and multiplications. These kernels do the same arithmetic in the same order (float32 sums of the
+leaves from the base margin in model order, then the prior in float64 feature by feature), so they give the
+same numbers; the callers still check them against the booster and the bundle before using them.
+
+Imported only when a served version is compiled (numba is a heavy import).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba
+import numpy as np
+
+
+@numba.njit(cache=True, nogil=True)
+def tree_margins(
+    rows: np.ndarray,
+    feature: np.ndarray,
+    threshold: np.ndarray,
+    left: np.ndarray,
+    missing: np.ndarray,
+    value: np.ndarray,
+    roots: np.ndarray,
+    by_group: np.ndarray,
+    base: np.ndarray,
+    depth: int,
+) -> np.ndarray:
+    """(rows, outputs) float32 margins: per output its base, then its trees' leaves in model order.
+
+    All trees move one level per step, as ``CompiledTrees.leaves`` does: a missing value (NaN) takes the
+    node's default child, otherwise ``value >= threshold`` goes right (the node after the left child); a leaf
+    reads the padding column (0.0) against +inf and stays where it is."""
+    n, width = rows.shape
+    groups, per_group, trees = by_group.shape[0], by_group.shape[1], roots.shape[0]
+    out = np.empty((n, groups), dtype=np.float32)
+    padded = np.zeros(width + 1, dtype=np.float32)
+    nodes = np.empty(trees, dtype=np.int64)
+    for i in range(n):
+        padded[:width] = rows[i]
+        nodes[:] = roots
+        for _ in range(depth):
+            for k in range(trees):
+                node = nodes[k]
+                x = padded[feature[node]]
+                nodes[k] = missing[node] if np.isnan(x) else left[node] + (1 if x >= threshold[node] else 0)
+        for g in range(groups):
+            total = base[g]
+            for k in range(per_group):
+                total = total + value[nodes[by_group[g, k]]]  # float32 + float32: rounds as XGBoost's sum does
+            out[i, g] = total
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def prior_link(
+    margins: np.ndarray,
+    rows: np.ndarray,
+    columns: np.ndarray,
+    weights: np.ndarray,
+    means: np.ndarray,
+    constant: np.ndarray,
+    offset: np.ndarray,
+    binary: bool,
+) -> np.ndarray:
+    """Probabilities from the trees' margins plus a logistic prior's margin (see ``PriorAndTrees``):
+    per class ``margin - offset + (constant + sum of weight * feature)``, a missing or infinite feature
+    counting as its mean, then the logistic (two columns) or softmax link in float64."""
+    n, groups, width = rows.shape[0], margins.shape[1], columns.shape[0]
+    out = np.empty((n, 2 if binary else groups))
+    xs = np.empty(width)
+    scores = np.empty(groups)
+    for i in range(n):
+        for k in range(width):
+            x = np.float64(rows[i, columns[k]])
+            xs[k] = x if np.isfinite(x) else means[k]
+        for g in range(groups):
+            prior = constant[g]
+            for k in range(width):
+                prior += weights[g, k] * xs[k]
+            scores[g] = np.float64(margins[i, g]) - offset[g] + prior
+        if binary:
+            score = scores[0]  # far below zero exp(-score) overflows; there 1 / (1 + exp(-score)) is exp(score)
+            positive = 1.0 / (1.0 + math.exp(-score)) if score > -700.0 else math.exp(score)
+            out[i, 0] = 1.0 - positive
+            out[i, 1] = positive
+        else:
+            top = scores[0]
+            for g in range(1, groups):
+                top = max(top, scores[g])
+            total = 0.0
+            for g in range(groups):
+                out[i, g] = math.exp(scores[g] - top)
+                total += out[i, g]
+            for g in range(groups):
+                out[i, g] = out[i, g] / total
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def prior_and_trees(
+    rows: np.ndarray,
+    feature: np.ndarray,
+    threshold: np.ndarray,
+    left: np.ndarray,
+    missing: np.ndarray,
+    value: np.ndarray,
+    roots: np.ndarray,
+    by_group: np.ndarray,
+    base: np.ndarray,
+    depth: int,
+    columns: np.ndarray,
+    weights: np.ndarray,
+    means: np.ndarray,
+    constant: np.ndarray,
+    offset: np.ndarray,
+    binary: bool,
+) -> np.ndarray:
+    """:func:`prior_link` of :func:`tree_margins`, in one call."""
+    margins = tree_margins(rows, feature, threshold, left, missing, value, roots, by_group, base, depth)
+    return prior_link(margins, rows, columns, weights, means, constant, offset, binary)
