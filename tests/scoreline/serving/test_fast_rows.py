@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -139,3 +141,17 @@ def test_models_the_compiler_does_not_know_keep_the_booster() -> None:
     compiled = compile_trees(plain, x[:3])
     assert compiled is not None
     np.testing.assert_allclose(compiled.inplace_predict(x), plain.inplace_predict(x), rtol=0, atol=1e-7)
+
+
+def test_the_memo_keys_day_is_todays_and_is_read_again_once_the_day_has_ended(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from scoreline.serving import model
+
+    assert model.today_ordinal() == dt.date.today().toordinal()
+    ends, _ = model._today
+    assert ends > time.time()  # the local midnight ahead
+    monkeypatch.setattr(model, "_today", (time.time() + 60, 1))  # a day that has not ended: not asked again
+    assert model.today_ordinal() == 1
+    monkeypatch.setattr(model, "_today", (time.time() - 1, 1))  # a day that has ended: the calendar again
+    assert model.today_ordinal() == dt.date.today().toordinal()
