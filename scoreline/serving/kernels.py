@@ -102,24 +102,7 @@ def prior_link(
 
 
 @numba.njit(cache=True, nogil=True)
-def prior_and_trees(
-    rows: np.ndarray,
-    feature: np.ndarray,
-    threshold: np.ndarray,
-    left: np.ndarray,
-    missing: np.ndarray,
-    value: np.ndarray,
-    roots: np.ndarray,
-    by_group: np.ndarray,
-    base: np.ndarray,
-    depth: int,
-    columns: np.ndarray,
-    weights: np.ndarray,
-    means: np.ndarray,
-    constant: np.ndarray,
-    offset: np.ndarray,
-    binary: bool,
-) -> np.ndarray:
-    """:func:`prior_link` of :func:`tree_margins`, in one call."""
-    margins = tree_margins(rows, feature, threshold, left, missing, value, roots, by_group, base, depth)
-    return prior_link(margins, rows, columns, weights, means, constant, offset, binary)
+def prior_and_trees(rows: np.ndarray, trees: tuple, prior: tuple) -> np.ndarray:  # type: ignore[type-arg]
+    """:func:`prior_link` of :func:`tree_margins`, in one call: ``trees`` are tree_margins's arguments after
+    the rows, ``prior`` prior_link's after the margins and the rows."""
+    return prior_link(tree_margins(rows, *trees), rows, *prior)

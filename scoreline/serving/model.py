@@ -265,7 +265,7 @@ class PriorAndTrees:
                 np.array(self.means, dtype=np.float64), np.array(self.constant, dtype=np.float64),
                 np.array(self.offset, dtype=np.float64), self.binary,
             )  # fmt: skip
-            self._native = (native_kernels().prior_and_trees, trees.native_arguments() + prior_arrays)
+            self._native = (native_kernels().prior_and_trees, (trees.native_arguments(), prior_arrays))
 
     @classmethod
     def of(cls, bundle: Any, kind: str, trees: CompiledTrees) -> PriorAndTrees | None:

@@ -1304,47 +1304,15 @@ def serving_features(
 
 
 @numba.njit(cache=True)
-def _serve_codes(
-    codes: np.ndarray,
-    columns: np.ndarray,
-    elo: np.ndarray,
-    form_weight: np.ndarray,
-    form_points: np.ndarray,
-    form_goals_for: np.ndarray,
-    form_goals_against: np.ndarray,
-    attack: np.ndarray,
-    defence: np.ndarray,
-    goal_mu: np.ndarray,
-    last_day: np.ndarray,
-    played: np.ndarray,
-    h2h_matches: np.ndarray,
-    h2h_first_wins: np.ndarray,
-    h2h_draws: np.ndarray,
-    h2h_first_goal_diff: np.ndarray,
-    elo_initial: float,
-    home_advantage: float,
-    elo2: np.ndarray,
-    congestion: np.ndarray,
-    venue: np.ndarray,
-    xp: np.ndarray,
-    kalman: np.ndarray,
-    kalman_global: np.ndarray,
-    team_division: np.ndarray,
-    division_first_day: np.ndarray,
-    entry_levels: np.ndarray,
-    exit_levels: np.ndarray,
-) -> np.ndarray:
+def _serve_codes(codes: np.ndarray, columns: np.ndarray, state: tuple, tables: tuple) -> np.ndarray:  # type: ignore[type-arg]
     """``_serve`` of requests given as one (rows, 7) code matrix (home, away, day, neutral, tier, pair,
     division), returning only the model's ``columns``: the slicing and gathering done here, not per request
-    in numpy calls."""
+    in numpy calls. ``state`` and ``tables`` are ``_serve``'s arguments before and after the divisions."""
     home, away = codes[:, 0].copy(), codes[:, 1].copy()
     out = np.empty((codes.shape[0], N_FEATURES))
     _serve(
         home, away, codes[:, 2].copy(), codes[:, 3] != 0, codes[:, 4].copy(), codes[:, 5].copy(), home <= away,
-        elo, form_weight, form_points, form_goals_for, form_goals_against, attack, defence, goal_mu,
-        last_day, played, h2h_matches, h2h_first_wins, h2h_draws, h2h_first_goal_diff, elo_initial, home_advantage,
-        elo2, congestion, venue, xp, kalman, kalman_global, codes[:, 6].copy(),
-        team_division, division_first_day, entry_levels, exit_levels, out,
+        *state, codes[:, 6].copy(), *tables, out,
     )  # fmt: skip
     chosen = np.empty((codes.shape[0], columns.shape[0]))
     for i in range(codes.shape[0]):
@@ -1378,13 +1346,16 @@ class ServingArrays:
             state.params.elo_initial, state.params.elo_home_advantage,
             state.elo2, state.congestion, state.venue, _extra_params(state.params),
         )  # fmt: skip
-        # ``_serve_codes``'s arguments after the codes, in its order (the same arrays every request).
+        # ``_serve_codes``'s arguments after the codes (the same arrays every request).
         self.kernel_arguments = (
-            self.columns, state.elo, state.form_weight, state.form_points, state.form_goals_for,
-            state.form_goals_against, state.attack, state.defence, state.goal_mu, state.last_day, state.played,
-            state.h2h_matches, state.h2h_first_wins, state.h2h_draws, state.h2h_first_goal_diff, *self.params,
-            state.kalman, state.kalman_global, state.team_division, state.division_first_day, state.entry_levels,
-            state.exit_levels,
+            self.columns,
+            (
+                state.elo, state.form_weight, state.form_points, state.form_goals_for, state.form_goals_against,
+                state.attack, state.defence, state.goal_mu, state.last_day, state.played, state.h2h_matches,
+                state.h2h_first_wins, state.h2h_draws, state.h2h_first_goal_diff, *self.params, state.kalman,
+                state.kalman_global,
+            ),
+            (state.team_division, state.division_first_day, state.entry_levels, state.exit_levels),
         )  # fmt: skip
         self._today = (-1, 0)  # (date.today() ordinal, its day number)
 
