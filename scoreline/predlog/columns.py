@@ -13,6 +13,7 @@ the very documents :func:`scoreline.predlog.writer.encode` builds row by row
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -30,6 +31,8 @@ REQUEST_ID = "request_id"
 PREDICTION = "prediction"
 FEATURES = "features"  # the feature matrix as one fixed_size_list column (else feature:0, feature:1, ...)
 PROBABILITIES = "probabilities"
+TIMESTAMP = "timestamp"  # per row (single predictions gathered into one batch); else one in the metadata
+LATENCY = "latency_ms"
 
 
 def entry_to_arrow(entry: PredictionEntry) -> bytes:
@@ -48,9 +51,11 @@ def entry_to_arrow_parts(entry: PredictionEntry) -> list[Any]:
     import pandas as pd
 
     n = len(entry)
-    inputs = entry.inputs if isinstance(entry.inputs, pd.DataFrame) else pd.DataFrame(list(entry.inputs))
-    input_table = pa.Table.from_pandas(inputs.reset_index(drop=True), preserve_index=False)
-    input_names = [str(name) for name in inputs.columns]
+    input_table = None if isinstance(entry.inputs, pd.DataFrame) else _uniform_dicts_table(entry.inputs)
+    if input_table is None:
+        inputs = entry.inputs if isinstance(entry.inputs, pd.DataFrame) else pd.DataFrame(list(entry.inputs))
+        input_table = pa.Table.from_pandas(inputs.reset_index(drop=True), preserve_index=False)
+    input_names = [str(name) for name in input_table.column_names]
     if entry.request_ids is not None:
         ids: pa.Array = pa.array(list(entry.request_ids), pa.string())
     else:
@@ -69,6 +74,9 @@ def entry_to_arrow_parts(entry: PredictionEntry) -> list[Any]:
     names.append(PREDICTION)
     if entry.probabilities is not None:
         _add_matrix(arrays, names, entry.probabilities, n, len(entry.classes), PROBABILITIES, "probability")
+    if entry.timestamps is not None:  # single predictions gathered by the writer: each has its own time
+        arrays += [pa.array(list(entry.timestamps), pa.string()), pa.array(entry.latencies_ms, pa.float64())]
+        names += [TIMESTAMP, LATENCY]
     metadata = {
         "task": entry.task,
         "model_name": entry.model_name,
@@ -85,6 +93,20 @@ def entry_to_arrow_parts(entry: PredictionEntry) -> list[Any]:
     with pa.ipc.new_stream(pa.PythonFile(parts, mode="w"), batch.schema) as stream:
         stream.write_batch(batch)
     return parts.parts
+
+
+def _uniform_dicts_table(rows: Sequence[Mapping[str, Any]]) -> pa.Table | None:
+    """Rows that all have the first row's keys, in its order, as a table built column by column (no pandas);
+    None for anything else (the table then comes from pandas)."""
+    if not rows:
+        return None
+    keys = list(rows[0])
+    if any(list(row) != keys for row in rows):
+        return None
+    try:
+        return pa.table({key: pa.array([row[key] for row in rows]) for key in keys})
+    except (pa.ArrowException, TypeError, ValueError):  # mixed types in a column: pandas decides, as before
+        return None
 
 
 def _random_ids(n: int) -> np.ndarray:
@@ -155,8 +177,13 @@ def _batch_records(batch: pa.RecordBatch, metadata: dict[str, Any], out: Encoded
     )[1:-1]
     # The document as literal bytes with one column of JSON values between each two of them; every row's
     # document is then joined by Arrow in one pass (no Python object per value).
-    literals = [b'{"@timestamp":' + orjson.dumps(metadata["timestamp"]) + b',"request_id":', b"," + head]
+    per_row = batch.schema.get_field_index(TIMESTAMP) >= 0
+    literals = [b'{"@timestamp":', b',"request_id":', b"," + head]
     values: list[pa.Array] = [_quoted_ids(batch.column(REQUEST_ID), ids)]
+    if per_row:
+        values.insert(0, _json_texts(batch.column(TIMESTAMP)))
+    else:
+        literals[0:2] = [b'{"@timestamp":' + orjson.dumps(metadata["timestamp"]) + b',"request_id":']
 
     def text(part: bytes) -> None:
         literals[-1] += part
@@ -186,7 +213,11 @@ def _batch_records(batch: pa.RecordBatch, metadata: dict[str, Any], out: Encoded
         text(b',"probabilities":{')
         matrix(classes, PROBABILITIES, "probability")
         text(b"}")
-    text(b',"latency_ms":' + orjson.dumps(metadata["latency_ms"]) + b"}")
+    if per_row:
+        value(b',"latency_ms":', batch.column(LATENCY))
+        text(b"}")
+    else:
+        text(b',"latency_ms":' + orjson.dumps(metadata["latency_ms"]) + b"}")
     for start in range(0, n, _JOIN_ROWS):  # binary offsets are 32-bit: a slice's documents stay far below 2 GiB
         parts: list[pa.Array | pa.Scalar] = []
         for literal, column in zip(literals, [*values, None], strict=True):
@@ -196,7 +227,10 @@ def _batch_records(batch: pa.RecordBatch, metadata: dict[str, Any], out: Encoded
                 parts.append(column.slice(start, _JOIN_ROWS))
         out.documents.extend(_binaries(pc.binary_join_element_wise(*parts, _EMPTY)))
     out.request_ids.extend(ids)
-    out.timestamps.extend([metadata["timestamp"]] * n)
+    if per_row:
+        out.timestamps.extend(str(stamp) for stamp in batch.column(TIMESTAMP).to_pylist())
+    else:
+        out.timestamps.extend([metadata["timestamp"]] * n)
 
 
 _JOIN_ROWS = 100_000

@@ -10,6 +10,9 @@ goes on. A sink's ``write`` may raise; the batch then goes to the ``fallback`` h
 disk spool that is replayed later) and is only counted as lost when there is none or it fails too.
 A sink with ``write_columns`` (the channel to a sink process, :mod:`scoreline.predlog.channel`) gets a
 batch file's entry as it is: its columns travel as one Arrow batch and the documents are built there.
+Single predictions go the same way (:meth:`PredictionLogWriter.submit_row`): the request queues its
+validated inputs and the memo's arrays unserialized, the writer gathers the queued rows of one model
+version into one entry, and the sink process builds their documents, off the serving core.
 """
 
 from __future__ import annotations
@@ -73,6 +76,10 @@ class PredictionEntry:
     log_slots: Sequence[LogSlot] | None = None
     timestamp: str | None = None  # ISO 8601; formatted from ``created`` by the writer when None
     created: float = field(default_factory=time.time)
+    # Single predictions gathered by the writer (see :class:`LoggedRow`): each row's own time and latency,
+    # which then replace ``timestamp`` and ``latency_ms``.
+    timestamps: Sequence[str] | None = None
+    latencies_ms: Sequence[float] | None = None
 
     def __len__(self) -> int:
         return len(self.inputs)
@@ -90,6 +97,64 @@ class PredictionEntry:
     def to_records(self) -> list[PredictionRecord]:
         """The same documents as validated :class:`PredictionRecord` objects (the typed contract)."""
         return [PredictionRecord.model_validate(_by_name(document)) for document in self.to_documents()]
+
+
+class LoggedRow:
+    """One single prediction as the request left it (its validated inputs and the memo's arrays, not
+    serialized): what :meth:`PredictionLogWriter.submit_row` queues for a sink process, where the documents
+    are built. The writer gathers consecutive rows of one model version into one :class:`PredictionEntry`."""
+
+    __slots__ = ("classes", "created", "feature_names", "features", "inputs", "latency_ms", "model_name",
+                 "model_version", "prediction", "probabilities", "request_id", "task")  # fmt: skip
+
+    def __init__(
+        self,
+        request_id: str,
+        latency_ms: float,
+        task: str,
+        model_name: str,
+        model_version: str,
+        feature_names: Sequence[str],
+        classes: Sequence[str],
+        inputs: dict[str, Any],
+        features: np.ndarray,
+        prediction: Any,
+        probabilities: np.ndarray | None,
+    ) -> None:
+        self.request_id = request_id
+        self.created = time.time()
+        self.latency_ms = latency_ms
+        self.task, self.model_name, self.model_version = task, model_name, model_version
+        self.feature_names, self.classes = feature_names, classes
+        self.inputs, self.features, self.prediction, self.probabilities = inputs, features, prediction, probabilities
+
+    def __len__(self) -> int:
+        return 1
+
+    def group(self) -> tuple[Any, ...]:
+        """Rows with the same group go into one entry (one model version, one shape of inputs)."""
+        return (self.task, self.model_name, self.model_version, id(self.feature_names), id(self.classes),
+                self.probabilities is None, tuple(self.inputs))  # fmt: skip
+
+
+def rows_entry(rows: Sequence[LoggedRow]) -> PredictionEntry:
+    """Rows of one :meth:`LoggedRow.group` as one entry with their own ids, times and latencies."""
+    first = rows[0]
+    return PredictionEntry(
+        task=first.task,
+        model_name=first.model_name,
+        model_version=first.model_version,
+        inputs=[row.inputs for row in rows],
+        feature_names=first.feature_names,
+        features=np.vstack([row.features for row in rows]),
+        predictions=[row.prediction for row in rows],
+        classes=first.classes,
+        probabilities=None if first.probabilities is None else np.vstack([row.probabilities for row in rows]),
+        latency_ms=first.latency_ms,
+        request_ids=[row.request_id for row in rows],
+        timestamps=[_iso_milliseconds(row.created) for row in rows],
+        latencies_ms=[row.latency_ms for row in rows],
+    )
 
 
 def documents(entries: Sequence[PredictionEntry]) -> list[dict[str, Any]]:
@@ -146,6 +211,9 @@ def _encode_entry(entry: PredictionEntry, out: EncodedRecords) -> None:
         _encode_with_slots(entry, ids, out)
         return
     inputs = _frame_records(entry.inputs) if isinstance(entry.inputs, pd.DataFrame) else entry.inputs
+    if entry.timestamps is not None and entry.latencies_ms is not None:
+        _encode_rows(entry, ids, inputs, out)
+        return
     names, classes = entry.feature_names, entry.classes
     timestamp, task = entry.iso_timestamp(), entry.task
     model_name, model_version = entry.model_name, entry.model_version
@@ -176,6 +244,20 @@ def _encode_entry(entry: PredictionEntry, out: EncodedRecords) -> None:
     )
     out.request_ids.extend(ids)
     out.timestamps.extend(repeat(timestamp, n))
+
+
+def _encode_rows(entry: PredictionEntry, ids: Sequence[str], inputs: Sequence[Any], out: EncodedRecords) -> None:
+    """Documents of an entry whose rows have their own times and latencies (gathered single predictions)."""
+    head = model_head(entry.task, entry.model_name, entry.model_version)
+    n = len(ids)
+    rows = zip(ids, inputs, entry.predictions, _rows(entry.features, n), _rows(entry.probabilities, n),
+               entry.timestamps or (), entry.latencies_ms or (), strict=True)  # fmt: skip
+    for request_id, inputs_row, prediction, features_row, probabilities_row, timestamp, latency in rows:
+        fragment = row_fragment(inputs_row, entry.feature_names, features_row or [], prediction, entry.classes,
+                                probabilities_row)  # fmt: skip
+        out.documents.append(_assemble(timestamp.encode(), request_id, head, fragment, orjson.dumps(latency)))
+        out.request_ids.append(request_id)
+        out.timestamps.append(timestamp)
 
 
 _heads: dict[tuple[str, str, str], bytes] = {}
@@ -303,12 +385,14 @@ def _by_name(document: dict[str, Any]) -> dict[str, Any]:
     return fields
 
 
-_Queued = PredictionEntry | EncodedRecords | tuple[str, str, bytes]  # tuple: (request id, timestamp, document)
+_Queued = PredictionEntry | EncodedRecords | LoggedRow | tuple[str, str, bytes]  # tuple: (id, timestamp, document)
 
 
 def _as_records(item: _Queued) -> EncodedRecords:
     if isinstance(item, tuple):
         return EncodedRecords([item[0]], [item[1]], [item[2]])
+    if isinstance(item, LoggedRow):
+        return encode([rows_entry([item])])
     return item if isinstance(item, EncodedRecords) else encode([item])
 
 
@@ -387,16 +471,35 @@ class PredictionLogWriter:
             self.records_dropped += len(entry)
         return False
 
+    @property
+    def takes_rows(self) -> bool:
+        """Whether :meth:`submit_row` is the cheap way: the sink takes columns (a sink process, which builds
+        the documents), so a single prediction is queued as it is, not serialized in the request process."""
+        return getattr(self.sink, "write_columns", None) is not None
+
+    def submit_row(self, row: LoggedRow) -> bool:
+        """Queue one single prediction unserialized without blocking (see :attr:`takes_rows`)."""
+        return self._queue(row)
+
     def submit_document(self, request_id: str, timestamp: str, document: bytes) -> bool:
         """Queue one serialized record (see :func:`memoized_document`) without blocking."""
-        item = (request_id, timestamp, document)
+        return self._queue((request_id, timestamp, document))
+
+    def _queue(self, item: LoggedRow | tuple[str, str, bytes]) -> bool:
         if len(self._pending) < self.queue_size:
             self._pending.append(item)
             if len(self._pending) == self.batch_records:
                 self._wake.set()
             return True
         if self.fallback is not None:
-            self._to_fallback(EncodedRecords([request_id], [timestamp], [document]), OverflowError("queue is full"))
+            try:
+                records = _as_records(item)
+            except Exception:
+                log.exception("could not build a prediction record; lost")
+                with self._counts_lock:
+                    self.records_dropped += 1
+                return False
+            self._to_fallback(records, OverflowError("queue is full"))
             return False
         with self._counts_lock:
             self.records_dropped += 1
@@ -461,7 +564,17 @@ class PredictionLogWriter:
     def _write(self, items: list[_Queued]) -> None:
         records = EncodedRecords([], [], [])
         write_columns = getattr(self.sink, "write_columns", None)
+        rows: list[LoggedRow] = []
         for item in items:
+            if isinstance(item, LoggedRow):
+                if rows and item.group() != rows[0].group():
+                    self._write_rows(write_columns, rows)
+                    rows = []
+                rows.append(item)
+                continue
+            if rows:
+                self._write_rows(write_columns, rows)
+                rows = []
             if isinstance(item, tuple):
                 records.request_ids.append(item[0])
                 records.timestamps.append(item[1])
@@ -482,6 +595,29 @@ class PredictionLogWriter:
                 log.exception("could not build prediction records; %d lost", len(item))
                 with self._counts_lock:
                     self.records_dropped += len(item)
+        if rows:
+            self._write_rows(write_columns, rows)
+        self._write_records(records)
+
+    def _write_rows(self, write_columns: Callable[[PredictionEntry], None] | None, rows: list[LoggedRow]) -> None:
+        """Single predictions of one group: one columnar entry to a sink process, else their documents."""
+        try:
+            entry = rows_entry(rows)
+        except Exception:
+            log.exception("could not gather %d prediction records; lost", len(rows))
+            with self._counts_lock:
+                self.records_dropped += len(rows)
+            return
+        if write_columns is not None:
+            self._write_entry_columns(write_columns, entry)
+            return
+        try:
+            records = encode([entry])
+        except Exception:
+            log.exception("could not build prediction records; %d lost", len(rows))
+            with self._counts_lock:
+                self.records_dropped += len(rows)
+            return
         self._write_records(records)
 
     def _write_entry_columns(self, write_columns: Callable[[PredictionEntry], None], entry: PredictionEntry) -> None:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from scoreline.predlog.writer import (
+    LoggedRow,
     LogSlot,
     PredictionEntry,
     PredictionLogWriter,
@@ -115,6 +116,18 @@ class PredictionService:
         if self.writer is None:
             return
         latency_ms = (time.perf_counter() - started) * 1000.0
+        if log_slots is not None and ids is not None and len(ids) == 1 and self.writer.takes_rows:
+            # One row to a sink process: queued as it is (the memo's arrays, the validated inputs); the
+            # documents are built in the sink process, not on the serving core.
+            predictor = served.predictor
+            self.writer.submit_row(
+                LoggedRow(
+                    ids[0], latency_ms, served.task, served.model_name, served.version, predictor.feature_names,
+                    predictor.classes, inputs[0], features.reshape(-1), labels[0],
+                    None if probabilities is None else probabilities.reshape(-1),
+                )  # type: ignore[index]
+            )  # fmt: skip
+            return
         if log_slots is not None and ids is not None and len(ids) == 1:
             # One row: its record is its memo slot's fragment (built now on a miss, kept for the repeats of
             # the same fixture) plus the time, id and latency, assembled without an entry or a dict.

@@ -14,8 +14,17 @@ from hypothesis import strategies as st
 
 from scoreline.predlog.channel import COLUMNS, payload_records, read_frame, records_payload, send_frame
 from scoreline.predlog.columns import arrow_rows, arrow_to_records, entry_to_arrow, entry_to_arrow_parts
+from scoreline.predlog.record import EncodedRecords
 from scoreline.predlog.sinkd import decode_spool_lines
-from scoreline.predlog.writer import PredictionEntry, encode
+from scoreline.predlog.writer import (
+    LoggedRow,
+    PredictionEntry,
+    PredictionLogWriter,
+    encode,
+    model_head,
+    row_fragment,
+    rows_entry,
+)
 
 
 def batch_entry(n: int, *, seed: int = 0, classes: tuple[str, ...] = ("home", "draw", "away")) -> PredictionEntry:
@@ -131,3 +140,66 @@ def test_a_batch_is_sent_from_its_own_arrays_and_arrives_whole() -> None:
     columnar = arrow_to_records(received[0][2])
     entry.request_ids = columnar.request_ids
     assert columnar.documents == encode([entry]).documents
+
+
+def logged_rows(n: int, *, seed: int = 0, version: str = "7") -> list[LoggedRow]:
+    rng = np.random.default_rng(seed)
+    names, classes = ["elo_diff", "form", "rest_days"], ("home", "draw", "away")
+    rows = []
+    for i in range(n):
+        features = rng.normal(size=3)
+        if i % 4 == 0:
+            features[1] = np.nan
+        inputs = {"home_team": f'Team "{i % 5}"', "away_team": "Peru", "date": None if i % 3 else "2026-06-15",
+                  "neutral": bool(i % 2), "attendance": float(i * 1000)}  # fmt: skip
+        probabilities = rng.dirichlet(np.ones(3))
+        rows.append(LoggedRow(f"{i:032x}", float(rng.random() * 5), "match-outcome", "scoreline-match-outcome",
+                              version, names, classes, inputs, features, classes[int(probabilities.argmax())],
+                              probabilities))  # fmt: skip
+    return rows
+
+
+def test_single_predictions_gathered_as_columns_give_each_its_own_document() -> None:
+    rows = logged_rows(30, seed=4)
+    entry = rows_entry(rows)
+    columnar = arrow_to_records(entry_to_arrow(entry))
+    assert columnar.request_ids == [row.request_id for row in rows]
+    assert columnar.documents == encode([entry]).documents
+    # the very bytes the request thread built for each of them before (its fragment, its time and latency)
+    head = model_head("match-outcome", "scoreline-match-outcome", "7")
+    for row, document, timestamp in zip(rows, columnar.documents, columnar.timestamps, strict=True):
+        fragment = row_fragment(row.inputs, row.feature_names, row.features.tolist(), row.prediction, row.classes,
+                                row.probabilities.tolist())  # fmt: skip
+        assert document == b"".join((b'{"@timestamp":"', timestamp.encode(), b'","request_id":',
+                                     orjson.dumps(row.request_id), b",", head, b",", fragment, b',"latency_ms":',
+                                     orjson.dumps(row.latency_ms), b"}"))  # fmt: skip
+    assert orjson.loads(columnar.documents[0])["features"]["form"] is None  # NaN, as in row logging
+
+
+def test_the_writer_sends_single_predictions_as_columns_per_model_version_in_order() -> None:
+    class ColumnsSink:
+        def __init__(self) -> None:
+            self.entries: list[PredictionEntry] = []
+
+        def write(self, records: EncodedRecords) -> None:
+            raise AssertionError("single predictions go as columns to a sink that takes them")
+
+        def write_columns(self, entry: PredictionEntry) -> None:
+            self.entries.append(entry)
+
+        def close(self) -> None:
+            pass
+
+    sink = ColumnsSink()
+    writer = PredictionLogWriter(sink, flush_interval_s=60)  # type: ignore[arg-type]
+    assert writer.takes_rows
+    first, second, third = logged_rows(3, version="1"), logged_rows(2, seed=1, version="2"), logged_rows(4, version="1")
+    for row in [*first, *second, *third]:
+        assert writer.submit_row(row)
+    writer.start()
+    assert writer.flush(10)
+    writer.close()
+    assert [(e.model_version, list(e.request_ids or ())) for e in sink.entries] == [
+        (rows[0].model_version, [row.request_id for row in rows]) for rows in (first, second, third)
+    ]
+    assert writer.records_written == 9 and writer.records_dropped == 0
