@@ -21,7 +21,7 @@ import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from scoreline.predlog.record import EncodedRecords
+from scoreline.predlog.record import EncodedRecords, iso_milliseconds
 
 if TYPE_CHECKING:  # the sink process reads columns without pandas
     from scoreline.predlog.writer import PredictionEntry
@@ -31,7 +31,7 @@ REQUEST_ID = "request_id"
 PREDICTION = "prediction"
 FEATURES = "features"  # the feature matrix as one fixed_size_list column (else feature:0, feature:1, ...)
 PROBABILITIES = "probabilities"
-TIMESTAMP = "timestamp"  # per row (single predictions gathered into one batch); else one in the metadata
+CREATED = "created"  # per row, epoch seconds (single predictions gathered into one batch); else the metadata's
 LATENCY = "latency_ms"
 
 
@@ -74,9 +74,9 @@ def entry_to_arrow_parts(entry: PredictionEntry) -> list[Any]:
     names.append(PREDICTION)
     if entry.probabilities is not None:
         _add_matrix(arrays, names, entry.probabilities, n, len(entry.classes), PROBABILITIES, "probability")
-    if entry.timestamps is not None:  # single predictions gathered by the writer: each has its own time
-        arrays += [pa.array(list(entry.timestamps), pa.string()), pa.array(entry.latencies_ms, pa.float64())]
-        names += [TIMESTAMP, LATENCY]
+    if entry.created_at is not None:  # single predictions gathered by the writer: each has its own time
+        arrays += [pa.array(entry.created_at, pa.float64()), pa.array(entry.latencies_ms, pa.float64())]
+        names += [CREATED, LATENCY]
     metadata = {
         "task": entry.task,
         "model_name": entry.model_name,
@@ -177,11 +177,12 @@ def _batch_records(batch: pa.RecordBatch, metadata: dict[str, Any], out: Encoded
     )[1:-1]
     # The document as literal bytes with one column of JSON values between each two of them; every row's
     # document is then joined by Arrow in one pass (no Python object per value).
-    per_row = batch.schema.get_field_index(TIMESTAMP) >= 0
+    per_row = batch.schema.get_field_index(CREATED) >= 0
     literals = [b'{"@timestamp":', b',"request_id":', b"," + head]
     values: list[pa.Array] = [_quoted_ids(batch.column(REQUEST_ID), ids)]
+    stamps = [iso_milliseconds(created) for created in batch.column(CREATED).to_pylist()] if per_row else []
     if per_row:
-        values.insert(0, _json_texts(batch.column(TIMESTAMP)))
+        values.insert(0, _json_texts(pa.array(stamps, pa.string())))
     else:
         literals[0:2] = [b'{"@timestamp":' + orjson.dumps(metadata["timestamp"]) + b',"request_id":']
 
@@ -228,7 +229,7 @@ def _batch_records(batch: pa.RecordBatch, metadata: dict[str, Any], out: Encoded
         out.documents.extend(_binaries(pc.binary_join_element_wise(*parts, _EMPTY)))
     out.request_ids.extend(ids)
     if per_row:
-        out.timestamps.extend(str(stamp) for stamp in batch.column(TIMESTAMP).to_pylist())
+        out.timestamps.extend(stamps)
     else:
         out.timestamps.extend([metadata["timestamp"]] * n)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import orjson
@@ -89,3 +90,17 @@ class PredictionSink(Protocol):
     def write(self, records: Records) -> None: ...
 
     def close(self) -> None: ...
+
+
+_second_prefix: tuple[int, str] = (-1, "")
+
+
+def iso_milliseconds(epoch: float) -> str:
+    """``datetime.fromtimestamp(epoch, UTC).isoformat(timespec="milliseconds")``, formatting each second once."""
+    global _second_prefix
+    second, millisecond = divmod(int(epoch * 1000), 1000)
+    cached_second, prefix = _second_prefix
+    if second != cached_second:
+        prefix = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+        _second_prefix = (second, prefix)
+    return f"{prefix}.{millisecond:03d}+00:00"

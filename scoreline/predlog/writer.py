@@ -27,7 +27,6 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from itertools import repeat
 from typing import Any, Protocol
 
@@ -35,7 +34,7 @@ import numpy as np
 import orjson
 import pandas as pd
 
-from scoreline.predlog.record import EncodedRecords, PredictionRecord, PredictionSink
+from scoreline.predlog.record import EncodedRecords, PredictionRecord, PredictionSink, iso_milliseconds
 
 log = logging.getLogger("scoreline.predlog")
 LARGE_BATCH_ROWS = 10_000  # documents built at once from this many rows pause the cyclic collector
@@ -76,9 +75,9 @@ class PredictionEntry:
     log_slots: Sequence[LogSlot] | None = None
     timestamp: str | None = None  # ISO 8601; formatted from ``created`` by the writer when None
     created: float = field(default_factory=time.time)
-    # Single predictions gathered by the writer (see :class:`LoggedRow`): each row's own time and latency,
-    # which then replace ``timestamp`` and ``latency_ms``.
-    timestamps: Sequence[str] | None = None
+    # Single predictions gathered by the writer (see :class:`LoggedRow`): each row's own time (epoch seconds)
+    # and latency, which then replace ``timestamp``/``created`` and ``latency_ms``.
+    created_at: Sequence[float] | None = None
     latencies_ms: Sequence[float] | None = None
 
     def __len__(self) -> int:
@@ -86,7 +85,7 @@ class PredictionEntry:
 
     def iso_timestamp(self) -> str:
         if self.timestamp is None:
-            self.timestamp = _iso_milliseconds(self.created)
+            self.timestamp = iso_milliseconds(self.created)
         return self.timestamp
 
     def to_documents(self) -> list[dict[str, Any]]:
@@ -146,13 +145,15 @@ def rows_entry(rows: Sequence[LoggedRow]) -> PredictionEntry:
         model_version=first.model_version,
         inputs=[row.inputs for row in rows],
         feature_names=first.feature_names,
-        features=np.vstack([row.features for row in rows]),
+        features=np.concatenate([row.features for row in rows]).reshape(len(rows), -1),
         predictions=[row.prediction for row in rows],
         classes=first.classes,
-        probabilities=None if first.probabilities is None else np.vstack([row.probabilities for row in rows]),
+        probabilities=None
+        if first.probabilities is None
+        else np.concatenate([row.probabilities for row in rows]).reshape(len(rows), -1),
         latency_ms=first.latency_ms,
         request_ids=[row.request_id for row in rows],
-        timestamps=[_iso_milliseconds(row.created) for row in rows],
+        created_at=[row.created for row in rows],
         latencies_ms=[row.latency_ms for row in rows],
     )
 
@@ -211,7 +212,7 @@ def _encode_entry(entry: PredictionEntry, out: EncodedRecords) -> None:
         _encode_with_slots(entry, ids, out)
         return
     inputs = _frame_records(entry.inputs) if isinstance(entry.inputs, pd.DataFrame) else entry.inputs
-    if entry.timestamps is not None and entry.latencies_ms is not None:
+    if entry.created_at is not None and entry.latencies_ms is not None:
         _encode_rows(entry, ids, inputs, out)
         return
     names, classes = entry.feature_names, entry.classes
@@ -251,8 +252,9 @@ def _encode_rows(entry: PredictionEntry, ids: Sequence[str], inputs: Sequence[An
     head = model_head(entry.task, entry.model_name, entry.model_version)
     n = len(ids)
     rows = zip(ids, inputs, entry.predictions, _rows(entry.features, n), _rows(entry.probabilities, n),
-               entry.timestamps or (), entry.latencies_ms or (), strict=True)  # fmt: skip
-    for request_id, inputs_row, prediction, features_row, probabilities_row, timestamp, latency in rows:
+               entry.created_at or (), entry.latencies_ms or (), strict=True)  # fmt: skip
+    for request_id, inputs_row, prediction, features_row, probabilities_row, created, latency in rows:
+        timestamp = iso_milliseconds(created)
         fragment = row_fragment(inputs_row, entry.feature_names, features_row or [], prediction, entry.classes,
                                 probabilities_row)  # fmt: skip
         out.documents.append(_assemble(timestamp.encode(), request_id, head, fragment, orjson.dumps(latency)))
@@ -279,7 +281,7 @@ def model_head(task: str, model_name: str, model_version: str) -> bytes:
 def memoized_document(head: bytes, request_id: str, fragment: bytes, latency_ms: float) -> tuple[str, bytes]:
     """(timestamp, document) of one record whose row fragment is already serialized (a repeated
     fixture): the same bytes :func:`encode` gives, assembled without a dict."""
-    timestamp = _iso_milliseconds(time.time())
+    timestamp = iso_milliseconds(time.time())
     return timestamp, _assemble(timestamp.encode(), request_id, head, fragment, orjson.dumps(latency_ms))
 
 
@@ -363,20 +365,6 @@ def _frame_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
         columns.append(values)
     # One dict(zip(names, row)) per row, built by C-level map calls rather than a Python loop body.
     return list(map(dict, map(zip, repeat(names), zip(*columns, strict=True))))
-
-
-_second_prefix: tuple[int, str] = (-1, "")
-
-
-def _iso_milliseconds(epoch: float) -> str:
-    """``datetime.fromtimestamp(epoch, UTC).isoformat(timespec="milliseconds")``, formatting each second once."""
-    global _second_prefix
-    second, millisecond = divmod(int(epoch * 1000), 1000)
-    cached_second, prefix = _second_prefix
-    if second != cached_second:
-        prefix = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S")
-        _second_prefix = (second, prefix)
-    return f"{prefix}.{millisecond:03d}+00:00"
 
 
 def _by_name(document: dict[str, Any]) -> dict[str, Any]:
