@@ -178,13 +178,15 @@ def _batch_records(batch: pa.RecordBatch, metadata: dict[str, Any], out: Encoded
     # The document as literal bytes with one column of JSON values between each two of them; every row's
     # document is then joined by Arrow in one pass (no Python object per value).
     per_row = batch.schema.get_field_index(CREATED) >= 0
-    literals = [b'{"@timestamp":', b',"request_id":', b"," + head]
-    values: list[pa.Array] = [_quoted_ids(batch.column(REQUEST_ID), ids)]
-    stamps = [iso_milliseconds(created) for created in batch.column(CREATED).to_pylist()] if per_row else []
-    if per_row:
-        values.insert(0, _json_texts(pa.array(stamps, pa.string())))
+    ids_texts = _quoted_ids(batch.column(REQUEST_ID), ids)
+    if per_row:  # gathered single predictions: each row's own time
+        stamps = [iso_milliseconds(created) for created in batch.column(CREATED).to_pylist()]
+        literals = [b'{"@timestamp":', b',"request_id":', b"," + head]
+        values: list[pa.Array] = [_json_texts(pa.array(stamps, pa.string())), ids_texts]
     else:
-        literals[0:2] = [b'{"@timestamp":' + orjson.dumps(metadata["timestamp"]) + b',"request_id":']
+        stamps = [metadata["timestamp"]] * n
+        literals = [b'{"@timestamp":' + orjson.dumps(metadata["timestamp"]) + b',"request_id":', b"," + head]
+        values = [ids_texts]
 
     def text(part: bytes) -> None:
         literals[-1] += part
@@ -228,10 +230,7 @@ def _batch_records(batch: pa.RecordBatch, metadata: dict[str, Any], out: Encoded
                 parts.append(column.slice(start, _JOIN_ROWS))
         out.documents.extend(_binaries(pc.binary_join_element_wise(*parts, _EMPTY)))
     out.request_ids.extend(ids)
-    if per_row:
-        out.timestamps.extend(stamps)
-    else:
-        out.timestamps.extend([metadata["timestamp"]] * n)
+    out.timestamps.extend(stamps)
 
 
 _JOIN_ROWS = 100_000

@@ -255,7 +255,7 @@ def _encode_rows(entry: PredictionEntry, ids: Sequence[str], inputs: Sequence[An
                entry.created_at or (), entry.latencies_ms or (), strict=True)  # fmt: skip
     for request_id, inputs_row, prediction, features_row, probabilities_row, created, latency in rows:
         timestamp = iso_milliseconds(created)
-        fragment = row_fragment(inputs_row, entry.feature_names, features_row or [], prediction, entry.classes,
+        fragment = row_fragment(inputs_row, entry.feature_names, features_row, prediction, entry.classes,
                                 probabilities_row)  # fmt: skip
         out.documents.append(_assemble(timestamp.encode(), request_id, head, fragment, orjson.dumps(latency)))
         out.request_ids.append(request_id)
@@ -591,22 +591,16 @@ class PredictionLogWriter:
         """Single predictions of one group: one columnar entry to a sink process, else their documents."""
         try:
             entry = rows_entry(rows)
-        except Exception:
-            log.exception("could not gather %d prediction records; lost", len(rows))
-            with self._counts_lock:
-                self.records_dropped += len(rows)
-            return
-        if write_columns is not None:
-            self._write_entry_columns(write_columns, entry)
-            return
-        try:
-            records = encode([entry])
+            records = None if write_columns is not None else encode([entry])
         except Exception:
             log.exception("could not build prediction records; %d lost", len(rows))
             with self._counts_lock:
                 self.records_dropped += len(rows)
             return
-        self._write_records(records)
+        if write_columns is not None:
+            self._write_entry_columns(write_columns, entry)
+        elif records is not None:
+            self._write_records(records)
 
     def _write_entry_columns(self, write_columns: Callable[[PredictionEntry], None], entry: PredictionEntry) -> None:
         try:

@@ -1291,15 +1291,8 @@ def serving_features(
         else np.full(n, -1, dtype=np.int64)
     )
     out = np.empty((n, N_FEATURES))
-    _serve(
-        home, away, day, neutral, tier, pair, home == first,
-        state.elo, state.form_weight, state.form_points, state.form_goals_for, state.form_goals_against,
-        state.attack, state.defence, state.goal_mu,
-        state.last_day, state.played, state.h2h_matches, state.h2h_first_wins, state.h2h_draws,
-        state.h2h_first_goal_diff, state.params.elo_initial, state.params.elo_home_advantage,
-        state.elo2, state.congestion, state.venue, _extra_params(state.params),
-        *_serving_extras(state, division), out,
-    )  # fmt: skip
+    ratings, tables = _serve_state(state)
+    _serve(home, away, day, neutral, tier, pair, home == first, *ratings, division, *tables, out)
     return pd.DataFrame(out, index=requests.index, columns=list(FEATURE_NAMES), copy=False)
 
 
@@ -1307,7 +1300,7 @@ def serving_features(
 def _serve_codes(codes: np.ndarray, columns: np.ndarray, state: tuple, tables: tuple) -> np.ndarray:  # type: ignore[type-arg]
     """``_serve`` of requests given as one (rows, 7) code matrix (home, away, day, neutral, tier, pair,
     division), returning only the model's ``columns``: the slicing and gathering done here, not per request
-    in numpy calls. ``state`` and ``tables`` are ``_serve``'s arguments before and after the divisions."""
+    in numpy calls. ``state`` and ``tables`` are ``_serve_state``'s two tuples."""
     home, away = codes[:, 0].copy(), codes[:, 1].copy()
     out = np.empty((codes.shape[0], N_FEATURES))
     _serve(
@@ -1321,12 +1314,18 @@ def _serve_codes(codes: np.ndarray, columns: np.ndarray, state: tuple, tables: t
     return chosen
 
 
-def _serving_extras(state: RatingState, division: np.ndarray) -> tuple[np.ndarray, ...]:
-    """The Kalman arrays, the requests' league divisions and the division tables, in ``_serve``'s order."""
-    return (
-        state.kalman, state.kalman_global, division,
-        state.team_division, state.division_first_day, state.entry_levels, state.exit_levels,
-    )  # type: ignore[return-value]  # fmt: skip
+def _serve_state(state: RatingState) -> tuple[tuple[Any, ...], tuple[np.ndarray, ...]]:
+    """``_serve``'s arguments from the state: those before the requests' league divisions (ratings, parameters,
+    Kalman arrays) and the division tables after them."""
+    params = state.params
+    ratings = (
+        state.elo, state.form_weight, state.form_points, state.form_goals_for, state.form_goals_against,
+        state.attack, state.defence, state.goal_mu, state.last_day, state.played, state.h2h_matches,
+        state.h2h_first_wins, state.h2h_draws, state.h2h_first_goal_diff, params.elo_initial,
+        params.elo_home_advantage, state.elo2, state.congestion, state.venue, _extra_params(params), state.kalman,
+        state.kalman_global,
+    )  # fmt: skip
+    return ratings, (state.team_division, state.division_first_day, state.entry_levels, state.exit_levels)
 
 
 # ---- a few requests at a time (model-api's single predictions) --------------------------------------
@@ -1342,21 +1341,8 @@ class ServingArrays:
             raise ValueError(f"features {unknown} are not match-outcome features; expected some of {FEATURE_NAMES}")
         self.state = state
         self.columns = np.array([FEATURE_NAMES.index(name) for name in feature_names], dtype=np.int64)
-        self.params = (
-            state.params.elo_initial, state.params.elo_home_advantage,
-            state.elo2, state.congestion, state.venue, _extra_params(state.params),
-        )  # fmt: skip
         # ``_serve_codes``'s arguments after the codes (the same arrays every request).
-        self.kernel_arguments = (
-            self.columns,
-            (
-                state.elo, state.form_weight, state.form_points, state.form_goals_for, state.form_goals_against,
-                state.attack, state.defence, state.goal_mu, state.last_day, state.played, state.h2h_matches,
-                state.h2h_first_wins, state.h2h_draws, state.h2h_first_goal_diff, *self.params, state.kalman,
-                state.kalman_global,
-            ),
-            (state.team_division, state.division_first_day, state.entry_levels, state.exit_levels),
-        )  # fmt: skip
+        self.kernel_arguments = (self.columns, *_serve_state(state))
         self._today = (-1, 0)  # (date.today() ordinal, its day number)
 
     def today(self) -> int:
