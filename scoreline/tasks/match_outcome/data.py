@@ -471,6 +471,7 @@ def _teams(table: pa.Table, home: str, away: str, problems: Problems) -> tuple[p
 
 def _international(raw: bytes, header: list[str], problems: Problems) -> dict[str, Any]:
     table = _without_blank_and_header_rows(_read_text_table(raw, list(INTERNATIONAL_COLUMNS)), problems)
+    table = _without_unplayed(table, ("home_score", "away_score"), problems)
     home_team, away_team = _teams(table, "home_team", "away_team", problems)
     competition = pc.utf8_trim_whitespace(table["tournament"])
     bad = np.flatnonzero(_missing(competition))
@@ -485,6 +486,25 @@ def _international(raw: bytes, header: list[str], problems: Problems) -> dict[st
         "competition": competition,
         "neutral": _parse_bools(table["neutral"], "neutral", problems),
     }
+
+
+def _without_unplayed(table: pa.Table, scores: tuple[str, ...], problems: Problems) -> pa.Table:
+    """Fixtures not played yet are dropped and counted: every one of ``scores`` empty or ``NA`` (the
+    international results file lists the coming matches so: ``2024-07-14,Spain,England,NA,NA,UEFA Euro,...``).
+    A row with one score and not the other is still a problem."""
+    unplayed = np.ones(table.num_rows, dtype=bool)
+    for name in scores:
+        trimmed = pc.utf8_trim_whitespace(table[name])
+        unplayed &= _missing(trimmed) | np.asarray(pc.fill_null(pc.is_in(trimmed, pa.array(MISSING_MARKERS)), False))
+    if not unplayed.any():
+        return table
+    problems.notes["unplayed_fixtures_dropped"] = problems.notes.get("unplayed_fixtures_dropped", 0) + int(
+        unplayed.sum()
+    )
+    kept = np.flatnonzero(~unplayed)
+    numbers = problems.row_numbers if problems.row_numbers is not None else np.arange(table.num_rows) + FIRST_ROW
+    problems.row_numbers = numbers[kept]
+    return table.take(pa.array(kept))
 
 
 def _without_blank_and_header_rows(table: pa.Table, problems: Problems) -> pa.Table:
@@ -584,6 +604,7 @@ def _read_football_data(raw: bytes, header: list[str], problems: Problems) -> pa
 
 def _football_data(raw: bytes, header: list[str], problems: Problems) -> dict[str, Any]:
     table = _read_football_data(raw, header, problems)
+    table = _without_unplayed(table, tuple(c for c in ("FTHG", "FTAG", "FTR") if c in table.column_names), problems)
     local = problems
     home_team, away_team = _teams(table, "HomeTeam", "AwayTeam", local)
     home_score = _parse_ints(table["FTHG"], "FTHG", local)

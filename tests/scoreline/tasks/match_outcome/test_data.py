@@ -237,3 +237,19 @@ def test_football_data_dates_re_saved_with_dashes_or_dots() -> None:
     header = "Div,Date,HomeTeam,AwayTeam,FTHG,FTAG,FTR,HTHG,HTAG,HTR,B365H,B365D,B365A\n"
     frame = to_canonical((header + rows).encode(), "epl0304.csv")
     assert frame["date"].dt.strftime("%Y-%m-%d").tolist() == ["2003-08-16", "2003-08-17", "2003-10-04"]
+
+
+def test_international_fixtures_not_played_yet_are_dropped_one_missing_score_is_still_refused() -> None:
+    """The international results file ends with the coming matches, their scores ``NA`` (as published during
+    Euro 2024); they are not results. A row with one score only is still a problem, named by its file row."""
+    coming = (
+        "2024-07-10,Netherlands,England,1,2,UEFA Euro,Dortmund,Germany,TRUE\n"
+        "2024-07-13,Canada,Uruguay,NA,NA,Copa América,Charlotte,United States,TRUE\n"
+        "2024-07-14,Spain,England,NA,NA,UEFA Euro,Berlin,Germany,TRUE\n"
+    )
+    frame = to_canonical((INTL_HEADER + INTL_ROWS + coming).encode(), "results.csv")
+    assert len(frame) == 4 and frame.attrs["unplayed_fixtures_dropped"] == 2
+    assert "Uruguay" not in set(frame["away_team"])
+    half = coming + "2024-07-15,Peru,Chile,NA,1,Friendly,Lima,Peru,FALSE\n"
+    details = _problems(INTL_HEADER + INTL_ROWS + half)
+    assert [(p["row"], p["column"]) for p in details["problems"]] == [(8, "home_score")]

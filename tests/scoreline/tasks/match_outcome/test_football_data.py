@@ -221,3 +221,11 @@ def test_older_extra_leagues_pinnacle_columns_are_its_closing_prices() -> None:
     older = EXTRA_LEAGUES.replace("PSCH,PSCD,PSCA", "PH,PD,PA")
     frame = to_canonical(older.encode(), "ARG.csv")
     assert frame["odds_psc_away"].tolist() == [4.91, 6.86, 5.67]
+
+
+def test_a_fixture_not_played_yet_is_dropped() -> None:
+    """A season file taken mid-season may list coming fixtures with empty scores and result."""
+    raw = "Div,Date,HomeTeam,AwayTeam,FTHG,FTAG,FTR\nE0,15/08/2026,Arsenal,Everton,2,0,H\n"
+    raw += "E0,23/08/2026,Chelsea,Arsenal,,,\n"
+    frame = to_canonical(raw.encode(), "E0.csv")
+    assert len(frame) == 1 and frame.attrs["unplayed_fixtures_dropped"] == 1
