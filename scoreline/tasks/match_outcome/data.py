@@ -73,6 +73,9 @@ FOOTBALL_DATA_DATES = ["%d/%m/%Y", "%d/%m/%y", "%Y-%m-%d", "%d-%m-%Y", "%d-%m-%y
 # closing prices). Read by the same adapter under the main files' names; problems name the file's own columns.
 EXTRA_LEAGUE_NAMES = {"Home": "HomeTeam", "Away": "AwayTeam", "HG": "FTHG", "AG": "FTAG", "Res": "FTR",
                       "PH": "PSCH", "PD": "PSCD", "PA": "PSCA"}  # fmt: skip
+# Older season files (and some leagues' files of the early 2000s) name the teams ``HT,AT``, some with ``HG,AG,Res``
+# for the score: read under the main files' names, each pair only where the main name is absent.
+LEGACY_NAMES = ({"HT": "HomeTeam", "AT": "AwayTeam"}, {"HG": "FTHG", "AG": "FTAG"})
 _DECIMAL_COMMA = re.compile(r"^(-?\d+),(\d+)$")
 _TRUE = ("TRUE", "True", "true", "1", "T", "t", "yes")
 _FALSE = ("FALSE", "False", "false", "0", "F", "f", "no")
@@ -211,10 +214,18 @@ def _decode_header(raw: bytes) -> list[str]:
 
 
 def _main_file_names(names: list[str]) -> list[str]:
-    """An extra-leagues header under the main files' column names (a main file's header is returned as it is)."""
-    if "HomeTeam" in names or not {"Home", "Away", "HG", "AG"} <= set(names):
-        return names
-    return [EXTRA_LEAGUE_NAMES.get(name, name) for name in names]
+    """An extra-leagues or older header (``HT,AT``, ``HG,AG,Res``) under the main files' column names (a main
+    file's header is returned as it is)."""
+    present = set(names)
+    if "HomeTeam" not in present and {"Home", "Away", "HG", "AG"} <= present:
+        return [EXTRA_LEAGUE_NAMES.get(name, name) for name in names]
+    renames: dict[str, str] = {}
+    for pair in LEGACY_NAMES:
+        if pair.keys() <= present and not present & set(pair.values()):
+            renames.update(pair)
+    if "FTHG" in renames.values() and "FTR" not in present:
+        renames["Res"] = "FTR"
+    return [renames.get(name, name) for name in names] if renames else names
 
 
 def detect_format(header: list[str]) -> str:

@@ -229,3 +229,16 @@ def test_a_fixture_not_played_yet_is_dropped() -> None:
     raw += "E0,23/08/2026,Chelsea,Arsenal,,,\n"
     frame = to_canonical(raw.encode(), "E0.csv")
     assert len(frame) == 1 and frame.attrs["unplayed_fixtures_dropped"] == 1
+
+
+def test_older_headers_naming_the_teams_ht_at_and_the_score_hg_ag_res() -> None:
+    """Older season files name the teams ``HT,AT`` (some also ``HG,AG,Res``); problems name the file's columns."""
+    older = "Div,Date,HT,AT,FTHG,FTAG,FTR\nE0,14/08/93,Arsenal,Coventry,0,3,A\nE0,14/08/93,Chelsea,Blackburn,1,2,A\n"
+    frame = to_canonical(older.encode(), "E0.csv")
+    assert frame["home_team"].tolist() == ["Arsenal", "Chelsea"] and frame["away_score"].tolist() == [3, 2]
+    short = "Div,Date,HT,AT,HG,AG,Res\nG1,17/08/2024,PAOK,AEK,1,1,D\nG1,18/08/2024,Olympiakos,Panathinaikos,2,0,H,,,,\n"
+    assert to_canonical(short.encode(), "G1.csv")["home_score"].tolist() == [1, 2]
+    problem = _refused(short.replace(",2,0,H", ",2,0,A").encode(), "G1.csv").details["problems"][0]
+    assert (problem["row"], problem["column"]) == (3, "Res")
+    problem = _refused(older.replace("Chelsea", "").encode()).details["problems"][0]
+    assert (problem["row"], problem["column"]) == (3, "HT")
