@@ -574,6 +574,10 @@ def _read_football_data(raw: bytes, header: list[str], problems: Problems) -> pa
     if renamed:
         problems.file_names.update(renamed)
     positions, width = use(_main_file_names(header))
+    # A header ending in unnamed columns announces unnamed data there (Serie B 2003/04: 42 fields, the last 8
+    # unnamed, rows of 49): values past the named columns are then ignored, not refused.
+    unnamed_tail = len(_header_fields(raw)) > len(header)
+    ignored = 0
     delimiter = separator(raw)
     reader = csv.reader(io.StringIO(raw.decode("utf-8"), newline=""), delimiter=delimiter)
     next(reader, None)
@@ -590,11 +594,15 @@ def _read_football_data(raw: bytes, header: list[str], problems: Problems) -> pa
             continue
         if set(FOOTBALL_DATA_COLUMNS) <= set(_main_file_names(cells)):  # a header again: seasons glued with ``cat``
             repeated += 1
+            fields = len(cells)
             while cells and not cells[-1]:
                 cells.pop()
             positions, width = use(_main_file_names(cells))
+            unnamed_tail = fields > len(cells)
             continue
-        if len(cells) > width and any(cells[width:]):
+        if unnamed_tail and any(cells[width:]):
+            ignored += 1
+        elif len(cells) > width and any(cells[width:]):
             extra = next(i for i in range(width, len(cells)) if cells[i])
             problems.add(number, None, cells[extra], f"at most {width} fields per row, as in the header (field "
                          f"{extra + 1} has a value)")  # fmt: skip
@@ -608,6 +616,8 @@ def _read_football_data(raw: bytes, header: list[str], problems: Problems) -> pa
         notes["blank_rows_dropped"] = notes.get("blank_rows_dropped", 0) + blank
     if repeated:
         notes["repeated_header_rows_dropped"] = notes.get("repeated_header_rows_dropped", 0) + repeated
+    if ignored:
+        notes["rows_with_unnamed_fields_ignored"] = notes.get("rows_with_unnamed_fields_ignored", 0) + ignored
     if blank or repeated:
         problems.row_numbers = np.asarray(row_numbers, dtype=np.int64)  # row numbers stay true to the file
     return pa.table({name: pa.array(values, pa.string()) for name, values in columns.items()})

@@ -242,3 +242,18 @@ def test_older_headers_naming_the_teams_ht_at_and_the_score_hg_ag_res() -> None:
     assert (problem["row"], problem["column"]) == (3, "Res")
     problem = _refused(older.replace("Chelsea", "").encode()).details["problems"][0]
     assert (problem["row"], problem["column"]) == (3, "HT")
+
+
+def test_values_under_the_headers_unnamed_trailing_columns_are_ignored() -> None:
+    """Serie B 2003/04 has a header ending in unnamed columns and rows with unnamed statistics past it: the named
+    columns read as they are; without unnamed header columns a value past the header is still refused."""
+    raw = (
+        "Div,Date,HomeTeam,AwayTeam,FTHG,FTAG,FTR,,,\n"
+        "I2,12/10/03,Atalanta,Triestina,4,1,H,,,,,3,0,,2,0\n"
+        "I2,12/10/03,Genoa,Verona,1,1,D,,,\n"
+    )
+    frame = to_canonical(raw.encode(), "I2.csv")
+    assert frame["home_team"].tolist() == ["Atalanta", "Genoa"] and frame["home_score"].tolist() == [4, 1]
+    assert frame.attrs["rows_with_unnamed_fields_ignored"] == 1
+    problem = _refused(raw.replace(",,,\n", "\n", 1).encode(), "I2.csv").details["problems"][0]
+    assert problem["row"] == 2 and "fields per row" in problem["expected"]
