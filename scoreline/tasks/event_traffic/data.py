@@ -4,7 +4,8 @@ Accepted uploads (one dataset version = one canonical table):
 
 * a zip holding a traffic file and, optionally, an event-calendar file (CSV/TSV/semicolon or Parquet);
   each member is recognised from its header;
-* a single traffic file (no events);
+* a single traffic file (no events); also a wide table of one row per series and one column per day (the
+  Wikipedia web traffic tables: ``Page,2015-07-01,...``), and one series as a long ``date,value`` table;
 * a single combined file holding both kinds of rows: a ``record`` (or ``type``/``kind``) column saying
   ``traffic`` or ``event``, or else rows with a requests value are traffic and rows with teams are events.
 
@@ -62,7 +63,7 @@ TRAFFIC_ALIASES: dict[str, tuple[str, ...]] = {
     "service": ("platform", "product", "app", "channel", "service_name"),
     "region": ("market", "geo", "country", "area", "region_name", "territory"),
     "requests": ("visits", "views", "sessions", "hits", "pageviews", "page_views", "request_count", "traffic",
-                 "count", "y"),
+                 "count", "y", "value"),
 }  # fmt: skip
 CALENDAR_ALIASES: dict[str, tuple[str, ...]] = {
     "date": ("event_date", "match_date", "game_date", "day", "datetime", "start", "start_date"),
@@ -86,6 +87,12 @@ COMPLETE_DAY_SHARE = 0.9
 _MISSING_WORDS = ("na", "n/a", "nan", "null", "none", "-", "--", "?")
 _NUMERIC_DATE = r"^(\d{1,2})([./-])(\d{1,2})\2(\d{4}|\d{2})(\s.*)?$"
 _OFFSET = re.compile(r"(?:[zZ]|\s*(?:UTC|GMT)?\s*[+-]\d{2}:?\d{2})\s*$")
+_DATE_HEADER = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+# A Wikipedia page name as the web traffic tables write it: article_project_access_agent
+# (``Manchester_United_F.C._en.wikipedia.org_desktop_all-agents``).
+_WIKI_PAGE = re.compile(r"^(?P<article>.+)_(?P<project>[a-z\-]+\.(?:wikipedia|wikimedia|mediawiki)\.org)_"
+                        r"(?P<access>[a-z\-]+)_(?P<agent>[a-z\-]+)$")  # fmt: skip
+WHOLE_SERIES = "all"  # the series key of a table without sport, service or region columns
 
 
 # ---- entry point ---------------------------------------------------------------------------------------------
@@ -159,10 +166,18 @@ def _from_zip(raw: bytes, name: str) -> tuple[list[pd.DataFrame], list[pd.DataFr
 
 def _from_single(frame: pd.DataFrame, name: str) -> tuple[list[pd.DataFrame], list[pd.DataFrame]]:
     """Traffic and event rows of one table (a traffic file, a calendar file or a combined file)."""
+    dates = [c for c in frame.columns if _DATE_HEADER.match(str(c).strip())]
+    if len(dates) >= 2 and len(frame.columns) - len(dates) == 1:
+        return [_wide_traffic(frame, dates, name)], []
     traffic_cols = match_columns(frame.columns, TRAFFIC_ALIASES)
     calendar_cols = match_columns(frame.columns, CALENDAR_ALIASES)
-    has_traffic = all(c in traffic_cols for c in ("requests", "service", "region"))
     has_events = "home_team" in calendar_cols and "away_team" in calendar_cols
+    if not has_events and {"date", "requests"} <= traffic_cols.keys() and not traffic_cols.keys() & {*SERIES_KEYS}:
+        # One series as a long table (date,value; Prophet's ds,y), no series column at all: the whole series.
+        # A table naming some series keys and not others still lacks them (a 422 naming the missing ones).
+        frame = frame.assign(**dict.fromkeys(SERIES_KEYS, WHOLE_SERIES))
+        traffic_cols = match_columns(frame.columns, TRAFFIC_ALIASES)
+    has_traffic = all(c in traffic_cols for c in ("requests", "service", "region"))
     if not has_traffic and not has_events:
         _missing_columns(frame, name, traffic_cols, calendar_cols)
     if has_traffic and not has_events:
@@ -174,6 +189,38 @@ def _from_single(frame: pd.DataFrame, name: str) -> tuple[list[pd.DataFrame], li
     traffic = [_parse_traffic(frame.iloc[traffic_rows], name, traffic_rows)] if len(traffic_rows) else []
     events = [_parse_calendar(frame.iloc[event_rows], name, event_rows)] if len(event_rows) else []
     return traffic, events
+
+
+def _wide_traffic(frame: pd.DataFrame, dates: list[str], name: str) -> pd.DataFrame:
+    """A wide table, one row per series and one column per day (the Wikipedia web traffic tables: ``Page,
+    2015-07-01, 2015-07-02, ...``), as traffic rows. A Wikipedia page name is split into the series keys: the
+    article as ``sport``, ``access_agent`` as ``service``, the project (``en.wikipedia.org``) as ``region``;
+    another name is the ``sport`` of a whole series. Problems name the file's row and the day's column."""
+    key_column = next(c for c in frame.columns if c not in dates)
+    keys = frame[key_column].astype("string").str.strip()
+    problems = RowProblems()
+    problems.add_rows(np.flatnonzero(keys.fillna("").eq("").to_numpy()), str(key_column), frame[key_column],
+                      "a page or series name")  # fmt: skip
+    for column in dates:
+        values = _numbers(frame[column], str(column), problems, "a number of requests")
+        problems.add_rows(np.flatnonzero(values < 0), str(column), frame[column], "a number of requests >= 0")
+    problems.raise_if_any(f"traffic file {name!r}")
+    parts = keys.fillna("").str.extract(_WIKI_PAGE)
+    wiki = parts["article"].notna()
+    sport = parts["article"].where(wiki, keys)
+    service = (parts["access"] + "_" + parts["agent"]).where(wiki, WHOLE_SERIES)
+    region = parts["project"].where(wiki, WHOLE_SERIES)
+    days = len(dates)
+    long = pd.DataFrame(
+        {
+            "date": np.tile(np.asarray([str(c).strip() for c in dates], dtype=object), len(frame)),
+            "sport": np.repeat(sport.to_numpy(dtype=object), days),
+            "service": np.repeat(service.to_numpy(dtype=object), days),
+            "region": np.repeat(region.to_numpy(dtype=object), days),
+            "requests": frame[dates].to_numpy(dtype=object).ravel(),
+        }
+    )
+    return _parse_traffic(long, name, np.repeat(np.arange(len(frame)), days))
 
 
 def _event_rows(frame: pd.DataFrame, name: str, traffic_cols: dict[str, str], calendar_cols: dict[str, str]) -> Any:

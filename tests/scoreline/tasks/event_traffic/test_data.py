@@ -195,3 +195,31 @@ def test_rows_ending_in_separators_the_header_lacks() -> None:
     raw = b"date,sport,service,region,requests\n2026-03-01,hockey,web,EU,100,,\n2026-03-02,hockey,web,EU,120,,\n"
     canonical = to_canonical(raw, "traffic.csv")
     assert canonical["sport"].tolist() == ["hockey", "hockey"] and canonical["requests"].tolist() == [100.0, 120.0]
+
+
+# The Wikipedia web traffic table (Kaggle): one row per page, one column per day, blank before a page existed.
+WIKI = """Page,2015-07-01,2015-07-02,2015-07-03
+2NE1_zh.wikipedia.org_all-access_spider,18.0,11.0,5.0
+Manchester_United_F.C._en.wikipedia.org_desktop_all-agents,6012.0,,6230.0
+5566_zh.wikipedia.org_all-access_spider,,,
+"""
+
+
+def test_a_wide_table_of_pages_by_day_is_one_series_per_page() -> None:
+    canonical = to_canonical(WIKI.encode(), "train_1.csv")
+    united = canonical[canonical["sport"] == "Manchester_United_F.C."]
+    assert united["service"].unique().tolist() == ["desktop_all-agents"]
+    assert united["region"].unique().tolist() == ["en.wikipedia.org"]
+    assert united["requests"].tolist() == [6012.0, 6230.0]  # the blank day is missing, not zero
+    assert canonical.attrs["gaps"]["missing_days"] >= 1
+    assert set(canonical["sport"]) >= {"2NE1", "Manchester_United_F.C."}
+    with pytest.raises(ScorelineError) as error:
+        to_canonical(WIKI.replace("11.0", "many").encode(), "train_1.csv")
+    assert [(p["row"], p["column"], p["value"]) for p in _problems(error)] == [(2, "2015-07-02", "many")]
+
+
+@pytest.mark.parametrize("header", ["date,value", "ds,y", "Date,Visits"])
+def test_a_single_series_long_table_without_series_columns(header: str) -> None:
+    canonical = to_canonical(f"{header}\n2016-09-01,1523\n2016-09-02,1800\n".encode(), "daily.csv")
+    assert canonical["requests"].tolist() == [1523.0, 1800.0]
+    assert canonical[["sport", "service", "region"]].drop_duplicates().to_numpy().tolist() == [["all", "all", "all"]]
