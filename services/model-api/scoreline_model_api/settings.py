@@ -18,7 +18,7 @@ class ModelApiSettings(AuthSettings, MlflowSettings, PredictionLogSettings):
 
     model_api_host: str = "127.0.0.1"
     model_api_port: int = 8000
-    # Worker processes on one listening socket; 1 = a single process (no supervisor).
+    # Worker processes on one port (a listening socket each); 1 = a single process (no supervisor).
     model_api_workers: int = Field(default_factory=usable_cores, ge=1)
     model_swap_timeout_s: float = SWAP_TIMEOUT_S  # the longest a worker waits for the others to load a version
     # Set by the supervisor for each worker it starts: the folder the workers coordinate swaps through, and

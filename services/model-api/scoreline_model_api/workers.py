@@ -1,5 +1,5 @@
-"""model-api as N worker processes: the supervisor's side (socket, one prediction-log sink, the forks)
-and each worker's side (its swap gate, what ``/v1/models`` says about the workers).
+"""model-api as N worker processes: the supervisor's side (a socket per worker on one port, one
+prediction-log sink, the forks) and each worker's side (its swap gate, what ``/v1/models`` says about the workers).
 
 The logic lives in ``scoreline.serving.supervisor`` and ``scoreline.serving.workers``.
 """
@@ -17,7 +17,7 @@ from typing import Any
 
 from scoreline.serving.holder import ModelHolder
 from scoreline.serving.reloader import import_booster_library, preload_cached_champions
-from scoreline.serving.supervisor import Supervisor, bind_socket
+from scoreline.serving.supervisor import Supervisor, bind_sockets
 from scoreline.serving.workers import RunDirectory, SwapGate, WorkerStatus, worker_listing
 from scoreline_model_api.settings import ModelApiSettings
 
@@ -46,7 +46,7 @@ def uvicorn_options() -> dict[str, Any]:
 
 def run_workers(settings: ModelApiSettings) -> int:
     """Bind, start the one prediction-log sink, import the app once, fork ``model_api_workers`` workers."""
-    sock = bind_socket(settings.model_api_host, settings.model_api_port)
+    sockets = bind_sockets(settings.model_api_host, settings.model_api_port, settings.model_api_workers)
     run_dir = RunDirectory(settings.model_cache_dir.parent / "model-api" / str(os.getpid()))
     # The sink is its own interpreter: it starts on another core while this process imports and preloads,
     # instead of after them (its start was a fifth of a restart; benchmarks/serve_workers.py).
@@ -71,7 +71,7 @@ def run_workers(settings: ModelApiSettings) -> int:
                 os.environ[SPOOL_DIR_ENV] = str(settings.predlog_spool_dir / f"worker-{worker}")
             import uvicorn
 
-            uvicorn.Server(uvicorn.Config(APP_FACTORY, **uvicorn_options())).run(sockets=[sock])
+            uvicorn.Server(uvicorn.Config(APP_FACTORY, **uvicorn_options())).run(sockets=[sockets[worker]])
 
         log.info(
             "model-api: %d workers on %s:%s, swaps coordinated in %s",

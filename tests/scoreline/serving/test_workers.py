@@ -4,7 +4,9 @@ swapping together through real files, and the supervisor's forks (real processes
 from __future__ import annotations
 
 import os
+import select
 import signal
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -12,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from scoreline.serving.supervisor import Supervisor, restart_delay
+from scoreline.serving.supervisor import Supervisor, bind_sockets, restart_delay
 from scoreline.serving.workers import (
     RunDirectory,
     SwapGate,
@@ -200,6 +202,39 @@ def test_the_supervisor_restarts_a_dead_worker_and_stops_all_on_sigterm(tmp_path
     finally:
         if Path(f"/proc/{supervisor}").exists():
             os.kill(supervisor, signal.SIGKILL)
+
+
+def test_connections_opened_at_once_are_spread_over_the_workers_sockets() -> None:
+    """On one shared socket the first worker to wake took every connection of a burst; each worker's own
+    socket on the port gets a share of them (the kernel hashes each connection to one socket: 32 connections
+    all on one of 2 sockets has a chance of 2 in 2**32)."""
+    sockets = bind_sockets("127.0.0.1", 0, 2)
+    clients: list[socket.socket] = []
+    try:
+        port = sockets[0].getsockname()[1]
+        assert sockets[1].getsockname()[1] == port
+        clients = [socket.create_connection(("127.0.0.1", port), timeout=5) for _ in range(32)]
+        accepted = [0, 0]
+        deadline = time.monotonic() + 10
+        while sum(accepted) < len(clients) and time.monotonic() < deadline:
+            ready, _, _ = select.select(sockets, [], [], 0.5)
+            for sock in ready:
+                connection, _ = sock.accept()
+                connection.close()
+                accepted[sockets.index(sock)] += 1
+        assert sum(accepted) == len(clients)
+        assert min(accepted) > 0, accepted
+    finally:
+        for sock in clients + sockets:
+            sock.close()
+
+
+def test_sockets_of_a_port_already_taken_fail_and_close() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        with pytest.raises(OSError):
+            bind_sockets("127.0.0.1", taken.getsockname()[1], 2)
 
 
 def test_forked_workers_draw_different_request_ids() -> None:
