@@ -18,7 +18,9 @@ CONTRACT (model-api, its worker supervisor, tools):
 Guarantees: every frame is acknowledged only once its records are in Elasticsearch (or written to the JSON
 Lines file) or fsynced in the sink's spool; memory is bounded on both ends (the client's unacknowledged
 frames, the sink's queue: past ``elasticsearch_max_pending_batches`` full bulks the backlog goes to the
-spool in one fsynced append, and a full queue stops reading the sockets); the spool is replayed oldest first;
+spool in one fsynced append, and a full queue stops reading the sockets); the spool is replayed oldest first,
+by a thread of its own, and while it holds records new ones are appended behind them (so a slow or
+unreachable Elasticsearch never holds up the acknowledgements);
 ``_id`` is the request id, so the resends after a reconnect are idempotent. A kill -9 of this process loses
 nothing acknowledged (the clients resend the rest); see :mod:`scoreline.predlog.channel` for the request
 process's side. The sink's counters reach /metrics through the acknowledgements (and pings).
@@ -75,9 +77,12 @@ TERMINATE_GRACE_S = 10.0  # after SIGTERM: how long connected clients get to say
 
 
 class Target(Protocol):
-    """The real sink, driven synchronously by the sink process's delivery thread."""
+    """The real sink, driven synchronously by the sink process's delivery thread (``deliver``, ``spill``,
+    ``behind``) and its replay thread (``replay``)."""
 
     def deliver(self, records: EncodedRecords) -> None: ...
+
+    def behind(self) -> bool: ...
 
     def spill(self, records: EncodedRecords) -> None: ...
 
@@ -97,6 +102,10 @@ class ElasticTarget:
 
     def deliver(self, records: EncodedRecords) -> None:
         self.sink.deliver(records)
+
+    def behind(self) -> bool:
+        """Records wait in the spool: new ones go behind them (replayed in order), not to Elasticsearch."""
+        return not self.sink.spool.is_empty()
 
     def spill(self, records: EncodedRecords) -> None:
         self.sink.spill(records)
@@ -127,6 +136,9 @@ class JsonlTarget:
         self.delivered += len(records)
 
     spill = deliver
+
+    def behind(self) -> bool:
+        return False
 
     def replay(self) -> int:
         return 0
@@ -246,6 +258,8 @@ class SinkServer:
             self.bind()
         delivery = threading.Thread(target=self._deliver_loop, name="predlog-sink-delivery", daemon=True)
         delivery.start()
+        replay = threading.Thread(target=self._replay_loop, name="predlog-sink-replay", daemon=True)
+        replay.start()
         assert self._listener is not None
         try:
             while not self._should_stop():
@@ -274,6 +288,7 @@ class SinkServer:
                 with contextlib.suppress(OSError):
                     connection.sock.shutdown(socket.SHUT_RD)
             delivery.join()
+            replay.join()
             for connection in connections:
                 connection.open = False
                 with contextlib.suppress(OSError):
@@ -322,7 +337,6 @@ class SinkServer:
 
     # ---- delivering --------------------------------------------------------------------------
     def _deliver_loop(self) -> None:
-        next_replay = time.monotonic()
         while True:
             with self._cond:
                 if not self._queue:
@@ -339,10 +353,19 @@ class SinkServer:
                 backlog = self._queued
                 self._cond.notify_all()
             if items:
-                self._deliver(items, spill=backlog > self.spill_backlog)
-            if time.monotonic() >= next_replay:
-                self._replay()
-                next_replay = time.monotonic() + self.replay_interval_s
+                # A backlog, or records already waiting in the spool (Elasticsearch slow or down): to the spool,
+                # acknowledged at once; only the replay thread waits on Elasticsearch then, so the request
+                # processes' unacknowledged frames never pile up into their own spools behind a slow bulk.
+                self._deliver(items, spill=backlog > self.spill_backlog or self.target.behind())
+
+    def _replay_loop(self) -> None:
+        """The spool (and request processes' abandoned spools) back to the target, oldest first, in a thread of
+        its own: a replay against a slow or unreachable Elasticsearch (each probe waits out its timeout) never
+        holds up the acknowledgements."""
+        while True:
+            self._replay()
+            if self._stop.wait(self.replay_interval_s):
+                return
 
     def _deliver(self, items: list[_Item], *, spill: bool) -> None:
         records = EncodedRecords()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -154,6 +155,41 @@ def test_outage_under_load_loses_and_duplicates_nothing(
     assert distinct_request_ids(es) == len(submitted)
     assert sorted(ids_in_index(es)) == sorted(record_id(i) for i in submitted)
     assert spooled_during_outage > 0  # the outage went through the spool
+
+
+def test_an_elasticsearch_that_stops_answering_costs_the_request_process_nothing(
+    tmp_path: Path, sinks: list[SinkProcess]
+) -> None:
+    """Elasticsearch accepts connections and never answers, so every bulk and every replay probe waits out its
+    timeout. Once the first bulk has failed, the sink process spools and acknowledges at once: the request
+    process's unacknowledged frames stay under its small limit and nothing goes to its own spool. (The replay
+    probes used to run in the delivery thread and held the acknowledgements for a timeout each.)"""
+    with socket.socket() as black_hole:
+        black_hole.bind(("127.0.0.1", 0))
+        black_hole.listen(1024)  # the kernel completes the connections; nobody ever reads or answers
+        settings = log_settings(tmp_path, f"http://127.0.0.1:{black_hole.getsockname()[1]}").model_copy(
+            update={"elasticsearch_timeout_s": 0.5, "prediction_log_max_unacked_records": 100}
+        )
+        sink = start_sink(settings, sinks)
+        writer = connect_writer(settings, sink.address)
+        channel = writer.sink
+        index = 0
+        while channel.stats().spool.records == 0:  # until the first bulk has failed over to the sink's spool
+            assert index < 5_000, "the sink process never spooled"
+            writer.submit(one(index))
+            index += 1
+            time.sleep(0.01)
+        assert writer.flush(30)
+        spooled_by_the_client = channel.records_spooled
+        first = index
+        for index in range(first, first + 1_500):  # 3 s: several replay probes (every 0.3 s, 0.5 s timeout)
+            writer.submit(one(index))
+            time.sleep(0.002)
+        assert writer.flush(30)
+        assert channel.records_spooled == spooled_by_the_client
+        assert writer.records_dropped == 0
+        assert channel.stats().spool.records >= 1_500
+        writer.close()
 
 
 def test_a_killed_sink_process_with_a_spool_restarts_and_delivers_everything_once(
