@@ -4,6 +4,9 @@
    model-api with logging off: wrk closed-loop rounds alternating the two, on memo hits (3 repeated bodies)
    and on fresh bodies (random teams and dates); the sink drained between rounds, so each round starts
    with an empty spool and osmem idle. Ratio = median of the rounds' throughput ratios (goal >= 0.9x).
+   The closed loop answers several times what the stand-in indexes (its backlog goes to the spool, as in an
+   Elasticsearch slowdown): the share of records the request process had to spool itself (the sink process
+   fell behind) and the stand-in's indexing rate are printed too.
 2. A 100,000-row Parquet file through /predict/batch with the Elasticsearch sink on, against the same rows
    in process (features + booster, and the booster alone); and how long until the sink process has the
    rows' records acknowledged (in the index or its spool).
@@ -225,23 +228,30 @@ def main() -> None:
         sink_cpu_per_k: list[float] = []
         drains: list[float] = []
         print(f"1. logging to osmem vs off: {args.rounds} rounds of {args.seconds} s, {args.connections} connections")
+        indexed_per_s: list[float] = []  # the stand-in's indexing rate while it drains a round's backlog
+
+        def measure(kind: str, name: str, server: ServerProcess) -> dict[str, float]:
+            data, fresh = plans[kind]
+            place(server)
+            sink_before, serving = cpu_seconds(sinks), serving_pids(server)
+            serving_before = cpu_seconds(serving)
+            client_spooled = admin_metric(server, "scoreline_predlog_records_to_fallback") if name == "es" else 0.0
+            measured = run_wrk(f"{server.url}/v1/{TASK}/predict", data, args.seconds, args.connections, work, fresh)
+            measured["serving_us"] = (cpu_seconds(serving) - serving_before) / max(measured["requests"], 1) * 1e6
+            if name == "es":
+                measured["client_spooled"] = (
+                    admin_metric(server, "scoreline_predlog_records_to_fallback") - client_spooled
+                )
+                delivered = admin_metric(server, "scoreline_predlog_es_delivered")
+                drains.append(drain(logged, args.drain_timeout))
+                indexed_per_s.append((admin_metric(server, "scoreline_predlog_es_delivered") - delivered) / drains[-1])
+                sink_cpu_per_k.append((cpu_seconds(sinks) - sink_before) / max(measured["requests"], 1) * 1000)
+            return measured
+
         for round_number in range(0 if args.only == "batch" else args.rounds):
-            for kind, (data, fresh) in plans.items():
+            for kind in plans:
                 for name, server in (("off", quiet), ("es", logged)):
-                    place(server)
-                    before = cpu_seconds(sinks)
-                    serving = serving_pids(server)
-                    serving_before = cpu_seconds(serving)
-                    measured = run_wrk(f"{server.url}/v1/{TASK}/predict", data, args.seconds, args.connections, work,
-                                       fresh)  # fmt: skip
-                    measured["serving_us"] = (
-                        (cpu_seconds(serving) - serving_before) / max(measured["requests"], 1) * 1e6
-                    )
-                    runs.setdefault((kind, name), []).append(measured)
-                    if name == "es":
-                        drains.append(drain(logged, args.drain_timeout))
-                        spent = cpu_seconds(sinks) - before
-                        sink_cpu_per_k.append(spent / max(measured["requests"], 1) * 1000)
+                    runs.setdefault((kind, name), []).append(measure(kind, name, server))
             latest = ", ".join(f"{kind}/{name} {r[-1]['rps']:.0f}/s" for (kind, name), r in runs.items())
             print(f"   round {round_number + 1}: {latest}; load {os.getloadavg()[0]:.2f}")
 
@@ -301,6 +311,11 @@ def main() -> None:
             print(f"ES sink / logging off, {kind:<13} serving CPU per request, off / ES "
                   f"{median(o['serving_us'] / e['serving_us'] for e, o in pairs):.2f}x   (throughput on a core of its "
                   "own: the tax on the request process, the sink's CPU apart)")  # fmt: skip
+        closed = runs[("fresh bodies", "es")]
+        print(f"records the request process spooled itself (the sink process behind the stand-in), fresh bodies "
+              f"closed loop: {median(r['client_spooled'] / r['requests'] for r in closed):.0%} of them")  # fmt: skip
+        print(f"the stand-in indexed {median(indexed_per_s):,.0f} documents/s while draining (median of rounds)")
+    if runs:
         print(f"sink process CPU: {median(sink_cpu_per_k):.3f} s per 1,000 records (median of rounds; on the other "
               f"core); drained after each round in {median(drains):.1f} s")  # fmt: skip
     if answer:
