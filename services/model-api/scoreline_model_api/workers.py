@@ -30,16 +30,14 @@ SINK_ADDRESS_ENV = "SCORELINE_PREDICTION_LOG_SINK_ADDRESS"
 SPOOL_DIR_ENV = "SCORELINE_PREDLOG_SPOOL_DIR"
 SINK_READY_TIMEOUT_S = 30.0
 # What each worker's uvicorn imports to serve (uvloop, httptools): once, before the forks.
-UVICORN_MODULES = ("uvicorn", "uvicorn.loops.uvloop", "scoreline_model_api.protocol", "uvicorn.lifespan.on")
-# httptools with a response's head and body in one write (scoreline_model_api.protocol)
-HTTP_PROTOCOL = "scoreline_model_api.protocol:PairedWritesProtocol"
+UVICORN_MODULES = ("uvicorn", "uvicorn.loops.uvloop", "uvicorn.protocols.http.httptools_impl", "uvicorn.lifespan.on")
 
 
 def uvicorn_options() -> dict[str, Any]:
     return {
         "factory": True,
         "loop": "uvloop",
-        "http": HTTP_PROTOCOL,
+        "http": "httptools",
         "log_level": "info",
         "access_log": False,
         "log_config": None,  # timestamped lines from scoreline.core.logs, uvicorn's included
