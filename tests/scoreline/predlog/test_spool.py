@@ -86,3 +86,17 @@ def test_age_of_the_oldest_record(tmp_path: Path) -> None:
     spool.append(docs(0, 1))
     time.sleep(0.3)
     assert spool.stats().oldest_age_s >= 0.25
+
+
+def test_emptiness_follows_appends_drains_and_a_restart(tmp_path: Path) -> None:
+    spool = DiskSpool(tmp_path)
+    assert spool.is_empty()
+    spool.append([b'{"n":1}', b'{"n":2}'])
+    assert not spool.is_empty()
+    spool.close()
+    reopened = DiskSpool(tmp_path)  # a restart with records left: counted from the files
+    assert not reopened.is_empty()
+    assert reopened.drain(lambda lines: None) == 2
+    assert reopened.is_empty()
+    reopened.append([b'{"n":3}'])
+    assert not reopened.is_empty()
