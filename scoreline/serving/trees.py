@@ -42,9 +42,10 @@ class CompiledTrees:
         self.n_features = int(params["num_feature"])
         trees = booster["model"]["trees"]
         groups = np.asarray(booster["model"]["tree_info"], dtype=np.int64)
-        if not trees or len(groups) != len(trees):
-            raise ValueError("a model without trees is not compiled")
-        self.n_groups = int(groups.max()) + 1
+        if len(groups) != len(trees):
+            raise ValueError("a model whose tree_info does not match its trees is not compiled")
+        # No trees: early stopping found none that beat the prior, and the margin is the base margin alone.
+        self.n_groups = int(groups.max()) + 1 if trees else max(int(params.get("num_class", "0")), 1)
         counts = np.bincount(groups, minlength=self.n_groups)
         if (counts != counts[0]).any():
             raise ValueError("groups of different sizes are not compiled")
@@ -71,22 +72,22 @@ class CompiledTrees:
             offset += len(lefts)
         if not consecutive:
             raise ValueError("trees whose right child does not follow the left one are not compiled")
-        self.feature = np.concatenate(feature)
-        self.threshold = np.concatenate(threshold).astype(np.float32)
-        self.left = np.concatenate(left)
-        self.missing = np.concatenate(missing)
-        self.value = np.concatenate(value).astype(np.float32)
+        self.feature = np.concatenate(feature) if trees else np.zeros(0, dtype=np.int64)
+        self.threshold = np.concatenate(threshold).astype(np.float32) if trees else np.zeros(0, dtype=np.float32)
+        self.left = np.concatenate(left) if trees else np.zeros(0, dtype=np.int64)
+        self.missing = np.concatenate(missing) if trees else np.zeros(0, dtype=np.int64)
+        self.value = np.concatenate(value).astype(np.float32) if trees else np.zeros(0, dtype=np.float32)
         self.roots = np.asarray(roots, dtype=np.int64)
         self.depth = depth
         # Trees of each output in model order: XGBoost adds them one by one in float32 to the base margin.
-        by_group = np.stack([np.flatnonzero(groups == g) for g in range(self.n_groups)])
+        by_group = np.stack([np.flatnonzero(groups == g) for g in range(self.n_groups)]).astype(np.int64)
         # Per output: the slot of its base margin (after the trees in ``leaves``), then its trees in order.
         self.summation = np.column_stack([len(trees) + np.arange(self.n_groups), by_group])
         self.by_group = by_group
         self.base = np.zeros(self.n_groups, dtype=np.float32)
         nodes = len(self.feature)
         small = self.depth <= PYTHON_MAX_DEPTH and nodes <= PYTHON_MAX_NODES
-        self._walk = _python_walk(sources, groups) if small else None
+        self._walk = (_python_walk(sources, groups) if trees else _base_only) if small else None
         # How few rows are walked (set by compile_trees to the fastest that reproduces the booster): numpy
         # operations per level, the generated Python function, or the machine-code kernel.
         self.walker: Walker = "numpy"
@@ -186,6 +187,11 @@ def _python_walk(sources: list[tuple[dict[str, Any], np.ndarray, np.ndarray]], g
     return scope["walk"]
 
 
+def _base_only(x: list[float], base: tuple[np.float32, ...]) -> tuple[np.float32, ...]:
+    """The walk of a model without trees: its margins are the base margins."""
+    return base
+
+
 def _expression(node: int, tree: dict[str, Any], lefts: np.ndarray, rights: np.ndarray, conditions: list[float]) -> str:
     """The subtree under ``node`` as a conditional expression whose value is the leaf a row reaches."""
     if lefts[node] < 0:
@@ -246,7 +252,7 @@ def compile_trees(booster: Any, probe: np.ndarray) -> CompiledTrees | None:
             if not _reproduces(compiled, "python", checks):
                 return None
             walkers.append("python")
-        if _native_available() and _reproduces(compiled, "native", checks):
+        if len(compiled.roots) and _native_available() and _reproduces(compiled, "native", checks):
             walkers.append("native")
         compiled.walker = min(walkers, key=lambda walker: _seconds(compiled, rows[:1], walker))
         return compiled

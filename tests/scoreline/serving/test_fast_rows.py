@@ -128,6 +128,34 @@ def test_compiled_trees_give_the_boosters_margins_to_the_bit_on_every_walk(small
         np.testing.assert_array_equal(one_by_one, expected[:50])
 
 
+def test_a_champion_without_trees_is_walked_not_sent_to_the_booster(small_bundle: Any) -> None:
+    """Early stopping keeps no tree when none beats the prior (small data, or data the prior describes): such a
+    champion's margin is its base margin, served by the compiled walk, not by XGBoost's per-call setup."""
+    import copy
+
+    import xgboost as xgb
+
+    rows = small_bundle.features(pd.DataFrame(small_bundle.input_example)).to_numpy(dtype=np.float32)
+    labels = np.arange(len(rows)) % 3
+    treeless = xgb.train({"objective": "multi:softprob", "num_class": 3}, xgb.DMatrix(rows, labels), 0)
+    assert treeless.num_boosted_rounds() == 0
+    compiled = compile_trees(treeless, rows)
+    assert compiled is not None
+    expected = treeless.inplace_predict(rows, validate_features=False, predict_type="margin")
+    for walker in ("numpy", "python"):
+        compiled.walker = walker
+        np.testing.assert_array_equal(compiled.inplace_predict(rows, predict_type="margin"), expected)
+
+    prior_only = copy.copy(small_bundle)
+    prior_only.booster = treeless
+    service, predictor = service_for(prior_only)
+    assert predictor.fast_path and predictor._trees is not None
+    batch = [dict(instance) for instance in small_bundle.input_example]
+    payload, _ = service.predict(TASK, {"instances": batch})
+    want = prior_only.predict_proba(pd.DataFrame(batch)).to_numpy()
+    np.testing.assert_allclose(probabilities(payload), want, rtol=0, atol=1e-6)
+
+
 def test_models_the_compiler_does_not_know_keep_the_booster() -> None:
     import xgboost as xgb
 
