@@ -1,7 +1,7 @@
 """A 100,000-row Parquet batch through model-api's file path, stage by stage, against in-process predict_proba.
 
 In process, no HTTP: thread CPU (``time.thread_time``, min of ``--repeat``) of each stage of
-``scoreline.serving.files.predict_file`` on a champion trained by the real pipeline (simulated matches),
+``scoreline.serving.files.predict_file`` on a champion trained by the real pipeline (the bundled international results),
 the prediction log's hand-off of the batch (``SinkChannel.write_columns``, the request process's writer
 thread: the Arrow stream built and sent over a Unix socket to a stand-in sink thread that acknowledges each
 frame) and the sink process's document build (``arrow_to_records``), each as a ratio to
@@ -34,7 +34,7 @@ import pandas as pd
 import pyarrow as pa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import serve as base  # train_small: the real training pipeline on simulated matches
+import serve as base  # train_small: the real training pipeline on the bundled international results
 from serve_logging import batch_frame
 
 from scoreline.predlog.channel import ACK, SinkChannel, frame, read_frame

@@ -4,10 +4,10 @@ Wall-clock throughput (benchmarks/serve.py) moves with whatever else runs on the
 less, so options are compared here:
 
 1. ``PredictHandler`` (JSON parse, validation, features, trees, answer, log record, metrics) on a champion trained
-   by the real pipeline (3,000 simulated matches, as benchmarks/serve.py), for fresh random bodies (memo misses:
-   random known teams, date, venue and competition) and for repeated input examples (memo hits), with logging off
-   and with the channel to a real sink process (JSON Lines): the handler thread's CPU per request, the minimum over
-   many short blocks (the least disturbed), and the median;
+   by the real pipeline (the bundled international results, as benchmarks/serve.py), for fresh random bodies (memo
+   misses: random known teams, date, venue and competition) and for repeated input examples (memo hits), with
+   logging off and with the channel to a real sink process (JSON Lines): the handler thread's CPU per request, the
+   minimum over many short blocks (the least disturbed), and the median;
 2. the channel: memoized records (1.6 kB each) submitted at a fixed rate to a real sink process: CPU per record on
    the submitting thread, on the request process's other threads (writer, channel) and in the sink process.
 

@@ -61,6 +61,7 @@ from serve import (
     process_tree,
     ready,
     train_small,
+    training_dataset,
 )
 from serve import (
     cpu_seconds as process_cpu_seconds,
@@ -191,9 +192,9 @@ def main() -> None:
     with ExitStack() as stack:
         mlflow = mlflow_server(work, logs)
         stack.enter_context(mlflow.start(timeout_s=180))
-        print("training a champion with the real pipeline (simulated matches) ...")
+        print("training a champion with the real pipeline (the bundled international results) ...")
         result = train_small(seed=1, max_depth=3)
-        version = log_training(result, "simulated", "bench-1", "bench", mlflow.url).version
+        version = log_training(result, training_dataset(), "bench-1", "bench", mlflow.url).version
         registry = Registry(mlflow.url)
         registry.set_version_tags(TASK, version, {TAG_DECISION: "promoted"})
         registry.set_alias(TASK, CHAMPION, version)

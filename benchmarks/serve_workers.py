@@ -1,8 +1,8 @@
 """model-api with N worker processes against one: throughput, p99 under hot swaps, cold start, memory.
 
-Everything on loopback in one run, on the same champion (trained by the real pipeline on simulated
-matches, registered in a real MLflow server started here), fresh request bodies (random teams, dates
-and venue: memo misses) from ``benchmarks/serve.py``'s wrk script:
+Everything on loopback in one run, on the same champion (trained by the real pipeline on the
+bundled international results, registered in a real MLflow server started here),
+fresh request bodies (random teams, dates and venue: memo misses) from ``benchmarks/serve.py``'s wrk script:
 
 1. throughput and p50/p99, 1 worker vs N workers (default: the usable cores), rounds alternating;
    wrk (one thread) runs on the same cores (nothing is pinned: N workers get every core, as in production);
@@ -161,10 +161,10 @@ def main() -> None:
     with ExitStack() as stack:
         mlflow = base.mlflow_server(work, logs)
         stack.enter_context(mlflow.start(timeout_s=180))
-        print("training two versions with the real pipeline (simulated matches) ...")
+        print("training two versions with the real pipeline (the bundled international results) ...")
         first, second = base.train_small(seed=1, max_depth=3), base.train_small(seed=2, max_depth=5)
-        v1 = log_training(first, "simulated", "bench-1", "bench", mlflow.url).version
-        v2 = log_training(second, "simulated", "bench-2", "bench", mlflow.url).version
+        v1 = log_training(first, base.training_dataset(), "bench-1", "bench", mlflow.url).version
+        v2 = log_training(second, base.training_dataset(), "bench-2", "bench", mlflow.url).version
         registry = Registry(mlflow.url)
         for version in (v1, v2):  # model-api serves only versions that passed promotion
             registry.set_version_tags(TASK, version, {TAG_DECISION: "promoted"})
