@@ -189,7 +189,8 @@ def train_small(seed: int, max_depth: int) -> TrainingResult:
 
 def training_dataset() -> str:
     """The dataset name :func:`train_small` trains on, for the registry."""
-    return "simulated" if get_task(TASK).bundled_dataset() is None else get_task(TASK).default_dataset
+    task = get_task(TASK)
+    return "simulated" if task.bundled_dataset() is None else task.default_dataset
 
 
 ALL_CPUS = frozenset(os.sched_getaffinity(0))

@@ -72,15 +72,15 @@ class CompiledTrees:
             offset += len(lefts)
         if not consecutive:
             raise ValueError("trees whose right child does not follow the left one are not compiled")
-        self.feature = np.concatenate(feature) if trees else np.zeros(0, dtype=np.int64)
-        self.threshold = np.concatenate(threshold).astype(np.float32) if trees else np.zeros(0, dtype=np.float32)
-        self.left = np.concatenate(left) if trees else np.zeros(0, dtype=np.int64)
-        self.missing = np.concatenate(missing) if trees else np.zeros(0, dtype=np.int64)
-        self.value = np.concatenate(value).astype(np.float32) if trees else np.zeros(0, dtype=np.float32)
+        self.feature = _joined(feature, np.int64)
+        self.threshold = _joined(threshold, np.float32)
+        self.left = _joined(left, np.int64)
+        self.missing = _joined(missing, np.int64)
+        self.value = _joined(value, np.float32)
         self.roots = np.asarray(roots, dtype=np.int64)
         self.depth = depth
         # Trees of each output in model order: XGBoost adds them one by one in float32 to the base margin.
-        by_group = np.stack([np.flatnonzero(groups == g) for g in range(self.n_groups)]).astype(np.int64)
+        by_group = np.stack([np.flatnonzero(groups == g) for g in range(self.n_groups)])
         # Per output: the slot of its base margin (after the trees in ``leaves``), then its trees in order.
         self.summation = np.column_stack([len(trees) + np.arange(self.n_groups), by_group])
         self.by_group = by_group
@@ -185,6 +185,11 @@ def _python_walk(sources: list[tuple[dict[str, Any], np.ndarray, np.ndarray]], g
     scope: dict[str, Any] = {}
     exec(compile(source, "<compiled trees>", "exec"), scope)  # the source holds only the model's numbers
     return scope["walk"]
+
+
+def _joined(parts: list[np.ndarray], dtype: Any) -> np.ndarray:
+    """The per-tree arrays end to end (empty for a model without trees)."""
+    return np.concatenate(parts).astype(dtype) if parts else np.zeros(0, dtype=dtype)
 
 
 def _base_only(x: list[float], base: tuple[np.float32, ...]) -> tuple[np.float32, ...]:

@@ -144,7 +144,7 @@ class FeatureParams:
     elo2_k_uncertainty: float = 3.0  # ... * (1 + this * exp(-played / 10)): newcomers move faster
     elo2_regression: float = 0.0  # per idle year, the share of a rating's distance to the start that fades
     # Goal-rating steps * (1 + this * exp(-played / 10)): newcomers move faster. 2.5 over 5: pre-2018 fold-mean RPS
-    # 0.17066 -> 0.17061 with the Kalman variance above (1.0 gave 0.17063).
+    # 0.17066 -> 0.17061 with kalman_initial_variance 0.6 (1.0 gave 0.17063).
     goal_rate_uncertainty: float = 2.5
     dixon_coles_rho: float = -0.08
     outcome_speed: int = 1  # which goal-rating speed the outcome probabilities use
