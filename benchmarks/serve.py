@@ -324,7 +324,8 @@ def model_api(
 
 
 def metric(server: ServerProcess, name: str) -> float:
-    text = httpx.get(f"{server.url}/metrics", timeout=10).text
+    """A gauge of model-api's ``/metrics`` (behind the admin key); NaN when it is not exported."""
+    text = httpx.get(f"{server.url}/metrics", headers={"Authorization": f"Bearer {ADMIN_KEY}"}, timeout=10).text
     match = re.search(rf"^{name} (\S+)$", text, re.MULTILINE)
     return float(match.group(1)) if match else float("nan")
 

@@ -48,7 +48,6 @@ from scoreline_launcher.processes import ServerProcess
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from serve import (
-    ADMIN_KEY,
     CLIENT_CPUS,
     JSON,
     LUA,
@@ -56,6 +55,7 @@ from serve import (
     SERVER_CPUS,
     TASK,
     lowest_priority,
+    metric,
     mlflow_server,
     model_api,
     process_tree,
@@ -138,18 +138,12 @@ def run_wrk(
             "failed": non2xx + errors, "requests": requests}  # fmt: skip
 
 
-def admin_metric(api: ServerProcess, name: str) -> float:
-    text = httpx.get(f"{api.url}/metrics", headers={"Authorization": f"Bearer {ADMIN_KEY}"}, timeout=10).text
-    match = re.search(rf"^{name} (\S+)$", text, re.MULTILINE)
-    return float(match.group(1)) if match else float("nan")
-
-
 def drain(api: ServerProcess, timeout_s: float = 300.0) -> float:
     """Seconds until nothing waits in the writer's queue, unacknowledged, in the sink's memory or spool."""
     started = time.perf_counter()
     names = ("scoreline_predlog_queue_depth", "scoreline_predlog_es_buffered", "scoreline_predlog_spool_records")
     while time.perf_counter() - started < timeout_s:
-        if all(admin_metric(api, name) == 0 for name in names):
+        if all(metric(api, name) == 0 for name in names):
             break
         time.sleep(0.1)
     return time.perf_counter() - started
@@ -236,16 +230,14 @@ def main() -> None:
             place(server)
             sink_before, serving = cpu_seconds(sinks), serving_pids(server)
             serving_before = cpu_seconds(serving)
-            client_spooled = admin_metric(server, "scoreline_predlog_records_to_fallback") if name == "es" else 0.0
+            client_spooled = metric(server, "scoreline_predlog_records_to_fallback") if name == "es" else 0.0
             measured = run_wrk(f"{server.url}/v1/{TASK}/predict", data, args.seconds, args.connections, work, fresh)
             measured["serving_us"] = (cpu_seconds(serving) - serving_before) / max(measured["requests"], 1) * 1e6
             if name == "es":
-                measured["client_spooled"] = (
-                    admin_metric(server, "scoreline_predlog_records_to_fallback") - client_spooled
-                )
-                delivered = admin_metric(server, "scoreline_predlog_es_delivered")
+                measured["client_spooled"] = metric(server, "scoreline_predlog_records_to_fallback") - client_spooled
+                delivered = metric(server, "scoreline_predlog_es_delivered")
                 drains.append(drain(logged, args.drain_timeout))
-                indexed_per_s.append((admin_metric(server, "scoreline_predlog_es_delivered") - delivered) / drains[-1])
+                indexed_per_s.append((metric(server, "scoreline_predlog_es_delivered") - delivered) / drains[-1])
                 sink_cpu_per_k.append((cpu_seconds(sinks) - sink_before) / max(measured["requests"], 1) * 1000)
             return measured
 
@@ -279,11 +271,11 @@ def main() -> None:
             started = time.perf_counter()
             waiting = ("scoreline_predlog_queue_depth", "scoreline_predlog_es_buffered")
             deadline = started + args.drain_timeout
-            while any(admin_metric(logged, name) for name in waiting) and time.perf_counter() < deadline:
+            while any(metric(logged, name) for name in waiting) and time.perf_counter() < deadline:
                 time.sleep(0.05)
             acknowledged.append(time.perf_counter() - started)
             drain(logged, args.drain_timeout)
-            backlog.append(sum(admin_metric(logged, name) for name in (*waiting, "scoreline_predlog_spool_records")))
+            backlog.append(sum(metric(logged, name) for name in (*waiting, "scoreline_predlog_spool_records")))
             started = time.perf_counter()
             bundle.predict_proba(frame)
             local.append(time.perf_counter() - started)
@@ -291,7 +283,7 @@ def main() -> None:
             started = time.perf_counter()
             bundle.predict_features(features)
             booster.append(time.perf_counter() - started)
-        stored = admin_metric(logged, "scoreline_predlog_es_delivered")
+        stored = metric(logged, "scoreline_predlog_es_delivered")
 
     median = statistics.median
     if runs:
