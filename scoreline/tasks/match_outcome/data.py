@@ -7,12 +7,17 @@ Two raw formats are recognised from the header:
 * ``football-data``: football-data.co.uk season files (``Div,Date,HomeTeam,AwayTeam,FTHG,FTAG,FTR,...``, or the
   extra-leagues layout ``Country,League,Season,Date,Time,Home,Away,HG,AG,Res,...``)
   with dates as dd/mm/yy, dd/mm/yyyy (or yyyy-mm-dd in re-saved copies) and optional 1X2 odds (Bet365,
-  Pinnacle, Pinnacle closing, market average), kept as ``odds_home``/``odds_draw``/``odds_away``.
+  Pinnacle, Pinnacle closing, market average, closing market average), kept as
+  ``odds_home``/``odds_draw``/``odds_away``.
 
 Reading is pyarrow's multi-threaded CSV reader with every column as text; parsing is vectorized
 and records what could not be parsed; the typed table then goes through a pandera schema (lazy,
 so every rule failure is collected). Problems are reported as ``{row, column, value, expected}``
 where ``row`` is the spreadsheet row (the header is row 1): the first 50 plus the total count.
+
+Text may be UTF-8 (with or without a BOM), cp1252, both in one file (seasons glued together with ``cat``, read
+line by line) or UTF-16 with its BOM (Excel's "Unicode Text"); Excel workbooks (.xlsx, .xls) are refused, asking
+for CSV. A match repeated with the same score (overlapping seasons glued together) is kept once.
 """
 
 from __future__ import annotations
@@ -53,13 +58,16 @@ INTERNATIONAL_COLUMNS = ("date", "home_team", "away_team", "home_score", "away_s
 FOOTBALL_DATA_COLUMNS = ("Date", "HomeTeam", "AwayTeam", "FTHG", "FTAG")
 # 1X2 odds triples in order of preference for odds_home/draw/away; a row missing the first falls back to the next.
 FOOTBALL_DATA_ODDS = (("B365H", "B365D", "B365A"), ("PSH", "PSD", "PSA"), ("PSCH", "PSCD", "PSCA"),
-                      ("AvgH", "AvgD", "AvgA"))  # fmt: skip
+                      ("AvgH", "AvgD", "AvgA"), ("AvgCH", "AvgCD", "AvgCA"))  # fmt: skip
 # Every bookmaker's 1X2 triple a football-data.co.uk file may have (prefix + H/D/A), each kept as
 # odds_<prefix lower case>_home/draw/away. A trailing "C" is the closing price (from 2019/20 on); Bb* are
 # the BetBrain maximum and average of older seasons.
-FOOTBALL_DATA_BOOKMAKERS = ("B365", "BW", "IW", "PS", "WH", "VC", "LB", "SJ", "GB", "SB", "BS", "1XB", "BF", "BFE",
-                            "Max", "Avg", "BbMx", "BbAv", "B365C", "BWC", "IWC", "PSC", "WHC", "VCC", "1XBC",
-                            "BFC", "BFEC", "MaxC", "AvgC")  # fmt: skip
+# SO (Sporting Odds) and SY (Stanleybet) are in files of the 2000s; BFD (Betfred), BV (BetVictor), PP (Paddy Power)
+# and SKB (Sky Bet) from 2026/27, when Pinnacle's columns are gone.
+FOOTBALL_DATA_BOOKMAKERS = ("B365", "BW", "IW", "PS", "WH", "VC", "LB", "SJ", "GB", "SB", "BS", "SO", "SY", "1XB",
+                            "BF", "BFE", "BFD", "BV", "PP", "SKB", "Max", "Avg", "BbMx", "BbAv", "B365C", "BWC", "IWC",
+                            "PSC", "WHC", "VCC", "1XBC", "BFC", "BFEC", "BFDC", "BVC", "PPC", "SKBC", "MaxC",
+                            "AvgC")  # fmt: skip
 # The market's view of a match for the bookmaker baseline, most informed first: closing prices, then pre-match.
 MARKET_PREFERENCE = ("PSC", "AvgC", "B365C", "PS", "Avg", "BbAv", "B365")
 # How re-saved copies of season files (R's write.csv, spreadsheets) spell an empty cell: read as empty.
@@ -69,14 +77,19 @@ MISSING_MARKERS = ("NA", "NaN", "nan", "N/A", "#N/A", "NULL", "null")
 # are day first, and a four-digit year first never reads as a day).
 FOOTBALL_DATA_DATES = ["%d/%m/%Y", "%d/%m/%y", "%Y-%m-%d", "%d-%m-%Y", "%d-%m-%y", "%d.%m.%Y", "%d.%m.%y"]
 # football-data.co.uk's "extra leagues" files (one file per country, every season: ARG.csv, BRA.csv, USA.csv ...):
-# ``Country,League,Season,Date,Time,Home,Away,HG,AG,Res,PSCH,...`` (older copies: ``PH,PD,PA`` for Pinnacle's
-# closing prices). Read by the same adapter under the main files' names; problems name the file's own columns.
+# ``Country,League,Season,Date,Time,Home,Away,HG,AG,Res,PSCH,...`` (older copies: ``PH,PD,PA``, ``MaxH,...``,
+# ``AvgH,...``: the same closing prices, named before the site added the C). Read by the same adapter under the main
+# files' names; problems name the file's own columns.
 EXTRA_LEAGUE_NAMES = {"Home": "HomeTeam", "Away": "AwayTeam", "HG": "FTHG", "AG": "FTAG", "Res": "FTR",
-                      "PH": "PSCH", "PD": "PSCD", "PA": "PSCA"}  # fmt: skip
+                      "PH": "PSCH", "PD": "PSCD", "PA": "PSCA", "MaxH": "MaxCH", "MaxD": "MaxCD", "MaxA": "MaxCA",
+                      "AvgH": "AvgCH", "AvgD": "AvgCD", "AvgA": "AvgCA"}  # fmt: skip
+# The columns that make a header the extra-leagues layout (the scores included: a fixtures list has none).
+EXTRA_LEAGUE_COLUMNS = ("Date", "Home", "Away", "HG", "AG")
 # Older season files (and some leagues' files of the early 2000s) name the teams ``HT,AT``, some with ``HG,AG,Res``
 # for the score: read under the main files' names, each pair only where the main name is absent.
 LEGACY_NAMES = ({"HT": "HomeTeam", "AT": "AwayTeam"}, {"HG": "FTHG", "AG": "FTAG"})
 _DECIMAL_COMMA = re.compile(r"^(-?\d+),(\d+)$")
+_LOOKS_LIKE_A_DATE = re.compile(r"^(\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}|\d{4}-\d{2}-\d{2})$")
 _TRUE = ("TRUE", "True", "true", "1", "T", "t", "yes")
 _FALSE = ("FALSE", "False", "false", "0", "F", "f", "no")
 
@@ -155,16 +168,36 @@ def _plain(value: Any) -> Any:
 
 
 def decode_whole(raw: bytes, filename: str) -> tuple[bytes, str]:
-    """The whole file as UTF-8 bytes (BOM removed) and the encoding it was in: utf-8, utf-8-sig or cp1252.
+    """The whole file as UTF-8 bytes (BOM removed) and the encoding it was in: utf-8, utf-8-sig, cp1252, or
+    utf-8+cp1252 / utf-8-sig+cp1252 when lines of both are in one file.
 
-    Every byte is looked at, not a first block: a cp1252/latin-1 byte anywhere makes the whole file cp1252
-    (bytes cp1252 leaves undefined are read as latin-1), so "Malmö" after 64 KiB is read right instead of
-    failing the CSV reader or turning into replacement characters."""
+    Every byte is looked at, not a first block: a line that is not UTF-8 anywhere is read as cp1252 (bytes
+    cp1252 leaves undefined as latin-1), so "Malmö" after 64 KiB is read right instead of failing the CSV reader
+    or turning into replacement characters. Line by line, not the whole file: seasons glued together with ``cat``
+    mix an older cp1252 file with a UTF-8 one (whose byte-order mark then sits mid-file), and each keeps its own
+    letters ("Málaga", not "MÃ¡laga")."""
     if re.search(rb"\S", raw) is None:  # empty or only whitespace (a search, not a copy of the file)
         raise ScorelineError(
             ErrorCode.INVALID_INPUT,
             f"{filename!r} is empty; expected a CSV file with a header row and at least one match",
             {"format": None, "total": 1, "problems": [{"row": None, "column": None, "value": "", "expected": "data"}]},
+        )
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):  # UTF-16 with its BOM: Excel's "Unicode Text" (tab-separated)
+        try:
+            return raw.decode("utf-16").encode("utf-8"), "utf-16"
+        except UnicodeDecodeError as exc:
+            raise ScorelineError(
+                ErrorCode.INVALID_INPUT,
+                f"{filename!r} starts with a UTF-16 byte-order mark but is not UTF-16 text ({exc.reason} at byte "
+                f"{exc.start}); expected a CSV text file in UTF-8, cp1252 or UTF-16",
+                {"format": None, "total": 1, "problems": [{"row": None, "column": None, "value": exc.reason,
+                                                          "expected": "UTF-16 text"}]},
+            ) from exc  # fmt: skip
+    if raw.startswith(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"):  # the OLE2 container of Excel 97-2003 workbooks
+        raise ScorelineError(
+            ErrorCode.UNSUPPORTED_MEDIA,
+            f"{filename!r} is an Excel 97-2003 workbook (.xls), which is not read; expected a CSV text file (save the "
+            "sheet as CSV, or use football-data.co.uk's per-season .csv files)",
         )
     if b"\x00" in raw:
         raise ScorelineError(
@@ -176,12 +209,33 @@ def decode_whole(raw: bytes, filename: str) -> tuple[bytes, str]:
     try:
         raw.decode("utf-8")  # validates every byte (C speed, no copy kept)
     except UnicodeDecodeError:
-        text = "".join(
-            chunk.decode("cp1252", errors="strict") if _cp1252_defined(chunk) else chunk.decode("latin-1")
-            for chunk in re.split(rb"([\x81\x8d\x8f\x90\x9d]+)", raw)
-        )
-        return text.encode("utf-8"), "cp1252"
+        return _decode_lines(raw, encoding)
     return raw, encoding
+
+
+def _decode_lines(raw: bytes, encoding: str) -> tuple[bytes, str]:
+    """A file that is not all UTF-8, as UTF-8 bytes: each line that is valid UTF-8 as UTF-8, the others as cp1252."""
+    text: list[str] = []
+    utf8_lines = 0
+    for line in raw.splitlines(keepends=True):  # \n, \r\n or \r only, for bytes
+        if line.isascii():
+            text.append(line.decode("ascii"))
+            continue
+        try:
+            text.append(line.decode("utf-8"))
+            utf8_lines += 1
+        except UnicodeDecodeError:
+            text.append(_cp1252(line))
+    mixed = utf8_lines > 0 or encoding == "utf-8-sig"
+    return "".join(text).encode("utf-8"), f"{encoding}+cp1252" if mixed else "cp1252"
+
+
+def _cp1252(line: bytes) -> str:
+    """cp1252 text, with the five bytes cp1252 leaves undefined read as latin-1 (control characters)."""
+    return "".join(
+        chunk.decode("cp1252", errors="strict") if _cp1252_defined(chunk) else chunk.decode("latin-1")
+        for chunk in re.split(rb"([\x81\x8d\x8f\x90\x9d]+)", line)
+    )
 
 
 def _cp1252_defined(chunk: bytes) -> bool:
@@ -218,7 +272,9 @@ def _main_file_names(names: list[str]) -> list[str]:
     file's header is returned as it is)."""
     present = set(names)
     if "HomeTeam" not in present and {"Home", "Away", "HG", "AG"} <= present:
-        return [EXTRA_LEAGUE_NAMES.get(name, name) for name in names]
+        # an older name is read as the newer one only where the file does not have the newer one too
+        renamed = {old: new for old, new in EXTRA_LEAGUE_NAMES.items() if old in present and new not in present}
+        return [renamed.get(name, name) for name in names]
     renames: dict[str, str] = {}
     for pair in LEGACY_NAMES:
         if pair.keys() <= present and not present & set(pair.values()):
@@ -241,12 +297,20 @@ def detect_format(header: list[str]) -> str:
         if len(INTERNATIONAL_COLUMNS) - len(missing_intl) >= len(FOOTBALL_DATA_COLUMNS) - len(missing_fd)
         else ("football-data.co.uk", missing_fd)
     )
+    if {"Home", "Away"} <= present and "HomeTeam" not in present:  # the extra-leagues layout, named as it names
+        closest, missing = "football-data.co.uk extra leagues", [c for c in EXTRA_LEAGUE_COLUMNS if c not in present]
+    hint = ""
+    if missing and set(missing) <= {"FTHG", "FTAG", "HG", "AG", "home_score", "away_score"}:
+        # football-data.co.uk's fixtures.csv and new_league_fixtures.csv: the coming matches, with odds, no scores
+        hint = " (no score columns: a list of fixtures? expected played matches with their scores)"
+    elif any(_LOOKS_LIKE_A_DATE.match(name) for name in header):  # seasons glued with the first header cut off
+        hint = " (the first line looks like a match, not column names: expected the header row first)"
     problems = [{"row": 1, "column": c, "value": None, "expected": "column present in the header"} for c in missing]
     raise ScorelineError(
         ErrorCode.INVALID_INPUT,
         f"unrecognised columns {header[:12]}; expected the international results header "
         f"({','.join(INTERNATIONAL_COLUMNS)},...) or a football-data.co.uk header "
-        f"({','.join(FOOTBALL_DATA_COLUMNS)},...); closest is {closest}, missing {missing}",
+        f"({','.join(FOOTBALL_DATA_COLUMNS)},...); closest is {closest}, missing {missing}{hint}",
         {"format": None, "total": len(problems), "problems": problems[:MAX_REPORTED_PROBLEMS], "header": header[:50]},
     )
 
@@ -426,7 +490,7 @@ def _odds_triple(table: pa.Table, triple: tuple[str, str, str], problems: Proble
 
 def _parse_odds(table: pa.Table, problems: Problems) -> dict[str, np.ndarray] | None:
     """Every bookmaker's odds the file has (``odds_<book>_home/draw/away``) and the preferred triple per row
-    (``odds_home/draw/away``: Bet365, else Pinnacle, Pinnacle closing, market average)."""
+    (``odds_home/draw/away``: Bet365, else Pinnacle, Pinnacle closing, market average, closing market average)."""
     books = [b for b in FOOTBALL_DATA_BOOKMAKERS if all(f"{b}{side}" in table.column_names for side in "HDA")]
     if not books:
         return None
@@ -583,7 +647,7 @@ def _read_football_data(raw: bytes, header: list[str], problems: Problems) -> pa
     next(reader, None)
     for number, record in enumerate(reader, start=FIRST_ROW):
         cells = [cell.strip() for cell in record]
-        if delimiter == ";":  # written where the decimal mark is a comma: odds "1,53" are 1.53
+        if delimiter != ",":  # ; or tab, written where the decimal mark is a comma: odds "1,53" are 1.53
             cells = [_DECIMAL_COMMA.sub(r"\1.\2", cell) for cell in cells]
         if cells:
             cells[0] = cells[0].lstrip("\ufeff")  # the byte-order mark of a file glued on with ``cat``
@@ -781,16 +845,28 @@ def to_canonical(raw: bytes, filename: str) -> pd.DataFrame:
     problems = Problems()
     columns = _international(raw, header, problems) if fmt == "international" else _football_data(raw, header, problems)
     if len(columns["home_score"]) == 0:
+        unplayed = problems.notes.get("unplayed_fixtures_dropped", 0)
+        if unplayed:  # football-data.co.uk's fixtures.csv: the coming matches, every score empty
+            scores = "FTHG and FTAG" if fmt == "football-data" else "home_score and away_score"
+            message = (
+                f"{filename!r} lists {unplayed} fixture(s) not played yet ({scores} empty on every row) and no played "
+                "match; expected at least one match with its score (a fixtures list cannot be trained on)"
+            )
+        else:
+            message = f"{filename!r} has a header but no matches; expected at least one data row"
         raise ScorelineError(
             ErrorCode.INVALID_INPUT,
-            f"{filename!r} has a header but no matches; expected at least one data row",
-            {"format": fmt, "total": 1, "problems": [{"row": 2, "column": None, "value": None, "expected": "a match"}]},
-        )
+            message,
+            {"format": fmt, "total": 1, "problems": [{"row": 2, "column": None, "value": None, "expected": "a match"}],
+             **({"unplayed_fixtures_dropped": unplayed} if unplayed else {})},
+        )  # fmt: skip
     frame = _to_frame(columns)
     if problems.full:  # early exit: the report is full from parsing alone; the table rules are not run
         problems.unchecked_rows = len(frame)
     else:
         _schema_problems(frame, problems, fmt)
+    if fmt == "football-data" and not problems.total:
+        frame = _without_repeated_matches(frame, problems)
     problems.raise_if_any(fmt)
     if not frame["date"].is_monotonic_increasing:
         frame = frame.sort_values("date", kind="stable", ignore_index=True)
@@ -800,6 +876,40 @@ def to_canonical(raw: bytes, filename: str) -> pd.DataFrame:
     return frame
 
 
+def _without_repeated_matches(frame: pd.DataFrame, problems: Problems) -> pd.DataFrame:
+    """The same match on several rows (seasons glued together that overlap, a season pasted twice): rows with the
+    same date, home and away team and competition and the same score are one match, the last kept and the others
+    counted, as for the files of a zip; a row whose score differs from the match's last row is a problem."""
+    keys = ["date", "home_team", "away_team", "competition"]
+    repeated = frame.duplicated(keys, keep=False).to_numpy()
+    if not repeated.any():
+        return frame
+    rows = frame.loc[repeated, [*keys, "home_score", "away_score"]].assign(number=np.flatnonzero(repeated))
+    last = rows.groupby(keys, sort=False)[["home_score", "away_score", "number"]].transform("last")
+    differ = ((rows["home_score"] != last["home_score"]) | (rows["away_score"] != last["away_score"])).to_numpy()
+    if differ.any():
+        positions = rows["number"].to_numpy()[differ]
+        values = [
+            f"{home}-{away} (row {problems.number(int(other))}: {other_home}-{other_away})"
+            for home, away, other, other_home, other_away in zip(
+                rows["home_score"].to_numpy()[differ][:MAX_REPORTED_PROBLEMS],
+                rows["away_score"].to_numpy()[differ][:MAX_REPORTED_PROBLEMS],
+                last["number"].to_numpy()[differ][:MAX_REPORTED_PROBLEMS],
+                last["home_score"].to_numpy()[differ][:MAX_REPORTED_PROBLEMS],
+                last["away_score"].to_numpy()[differ][:MAX_REPORTED_PROBLEMS],
+                strict=True,
+            )
+        ]
+        problems.add_rows(positions, "FTHG", values, "one score per match: the same score on every row with the same "
+                          "date, home team, away team and division")  # fmt: skip
+        return frame
+    dropped = frame.duplicated(keys, keep="last").to_numpy()
+    problems.notes["duplicate_matches_dropped"] = problems.notes.get("duplicate_matches_dropped", 0) + int(
+        dropped.sum()
+    )
+    return frame.loc[~dropped].reset_index(drop=True)
+
+
 def _zip_to_canonical(raw: bytes, filename: str) -> pd.DataFrame:
     """A zip of match files (e.g. several football-data.co.uk seasons): every CSV in it, as one table,
     de-duplicated by (date, home team, away team); problems name the file inside the zip."""
@@ -807,6 +917,15 @@ def _zip_to_canonical(raw: bytes, filename: str) -> pd.DataFrame:
 
     archive, files = zip_members(raw, filename, expected="a zip of match CSV files (e.g. football-data.co.uk seasons)")
     members = [info for info in files if info.filename.lower().endswith((".csv", ".txt"))]
+    if not members and any(info.filename == "xl/workbook.xml" for info in files):
+        # an Excel workbook is a zip too (football-data.co.uk's all-euro-data-*.xlsx, a season saved from Excel)
+        raise ScorelineError(
+            ErrorCode.INVALID_INPUT,
+            f"{filename!r} is an Excel workbook (.xlsx), which is not read; expected a CSV file (save each sheet as "
+            "CSV, or use the site's per-season .csv files) or a zip of CSV files",
+            {"format": None, "total": 1, "problems": [{"row": None, "column": None, "value": filename,
+                                                      "expected": "a CSV file or a zip of CSV files"}]},
+        )  # fmt: skip
     if not members:
         raise ScorelineError(
             ErrorCode.INVALID_INPUT,
