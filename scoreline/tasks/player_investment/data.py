@@ -4,7 +4,8 @@ Two raw formats are recognised from the header:
 
 * ``rookie-table``: the classic five-year-career table (``Name, GP, MIN, PTS, FGM, FGA, FG%, 3P Made, 3PA,
   3P%, FTM, FTA, FT%, OREB, DREB, REB, AST, STL, BLK, TOV, TARGET_5Yrs``), per-game averages of the rookie
-  season, percentages 0-100. Optional extra columns ``Season``/``Year`` and ``Age`` are kept when present;
+  season, percentages 0-100. Optional extra columns ``Season``/``Year`` and ``Age`` are kept when present
+  (``Year Drafted`` instead of a season: the rookie season is the one after the draft);
   without ``TARGET_5Yrs`` every row is unlabelled (a table to predict). Exact duplicate rows are dropped;
   rows with the same name and the same stats but different labels (the known artefact of the original table,
   made by joining players on their name) are dropped as ambiguous; same-name rows with different stats are
@@ -62,9 +63,17 @@ SEASON_SOURCE = "season-table"
 SEASON_EXPECTED = "a season like 2004-05, 2004-2005 or 2005 (the end year)"
 TOTAL_TEAM = re.compile(r"^(TOT|\d+TM)$", re.IGNORECASE)
 SKIPPED_NAMES = frozenset({"player", "league average", "name"})
+ROW_NUMBER_KEYS = frozenset({"rk", "index"})  # header keys of a row-number column (pandas' saved index: "Unnamed: 0")
+PLAYER_KEYS = frozenset({"player", "name", "playername"})  # header keys of a player name column
 # Header keys only a Basketball-Reference season export has (rank, position, team, games started).
 BBREF_MARKERS = frozenset({"rk", "pos", "tm", "team", "gs"})
+# Header keys of a draft table (Basketball-Reference's draft pages: Rk, Pk, Tm, Player, College, Yrs, G, MP, ...).
+DRAFT_MARKERS = frozenset({"pk", "yrs"})
+# Header keys of Basketball-Reference's advanced table (PER, TS%, USG%, WS, WS/48, BPM, VORP).
+ADVANCED_MARKERS = frozenset({"per", "tspct", "usgpct", "ws", "ws48", "bpm", "vorp"})
 SEASON_IN_NAME = re.compile(r"(?<!\d)(?:19|20)\d{2}(?:\s*[-_\u2013]\s*(?:(?:19|20)\d{2}|\d{2}))?(?!\d)")
+DRAFT_YEAR_EXPECTED = "a draft year such as 2016 (or Undrafted)"
+UNDRAFTED_WORDS = frozenset({"undrafted", "ud"})
 FIRST_DATA_ROW = 2  # spreadsheet numbering: the header is row 1
 
 ROOKIE_ALIASES: dict[str, tuple[str, ...]] = {
@@ -89,7 +98,9 @@ ROOKIE_ALIASES: dict[str, tuple[str, ...]] = {
     "blk": ("BLK",),
     "tov": ("TOV", "TO"),
     "target": ("TARGET_5Yrs", "TARGET_5YRS", "target_5yrs", "five_plus"),
-    "rookie_season": ("rookie_season", "Season", "Year", "draft_year"),
+    "rookie_season": ("rookie_season", "Season", "Year"),
+    # the draft year (Kaggle's "NBA Rookies by Year": Name, Year Drafted, GP, ...): the rookie season is the next
+    "draft_year": ("Year Drafted", "draft_year", "Draft Year"),
     "age": ("Age",),
 }
 ROOKIE_REQUIRED = ("player", "gp", "min", "pts", "fgm", "fga", "fg3m", "fg3a", "ftm", "fta", "reb", "ast", "stl",
@@ -99,7 +110,7 @@ ROOKIE_HEADER = "Name, GP, MIN, PTS, FGM, FGA, FG%, 3P Made, 3PA, 3P%, FTM, FTA,
 
 SEASON_ALIASES: dict[str, tuple[str, ...]] = {
     "season": ("Season", "Year", "season_end", "SEASON_ID"),
-    "player": ("Player", "Name"),
+    "player": ("Player", "Name", "PLAYER_NAME"),
     "player_id": ("Player-additional", "player_id", "PlayerID", "Player ID", "slug", "bbref_id"),
     "age": ("Age",),
     "team": ("Tm", "Team", "TEAM_ABBREVIATION"),
@@ -136,7 +147,53 @@ def to_canonical(raw: bytes, filename: str) -> pd.DataFrame:
     a zip of such files (e.g. one Basketball-Reference export per season)."""
     if raw[:4] == b"PK\x03\x04":
         return _zip_to_canonical(raw, filename)
-    return _convert(*_recognise(read_text_table(raw, "player stats"), filename))
+    table = read_player_table(raw, "player stats")
+    try:
+        return _convert(*_recognise(table, filename))
+    except ScorelineError as exc:
+        raise _rows_below_group_header(exc, table) from exc
+
+
+def read_player_table(raw: bytes, what: str) -> pd.DataFrame:
+    """The file's table; when its first line only groups the columns (Basketball-Reference's draft export:
+    ``,,,,,,Totals,,,,Shooting,,,Per Game,...`` above ``Rk,Pk,Tm,Player,...``; pandas' two-level CSV header),
+    the second line is the header. ``attrs["group_header_rows"]`` counts the lines dropped above it."""
+    table = read_text_table(raw, what)
+    keys = {header_key(c) for c in table.columns}
+    if len(table) < 2 or keys & PLAYER_KEYS:
+        return table
+    first = [str(v).strip() if isinstance(v, str) else "" for v in table.iloc[0].tolist()]
+    if not {header_key(v) for v in first if v} & PLAYER_KEYS:
+        return table
+    names: list[str] = []
+    seen: dict[str, int] = {}
+    for position, value in enumerate(first):  # a repeated name (MP of the totals and of the per-game group): MP.1
+        value = value or f"Unnamed: {position}"
+        seen[value] = seen.get(value, -1) + 1
+        names.append(value if not seen[value] else f"{value}.{seen[value]}")
+    promoted = table.iloc[1:].set_axis(names, axis=1).reset_index(drop=True)
+    promoted = promoted.loc[:, [not c.startswith("Unnamed: ") or promoted[c].notna().any() for c in names]]
+    promoted.attrs["group_header_rows"] = 1
+    return promoted
+
+
+def _rows_below_group_header(exc: ScorelineError, table: pd.DataFrame) -> ScorelineError:
+    """``exc`` with its rows counted in the file's lines when a group header line sat above the header."""
+    shift = int(table.attrs.get("group_header_rows", 0))
+    details = exc.details or {}
+    if not shift or not isinstance(details.get("problems"), list):
+        return exc
+    problems = []
+    for item in details["problems"]:
+        item = dict(item)
+        if isinstance(item.get("row"), int):
+            item["row"] += shift
+        problems.append(item)
+    message = exc.message
+    first = next((p for p in problems if isinstance(p.get("row"), int)), None)
+    if first is not None:
+        message = re.sub(r"\brow \d+", f"row {first['row']}", message, count=1)
+    return ScorelineError(exc.code, message, {**details, "problems": problems})
 
 
 def _convert(kind: str, table: pd.DataFrame) -> pd.DataFrame:
@@ -150,6 +207,16 @@ def _recognise(table: pd.DataFrame, filename: str) -> tuple[str, pd.DataFrame]:
     keys = {header_key(c) for c in columns}
     rookie = match_columns(columns, ROOKIE_ALIASES)
     season = match_columns(columns, SEASON_ALIASES)
+    if keys >= DRAFT_MARKERS:
+        raise ScorelineError(
+            ErrorCode.INVALID_INPUT,
+            f"{filename!r} is a draft table ({', '.join(columns[:8])}, ...): its stats are career totals and "
+            "averages of every pick, not the rookie season's; expected the rookie table header "
+            f"({ROOKIE_HEADER}) or Basketball-Reference season tables ({SEASON_HEADER}), e.g. one per-game or "
+            "totals export per season in a zip",
+            {"problems": [{"row": 1, "column": "Yrs", "value": columns[:30],
+                           "expected": "rookie-season stats, not career totals"}], "count": 1},
+        )  # fmt: skip
     is_rookie = {"gp", "min"} <= keys or "target5yrs" in keys
     if not is_rookie and "season" in season and "player" in season:
         return SEASON_SOURCE, table
@@ -171,10 +238,14 @@ def _recognise(table: pd.DataFrame, filename: str) -> tuple[str, pd.DataFrame]:
         return ROOKIE_SOURCE, table
     missing_rookie = [ROOKIE_ALIASES[c][0] for c in ROOKIE_REQUIRED if c not in rookie]
     missing_season = [SEASON_ALIASES[c][0] for c in SEASON_REQUIRED if c not in season]
+    closer, lacking = (
+        ("rookie table", missing_rookie) if len(missing_rookie) <= len(missing_season) else
+        ("season table", missing_season)
+    )  # fmt: skip
     raise ScorelineError(
         ErrorCode.INVALID_INPUT,
-        f"{filename!r}: unrecognised columns {columns[:12]}; expected the rookie table header ({ROOKIE_HEADER}) "
-        f"or a Basketball-Reference season table header ({SEASON_HEADER})",
+        f"{filename!r}: unrecognised columns {columns[:12]}; as a {closer} it lacks {', '.join(lacking)}; expected "
+        f"the rookie table header ({ROOKIE_HEADER}) or a Basketball-Reference season table header ({SEASON_HEADER})",
         {
             "problems": [{"row": 1, "column": None, "value": columns[:30], "expected": "a known header"}],
             "count": 1,
@@ -208,19 +279,31 @@ def _zip_to_canonical(raw: bytes, filename: str) -> pd.DataFrame:
             {"problems": [{"row": None, "column": None, "value": filename, "expected": "a zip with .csv files"}],
              "count": 1},
         )  # fmt: skip
-    tables, kinds, failures = [], set(), []
+    tables, kinds, failures, advanced = [], set(), [], []
     for name in members:
         try:
-            kind, table = _recognise(read_text_table(archive.read(name), f"player stats ({name})"), name)
+            table = read_player_table(archive.read(name), f"player stats ({name})")
+            kind, table = _recognise(table, name)
         except ScorelineError as exc:
             if exc.code != ErrorCode.INVALID_INPUT:
                 raise
             failures.append((name, exc))
             continue
+        if kind == SEASON_SOURCE and is_advanced_table(table):
+            advanced.append(name)  # the same seasons' advanced export, next to their totals or per-game files
+            continue
         kinds.add(kind)
         tables.append((name, table))
     if failures:
         raise files_error(failures, len(members))
+    if advanced and not tables:
+        raise ScorelineError(
+            ErrorCode.INVALID_INPUT,
+            f"{filename!r} holds only advanced-stats tables ({', '.join(advanced[:5])}: PER, TS%, WS, ... without "
+            "FG, FGA, FT, FTA, PTS); expected per-game or totals season tables (e.g. NBA_2016_per_game.csv)",
+            {"problems": [{"row": 1, "column": "FG", "value": advanced[:20], "expected": "a totals or per-game table"}],
+             "count": 1},
+        )  # fmt: skip
     if len(kinds) > 1:
         raise ScorelineError(
             ErrorCode.INVALID_INPUT,
@@ -231,7 +314,21 @@ def _zip_to_canonical(raw: bytes, filename: str) -> pd.DataFrame:
     names = [name for name, _ in tables]
     frame = _joined_seasons(tables) if kinds == {SEASON_SOURCE} else _joined_rookies(tables)
     frame.attrs["files"] = names
+    if advanced:
+        frame.attrs["skipped_files"] = advanced
+        frame.attrs["notes"] = [
+            *frame.attrs.get("notes", []),
+            f"{len(advanced)} advanced-stats file(s) skipped "
+            f"(rates such as PER and WS; the rookie model reads box scores): {', '.join(advanced)}",
+        ]
     return frame
+
+
+def is_advanced_table(table: pd.DataFrame) -> bool:
+    """Whether a season table is Basketball-Reference's advanced export (PER, TS%, WS, BPM, ...) without the box
+    score (FG, FGA, PTS)."""
+    keys = {header_key(c) for c in table.columns}
+    return len(keys & ADVANCED_MARKERS) >= 2 and not keys & {"fg", "fgm", "fga", "pts"}
 
 
 def _joined_seasons(tables: list[tuple[str, pd.DataFrame]]) -> pd.DataFrame:
@@ -244,7 +341,7 @@ def _joined_seasons(tables: list[tuple[str, pd.DataFrame]]) -> pd.DataFrame:
         except ScorelineError as exc:
             if exc.code != ErrorCode.INVALID_INPUT:
                 raise
-            failures.append((name, exc))
+            failures.append((name, _rows_below_group_header(exc, table)))
             continue
         parts.append(seasons.drop(columns=["player_id"], errors="ignore") if not has_ids else seasons)
         notes += [f"{name}: {note}" for note in file_notes]
@@ -405,7 +502,8 @@ def rookie_table_to_canonical(table: pd.DataFrame) -> pd.DataFrame:
     table, names = table[keep].reset_index(drop=True), names[keep].reset_index(drop=True)
     if table.empty:
         _no_rows("rookie table", ROOKIE_HEADER)
-    problems.add_rows(np.flatnonzero(names.isna().to_numpy()), columns["player"], names, "a player name")
+    problems.add_rows(np.flatnonzero(names.isna().to_numpy()), columns["player"], table[columns["player"]],
+                      "a player name")  # fmt: skip
     out = pd.DataFrame({"player": names.fillna("").map(display_name)})
     for stat in STAT_COLUMNS:
         if stat not in columns:
@@ -437,6 +535,9 @@ def rookie_table_to_canonical(table: pd.DataFrame) -> pd.DataFrame:
         notes.append("no TARGET_5Yrs column: every row is unlabelled (for prediction)")
     if "rookie_season" in columns:
         out["rookie_season"] = parse_seasons(table[columns["rookie_season"]], columns["rookie_season"], problems)
+    elif "draft_year" in columns:
+        out["rookie_season"] = _rookie_season_of_draft(table[columns["draft_year"]], columns["draft_year"], problems)
+        notes.append(f"rookie season read as the season after the draft year ({columns['draft_year']} + 1)")
     else:
         out["rookie_season"] = np.nan
     if "age" in columns:
@@ -452,6 +553,17 @@ def rookie_table_to_canonical(table: pd.DataFrame) -> pd.DataFrame:
     out["source"] = ROOKIE_SOURCE
     out["censoring"] = ""
     return _finish(out, notes, ROOKIE_SOURCE)
+
+
+def _rookie_season_of_draft(values: pd.Series, column: str, problems: RowProblems) -> np.ndarray:
+    """The end year of the season after each draft (2016 → 2016-17 → 2017); "Undrafted" is unknown."""
+    text = values.astype("string").str.strip()
+    known = text.mask(text.str.casefold().isin(UNDRAFTED_WORDS).fillna(False))
+    years = parse_numbers(known, column, problems, DRAFT_YEAR_EXPECTED)
+    bad = np.isfinite(years) & ((years != np.round(years)) | (years < 1946) | (years > 2100))
+    problems.add_rows(np.flatnonzero(bad), column, values, DRAFT_YEAR_EXPECTED)
+    years[bad] = np.nan
+    return years + 1
 
 
 def _percent_scale(frame: pd.DataFrame, notes: list[str]) -> pd.DataFrame:
@@ -509,7 +621,9 @@ def _seasons_to_rookies(seasons: pd.DataFrame, has_ids: bool, notes: list[str]) 
 
 
 def _drop_noise_rows(table: pd.DataFrame, columns: Mapping[str, str], notes: list[str]) -> pd.DataFrame:
-    empty = table.isna().all(axis=1).to_numpy()
+    # Empty but for a row number: Kaggle's Seasons_Stats.csv (saved by pandas with its index) has such rows.
+    counters = [c for c in table.columns if header_key(c) in ROW_NUMBER_KEYS or str(c).startswith("Unnamed: ")]
+    empty = table.drop(columns=counters).isna().all(axis=1).to_numpy()
     names = table[columns["player"]].astype("string").str.strip().str.casefold()
     # a blank season cell compares as <NA>: filled, so the mask stays boolean (``~`` on objects is bitwise on ints)
     repeated_header = table[columns["season"]].astype("string").str.strip().str.casefold() == header_key(
@@ -535,7 +649,8 @@ def _parse_season_rows(table: pd.DataFrame, columns: Mapping[str, str], notes: l
     problems = RowProblems()
     out = pd.DataFrame(index=table.index)
     names = table[columns["player"]].astype("string").str.strip()
-    problems.add_rows(np.flatnonzero(names.isna().to_numpy()), columns["player"], names, "a player name")
+    problems.add_rows(np.flatnonzero(names.isna().to_numpy()), columns["player"], table[columns["player"]],
+                      "a player name")  # fmt: skip
     # Basketball-Reference's older CSV export writes "Name\playerid" (Quincy Acy\acyqu01): the id is the player's.
     with_id = names.str.extract(r"^(.*?)\s*\\\s*([A-Za-z0-9.'-]+)$")
     suffixed = with_id[0].notna()

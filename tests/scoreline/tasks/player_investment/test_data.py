@@ -420,3 +420,80 @@ def test_spaces_after_the_separators_and_blank_cells() -> None:
     frame = to_canonical(raw.encode(), "nba_logreg.csv")
     bennett = frame[frame["player"] == "Tony Bennett"].iloc[0]
     assert bennett["fg3_pct"] == pytest.approx(25.0)
+
+
+def test_draft_export_with_a_group_header_line_is_a_clear_422() -> None:
+    # Basketball-Reference's draft export: a line grouping the columns above the header, career stats per pick.
+    raw = (
+        ",,,,,,Totals,,,,Shooting,,,Per Game,,,,Advanced,,,,\n"
+        "Rk,Pk,Tm,Player,College,Yrs,G,MP,PTS,TRB,AST,FG%,3P%,FT%,MP,PTS,TRB,AST,WS,WS/48,BPM,VORP\n"
+        "1,1,MIN,Karl-Anthony Towns,Kentucky,9,593,20093,13653,6272,1827,.526,.398,.838,33.9,23.0,10.6,3.1,70.3,"
+        ".168,4.4,27.4\n"
+        "4,4,NYK,Kristaps Porziņģis,,8,428,13250,8370,3296,664,.454,.362,.838,31.0,19.6,7.7,1.6,32.5,.118,1.5,9.5\n"
+    )
+    with pytest.raises(ScorelineError) as caught:
+        to_canonical(raw.encode(), "NBA_2015_draft.csv")
+    assert caught.value.code == ErrorCode.INVALID_INPUT
+    assert "draft table" in caught.value.message and "career totals" in caught.value.message
+    assert caught.value.details["problems"][0]["row"] == 2  # the header is the file's second line
+
+
+def test_a_group_header_line_above_a_season_table_is_skipped_and_rows_keep_file_numbers() -> None:
+    # pandas writes a two-level header (group names, then the column names) when it saves such a table.
+    header = "Unnamed: 0_level_0,Unnamed: 1_level_0,Unnamed: 2_level_0,Per Game,Per Game,Per Game,Per Game,Per Game,"
+    header += "Per Game,Per Game,Per Game,Per Game\nSeason,Player,Age,G,MP,FG,FGA,FT,FTA,TRB,AST,PTS\n"
+    rows = "".join(f"{2000 + k},Luka Dončić,{20 + k},70,35.0,9.0,20.0,6.0,8.0,8.0,8.0,28.0\n" for k in range(6))
+    frame = to_canonical((header + rows).encode(), "per_game.csv")
+    assert frame["player"].tolist() == ["Luka Dončić"] and frame["gp"].tolist() == [70.0]
+    assert frame["pts"].iloc[0] == pytest.approx(28.0)
+    with pytest.raises(ScorelineError) as caught:
+        to_canonical((header + rows.replace(",70,", ",seventy,", 1)).encode(), "per_game.csv")
+    assert caught.value.details["problems"][0]["row"] == 3  # the file's third line: two header lines above it
+    assert "row 3" in caught.value.message
+
+
+def test_rows_empty_but_for_the_saved_index_are_skipped() -> None:
+    # Kaggle's Seasons_Stats.csv was saved with pandas' index (a blank header) and has rows holding only it.
+    header = ",Year,Player,Pos,Age,Tm,G,GS,MP,FG,FGA,FT,FTA,TRB,AST,PTS\n"
+    rows = "".join(
+        f"{k},{1951 + k}.0,Bob Cousy*,PG,{22 + k}.0,BOS,69.0,,{2400 + k}.0,401.0,1138.0,276.0,365.0,474.0,341.0,"
+        "1078.0\n"
+        for k in range(6)
+    )
+    frame = to_canonical((header + rows + "312,,,,,,,,,,,,,,,\n").encode(), "Seasons_Stats.csv")
+    assert frame["player"].tolist() == ["Bob Cousy"] and frame.attrs["notes"][0] == "1 empty row(s) skipped"
+    details = _problems(header + rows + "312,1957.0,,PG,28.0,BOS,69.0,,2400.0,1,2,1,1,1,1,3\n")
+    assert details["problems"][0] == {"row": 8, "column": "Player", "value": None, "expected": "a player name"}
+
+
+def test_year_drafted_is_the_season_before_the_rookie_season() -> None:
+    # Kaggle's "NBA Rookies by Year": the draft year instead of a season, no label, an extra EFF column.
+    header = "Name,Year Drafted,GP,MIN,PTS,FGM,FGA,FG%,3P Made,3PA,3P%,FTM,FTA,FT%,OREB,DREB,REB,AST,STL,BLK,TOV,EFF\n"
+    rows = (
+        "Brandon Ingram,2016,36,27.4,7.4,2.6,7.6,34.7,0.5,2.1,25,1.6,2.3,69.9,0.7,3.4,4.1,1.9,0.4,0.4,1.3,7.3\n"
+        "Karl-Anthony Towns,2015,82,32,18.3,7.6,14.1,54.2,0.4,1.1,34.1,2.7,3.4,81.1,2.8,7.7,10.5,2,0.7,1.7,2.2,23.8\n"
+        "Tarik Black,Undrafted,63,19,6,2.5,4.3,57.5,0,0,0,1,1.9,55.1,2.3,3.6,5.8,0.7,0.3,0.4,0.8,9.8\n"
+    )
+    frame = to_canonical((header + rows).encode(), "NBA Rookies by Year.csv").set_index("player")
+    seasons = frame["rookie_season"].astype("float64")
+    assert seasons.fillna(0).to_dict() == {"Tarik Black": 0, "Karl-Anthony Towns": 2016, "Brandon Ingram": 2017}
+    assert frame["target"].isna().all()
+    details = _problems(header + rows.replace("2015,", "twenty,", 1))
+    assert details["problems"][0]["row"] == 3 and details["problems"][0]["column"] == "Year Drafted"
+
+
+def test_an_advanced_export_next_to_the_totals_in_a_zip_is_skipped() -> None:
+    # Basketball-Reference's advanced table (PER, TS%, ..., WS, BPM) has no box score: nothing for the rookie model.
+    advanced = (
+        "Rk,Player,Pos,Age,Tm,G,MP,PER,TS%,3PAr,FTr,USG%,,OWS,DWS,WS,WS/48,,OBPM,DBPM,BPM,VORP\n"
+        "1,Alex Abrines\\abrinal01,SG,24,OKC,75,1134,9.0,.567,.759,.158,12.7,,1.3,1.0,2.2,.094,,-0.2,-0.5,-0.7,0.4\n"
+    )
+    totals = (
+        "Rk,Player,Pos,Age,Tm,G,GS,MP,FG,FGA,3P,3PA,FT,FTA,ORB,DRB,TRB,AST,STL,BLK,TOV,PF,PTS\n"
+        "1,Alex Abrines\\abrinal01,SG,24,OKC,75,8,1134,115,291,84,221,39,46,26,88,114,28,38,8,25,124,353\n"
+    )
+    frame = to_canonical(zipped({"NBA_2018_totals.csv": totals, "NBA_2018_advanced.csv": advanced}), "2018.zip")
+    assert frame["player"].tolist() == ["Alex Abrines"] and frame.attrs["skipped_files"] == ["NBA_2018_advanced.csv"]
+    with pytest.raises(ScorelineError) as caught:
+        to_canonical(zipped({"NBA_2018_advanced.csv": advanced}), "2018.zip")
+    assert "advanced-stats" in caught.value.message and "per-game or totals" in caught.value.message
