@@ -91,6 +91,14 @@ def _from_riot(raw: bytes, filename: str) -> pd.DataFrame:
         games = riot.load_games(raw, filename)
         canonical, skipped = riot.aggregate(games)
         del games
+    if canonical.empty and skipped and all(item["reason"] == riot.NO_TIMELINE for item in skipped):
+        raise ScorelineError(
+            ErrorCode.INVALID_INPUT,
+            f"{filename!r} holds {len(skipped)} match document(s) (info.teams) but no timeline: the state at "
+            f"{riot.MINUTES}:00 comes from the match's timeline (match-v5 /matches/{{matchId}}/timeline: "
+            f"info.frames); expected {riot.EXPECTED_FILE}",
+            {"skipped": skipped[:50], "count": len(skipped)},
+        )
     if canonical.empty:
         raise ScorelineError(
             ErrorCode.INVALID_INPUT,

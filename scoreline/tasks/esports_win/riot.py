@@ -7,7 +7,8 @@ frame's ``events``). Accepted files:
 * one JSON object ``{"match": ..., "timeline": ...}`` (or a list of them);
 * JSON Lines, one such object per line;
 * a zip (or gzip) of any of these, or of separate match and timeline JSON files, paired by match id;
-* a timeline alone: its ``GAME_END`` event names the winning team, participants 1-5 are blue.
+* a timeline alone: its ``GAME_END`` event names the winning team, participants 1-5 are blue;
+* an object of any of these keyed by match id (``{"EUW1_123": timeline, ...}``).
 
 The state at 10:00 is the first frame at or after 600,000 ms (gold, experience, levels, minions)
 and every event before 600,000 ms (kills, wards, monsters, towers). Games that end before
@@ -44,6 +45,7 @@ except ImportError:  # pragma: no cover - orjson is a dependency of the services
     _loads = json.loads
 
 MAX_REPORTED = 50
+NO_TIMELINE = "no timeline for this match"
 MAX_FRAME_VALUE = 10_000_000  # no player's gold, experience, level or minions at 10:00 comes near it
 _INT64 = (-(2**63), 2**63)
 _NON_SPACE = re.compile(rb"\S")
@@ -214,6 +216,14 @@ def _collect(
         timelines.setdefault(game_id, (document, where))
     elif "teams" in body and "participants" in body:
         matches.setdefault(game_id, (document, where))
+    elif (
+        document
+        and not document.keys() & {"info", "metadata", "frames"}
+        and all(isinstance(value, dict | list) for value in document.values())
+    ):
+        # games saved under their ids ({"EUW1_123": timeline, ...}, or {"EUW1_123": {"match": ..., "timeline": ...}})
+        for key, value in document.items():
+            _collect(value, f"{where}[{key!r}]", pairs, matches, timelines, problems)
     else:
         problems.add(where, None, "", sorted(document)[:10], "a match (info.teams) or a timeline (info.frames)")
 
@@ -279,7 +289,7 @@ def _prepare(
     events: list[list[Mapping[str, Any]]] = []
     for index, game in enumerate(games):
         if game.timeline is None:
-            skipped.append({"game": game.game_id, "where": game.where, "reason": "no timeline for this match"})
+            skipped.append({"game": game.game_id, "where": game.where, "reason": NO_TIMELINE})
             continue
         body = _body(game.timeline)
         raw_frames = body.get("frames")
@@ -305,7 +315,7 @@ def _prepare(
                 'an object keyed "1".."10"',
             )  # fmt: skip
             continue
-        values = [_frame_values(participant_frames.get(key)) for key in PARTICIPANT_KEYS]
+        values = [_frame_values(entry) for entry in _by_participant(participant_frames)]
         if any(row is None for row in values):
             missing = [key for key, row in zip(PARTICIPANT_KEYS, values, strict=True) if row is None]
             problems.add(
@@ -355,6 +365,18 @@ def _counted_events(frames: list[Any]) -> list[Mapping[str, Any]]:
             for e in _items(frame.get("events"))
             if isinstance(e, Mapping) and isinstance(e.get("type"), str) and e["type"] in COUNTED_TYPES
         ]
+
+
+def _by_participant(participant_frames: Mapping[str, Any]) -> list[Any]:
+    """The entries of participants 1..10 in order. Match-v4 timelines key them "1".."10" in another order than the
+    ``participantId`` inside (key "1" holding participant 3): the inside id is used when every entry has a distinct
+    one from 1 to 10, else the key."""
+    entries = [participant_frames.get(key) for key in PARTICIPANT_KEYS]
+    inside = [entry.get("participantId") if isinstance(entry, Mapping) else None for entry in entries]
+    if sorted(pid for pid in inside if isinstance(pid, int) and not isinstance(pid, bool)) != list(range(1, 11)):
+        return entries
+    by_id = dict(zip(inside, entries, strict=True))
+    return [by_id[pid] for pid in range(1, 11)]
 
 
 def _frame_values(entry: Any) -> list[float] | None:

@@ -168,3 +168,36 @@ def test_frame_values_beyond_any_game_are_a_422_naming_the_participant(documents
     assert error.value.code == ErrorCode.INVALID_INPUT
     assert error.value.details["problems"][0]["value"] == "['3']"
     assert "from 0 to 10,000,000" in error.value.message
+
+
+def test_timelines_saved_under_their_match_ids_are_read(documents: list[dict]) -> None:
+    # A common way to save API responses: {"EUW1_123": timeline, ...} (or the {match, timeline} pair per id).
+    timelines = {d["timeline"]["metadata"]["matchId"]: d["timeline"] for d in documents[:3]}
+    keyed = TASK.to_canonical(orjson.dumps(timelines), "timelines.json")
+    pd.testing.assert_frame_equal(keyed, TASK.to_canonical(_jsonl(documents[:3]), "games.jsonl"))
+    pairs = {d["match"]["metadata"]["matchId"]: d for d in documents[:2]}
+    assert len(TASK.to_canonical(orjson.dumps(pairs), "games.json")) == 2
+
+
+def test_match_documents_without_timelines_say_the_timeline_is_needed(documents: list[dict]) -> None:
+    with pytest.raises(ScorelineError) as error:
+        TASK.to_canonical(orjson.dumps(documents[0]["match"]), "EUW1_4501000000.json")
+    assert error.value.code == ErrorCode.INVALID_INPUT
+    assert "no timeline" in error.value.message and "info.frames" in error.value.message
+    assert "lasted" not in error.value.message  # not a game that ended early
+
+
+def test_match_v4_frames_keyed_in_another_order_than_their_participant_ids(documents: list[dict]) -> None:
+    # In match-v4 timelines the entry under key "1" may be participant 3's: the id inside the entry counts.
+    expected = TASK.to_canonical(_jsonl(documents[:1]), "g.jsonl")
+    shuffled = copy.deepcopy(documents[0])
+    order = [3, 5, 2, 4, 1, 8, 10, 7, 6, 9]  # key k holds participant order[k - 1] (a real v4 timeline's order)
+    blue_is_red = copy.deepcopy(documents[0])
+    for frame in shuffled["timeline"]["info"]["frames"]:
+        entries = {int(k): v for k, v in frame["participantFrames"].items()}
+        frame["participantFrames"] = {str(k): entries[pid] for k, pid in enumerate(order, start=1)}
+    pd.testing.assert_frame_equal(TASK.to_canonical(_jsonl([shuffled]), "g.jsonl"), expected)
+    for frame in blue_is_red["timeline"]["info"]["frames"]:  # keys and ids crossing the teams
+        entries = {int(k): v for k, v in frame["participantFrames"].items()}
+        frame["participantFrames"] = {str(k): entries[(k + 4) % 10 + 1] for k in range(1, 11)}
+    pd.testing.assert_frame_equal(TASK.to_canonical(_jsonl([blue_is_red]), "g.jsonl"), expected)
