@@ -3,7 +3,8 @@
 Accepted uploads (one dataset version = one canonical table):
 
 * a zip holding a traffic file and, optionally, an event-calendar file (CSV/TSV/semicolon or Parquet);
-  each member is recognised from its header;
+  each member is recognised from its header; a calendar without a sport column (one league's fixtures, e.g.
+  football-data's ``Div, Date, Time, HomeTeam, AwayTeam, ...``) is the sport of a traffic file of one sport;
 * a single traffic file (no events); also a wide table of one row per series and one column per day (the
   Wikipedia web traffic tables: ``Page,2015-07-01,...``), and one series as a long ``date,value`` table;
 * a single combined file holding both kinds of rows: a ``record`` (or ``type``/``kind``) column saying
@@ -32,6 +33,7 @@ from __future__ import annotations
 
 import io
 import re
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -40,6 +42,7 @@ import pandas as pd
 from scoreline.core.errors import ErrorCode, ScorelineError
 from scoreline.tasks.tabular import (
     RowProblems,
+    header_key,
     match_columns,
     parse_numbers,
     read_text_table,
@@ -68,7 +71,7 @@ TRAFFIC_ALIASES: dict[str, tuple[str, ...]] = {
 CALENDAR_ALIASES: dict[str, tuple[str, ...]] = {
     "date": ("event_date", "match_date", "game_date", "day", "datetime", "start", "start_date"),
     "sport": ("sport_name", "discipline"),
-    "league": ("competition", "tournament", "league_name", "series_name"),
+    "league": ("competition", "tournament", "league_name", "series_name", "div", "division"),
     "home_team": ("home", "hometeam", "team_home", "home_team_name", "home_side", "team1", "team_1"),
     "away_team": ("away", "awayteam", "team_away", "away_team_name", "visitor", "visitors", "visiting_team",
                   "away_side", "team2", "team_2"),
@@ -80,6 +83,12 @@ CALENDAR_ALIASES: dict[str, tuple[str, ...]] = {
                  "social_media_mentions", "hype"),
 }  # fmt: skip
 TRAFFIC_REQUIRED = ("date", "sport", "service", "region", "requests")
+# Words that name a count of requests inside a longer header (Kaggle's daily-website-visitors table has
+# ``Page.Loads, Unique.Visits, First.Time.Visits, Returning.Visits`` and no plain ``visits``): without a requests
+# column, the first word of this list found in a header names it (page loads before visits; of several headers
+# with one word, the shortest: ``Visits`` before ``Unique.Visits``).
+REQUEST_WORDS: tuple[str, ...] = ("requests", "pageloads", "pageviews", "loads", "views", "hits", "visits",
+                                  "sessions")  # fmt: skip
 CALENDAR_REQUIRED = ("date", "sport", "home_team", "away_team")
 RECORD_ALIASES = {"record": ("record_type", "type", "kind", "row_type")}
 # An hourly day with fewer hours than this share of the series' usual count is incomplete (DST's 23 h is fine).
@@ -113,12 +122,15 @@ def to_canonical(raw: bytes, filename: str) -> pd.DataFrame:
             "and one row per series and day",
             {"problems": [{"row": None, "column": None, "value": name, "expected": "a traffic table"}], "count": 1},
         )
-    traffic, incomplete = _daily_traffic(pd.concat(traffic_parts, ignore_index=True))
+    parsed = pd.concat(traffic_parts, ignore_index=True)
+    read_from = parsed.drop_duplicates("source").set_index("source")["requests_column"].to_dict()
+    traffic, incomplete = _daily_traffic(parsed)
     events = pd.concat(event_parts, ignore_index=True) if event_parts else _empty_events()
     _reject_duplicate_events(events)
     canonical = _assemble(traffic, events)
     canonical.attrs["format"] = fmt
     canonical.attrs["gaps"] = gap_summary(canonical, incomplete)
+    canonical.attrs["requests_column"] = read_from  # file → the column read as requests (Page.Loads, Visits, ...)
     return canonical
 
 
@@ -146,15 +158,38 @@ def _from_zip(raw: bytes, name: str) -> tuple[list[pd.DataFrame], list[pd.DataFr
     traffic_parts: list[pd.DataFrame] = []
     event_parts: list[pd.DataFrame] = []
     members: list[str] = []
+    without_sport: list[tuple[str, pd.DataFrame, ScorelineError]] = []
     for info in files:
         base = info.filename.rsplit("/", 1)[-1]
         if not base.lower().endswith((".csv", ".tsv", ".txt", ".parquet")):
             continue
-        traffic, events = _from_single(_read_table(archive.read(info), base), base)
+        frame = _read_table(archive.read(info), base)
+        try:
+            traffic, events = _from_single(frame, base)
+        except ScorelineError as exc:
+            if not _calendar_without_sport(frame):
+                raise
+            without_sport.append((base, frame, exc))  # read once the traffic's sports are known
+            continue
         traffic_parts += traffic
         event_parts += events
         members.append(f"{base} ({'traffic' if traffic else ''}{' + ' if traffic and events else ''}"
                        f"{'events' if events else ''})")  # fmt: skip
+    sports = {sport for part in traffic_parts for sport in part["sport"].dropna().str.casefold().unique()}
+    for base, frame, exc in without_sport:
+        # A one-sport calendar (football-data's Div, Date, Time, HomeTeam, AwayTeam, ...) names no sport: with the
+        # traffic of one sport it is that sport's; otherwise which sport its events are cannot be told.
+        if len(sports) != 1:
+            raise ScorelineError(
+                exc.code,
+                f"{exc.message} (a calendar without a sport column is read as the traffic's sport only when the "
+                f"traffic has one sport; it has {len(sports)})",
+                exc.details,
+            ) from exc
+        sport = next(part["sport"].dropna().iloc[0] for part in traffic_parts if part["sport"].notna().any())
+        _, events = _from_single(frame.assign(sport=sport), base)
+        event_parts += events
+        members.append(f"{base} (events of {sport}: the calendar names no sport)")
     if not members:
         raise ScorelineError(
             ErrorCode.INVALID_INPUT,
@@ -164,19 +199,26 @@ def _from_zip(raw: bytes, name: str) -> tuple[list[pd.DataFrame], list[pd.DataFr
     return traffic_parts, event_parts, members
 
 
+def _calendar_without_sport(frame: pd.DataFrame) -> bool:
+    """Whether the table is an event calendar but for its sport column (and is not a traffic table)."""
+    columns = match_columns(frame.columns, CALENDAR_ALIASES)
+    traffic = traffic_columns(frame.columns)
+    return "sport" not in columns and {"date", "home_team", "away_team"} <= columns.keys() and "requests" not in traffic
+
+
 def _from_single(frame: pd.DataFrame, name: str) -> tuple[list[pd.DataFrame], list[pd.DataFrame]]:
     """Traffic and event rows of one table (a traffic file, a calendar file or a combined file)."""
     dates = [c for c in frame.columns if _DATE_HEADER.match(str(c).strip())]
     if len(dates) >= 2 and len(frame.columns) - len(dates) == 1:
         return [_wide_traffic(frame, dates, name)], []
-    traffic_cols = match_columns(frame.columns, TRAFFIC_ALIASES)
+    traffic_cols = traffic_columns(frame.columns)
     calendar_cols = match_columns(frame.columns, CALENDAR_ALIASES)
     has_events = "home_team" in calendar_cols and "away_team" in calendar_cols
     if not has_events and {"date", "requests"} <= traffic_cols.keys() and not traffic_cols.keys() & {*SERIES_KEYS}:
         # One series as a long table (date,value; Prophet's ds,y), no series column at all: the whole series.
         # A table naming some series keys and not others still lacks them (a 422 naming the missing ones).
         frame = frame.assign(**dict.fromkeys(SERIES_KEYS, WHOLE_SERIES))
-        traffic_cols = match_columns(frame.columns, TRAFFIC_ALIASES)
+        traffic_cols = traffic_columns(frame.columns)
     has_traffic = all(c in traffic_cols for c in ("requests", "service", "region"))
     if not has_traffic and not has_events:
         _missing_columns(frame, name, traffic_cols, calendar_cols)
@@ -271,8 +313,24 @@ def _missing_columns(
 # ---- traffic ------------------------------------------------------------------------------------------------
 
 
+def traffic_columns(columns: Sequence[str]) -> dict[str, str]:
+    """Canonical traffic column → the file's column: the aliases, else a header holding a :data:`REQUEST_WORDS`
+    word for ``requests`` (``Page.Loads``); a header already taken by another column is not reused."""
+    found = match_columns(list(columns), TRAFFIC_ALIASES)
+    if "requests" in found:
+        return found
+    taken = set(found.values())
+    keys = {str(c): header_key(str(c)) for c in columns if c not in taken}
+    for word in REQUEST_WORDS:
+        candidates = [column for column, key in keys.items() if word in key]
+        if candidates:
+            found["requests"] = min(candidates, key=lambda column: len(keys[column]))
+            break
+    return found
+
+
 def _parse_traffic(frame: pd.DataFrame, name: str, rows: np.ndarray) -> pd.DataFrame:
-    columns = match_columns(frame.columns, TRAFFIC_ALIASES)
+    columns = traffic_columns(frame.columns)
     missing = [c for c in TRAFFIC_REQUIRED if c not in columns]
     if missing:
         _missing_columns(frame, name, columns, {})
@@ -285,7 +343,7 @@ def _parse_traffic(frame: pd.DataFrame, name: str, rows: np.ndarray) -> pd.DataF
                       "a number of requests >= 0")  # fmt: skip
     problems.raise_if_any(f"traffic file {name!r}")
     parsed = pd.DataFrame({"stamp": stamps, **names, "requests": requests, "row": rows + 2})
-    return parsed.assign(source=name, date_column=columns["date"])
+    return parsed.assign(source=name, date_column=columns["date"], requests_column=columns["requests"])
 
 
 def _daily_traffic(parsed: pd.DataFrame) -> tuple[pd.DataFrame, list[dict[str, Any]]]:

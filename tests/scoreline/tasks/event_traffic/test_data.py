@@ -223,3 +223,37 @@ def test_a_single_series_long_table_without_series_columns(header: str) -> None:
     canonical = to_canonical(f"{header}\n2016-09-01,1523\n2016-09-02,1800\n".encode(), "daily.csv")
     assert canonical["requests"].tolist() == [1523.0, 1800.0]
     assert canonical[["sport", "service", "region"]].drop_duplicates().to_numpy().tolist() == [["all", "all", "all"]]
+
+
+def test_daily_website_visitors_export_reads_page_loads_with_thousands_commas() -> None:
+    # Kaggle's daily-website-visitors.csv: no plain requests header, several counts, US dates, quoted "2,146".
+    raw = (
+        b"Row,Day,Day.Of.Week,Date,Page.Loads,Unique.Visits,First.Time.Visits,Returning.Visits\n"
+        b'1,Sunday,1,9/14/2014,"2,146","1,582","1,430",152\n'
+        b'2,Monday,2,9/15/2014,"3,621","2,528","2,297",231\n'
+    )
+    canonical = to_canonical(raw, "daily-website-visitors.csv")
+    assert canonical["date"].dt.strftime("%Y-%m-%d").tolist() == ["2014-09-14", "2014-09-15"]
+    assert canonical["requests"].tolist() == [2146.0, 3621.0]
+    assert canonical.attrs["requests_column"] == {"daily-website-visitors.csv": "Page.Loads"}
+    only_visits = b"Date,Unique.Visits,Returning.Visits\n2014-09-14,1582,152\n"
+    assert to_canonical(only_visits, "visits.csv")["requests"].tolist() == [1582.0]
+
+
+def test_a_fixture_list_without_sport_in_a_zip_takes_the_sport_of_one_sport_traffic() -> None:
+    # football-data.co.uk's E0.csv: one league's fixtures (Div, Date day-first, Time, HomeTeam, AwayTeam, ...).
+    fixtures = (
+        "Div,Date,Time,HomeTeam,AwayTeam,FTHG,FTAG,FTR,Referee,HS,AS\n"
+        "E0,11/08/2023,20:00,Burnley,Man City,0,3,A,C Pawson,6,17\n"
+        "E0,12/08/2023,12:30,Arsenal,Nott'm Forest,2,1,H,M Oliver,15,6\n"
+    )
+    traffic = "date,sport,service,region,requests\n2023-08-11,football,app,uk,1000\n2023-08-12,football,app,uk,1900\n"
+    canonical = to_canonical(zipped({"traffic.csv": traffic, "E0.csv": fixtures}), "bundle.zip")
+    events = canonical.loc[canonical["record"] == "event"]
+    assert events["sport"].tolist() == ["football", "football"] and events["league"].tolist() == ["E0", "E0"]
+    assert events["date"].dt.strftime("%Y-%m-%d").tolist() == ["2023-08-11", "2023-08-12"]
+    assert events["start_time"].tolist() == ["20:00", "12:30"]
+    two_sports = traffic + "2023-08-11,hockey,app,uk,50\n"
+    with pytest.raises(ScorelineError) as error:
+        to_canonical(zipped({"traffic.csv": two_sports, "E0.csv": fixtures}), "bundle.zip")
+    assert "lacks sport" in error.value.message and "has 2" in error.value.message
