@@ -20,6 +20,9 @@ import numpy as np
 MARGIN_TOLERANCE = 1e-6
 PYTHON_MAX_DEPTH = 16  # nesting of the generated expressions (the parser's limit is about 200)
 PYTHON_MAX_NODES = 20_000  # generated code of larger ensembles costs seconds to compile; numpy is faster there
+# Nodes per separately compiled part of the generated walk. ``compile`` holds the GIL throughout (about 12 us a
+# node): one call for a whole ensemble stalled every request of a server staging a new version for 80+ ms.
+PYTHON_PART_NODES = 400
 Walker = Literal["numpy", "python", "native"]
 LINKS = ("reg:squarederror", "reg:absoluteerror", "reg:pseudohubererror", "binary:logistic", "multi:softprob")
 
@@ -175,16 +178,36 @@ def _python_walk(sources: list[tuple[dict[str, Any], np.ndarray, np.ndarray]], g
     Every literal is a float32 of the model printed exactly (``repr`` of its float64 value), so each
     comparison is the model's float32 comparison; a missing value (NaN) fails both ``<`` and ``>=`` and
     so takes the branch written last, the node's default. A numpy float32 plus a Python float stays a
-    float32 (numpy 2 promotion), so the sums round as XGBoost's do."""
-    lines = []
+    float32 (numpy 2 promotion), so the sums round as XGBoost's do.
+
+    The trees are compiled in parts of about ``PYTHON_PART_NODES`` nodes, each a function taking and returning
+    the sums (the same additions in the same order), so no single ``compile`` holds the GIL for long."""
+    sums = ", ".join(f"s{g}" for g in range(int(groups.max()) + 1))
+    parts: list[list[str]] = [[]]
+    nodes_in_part = 0
     for (tree, lefts, rights), group in zip(sources, groups.tolist(), strict=True):
+        if nodes_in_part >= PYTHON_PART_NODES:
+            parts.append([])
+            nodes_in_part = 0
         conditions = np.asarray(tree["split_conditions"], dtype=np.float32).tolist()
-        lines.append(f"    s{group} += {_expression(0, tree, lefts, rights, conditions)}\n")
-    outputs = ", ".join(f"s{g}" for g in range(int(groups.max()) + 1))
-    source = f"def walk(x, base):\n    {outputs}, = base\n" + "".join(lines) + f"    return ({outputs},)\n"
+        parts[-1].append(f"    s{group} += {_expression(0, tree, lefts, rights, conditions)}\n")
+        nodes_in_part += len(lefts)
     scope: dict[str, Any] = {}
+    for number, lines in enumerate(parts):
+        source = f"def part(x, {sums}):\n" + "".join(lines) + f"    return {sums},\n"
+        scope[f"part{number}"] = _defined(source, "part")
+    calls = "".join(f"    {sums}, = part{number}(x, {sums})\n" for number in range(len(parts)))
+    return _defined(f"def walk(x, base):\n    {sums}, = base\n{calls}    return ({sums},)\n", "walk", scope)
+
+
+def _defined(source: str, name: str, scope: dict[str, Any] | None = None) -> Any:
+    """The function ``name`` that ``source`` defines, with ``scope`` as its globals.
+
+    Popped, not read: a function left in its own globals is a reference cycle, which only a full collection frees
+    (model-api freezes the heap, so a swapped-out version's generated code would stay until one)."""
+    scope = {} if scope is None else scope
     exec(compile(source, "<compiled trees>", "exec"), scope)  # the source holds only the model's numbers
-    return scope["walk"]
+    return scope.pop(name)
 
 
 def _joined(parts: list[np.ndarray], dtype: Any) -> np.ndarray:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import time
+import weakref
 from typing import Any
 
 import numpy as np
@@ -183,3 +185,22 @@ def test_the_memo_keys_day_is_todays_and_is_read_again_once_the_day_has_ended(
     assert model.today_ordinal() == 1
     monkeypatch.setattr(model, "_today", (time.time() - 1, 1))  # a day that has ended: the calendar again
     assert model.today_ordinal() == dt.date.today().toordinal()
+
+
+def test_a_dropped_compiled_model_is_freed_without_the_cycle_collector() -> None:
+    """model-api freezes the heap after a swap, so a swapped-out version's reference cycles stay until a full
+    collection: the generated tree walk (the largest piece of a compiled version) must not be one."""
+    import xgboost as xgb
+
+    rng = np.random.default_rng(3)
+    rows = rng.normal(size=(200, 4)).astype(np.float32)
+    booster = xgb.train({"max_depth": 2}, xgb.DMatrix(rows, label=rows[:, 0] > 0), num_boost_round=5)
+    trees = compile_trees(booster, rows[:3])
+    assert trees is not None and trees._walk is not None and trees._walk.__name__ == "walk"  # the generated one
+    walk = weakref.ref(trees._walk)
+    gc.disable()
+    try:
+        del trees
+        assert walk() is None  # freed by reference counting alone
+    finally:
+        gc.enable()
