@@ -7,11 +7,11 @@ the log's short-lived documents trigger collections often). Moving what is alive
 the permanent generation (``gc.freeze``) leaves the collector only the young objects to walk, and
 a higher first threshold lets the prediction log build its documents with fewer collections.
 
-After a swap only the objects created since the last freeze (the new version, loading's temporaries) are
-collected: 1-2 ms instead of the 100-200 ms a full collection of the frozen heap holds the GIL for, which every
-worker paid at once on every swap (p99 under hot swaps in benchmarks/serve_workers.py). A swapped-out version
-is freed by reference counting; only its reference cycles stay frozen, so the whole heap is collected again
-once it has grown by ``REGROWTH`` since the last full collection, bounding what such cycles can hold.
+After a swap only the young generations (the new version, loading's temporaries) are collected: 1-2 ms
+instead of the 100-200 ms a full collection of the frozen heap holds the GIL for, which every worker paid at once
+on every swap (p99 under hot swaps in benchmarks/serve_workers.py). A swapped-out version is freed by reference
+counting; only its reference cycles stay frozen, so the whole heap is collected again once it has grown by
+``REGROWTH`` since the last full collection, bounding what such cycles can hold.
 """
 
 from __future__ import annotations
@@ -55,7 +55,9 @@ def settle_heap() -> bool:
         full = needs_full_collection(sys.getallocatedblocks(), _settled.blocks_after_full, REGROWTH)
         if full:
             gc.unfreeze()
-        gc.collect()
+        # Otherwise the young generations only: what loading left behind. The older unfrozen objects (the memo's
+        # rows of the requests since the last freeze, tens of thousands under load) are frozen as they are.
+        gc.collect() if full else gc.collect(1)
         gc.freeze()
         if full:
             _settled.blocks_after_full = sys.getallocatedblocks()

@@ -16,6 +16,7 @@ import time
 from typing import Any, Literal
 
 import numpy as np
+import orjson
 
 MARGIN_TOLERANCE = 1e-6
 PYTHON_MAX_DEPTH = 16  # nesting of the generated expressions (the parser's limit is about 200)
@@ -264,7 +265,8 @@ def compile_trees(booster: Any, probe: np.ndarray) -> CompiledTrees | None:
     """The booster's trees compiled, or None when they are not the supported kind or do not reproduce
     the booster's margins on ``probe`` (rows of features) and on the same rows with missing values."""
     try:
-        compiled = CompiledTrees(json.loads(booster.save_raw(raw_format="json")))
+        # orjson: the model JSON of a few hundred trees is megabytes, and json.loads held the GIL for ~20 ms of it
+        compiled = CompiledTrees(orjson.loads(booster.save_raw(raw_format="json")))
         rows = np.asarray(probe, dtype=np.float32).reshape(-1, compiled.n_features)
         empty = np.full((1, compiled.n_features), np.nan, dtype=np.float32)
         own = np.asarray(booster.inplace_predict(empty, validate_features=False, predict_type="margin"))
