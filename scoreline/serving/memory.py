@@ -10,25 +10,24 @@ a higher first threshold lets the prediction log build its documents with fewer 
 After a swap only the young generations (the new version, loading's temporaries) are collected: 1-2 ms
 instead of the 100-200 ms a full collection of the frozen heap holds the GIL for, which every worker paid at once
 on every swap (p99 under hot swaps in benchmarks/serve_workers.py). A swapped-out version is freed by reference
-counting; only its reference cycles stay frozen, so the whole heap is collected again once it has grown by
-``REGROWTH`` since the last full collection, bounding what such cycles can hold.
+counting; only its reference cycles stay frozen, so every ``FULL_EVERY``-th settle collects the whole heap,
+bounding what such cycles can hold. (Not on the heap's growth: the memo fills under load and would trigger it.)
 """
 
 from __future__ import annotations
 
 import gc
-import sys
 import threading
 from dataclasses import dataclass
 
 _lock = threading.Lock()
 YOUNG_THRESHOLD = 20_000  # allocations between young collections (CPython's default: 700)
-REGROWTH = 0.25  # a full collection when the heap holds this share more blocks than after the last one
+FULL_EVERY = 8  # settles (loads and swaps) per full collection of the heap
 
 
 @dataclass
 class _Settled:
-    blocks_after_full: int | None = None
+    settles: int = 0
     full_collections: int = 0
 
 
@@ -41,25 +40,24 @@ def tune_collector() -> None:
     gc.set_threshold(YOUNG_THRESHOLD, max(middle, 20), max(old, 50))
 
 
-def needs_full_collection(blocks_now: int, blocks_after_full: int | None, regrowth: float = REGROWTH) -> bool:
-    """Whether the frozen heap is to be collected as a whole: first time, or grown by ``regrowth`` since."""
-    return blocks_after_full is None or blocks_now > blocks_after_full * (1 + regrowth)
+def needs_full_collection(settles_before: int, every: int = FULL_EVERY) -> bool:
+    """Whether this settle collects the whole frozen heap: the first, then every ``every``-th."""
+    return settles_before % max(every, 1) == 0
 
 
 def settle_heap() -> bool:
-    """Collect what is not frozen and freeze the survivors; call after a model is loaded or swapped.
+    """Collect the young generations and freeze the survivors; call after a model is loaded or swapped.
 
-    The whole heap (unfrozen first) is collected on the first call and whenever it has grown by ``REGROWTH``
-    since the last such collection (cycles of swapped-out versions kept by the freeze). True when it was."""
+    The first call and every ``FULL_EVERY``-th collect the whole heap (unfrozen first): the cycles of swapped-out
+    versions kept by the freeze. True when it did."""
     with _lock:
-        full = needs_full_collection(sys.getallocatedblocks(), _settled.blocks_after_full, REGROWTH)
+        full = needs_full_collection(_settled.settles, FULL_EVERY)
+        _settled.settles += 1
         if full:
             gc.unfreeze()
-        # Otherwise the young generations only: what loading left behind. The older unfrozen objects (the memo's
-        # rows of the requests since the last freeze, tens of thousands under load) are frozen as they are.
-        gc.collect() if full else gc.collect(1)
-        gc.freeze()
-        if full:
-            _settled.blocks_after_full = sys.getallocatedblocks()
+            gc.collect()
             _settled.full_collections += 1
+        else:  # what loading left; the older unfrozen objects (the memo's rows since the last freeze) are frozen as is
+            gc.collect(1)
+        gc.freeze()
         return full

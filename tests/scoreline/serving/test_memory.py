@@ -1,4 +1,4 @@
-"""The heap is settled after a swap without walking the frozen heap, and collected whole when it has regrown."""
+"""The heap is settled after a swap without walking the frozen heap, and collected whole every few settles."""
 
 from __future__ import annotations
 
@@ -23,13 +23,19 @@ def fresh_settling(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     gc.unfreeze()  # leave the test process's collector as it was
 
 
-def test_a_full_collection_first_and_when_the_heap_has_regrown_by_the_set_share() -> None:
-    assert memory.needs_full_collection(1_000, None)
-    assert not memory.needs_full_collection(1_250, 1_000, regrowth=0.25)
-    assert memory.needs_full_collection(1_251, 1_000, regrowth=0.25)
+def test_a_full_collection_first_and_then_every_nth_settle() -> None:
+    assert [memory.needs_full_collection(n, every=3) for n in range(7)] == [
+        True,
+        False,
+        False,
+        True,
+        False,
+        False,
+        True,
+    ]
 
 
-def test_settling_after_a_swap_frees_new_cycles_and_keeps_frozen_ones_until_the_heap_regrows(
+def test_settling_after_a_swap_frees_new_cycles_and_keeps_frozen_ones_until_a_full_collection(
     fresh_settling: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     old_version = Node()
@@ -44,7 +50,7 @@ def test_settling_after_a_swap_frees_new_cycles_and_keeps_frozen_ones_until_the_
     assert new() is None
     assert old() is not None  # a cycle of the frozen heap waits for a full collection
 
-    monkeypatch.setattr(memory, "REGROWTH", -1.0)  # as if the heap had grown past the share
+    monkeypatch.setattr(memory, "FULL_EVERY", 2)  # the next settle is a full one
     assert memory.settle_heap()
     assert old() is None
     assert memory._settled.full_collections == 2
