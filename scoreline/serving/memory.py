@@ -28,7 +28,6 @@ FULL_EVERY = 8  # settles (loads and swaps) per full collection of the heap
 @dataclass
 class _Settled:
     settles: int = 0
-    full_collections: int = 0
 
 
 _settled = _Settled()
@@ -56,7 +55,6 @@ def settle_heap() -> bool:
         if full:
             gc.unfreeze()
             gc.collect()
-            _settled.full_collections += 1
         else:  # what loading left; the older unfrozen objects (the memo's rows since the last freeze) are frozen as is
             gc.collect(1)
         gc.freeze()
