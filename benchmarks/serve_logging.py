@@ -9,9 +9,11 @@
    fell behind) and the stand-in's indexing rate are printed too.
 2. A 100,000-row Parquet file through /predict/batch with the Elasticsearch sink on, against the same rows
    in process (features + booster, and the booster alone); and how long until the sink process has the
-   rows' records acknowledged (in the index or its spool).
+   rows' records acknowledged (in the index or its spool). Both sides may use every core here (model-api's
+   booster runs a batch on all the cores it may use, as the in-process one does); the sink process and osmem
+   share them.
 
-model-api has one core (SERVER_CPUS, as in benchmarks/serve.py); wrk, osmem and the prediction log's sink
+In part 1 model-api has one core (SERVER_CPUS, as in benchmarks/serve.py); wrk, osmem and the prediction log's sink
 process share the other: the sink is a process of its own so that the log does not take the serving core.
 The sink's CPU seconds per 1,000 records are printed too, so its cost is visible wherever it runs.
 
@@ -48,6 +50,7 @@ from scoreline_launcher.processes import ServerProcess
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from serve import (
+    ALL_CPUS,
     CLIENT_CPUS,
     JSON,
     LUA,
@@ -254,7 +257,8 @@ def main() -> None:
         payload = buffer.getvalue()
         url = f"{logged.url}/v1/{TASK}/predict/batch"
         print(f"2. batch: {args.rows:,} rows through /predict/batch with the Elasticsearch sink ...")
-        place(logged)
+        assert logged.process is not None
+        pin_pids(process_tree(logged.process.pid), ALL_CPUS)  # the CPUs the in-process side has
 
         def post() -> float:
             started = time.perf_counter()

@@ -15,6 +15,7 @@ The prior's coefficients live in ``bundle.json`` and every prediction adds the s
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +36,9 @@ BUNDLE_FILE = "bundle.json"
 BUNDLE_FORMAT = "scoreline-bundle/1"
 PRIOR_C = 1.0  # inverse L2 strength of the prior's logistic regression (on standardized features)
 FEW_ROWS = 256  # predict_rows of at most this many rows adds a prior's margin itself (see _few_rows_with_prior)
+# predict_rows of at least this many rows (batch files) runs the booster on every core the calling thread may use:
+# a loaded booster has one thread, which single requests want (threads only add latency to them).
+PARALLEL_ROWS = 20_000
 
 Requests = pd.DataFrame | Sequence[Mapping[str, Any]]
 
@@ -235,6 +239,7 @@ class ModelBundle:
     def __post_init__(self) -> None:
         self._prior_index: tuple[LogisticPrior | None, np.ndarray | None] = (None, None)
         self._base_offset: tuple[Any, np.ndarray | None] = (None, None)
+        self._parallel: tuple[Any, int, xgb.Booster | None] = (None, 0, None)
 
     def _prior_columns(self) -> np.ndarray | None:
         """Positions of the prior's features among ``feature_names`` (cached per prior)."""
@@ -283,8 +288,9 @@ class ModelBundle:
         kind = self.task.kind
         if margin is not None and len(matrix) <= FEW_ROWS and kind in ("binary", "multiclass"):
             return self._few_rows_with_prior(matrix, margin, kind == "binary")
+        booster = self._parallel_booster() if len(matrix) >= PARALLEL_ROWS else self.booster
         output = np.asarray(
-            self.booster.inplace_predict(matrix, validate_features=False, base_margin=margin), dtype=np.float64
+            booster.inplace_predict(matrix, validate_features=False, base_margin=margin), dtype=np.float64
         )
         if kind == "binary":
             output = np.column_stack([1.0 - output, output])
@@ -296,6 +302,19 @@ class ModelBundle:
             if self.target_scale_feature is not None:
                 output = output * target_scale(matrix[:, self.feature_names.index(self.target_scale_feature)])
         return output
+
+    def _parallel_booster(self) -> xgb.Booster:
+        """The booster with one thread per core the calling thread may run on (a copy, made once per booster and
+        core count), for batches; the booster itself when that is one core."""
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+        if cores <= 1:
+            return self.booster
+        source, threads, parallel = getattr(self, "_parallel", (None, 0, None))  # bundles pickled before it
+        if source is not self.booster or threads != cores or parallel is None:
+            parallel = self.booster.copy()
+            parallel.set_param({"nthread": cores})
+            self._parallel = (self.booster, cores, parallel)
+        return parallel
 
     def _few_rows_with_prior(self, matrix: np.ndarray, margin: np.ndarray, binary: bool) -> np.ndarray:
         """:meth:`predict_rows` of a few rows with a prior, without handing XGBoost a base margin.

@@ -6,6 +6,7 @@ The booster is boosted from a stored logistic prior: every prediction path adds 
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +14,7 @@ import pandas as pd
 import pytest
 
 from scoreline.core.errors import ErrorCode, ScorelineError
-from scoreline.ml.modeling import BOOSTER_FILE, BUNDLE_FILE, LogisticPrior, ModelBundle
+from scoreline.ml.modeling import BOOSTER_FILE, BUNDLE_FILE, PARALLEL_ROWS, LogisticPrior, ModelBundle
 from scoreline.ml.training import TrainingResult, train
 from scoreline.tasks import get_task
 
@@ -93,6 +94,26 @@ def test_predict_rows_is_the_path_of_every_prediction(trained: TrainingResult) -
     # One row as a vector: the same up to float rounding (the prior margin of one row and of many sums in a
     # different order).
     np.testing.assert_allclose(bundle.predict_rows(rows[0]), by_rows[:1], rtol=0, atol=1e-12)
+
+
+def test_a_batch_runs_on_every_core_with_the_same_answers(trained: TrainingResult, tmp_path: Path) -> None:
+    """A loaded booster has one thread (single requests); a batch of PARALLEL_ROWS rows or more runs on a copy with
+    one thread per core the caller may use, and its answers are those of the one-thread booster."""
+    trained.bundle.save(tmp_path / "bundle")
+    loaded = ModelBundle.load(tmp_path / "bundle")
+    features = loaded.features(loaded.input_example).to_numpy(dtype=np.float64)
+    rows = np.repeat(features, -(-PARALLEL_ROWS // len(features)), axis=0)[:PARALLEL_ROWS]
+    rows[:, 0] += np.linspace(-200.0, 200.0, len(rows))  # distinct rows, not one answer repeated
+    one_thread = np.concatenate([loaded.predict_rows(part) for part in np.array_split(rows, 2)])
+    assert json.loads(loaded.booster.save_config())["learner"]["generic_param"]["nthread"] == "1"
+    batch = loaded.predict_rows(rows)
+    np.testing.assert_array_equal(batch, one_thread)
+    cores = len(os.sched_getaffinity(0))
+    if cores > 1:
+        parallel = loaded._parallel_booster()
+        assert parallel is not loaded.booster and parallel is loaded._parallel_booster()  # made once
+        assert json.loads(parallel.save_config())["learner"]["generic_param"]["nthread"] == str(cores)
+    assert json.loads(loaded.booster.save_config())["learner"]["generic_param"]["nthread"] == "1"
 
 
 def test_the_prior_margin_is_part_of_every_prediction(trained: TrainingResult) -> None:
