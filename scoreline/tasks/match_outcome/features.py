@@ -166,13 +166,8 @@ class FeatureParams:
     # idle gap of at least ``longrun_gap_days`` (a season break), the Kalman goal ratings close this share of
     # their distance to it: a one-season surge or slump is trusted less than years of results.
     longrun_rate: float = 0.004
-    longrun_share: float = 0.25
+    longrun_share: float = 0.5
     longrun_gap_days: float = 60.0
-    # After that season break a league side's Kalman variances also grow by this (capped at the initial variance):
-    # summer transfers make its ratings less certain, so the new season's first results move them faster.
-    # Share 0.25 with 0.01 over 0.5 with none: mean RPS on development seasons (E0 2008/09-2018/19, I1 2013/14-
-    # 2018/19) 0.19515 -> 0.19504 and 0.19328 -> 0.19285; the gain is in the first months of a season.
-    season_break_variance: float = 0.01
 
     def __post_init__(self) -> None:
         if len(self.goal_learning_rates) != GOAL_RATING_SPEEDS or len(self.k_by_tier) != len(TIER_NAMES):
@@ -193,7 +188,6 @@ class FeatureParams:
         data = {name: value for name, value in data.items() if name not in _DROPPED_PARAMS}
         # Params saved before the long-run levels: their models were trained without the return to it.
         data.setdefault("longrun_share", 0.0)
-        data.setdefault("season_break_variance", 0.0)
         tuples = {name: tuple(data[name]) for name in ("k_by_tier", "goal_learning_rates") if name in data}
         return cls(**{**data, **tuples})
 
@@ -438,7 +432,6 @@ def _extra_params(params: FeatureParams) -> np.ndarray:
             params.longrun_rate,
             params.longrun_share,
             params.longrun_gap_days,
-            params.season_break_variance,
         ]
     )
 
@@ -448,7 +441,6 @@ _X_K2, _X_K2_NEW, _X_GOAL_NEW = range(6, 9)
 _X_KALMAN_V0, _X_KALMAN_Q, _X_KALMAN_MU, _X_KALMAN_HA, _X_SETTLE, _X_MEMORY, _X_KALMAN_CAP = range(9, 16)
 _X_EDGE_DECAY, _X_EDGE_PRIOR = 16, 17
 _X_LONG_RATE, _X_LONG_SHARE, _X_LONG_GAP = 18, 19, 20
-_X_BREAK_VARIANCE = 21
 _KALMAN_ATTACK, _KALMAN_DEFENCE, _KALMAN_VAR_ATTACK, _KALMAN_VAR_DEFENCE = range(4)
 _EDGE_HOME_SUM, _EDGE_HOME_WEIGHT, _EDGE_AWAY_SUM, _EDGE_AWAY_WEIGHT = range(4, 8)
 _LONG_ATTACK, _LONG_DEFENCE = 8, 9
@@ -595,7 +587,7 @@ def _write_row(
     variance = 0.0
     for team in (home, away):
         for column in (_KALMAN_VAR_ATTACK, _KALMAN_VAR_DEFENCE):
-            variance += _kalman_variance(kalman, played, last_day, team_division, team, column, day, xp)
+            variance += _kalman_variance(kalman, played, last_day, team, column, day, xp)
     out[row, 37] = out[row, 35] / np.sqrt(1.0 + variance)
     k_home, k_draw, k_away = _dixon_coles(np.exp(log_home), np.exp(log_away), xp[_X_RHO])
     out[row, 38] = np.log(max(0.5 * (p_home + k_home), 1e-9))
@@ -635,25 +627,14 @@ def _kalman_mean(
 
 @numba.njit(cache=True)
 def _kalman_variance(
-    kalman: np.ndarray,
-    played: np.ndarray,
-    last_day: np.ndarray,
-    team_division: np.ndarray,
-    team: int,
-    column: int,
-    day: int,
-    xp: np.ndarray,
+    kalman: np.ndarray, played: np.ndarray, last_day: np.ndarray, team: int, column: int, day: int, xp: np.ndarray
 ) -> float:
-    """A Kalman rating's variance on ``day``: it grows with idle years, and for a league side by
-    ``_X_BREAK_VARIANCE`` after a season break, up to the initial variance."""
+    """A Kalman rating's variance on ``day``: it grows with idle years, up to the initial variance."""
     if team < 0:
         return xp[_X_KALMAN_V0]
     variance = kalman[team, column]
     if played[team] > 0:
-        idle = max(day - last_day[team], 0)
-        variance += xp[_X_KALMAN_Q] * idle / 365.25
-        if team_division[team] >= 0 and idle >= xp[_X_LONG_GAP]:
-            variance += xp[_X_BREAK_VARIANCE]
+        variance += xp[_X_KALMAN_Q] * max(day - last_day[team], 0) / 365.25
     return min(variance, xp[_X_KALMAN_V0])
 
 
@@ -1001,7 +982,7 @@ def _kalman_update(
     by their variances, which grow by ``_X_KALMAN_Q`` per idle year (capped at the initial variance)."""
     for team in (home, away):
         for column in (_KALMAN_VAR_ATTACK, _KALMAN_VAR_DEFENCE):
-            kalman[team, column] = _kalman_variance(kalman, played, last_day, team_division, team, column, day, xp)
+            kalman[team, column] = _kalman_variance(kalman, played, last_day, team, column, day, xp)
         for column in (_KALMAN_ATTACK, _KALMAN_DEFENCE):
             kalman[team, column] = _kalman_mean(kalman, played, last_day, team_division, team, column, day, xp)
     # The long-run levels: a slow Poisson step on the score, from their own expected goals.

@@ -528,26 +528,6 @@ def test_national_teams_idle_between_windows_keep_their_goal_ratings() -> None:
     pd.testing.assert_frame_equal(pulled, kept)
 
 
-def test_after_a_season_break_a_league_sides_ratings_are_less_certain() -> None:
-    """A league side's Kalman variances grow by ``season_break_variance`` over the summer: at the new season's
-    first match the uncertainty-shrunk ratio is closer to even and that match's result moves the ratings further;
-    within a season, and for national teams idle as long, nothing changes."""
-    for competition, changes in (("E0", True), ("Friendly", False)):
-        data = league_seasons(competition, surge_season=4, seasons=6)
-        steady, _ = build_features(data, FeatureParams(season_break_variance=0.0))
-        unsure, _ = build_features(data, FeatureParams(season_break_variance=0.2))
-        if not changes:
-            pd.testing.assert_frame_equal(unsure, steady)
-            continue
-        first_season = data.index[data["date"].dt.year == 2000]
-        pd.testing.assert_frame_equal(unsure.loc[first_season], steady.loc[first_season])
-        after_break = data.index[data["date"] == pd.Timestamp("2001-08-01")]
-        assert (unsure.loc[after_break, "kalman_log_ratio_shrunk"].abs()
-                < steady.loc[after_break, "kalman_log_ratio_shrunk"].abs()).all()  # fmt: skip
-        next_week = data.index[data["date"] == pd.Timestamp("2001-08-08")]
-        assert not np.allclose(unsure.loc[next_week, "kalman_log_ratio"], steady.loc[next_week, "kalman_log_ratio"])
-
-
 def test_a_league_matchs_features_do_not_change_with_its_own_result() -> None:
     """Leak-free with the long-run level: changing a result after a season break (where the ratings return to
     it) changes no feature of that match, of its day or of any earlier one."""
@@ -586,6 +566,5 @@ def test_params_saved_before_the_long_run_levels_load_without_the_return_to_it()
     """A model trained before the long-run levels is served as it was trained: no return after a break."""
     data = FeatureParams().to_json()
     assert data["longrun_share"] > 0 and FeatureParams.from_json(data) == FeatureParams()
-    del data["longrun_share"], data["longrun_rate"], data["longrun_gap_days"], data["season_break_variance"]
+    del data["longrun_share"], data["longrun_rate"], data["longrun_gap_days"]
     assert FeatureParams.from_json(data).longrun_share == 0.0
-    assert FeatureParams.from_json(data).season_break_variance == 0.0
