@@ -12,8 +12,10 @@ Serving reads the state at the end of the data through the very same row functio
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from functools import lru_cache
@@ -1026,7 +1028,7 @@ def _kalman_update(
         kalman[away, _EDGE_AWAY_WEIGHT] = decay * kalman[away, _EDGE_AWAY_WEIGHT] + 1.0
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _serve(
     home: np.ndarray,
     away: np.ndarray,
@@ -1296,8 +1298,30 @@ def serving_features(
     )
     out = np.empty((n, N_FEATURES))
     ratings, tables = _serve_state(state)
-    _serve(home, away, day, neutral, tier, pair, home == first, *ratings, division, *tables, out)
+    codes = (home, away, day, neutral, tier, pair, home == first, division)
+
+    def serve(start: int, stop: int) -> None:
+        # _serve moves an entrant's ratings and division for its row and back: each call gets its own copies of
+        # what it moves, so calls can run at once (it releases the GIL).
+        own = [array.copy() if index in _MOVED_RATINGS else array for index, array in enumerate(ratings)]
+        part = [array[start:stop] for array in codes]
+        _serve(*part[:7], *own, part[7], tables[0].copy(), *tables[1:], out[start:stop])
+
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    if n < PARALLEL_ROWS or cores <= 1:
+        serve(0, n)
+    else:
+        bounds = np.linspace(0, n, cores + 1).astype(int)
+        with ThreadPoolExecutor(cores) as pool:
+            list(pool.map(serve, bounds[:-1], bounds[1:]))
     return pd.DataFrame(out, index=requests.index, columns=list(FEATURE_NAMES), copy=False)
+
+
+# Requests of at least this many rows (batch files) are served on every core the caller may use, in equal parts.
+PARALLEL_ROWS = 20_000
+# Positions in ``_serve_state``'s ratings of the arrays ``_serve`` moves for an entrant (elo, attack, defence, elo2,
+# kalman); the division table it moves is the first of its tables.
+_MOVED_RATINGS = frozenset({0, 5, 6, 16, 20})
 
 
 @numba.njit(cache=True)

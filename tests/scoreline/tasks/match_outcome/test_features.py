@@ -15,6 +15,7 @@ from scoreline.core.errors import ErrorCode, ScorelineError
 from scoreline.tasks import get_task
 from scoreline.tasks.match_outcome.features import (
     FEATURE_NAMES,
+    PARALLEL_ROWS,
     TIER_CONTINENTAL,
     TIER_FRIENDLY,
     TIER_NATIONS_LEAGUE,
@@ -568,3 +569,33 @@ def test_params_saved_before_the_long_run_levels_load_without_the_return_to_it()
     assert data["longrun_share"] > 0 and FeatureParams.from_json(data) == FeatureParams()
     del data["longrun_share"], data["longrun_rate"], data["longrun_gap_days"]
     assert FeatureParams.from_json(data).longrun_share == 0.0
+
+
+def test_a_batch_served_in_parallel_parts_equals_serving_it_a_few_rows_at_a_time() -> None:
+    """A request set of PARALLEL_ROWS rows or more is served in parts on every core at once; each part moves
+    division entrants' ratings on copies, so the answers are those of serving the rows a few at a time and the
+    state is left as it was."""
+    top = league_seasons("E0", surge_season=-1, seasons=3)
+    second = league_seasons("E1", surge_season=-1, seasons=3).replace({f"T{i:02d}": f"L{i:02d}" for i in range(6)})
+    last = top["date"].dt.year == 2002  # T05 goes down and L00 up for the last season: entry levels are learned
+    top.loc[last, ["home_team", "away_team"]] = top.loc[last, ["home_team", "away_team"]].replace("T05", "L00")
+    second.loc[last, ["home_team", "away_team"]] = second.loc[last, ["home_team", "away_team"]].replace("L00", "T05")
+    saved = json.dumps(TASK.serving_state(pd.concat([top, second], ignore_index=True)))
+    state = RatingState.from_json(json.loads(saved))
+    before = json.dumps(state.to_json(), sort_keys=True)
+    rng = np.random.default_rng(5)
+    teams = np.array([f"T{i:02d}" for i in range(6)] + [f"L{i:02d}" for i in range(6)])
+    home = rng.integers(0, 12, PARALLEL_ROWS + 7)
+    away = (home + rng.integers(1, 12, len(home))) % 12
+    requests = pd.DataFrame({
+        "home_team": teams[home], "away_team": teams[away],
+        "date": pd.Timestamp("2003-08-01") + pd.to_timedelta(rng.integers(0, 300, len(home)), unit="D"),
+        "neutral": rng.random(len(home)) < 0.2,
+        "competition": rng.choice(["E0", "E1", "Friendly"], len(home)),  # sides of the other division: entrants
+    })  # fmt: skip
+    whole = serving_features(state, requests)
+    in_pieces = pd.concat([serving_features(state, requests.iloc[i : i + 997]) for i in range(0, len(requests), 997)])
+    pd.testing.assert_frame_equal(whole, in_pieces)
+    assert json.dumps(state.to_json(), sort_keys=True) == before
+    entrant = requests.index[(requests["competition"] == "E1") & (requests["home_team"] == "T00")][0]
+    assert whole.loc[entrant, "elo_home"] != state.elo[state.teams.index("T00")]  # rated from the entry level
