@@ -37,6 +37,7 @@ from scoreline.tasks import get_task
 TASK = get_task("match-outcome")
 CLASSES = ("home", "draw", "away")
 MARKET = "bookmaker"
+SEASON_BREAK_DAYS = 21
 
 
 def load(directory: Path) -> pd.DataFrame:
@@ -57,10 +58,25 @@ def load(directory: Path) -> pd.DataFrame:
     return TASK.to_canonical(buffer.getvalue(), f"{directory.name}.zip")
 
 
-def season_of(dates: pd.Series) -> pd.Series:
-    """The season a match belongs to, by the year it starts in (July on)."""
-    dates = pd.to_datetime(dates)
-    return dates.dt.year.where(dates.dt.month >= 7, dates.dt.year - 1)
+def season_of(canonical: pd.DataFrame) -> pd.Series:
+    """The season of each match, named by the year of its first match. Within a division the matches split at
+    breaks of ``SEASON_BREAK_DAYS`` or more; a part starts a new season when it repeats a home/away pairing of the
+    season so far (a double round robin plays each once), else it continues it. A calendar rule (July on) would put
+    2019/20's matches after the 2020 restart (June-July) in 2020/21."""
+    dates = pd.to_datetime(canonical["date"])
+    seasons = pd.Series(0, index=canonical.index, dtype="int64")
+    ordered = canonical.assign(_date=dates).sort_values("_date", kind="stable")
+    for _, rows in ordered.groupby("competition", sort=False):
+        part = (rows["_date"].diff() >= pd.Timedelta(days=SEASON_BREAK_DAYS)).cumsum()
+        seen: set[tuple[str, str]] = set()
+        start = None
+        for _, matches in rows.groupby(part, sort=True):
+            pairings = set(zip(matches["home_team"], matches["away_team"], strict=True))
+            if start is None or pairings & seen:
+                start, seen = matches["_date"].iloc[0], set()
+            seen |= pairings
+            seasons.loc[matches.index] = start.year
+    return seasons
 
 
 def _scores(labels: np.ndarray, probabilities: np.ndarray) -> dict[str, float]:
@@ -83,7 +99,7 @@ def _gap_line(name: str, rows: pd.DataFrame) -> str:
 def evaluate_season(
     canonical: pd.DataFrame, division: str, season: int, target_pct: float, early: int
 ) -> dict[str, float]:
-    seasons = season_of(canonical["date"])
+    seasons = season_of(canonical)
     known = canonical[(seasons <= season).to_numpy()]
     start = pd.to_datetime(canonical.loc[(seasons == season).to_numpy(), "date"]).min()
     began = time.perf_counter()
@@ -158,7 +174,7 @@ def main() -> None:
     args = parser.parse_args()
 
     canonical = load(args.football_data)
-    seasons = season_of(canonical["date"])
+    seasons = season_of(canonical)
     division = canonical["competition"] == args.division
     available = sorted(set(seasons[division.to_numpy()]))
     print(
