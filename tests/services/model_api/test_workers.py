@@ -159,14 +159,16 @@ def test_a_dead_worker_is_replaced_and_sigterm_stops_all(start_model_api: ModelA
     wait_for(lambda: len(workers(server)) == 2)
     before = {w["worker"]: w["pid"] for w in workers(server)}
     os.kill(before[1], signal.SIGKILL)
-    wait_for(
-        lambda: (
-            {w["worker"]: w["pid"] for w in workers(server)}.keys() == {0, 1}
-            and {w["worker"]: w["pid"] for w in workers(server)}[1] != before[1]
-            and all(w["versions"].get(TASK) == versions.first for w in workers(server))
-        ),
-        timeout_s=60,
-    )
+
+    def replaced() -> bool:
+        listing = {w["worker"]: w for w in workers(server)}  # one read: the supervisor may change it between two
+        return (
+            listing.keys() == {0, 1}
+            and listing[1]["pid"] != before[1]
+            and all(w["versions"].get(TASK) == versions.first for w in listing.values())
+        )
+
+    wait_for(replaced, timeout_s=60)
     after = {w["worker"]: w["pid"] for w in workers(server)}
     assert after[0] == before[0]
     supervisor = supervisor_pid(server)
