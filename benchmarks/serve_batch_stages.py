@@ -6,8 +6,10 @@ the prediction log's hand-off of the batch (``SinkChannel.write_columns``, the r
 thread: the Arrow stream built and sent over a Unix socket to a stand-in sink thread that acknowledges each
 frame) and the sink process's document build (``arrow_to_records``), each as a ratio to
 ``bundle.predict_proba`` on the same rows. CPU time, so a busy machine moves the figures less than wall
-time. XGBoost gets one thread on both sides (``OMP_NUM_THREADS=1`` is set here) so thread CPU counts all
-of its work.
+time. Everything runs on one core (the process pins itself to its lowest CPU, and ``OMP_NUM_THREADS=1`` is
+set here): a batch then runs its features and booster in the calling thread, so thread CPU counts all of
+their work (on several cores both sides split them over threads; ``serve_logging.py`` measures that in wall
+time).
 
     uv run python benchmarks/serve_batch_stages.py [--rows 100000] [--repeat 5]
 """
@@ -51,6 +53,8 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
     bundle = base.train_small(seed=1, max_depth=3).bundle
     task = get_task(base.TASK)
     predictor = Predictor(bundle, task)
