@@ -43,7 +43,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import serve as base  # the wrk runner, fresh-body script and model-api launcher of benchmarks/serve.py
 
-from scoreline.serving.workers import usable_cores
+from scoreline.core.cores import usable_cores
 
 TASK = base.TASK
 

@@ -15,7 +15,6 @@ The prior's coefficients live in ``bundle.json`` and every prediction adds the s
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from scoreline.core.cores import PARALLEL_ROWS, usable_cores
 from scoreline.core.errors import ErrorCode, ScorelineError
 
 if TYPE_CHECKING:
@@ -36,9 +36,6 @@ BUNDLE_FILE = "bundle.json"
 BUNDLE_FORMAT = "scoreline-bundle/1"
 PRIOR_C = 1.0  # inverse L2 strength of the prior's logistic regression (on standardized features)
 FEW_ROWS = 256  # predict_rows of at most this many rows adds a prior's margin itself (see _few_rows_with_prior)
-# predict_rows of at least this many rows (batch files) runs the booster on every core the calling thread may use:
-# a loaded booster has one thread, which single requests want (threads only add latency to them).
-PARALLEL_ROWS = 20_000
 
 Requests = pd.DataFrame | Sequence[Mapping[str, Any]]
 
@@ -304,12 +301,12 @@ class ModelBundle:
         return output
 
     def _parallel_booster(self) -> xgb.Booster:
-        """The booster with one thread per core the calling thread may run on (a copy, made once per booster and
-        core count), for batches; the booster itself when that is one core."""
-        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+        """For a batch: the booster with one thread per usable core (a copy of the loaded one-thread booster, made
+        once per booster and core count); the booster itself on one core."""
+        cores = usable_cores()
         if cores <= 1:
             return self.booster
-        source, threads, parallel = getattr(self, "_parallel", (None, 0, None))  # bundles pickled before it
+        source, threads, parallel = self._parallel
         if source is not self.booster or threads != cores or parallel is None:
             parallel = self.booster.copy()
             parallel.set_param({"nthread": cores})

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import os
 import threading
 import time
@@ -57,22 +56,6 @@ class WorkerStatus:
     def has(self, task: str, version: str) -> bool:
         """The version is loaded here: served, or staged and waiting."""
         return self.serving.get(task) == version or self.staged.get(task) == version
-
-
-def usable_cores(cpu_max: Path = Path("/sys/fs/cgroup/cpu.max")) -> int:
-    """The cores this process may run on: its affinity, capped by a cgroup CPU quota (a container limited to
-    2 CPUs on a 32-core node gets 2)."""
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        cores = os.cpu_count() or 1
-    try:
-        quota, period = cpu_max.read_text().split()[:2]
-        if quota != "max":
-            cores = min(cores, math.ceil(int(quota) / int(period)))
-    except (OSError, ValueError):
-        pass
-    return max(1, cores)
 
 
 def swap_ready(statuses: Iterable[WorkerStatus], task: str, version: str) -> bool:

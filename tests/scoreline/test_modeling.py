@@ -6,15 +6,15 @@ The booster is boosted from a stored logistic prior: every prediction path adds 
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from scoreline.core.cores import PARALLEL_ROWS, usable_cores
 from scoreline.core.errors import ErrorCode, ScorelineError
-from scoreline.ml.modeling import BOOSTER_FILE, BUNDLE_FILE, PARALLEL_ROWS, LogisticPrior, ModelBundle
+from scoreline.ml.modeling import BOOSTER_FILE, BUNDLE_FILE, LogisticPrior, ModelBundle
 from scoreline.ml.training import TrainingResult, train
 from scoreline.tasks import get_task
 
@@ -108,7 +108,7 @@ def test_a_batch_runs_on_every_core_with_the_same_answers(trained: TrainingResul
     assert json.loads(loaded.booster.save_config())["learner"]["generic_param"]["nthread"] == "1"
     batch = loaded.predict_rows(rows)
     np.testing.assert_array_equal(batch, one_thread)
-    cores = len(os.sched_getaffinity(0))
+    cores = usable_cores()
     if cores > 1:
         parallel = loaded._parallel_booster()
         assert parallel is not loaded.booster and parallel is loaded._parallel_booster()  # made once

@@ -12,7 +12,6 @@ Serving reads the state at the end of the data through the very same row functio
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -25,6 +24,7 @@ import numba
 import numpy as np
 import pandas as pd
 
+from scoreline.core.cores import PARALLEL_ROWS, usable_cores
 from scoreline.core.errors import ErrorCode, ScorelineError
 
 FEATURE_NAMES: tuple[str, ...] = (
@@ -1298,30 +1298,27 @@ def serving_features(
     )
     out = np.empty((n, N_FEATURES))
     ratings, tables = _serve_state(state)
-    codes = (home, away, day, neutral, tier, pair, home == first, division)
+    requested = (home, away, day, neutral, tier, pair, home == first)
+    # _serve moves a division entrant's ratings and division for its row and back: each call gets its own copies
+    # of those, so calls can run at once (it releases the GIL).
+    moved = {id(array) for array in (state.elo, state.elo2, state.attack, state.defence, state.kalman)}
 
     def serve(start: int, stop: int) -> None:
-        # _serve moves an entrant's ratings and division for its row and back: each call gets its own copies of
-        # what it moves, so calls can run at once (it releases the GIL).
-        own = [array.copy() if index in _MOVED_RATINGS else array for index, array in enumerate(ratings)]
-        part = [array[start:stop] for array in codes]
-        _serve(*part[:7], *own, part[7], tables[0].copy(), *tables[1:], out[start:stop])
+        own = [array.copy() if id(array) in moved else array for array in ratings]
+        team_division, *division_tables = tables
+        _serve(
+            *(array[start:stop] for array in requested), *own, division[start:stop], team_division.copy(),
+            *division_tables, out[start:stop],
+        )  # fmt: skip
 
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    if n < PARALLEL_ROWS or cores <= 1:
+    cores = usable_cores() if n >= PARALLEL_ROWS else 1  # it reads the cgroup quota: not for every few rows
+    if cores <= 1:
         serve(0, n)
-    else:
+    else:  # a batch file: equal parts on every usable core
         bounds = np.linspace(0, n, cores + 1).astype(int)
         with ThreadPoolExecutor(cores) as pool:
             list(pool.map(serve, bounds[:-1], bounds[1:]))
     return pd.DataFrame(out, index=requests.index, columns=list(FEATURE_NAMES), copy=False)
-
-
-# Requests of at least this many rows (batch files) are served on every core the caller may use, in equal parts.
-PARALLEL_ROWS = 20_000
-# Positions in ``_serve_state``'s ratings of the arrays ``_serve`` moves for an entrant (elo, attack, defence, elo2,
-# kalman); the division table it moves is the first of its tables.
-_MOVED_RATINGS = frozenset({0, 5, 6, 16, 20})
 
 
 @numba.njit(cache=True)

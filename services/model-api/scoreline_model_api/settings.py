@@ -6,9 +6,10 @@ from pathlib import Path
 
 from pydantic import Field, SecretStr
 
+from scoreline.core.cores import usable_cores
 from scoreline.core.settings import DEFAULT_HOME, AuthSettings, MlflowSettings
 from scoreline.predlog.factory import PredictionLogSettings
-from scoreline.serving.workers import SWAP_TIMEOUT_S, usable_cores
+from scoreline.serving.workers import SWAP_TIMEOUT_S
 from scoreline.tasks import task_ids
 
 

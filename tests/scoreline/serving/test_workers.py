@@ -21,7 +21,6 @@ from scoreline.serving.workers import (
     WorkerStatus,
     swap_complete,
     swap_ready,
-    usable_cores,
     version_to_follow,
 )
 
@@ -136,18 +135,6 @@ def test_a_gate_follows_a_peer_and_gives_up_on_a_version_it_cannot_load(tmp_path
         assert follower.status().failed == {TASK: "2"}
     finally:
         follower.stop()
-
-
-def test_usable_cores_follow_the_affinity_and_a_cgroup_quota(tmp_path: Path) -> None:
-    affinity = len(os.sched_getaffinity(0))
-    cpu_max = tmp_path / "cpu.max"
-    cpu_max.write_text("max 100000\n")
-    assert usable_cores(cpu_max) == affinity
-    cpu_max.write_text("50000 100000\n")
-    assert usable_cores(cpu_max) == 1
-    cpu_max.write_text(f"{affinity * 100000 + 1} 100000\n")
-    assert usable_cores(cpu_max) == affinity
-    assert usable_cores(tmp_path / "missing") == affinity
 
 
 def test_restart_delay_grows_with_deaths_at_start_and_is_bounded() -> None:

@@ -11,11 +11,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from scoreline.core.cores import PARALLEL_ROWS
 from scoreline.core.errors import ErrorCode, ScorelineError
 from scoreline.tasks import get_task
 from scoreline.tasks.match_outcome.features import (
     FEATURE_NAMES,
-    PARALLEL_ROWS,
     TIER_CONTINENTAL,
     TIER_FRIENDLY,
     TIER_NATIONS_LEAGUE,
