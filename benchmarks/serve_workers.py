@@ -128,15 +128,26 @@ def tree_cpu(server: base.ServerProcess) -> float:
     return total
 
 
+def sink_cpu(server: base.ServerProcess) -> float:
+    """CPU seconds so far of model-api's prediction-log sink process (0 when logging is off)."""
+    total = 0.0
+    for role, pid in processes(server):
+        if role == "prediction-log sink process":
+            with contextlib.suppress(OSError):
+                total += base.cpu_seconds(pid)
+    return total
+
+
 def fresh(server: base.ServerProcess, teams: list[str], seconds: int, connections: int, work: Path) -> dict:
     """A wrk run, with model-api's CPU per request (the same for 1 and N workers unless something serializes
-    them or wrk and the rest of the machine take the cores)."""
-    before = tree_cpu(server)
+    them or wrk and the rest of the machine take the cores), and the sink process's share of it."""
+    before, sink_before = tree_cpu(server), sink_cpu(server)
     # wrk with one thread: it shares the cores with the workers here, and a second thread took CPU from them
     result = base.wrk(
         f"{server.url}/v1/{TASK}/predict", teams, seconds, connections, work, fresh="instances", threads=1
     )
     result["cpu_ms"] = (tree_cpu(server) - before) * 1000 / max(result["requests"], 1)
+    result["sink_cpu_ms"] = (sink_cpu(server) - sink_before) * 1000 / max(result["requests"], 1)
     return result
 
 
@@ -243,9 +254,8 @@ def main() -> None:
     def cpu(timed: list[tuple[float, float]]) -> float:
         return statistics.median(c for _, c in timed)
 
-    med = {
-        v: {k: statistics.median(r[k] for r in runs[v]) for k in ("rps", "p50_ms", "p99_ms", "cpu_ms")} for v in runs
-    }
+    figures = ("rps", "p50_ms", "p99_ms", "cpu_ms", "sink_cpu_ms")
+    med = {v: {k: statistics.median(r[k] for r in runs[v]) for k in figures} for v in runs}
     n = args.workers
     rows = []
     for log, what in ((True, "fresh bodies"), (False, "fresh, logging off")):
@@ -255,6 +265,8 @@ def main() -> None:
             (f"{what}: p99 ms", med[log, 1]["p99_ms"], med[log, n]["p99_ms"]),
             (f"{what}: model-api CPU ms per request", med[log, 1]["cpu_ms"], med[log, n]["cpu_ms"]),
         ]
+        if log:
+            rows.append((f"{what}: of which the sink process", med[log, 1]["sink_cpu_ms"], med[log, n]["sink_cpu_ms"]))
     rows += [
         ("restart to ready from the disk cache, wall s (median)", *(wall(starts[c]) for c in (1, n))),
         ("restart to ready from the disk cache, CPU s (median)", *(cpu(starts[c]) for c in (1, n))),

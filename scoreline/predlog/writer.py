@@ -4,7 +4,10 @@ Serving code calls :meth:`PredictionLogWriter.submit`, which never blocks and ne
 thread: it serializes a small entry's records on the spot (the :class:`PredictionRecord` shape,
 as :class:`EncodedRecords`; a pydantic model per record would cost more than the rest of the
 logging together) and appends them to a deque. The thread wakes every ``flush_interval_s`` or when
-a batch is full, serializes what was queued unserialized (batch files) and writes large batches.
+a batch is full, serializes what was queued unserialized (batch files) and writes large batches: woken by a
+full batch it writes only full batches and leaves the rest for the next one or the timer, so that under load
+it never sends the few rows that arrived while it wrote (a frame of a handful of rows costs as much to build
+and to turn into documents as one of a thousand).
 When the queue is full the records go to the fallback or are counted as dropped, and the request
 goes on. A sink's ``write`` may raise; the batch then goes to the ``fallback`` hook (for example a
 disk spool that is replayed later) and is only counted as lost when there is none or it fails too.
@@ -403,6 +406,7 @@ class PredictionLogWriter:
         self.queue_size = queue_size
         self._pending: deque[_Queued] = deque()
         self._wake = threading.Event()
+        self._flush_all = False  # the next wake writes what is queued, not only full batches (flush)
         self._stopping = False
         self._busy = False
         self._thread = threading.Thread(target=self._run, name="prediction-log-writer", daemon=True)
@@ -517,6 +521,7 @@ class PredictionLogWriter:
 
     def flush(self, timeout_s: float = 10.0) -> bool:
         """Wait until everything submitted so far is written (tests, shutdown)."""
+        self._flush_all = True
         self._wake.set()
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
@@ -530,13 +535,16 @@ class PredictionLogWriter:
     # ---- writer thread ----------------------------------------------------------------
     def _run(self) -> None:
         while not self._stopping:
-            self._wake.wait(self.flush_interval_s)
+            full_batch = self._wake.wait(self.flush_interval_s)
             self._wake.clear()
-            self._drain()
+            flush_all, self._flush_all = self._flush_all, False
+            self._drain(full_batches_only=full_batch and not flush_all and not self._stopping)
         self._drain()
 
-    def _drain(self) -> None:
-        while self._pending:
+    def _drain(self, *, full_batches_only: bool = False) -> None:
+        """Write what is queued in batches of ``batch_records``; with ``full_batches_only``, stop at the first
+        batch that is not full (it waits for the next wake: a full batch, the timer or a flush)."""
+        while self._pending and (not full_batches_only or len(self._pending) >= self.batch_records):
             self._busy = True
             try:
                 items: list[_Queued] = []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 import threading
+import time
 
 import numpy as np
 import orjson
@@ -174,6 +175,38 @@ def test_single_predictions_gathered_as_columns_give_each_its_own_document() -> 
                                      orjson.dumps(row.request_id), b",", head, b",", fragment, b',"latency_ms":',
                                      orjson.dumps(row.latency_ms), b"}"))  # fmt: skip
     assert orjson.loads(columnar.documents[0])["features"]["form"] is None  # NaN, as in row logging
+
+
+def test_under_steady_load_the_writer_sends_only_full_batches_until_a_flush() -> None:
+    """Rows keep arriving while a frame is built and sent: they wait for the next full batch, not go out as
+    a frame of a handful of rows (which costs both processes as much as a full one)."""
+
+    class SlowColumnsSink:
+        def __init__(self) -> None:
+            self.sizes: list[int] = []
+
+        def write(self, records: EncodedRecords) -> None:
+            raise AssertionError("single predictions go as columns")
+
+        def write_columns(self, entry: PredictionEntry) -> None:
+            self.sizes.append(len(entry))
+            time.sleep(0.005)  # building and sending the frame
+
+        def close(self) -> None:
+            pass
+
+    sink = SlowColumnsSink()
+    writer = PredictionLogWriter(sink, batch_records=200, flush_interval_s=60).start()  # type: ignore[arg-type]
+    rows = logged_rows(3_000)
+    for start in range(0, len(rows), 20):  # a steady stream: 20 rows per millisecond
+        for row in rows[start : start + 20]:
+            assert writer.submit_row(row)
+        time.sleep(0.001)
+    assert writer.flush(10)
+    writer.close()
+    assert sum(sink.sizes) == 3_000 and writer.records_dropped == 0
+    assert len(sink.sizes) >= 10
+    assert set(sink.sizes[:-1]) == {200}, sink.sizes  # the flush sends the rest
 
 
 def test_the_writer_sends_single_predictions_as_columns_per_model_version_in_order() -> None:
