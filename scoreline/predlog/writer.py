@@ -446,7 +446,10 @@ class PredictionLogWriter:
                 return False
         if len(self._pending) < self.queue_size:
             self._pending.append(item)
-            if len(self._pending) == self.batch_records:  # once per batch; the timer covers a missed one
+            if len(entry) >= self.batch_records:  # a batch file: written now (with what waits before it)
+                self._flush_all = True
+                self._wake.set()
+            elif len(self._pending) == self.batch_records:  # once per batch; the timer covers a missed one
                 self._wake.set()
             return True
         if self.fallback is not None:

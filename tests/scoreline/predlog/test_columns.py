@@ -209,6 +209,25 @@ def test_under_steady_load_the_writer_sends_only_full_batches_until_a_flush() ->
     assert set(sink.sizes[:-1]) == {200}, sink.sizes  # the flush sends the rest
 
 
+def test_a_batch_file_is_handed_to_the_sink_at_once_not_at_the_next_timer_tick() -> None:
+    handed = threading.Event()
+
+    class ColumnsSink:
+        def write(self, records: EncodedRecords) -> None:
+            raise AssertionError("a batch file goes as columns")
+
+        def write_columns(self, entry: PredictionEntry) -> None:
+            handed.set()
+
+        def close(self) -> None:
+            pass
+
+    writer = PredictionLogWriter(ColumnsSink(), batch_records=1_000, flush_interval_s=60).start()  # type: ignore[arg-type]
+    assert writer.submit(batch_entry(1_000))
+    assert handed.wait(5)  # the timer would have taken 60 s
+    writer.close()
+
+
 def test_the_writer_sends_single_predictions_as_columns_per_model_version_in_order() -> None:
     class ColumnsSink:
         def __init__(self) -> None:
