@@ -564,11 +564,14 @@ class PredictionLogWriter:
         records = EncodedRecords([], [], [])
         write_columns = getattr(self.sink, "write_columns", None)
         rows: list[LoggedRow] = []
+        group: tuple[Any, ...] = ()
         for item in items:
             if isinstance(item, LoggedRow):
-                if rows and item.group() != rows[0].group():
+                item_group = item.group()
+                if rows and item_group != group:
                     self._write_rows(write_columns, rows)
                     rows = []
+                group = item_group
                 rows.append(item)
                 continue
             if rows:
