@@ -21,7 +21,7 @@ import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from scoreline.predlog.record import EncodedRecords, iso_milliseconds
+from scoreline.predlog.record import EncodedRecords, PackedLines, iso_milliseconds
 
 if TYPE_CHECKING:  # the sink process reads columns without pandas
     from scoreline.predlog.writer import PredictionEntry
@@ -163,14 +163,54 @@ def arrow_to_records(payload: bytes) -> EncodedRecords:
     with pa.ipc.open_stream(payload) as reader:
         for batch in reader:
             metadata = orjson.loads(batch.schema.metadata[METADATA_KEY])
-            _batch_records(batch, metadata, out)
+            joined = _batch_documents(batch, metadata, out, line_end=b"")
+            for documents in joined:
+                out.documents.extend(_binaries(documents))
     return out
 
 
-def _batch_records(batch: pa.RecordBatch, metadata: dict[str, Any], out: EncodedRecords) -> None:
+def arrow_to_lines(payload: bytes) -> PackedLines:
+    """The same documents as :func:`arrow_to_records`, each followed by a newline, packed in one buffer: the
+    JSON Lines text as it is written to a file, without a Python object per document (for a batch file,
+    splitting the text into documents and joining them again cost more than building it)."""
+    out = EncodedRecords()
+    chunks: list[tuple[memoryview, np.ndarray]] = []
+    with pa.ipc.open_stream(payload) as reader:
+        for batch in reader:
+            metadata = orjson.loads(batch.schema.metadata[METADATA_KEY])
+            for lines in _batch_documents(batch, metadata, out, line_end=b"\n"):
+                chunks.append(_packed(lines))
+    if not chunks:
+        return PackedLines(out.request_ids, out.timestamps, memoryview(b""), np.zeros(1, np.int64))
+    data = chunks[0][0] if len(chunks) == 1 else memoryview(b"".join(chunk for chunk, _ in chunks))
+    ends = np.concatenate([[0], *(bounds[1:] for bounds in _shifted(chunks))])
+    return PackedLines(out.request_ids, out.timestamps, data, ends)
+
+
+def _shifted(chunks: list[tuple[memoryview, np.ndarray]]) -> list[np.ndarray]:
+    """Each chunk's line bounds as positions in the chunks' concatenation."""
+    shifted, start = [], 0
+    for data, bounds in chunks:
+        shifted.append(bounds + start)
+        start += len(data)
+    return shifted
+
+
+def _packed(lines: pa.Array) -> tuple[memoryview, np.ndarray]:
+    """A binary array's values as one buffer (Arrow's own, not copied) and the (n + 1) bounds of each value in it."""
+    _, offsets, data = lines.buffers()
+    bounds = np.frombuffer(offsets, np.int32, len(lines) + 1, lines.offset * 4).astype(np.int64)
+    content = memoryview(data)[bounds[0] : bounds[-1]] if data is not None else memoryview(b"")
+    return content, bounds - bounds[0]
+
+
+def _batch_documents(
+    batch: pa.RecordBatch, metadata: dict[str, Any], out: EncodedRecords, *, line_end: bytes
+) -> list[pa.Array]:
+    """The batch's documents (each followed by ``line_end``) as binary arrays, its ids and times added to ``out``."""
     n = batch.num_rows
     if n == 0:
-        return
+        return []
     ids = _request_ids(batch.column(REQUEST_ID))
     head = orjson.dumps(
         {"task": metadata["task"], "model_name": metadata["model_name"], "model_version": metadata["model_version"]}
@@ -218,9 +258,10 @@ def _batch_records(batch: pa.RecordBatch, metadata: dict[str, Any], out: Encoded
         text(b"}")
     if per_row:
         value(b',"latency_ms":', batch.column(LATENCY))
-        text(b"}")
+        text(b"}" + line_end)
     else:
-        text(b',"latency_ms":' + orjson.dumps(metadata["latency_ms"]) + b"}")
+        text(b',"latency_ms":' + orjson.dumps(metadata["latency_ms"]) + b"}" + line_end)
+    joined = []
     for start in range(0, n, _JOIN_ROWS):  # binary offsets are 32-bit: a slice's documents stay far below 2 GiB
         parts: list[pa.Array | pa.Scalar] = []
         for literal, column in zip(literals, [*values, None], strict=True):
@@ -228,9 +269,10 @@ def _batch_records(batch: pa.RecordBatch, metadata: dict[str, Any], out: Encoded
                 parts.append(pa.scalar(literal, pa.binary()))
             if column is not None:
                 parts.append(column.slice(start, _JOIN_ROWS))
-        out.documents.extend(_binaries(pc.binary_join_element_wise(*parts, _EMPTY)))
+        joined.append(pc.binary_join_element_wise(*parts, _EMPTY))
     out.request_ids.extend(ids)
     out.timestamps.extend(stamps)
+    return joined
 
 
 _JOIN_ROWS = 100_000

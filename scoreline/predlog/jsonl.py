@@ -8,9 +8,10 @@ import time
 from pathlib import Path
 from typing import IO
 
+import numpy as np
 import orjson
 
-from scoreline.predlog.record import Records, encode_records
+from scoreline.predlog.record import PackedLines, Records, encode_records
 
 FILE_PREFIX = "predictions-"
 
@@ -59,6 +60,9 @@ class JsonlSink:
         return self._file
 
     def write(self, records: Records) -> None:
+        if isinstance(records, PackedLines):
+            self._write_lines(records)
+            return
         documents = encode_records(records).documents
         if not documents:
             return
@@ -82,6 +86,31 @@ class JsonlSink:
                 self._file.flush()
                 self._written += size
                 start = end
+
+    def _write_lines(self, lines: PackedLines) -> None:
+        """JSON Lines text as it is, cut at line ends where a file would pass ``max_file_bytes`` (the same files
+        :meth:`write` makes of the same documents)."""
+        bounds = lines.bounds
+        view = lines.data
+        with self._lock:
+            first = 0
+            while first < len(bounds) - 1:
+                if self._file is None or self._written >= self.max_file_bytes:
+                    self._open_new()
+                room = self.max_file_bytes - self._written
+                # the last line end within the room (bounds are increasing)
+                last = int(np.searchsorted(bounds, bounds[first] + room, side="right")) - 1
+                if last == first:
+                    if self._written:  # the next document does not fit: it starts the next file
+                        self._open_new()
+                        continue
+                    last = first + 1  # larger than a whole file: alone in one
+                start, end = int(bounds[first]), int(bounds[last])
+                assert self._file is not None
+                self._file.write(view[start:end])
+                self._file.flush()
+                self._written += end - start
+                first = last
 
     def _enforce_retention(self) -> None:
         """Delete the oldest files past the total size or the age limit (never the file being written)."""

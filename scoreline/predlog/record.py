@@ -5,10 +5,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from itertools import pairwise
+from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
 from pydantic import BaseModel, Field
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 class PredictionRecord(BaseModel):
@@ -64,10 +68,32 @@ class EncodedRecords:
         return [orjson.loads(document) for document in self.documents]
 
 
-def encode_records(records: EncodedRecords | Sequence[PredictionRecord | Document]) -> EncodedRecords:
+@dataclass(slots=True)
+class PackedLines:
+    """Serialized documents as JSON Lines text in one buffer: ``data[bounds[i]:bounds[i + 1]]`` is document
+    ``i`` and its newline. What a sink process builds from a batch's columns for the JSON Lines file, which
+    writes the text as it is (:meth:`to_records` gives the documents one by one for any other sink)."""
+
+    request_ids: list[str]
+    timestamps: list[str]
+    data: memoryview  # of the buffer the documents were joined in (bytes or Arrow's), not a copy
+    bounds: np.ndarray  # int64, len(request_ids) + 1
+
+    def __len__(self) -> int:
+        return len(self.request_ids)
+
+    def to_records(self) -> EncodedRecords:
+        data, bounds = self.data, self.bounds.tolist()
+        documents = [data[start : end - 1].tobytes() for start, end in pairwise(bounds)]
+        return EncodedRecords(list(self.request_ids), list(self.timestamps), documents)
+
+
+def encode_records(records: EncodedRecords | PackedLines | Sequence[PredictionRecord | Document]) -> EncodedRecords:
     """Records given as objects or documents, serialized; encoded records are returned as they are."""
     if isinstance(records, EncodedRecords):
         return records
+    if isinstance(records, PackedLines):
+        return records.to_records()
     encoded = EncodedRecords()
     for record in records:
         document = as_document(record)
@@ -77,7 +103,7 @@ def encode_records(records: EncodedRecords | Sequence[PredictionRecord | Documen
     return encoded
 
 
-Records = EncodedRecords | Sequence[PredictionRecord | Document]
+Records = EncodedRecords | PackedLines | Sequence[PredictionRecord | Document]
 
 
 class PredictionSink(Protocol):

@@ -63,7 +63,7 @@ from scoreline.predlog.channel import (
     read_frame,
 )
 from scoreline.predlog.factory import PredictionLogSettings
-from scoreline.predlog.record import EncodedRecords
+from scoreline.predlog.record import EncodedRecords, PackedLines
 
 if TYPE_CHECKING:
     from scoreline.predlog.writer import PredictionLogWriter
@@ -78,13 +78,16 @@ TERMINATE_GRACE_S = 10.0  # after SIGTERM: how long connected clients get to say
 
 class Target(Protocol):
     """The real sink, driven synchronously by the sink process's delivery thread (``deliver``, ``spill``,
-    ``behind``) and its replay thread (``replay``)."""
+    ``behind``) and its replay thread (``replay``). ``takes_lines``: it is given a batch's documents as
+    :class:`PackedLines` (JSON Lines text), else as :class:`EncodedRecords`."""
 
-    def deliver(self, records: EncodedRecords) -> None: ...
+    takes_lines: bool
+
+    def deliver(self, records: EncodedRecords | PackedLines) -> None: ...
 
     def behind(self) -> bool: ...
 
-    def spill(self, records: EncodedRecords) -> None: ...
+    def spill(self, records: EncodedRecords | PackedLines) -> None: ...
 
     def replay(self) -> int: ...
 
@@ -94,6 +97,8 @@ class Target(Protocol):
 
 
 class ElasticTarget:
+    takes_lines = False
+
     def __init__(self, settings: PredictionLogSettings) -> None:
         from scoreline.predlog.elastic import ElasticsearchSink
 
@@ -125,13 +130,15 @@ class ElasticTarget:
 
 
 class JsonlTarget:
+    takes_lines = True  # a batch's JSON Lines text goes to the file as it is
+
     def __init__(self, settings: PredictionLogSettings) -> None:
         from scoreline.predlog.factory import make_sink
 
         self.sink = make_sink(settings, writer=f"sink{os.getpid()}")
         self.delivered = 0
 
-    def deliver(self, records: EncodedRecords) -> None:
+    def deliver(self, records: EncodedRecords | PackedLines) -> None:
         self.sink.write(records)
         self.delivered += len(records)
 
@@ -148,6 +155,19 @@ class JsonlTarget:
 
     def close(self) -> None:
         self.sink.close()
+
+
+def _merged(parts: list[EncodedRecords | PackedLines]) -> list[EncodedRecords | PackedLines]:
+    """Consecutive encoded records as one (one bulk body or file write); packed lines stay as they are."""
+    merged: list[EncodedRecords | PackedLines] = []
+    for records in parts:
+        if isinstance(records, EncodedRecords) and merged and isinstance(merged[-1], EncodedRecords):
+            merged[-1].extend(records)
+        elif isinstance(records, EncodedRecords):
+            merged.append(EncodedRecords(list(records.request_ids), list(records.timestamps), list(records.documents)))
+        else:
+            merged.append(records)
+    return merged
 
 
 def make_target(settings: PredictionLogSettings) -> Target:
@@ -200,7 +220,7 @@ class _Connection:
 class _Item:
     connection: _Connection
     sequence: int
-    records: EncodedRecords
+    records: EncodedRecords | PackedLines
 
 
 class SinkServer:
@@ -309,8 +329,9 @@ class SinkServer:
 
     # ---- reading -----------------------------------------------------------------------------
     def _read_loop(self, connection: _Connection) -> None:
-        from scoreline.predlog.columns import arrow_to_records
+        from scoreline.predlog.columns import arrow_to_lines, arrow_to_records
 
+        columns_to_records = arrow_to_lines if self.target.takes_lines else arrow_to_records
         try:
             while True:
                 received = read_frame(connection.sock)
@@ -322,7 +343,7 @@ class SinkServer:
                     continue
                 if kind == BYE:
                     break
-                records = payload_records(payload) if kind == RECORDS else arrow_to_records(payload)
+                records = payload_records(payload) if kind == RECORDS else columns_to_records(payload)
                 with self._cond:
                     while self._queued >= self.max_queued and self._queue and not self._stop.is_set():
                         self._cond.wait(0.5)
@@ -368,13 +389,14 @@ class SinkServer:
                 return
 
     def _deliver(self, items: list[_Item], *, spill: bool) -> None:
-        records = EncodedRecords()
-        for item in items:
-            records.extend(item.records)
+        parts = _merged([item.records for item in items])
         try:
-            (self.target.spill if spill else self.target.deliver)(records)
+            for records in parts:
+                (self.target.spill if spill else self.target.deliver)(records)
         except Exception:
-            log.exception("the prediction sink failed on %d records; their clients resend them", len(records))
+            log.exception(
+                "the prediction sink failed on %d records; their clients resend them", sum(len(p) for p in parts)
+            )
             for item in items:  # no acknowledgement: cut the connections so that the clients resend
                 with contextlib.suppress(OSError):
                     item.connection.sock.shutdown(socket.SHUT_RDWR)

@@ -5,17 +5,26 @@ from __future__ import annotations
 import socket
 import threading
 import time
+from pathlib import Path
 
 import numpy as np
 import orjson
 import pandas as pd
 import pyarrow as pa
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from scoreline.predlog.channel import COLUMNS, payload_records, read_frame, records_payload, send_frame
-from scoreline.predlog.columns import arrow_rows, arrow_to_records, entry_to_arrow, entry_to_arrow_parts
-from scoreline.predlog.record import EncodedRecords
+from scoreline.predlog.columns import (
+    arrow_rows,
+    arrow_to_lines,
+    arrow_to_records,
+    entry_to_arrow,
+    entry_to_arrow_parts,
+)
+from scoreline.predlog.jsonl import JsonlSink
+from scoreline.predlog.record import EncodedRecords, PackedLines
 from scoreline.predlog.sinkd import decode_spool_lines
 from scoreline.predlog.writer import (
     LoggedRow,
@@ -255,3 +264,49 @@ def test_the_writer_sends_single_predictions_as_columns_per_model_version_in_ord
         (rows[0].model_version, [row.request_id for row in rows]) for rows in (first, second, third)
     ]
     assert writer.records_written == 9 and writer.records_dropped == 0
+
+
+def test_packed_lines_are_the_documents_as_json_lines(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A sink process with the JSON Lines file gets a batch's text in one buffer: the same documents, each with
+    its newline, whether the batch was joined in one piece or several (forced small here)."""
+    from scoreline.predlog import columns
+
+    for joined_rows in (100_000, 7):
+        monkeypatch.setattr(columns, "_JOIN_ROWS", joined_rows)
+        for payload in (entry_to_arrow(batch_entry(50, seed=3)), entry_to_arrow(rows_entry(logged_rows(30)))):
+            records = arrow_to_records(payload)
+            lines = arrow_to_lines(payload)
+            assert len(lines) == len(records)
+            assert bytes(lines.data) == b"".join(document + b"\n" for document in records.documents)
+            assert lines.bounds.tolist()[-1] == len(lines.data)
+            assert lines.to_records() == records
+
+
+def test_the_json_lines_file_takes_packed_lines_as_it_takes_documents(tmp_path: Path) -> None:
+    payload = entry_to_arrow(batch_entry(40, seed=5))
+    records = arrow_to_records(payload)
+    limit = 3 * max(len(document) for document in records.documents)  # several files, cut between documents
+    by_documents, by_lines = (
+        JsonlSink(tmp_path / "documents", max_file_bytes=limit),
+        JsonlSink(tmp_path / "lines", max_file_bytes=limit),
+    )
+    for half in (slice(0, 17), slice(17, 40)):  # two writes: the second starts in the first's last file
+        part = EncodedRecords(records.request_ids[half], records.timestamps[half], records.documents[half])
+        by_documents.write(part)
+    first = arrow_to_lines(payload)
+    by_lines.write(_lines_slice(first, 0, 17))
+    by_lines.write(_lines_slice(first, 17, 40))
+    by_documents.close()
+    by_lines.close()
+    files = [path.read_bytes() for path in by_documents.files()]
+    assert len(files) > 3
+    assert [path.read_bytes() for path in by_lines.files()] == files
+    assert all(len(content) <= limit for content in files)
+
+
+def _lines_slice(lines: PackedLines, start: int, end: int) -> PackedLines:
+    bounds = lines.bounds[start : end + 1]
+    return PackedLines(
+        lines.request_ids[start:end], lines.timestamps[start:end], lines.data[bounds[0] : bounds[-1]],
+        bounds - bounds[0],
+    )  # fmt: skip
