@@ -216,6 +216,29 @@ def process_tree(pid: int) -> list[int]:
     return tree
 
 
+def sink_pids(api: ServerProcess) -> list[int]:
+    """The prediction log sink process(es) under model-api (multiprocessing spawn children)."""
+    assert api.process is not None
+    found = []
+    for pid in process_tree(api.process.pid):
+        try:
+            command = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            continue
+        if b"spawn_main" in command:
+            found.append(pid)
+    return found
+
+
+def sink_cpu(api: ServerProcess) -> float:
+    """CPU seconds so far of model-api's prediction-log sink process (where documents are built; 0: logging off)."""
+    total = 0.0
+    for pid in sink_pids(api):
+        with contextlib.suppress(OSError):
+            total += cpu_seconds(pid)
+    return total
+
+
 def cpu_seconds(pid: int) -> float:
     """User + system CPU of ``pid`` and of its children it reaped (a busy machine stretches wall time, not this)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -389,15 +412,16 @@ def batch_figures(api: ServerProcess, bundle: Any, rows: int) -> tuple[float, fl
             time.sleep(0.05)
         return time.perf_counter() - started
 
-    def sink_cpu() -> float:
-        """CPU seconds so far of model-api's prediction-log sink process (where a batch's documents are built)."""
-        assert api.process is not None
-        total = 0.0
-        for pid in process_tree(api.process.pid):
-            with contextlib.suppress(OSError):
-                if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes():
-                    total += cpu_seconds(pid)
-        return total
+    def sink_settled() -> float:
+        """The sink's CPU seconds once they stop growing (the batch's documents are built and written; 60 s at most)."""
+        last, deadline = sink_cpu(api), time.monotonic() + 60
+        while time.monotonic() < deadline:
+            time.sleep(0.25)
+            now = sink_cpu(api)
+            if now == last:
+                break
+            last = now
+        return last
 
     written = metric(api, "scoreline_predlog_records_written")
     post()  # warm-up of both sides (first-call costs), then each request starts on an idle server
@@ -406,12 +430,11 @@ def batch_figures(api: ServerProcess, bundle: Any, rows: int) -> tuple[float, fl
     logged_after(written)
     batch_times, logging_times, local_times, booster_times, sink_times = [], [], [], [], []
     for _ in range(5):
-        sink_before = sink_cpu()
+        sink_before = sink_cpu(api)
         batch_times.append(post())
         written += rows
         logging_times.append(logged_after(written))
-        time.sleep(3)  # the sink process builds and writes the batch's documents (on the other core)
-        sink_times.append(sink_cpu() - sink_before)
+        sink_times.append(sink_settled() - sink_before)  # the sink builds and writes them on the other core
         started = time.perf_counter()
         bundle.predict_proba(frame)
         local_times.append(time.perf_counter() - started)

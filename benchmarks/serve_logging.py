@@ -63,6 +63,7 @@ from serve import (
     model_api,
     process_tree,
     ready,
+    sink_pids,
     train_small,
     training_dataset,
 )
@@ -72,20 +73,6 @@ from serve import (
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-
-
-def sink_pids(api: ServerProcess) -> list[int]:
-    """The prediction log sink process(es) under model-api (multiprocessing spawn children)."""
-    assert api.process is not None
-    found = []
-    for pid in process_tree(api.process.pid):
-        try:
-            command = Path(f"/proc/{pid}/cmdline").read_bytes()
-        except OSError:
-            continue
-        if b"spawn_main" in command:
-            found.append(pid)
-    return found
 
 
 def serving_pids(api: ServerProcess) -> list[int]:

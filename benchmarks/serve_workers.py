@@ -128,26 +128,16 @@ def tree_cpu(server: base.ServerProcess) -> float:
     return total
 
 
-def sink_cpu(server: base.ServerProcess) -> float:
-    """CPU seconds so far of model-api's prediction-log sink process (0 when logging is off)."""
-    total = 0.0
-    for role, pid in processes(server):
-        if role == "prediction-log sink process":
-            with contextlib.suppress(OSError):
-                total += base.cpu_seconds(pid)
-    return total
-
-
 def fresh(server: base.ServerProcess, teams: list[str], seconds: int, connections: int, work: Path) -> dict:
     """A wrk run, with model-api's CPU per request (the same for 1 and N workers unless something serializes
     them or wrk and the rest of the machine take the cores), and the sink process's share of it."""
-    before, sink_before = tree_cpu(server), sink_cpu(server)
+    before, sink_before = tree_cpu(server), base.sink_cpu(server)
     # wrk with one thread: it shares the cores with the workers here, and a second thread took CPU from them
     result = base.wrk(
         f"{server.url}/v1/{TASK}/predict", teams, seconds, connections, work, fresh="instances", threads=1
     )
     result["cpu_ms"] = (tree_cpu(server) - before) * 1000 / max(result["requests"], 1)
-    result["sink_cpu_ms"] = (sink_cpu(server) - sink_before) * 1000 / max(result["requests"], 1)
+    result["sink_cpu_ms"] = (base.sink_cpu(server) - sink_before) * 1000 / max(result["requests"], 1)
     return result
 
 

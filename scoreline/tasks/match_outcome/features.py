@@ -1299,8 +1299,12 @@ def serving_features(
     out = np.empty((n, N_FEATURES))
     ratings, tables = _serve_state(state)
     requested = (home, away, day, neutral, tier, pair, home == first)
-    # _serve moves a division entrant's ratings and division for its row and back: each call gets its own copies
-    # of those, so calls can run at once (it releases the GIL).
+    cores = usable_cores() if n >= PARALLEL_ROWS else 1  # it reads the cgroup quota: not for every few rows
+    if cores <= 1:
+        _serve(*requested, *ratings, division, *tables, out)
+        return pd.DataFrame(out, index=requests.index, columns=list(FEATURE_NAMES), copy=False)
+    # _serve moves a division entrant's ratings and division for its row and back: each part gets its own copies
+    # of those, so the parts can run at once (it releases the GIL).
     moved = {id(array) for array in (state.elo, state.elo2, state.attack, state.defence, state.kalman)}
 
     def serve(start: int, stop: int) -> None:
@@ -1311,13 +1315,9 @@ def serving_features(
             *division_tables, out[start:stop],
         )  # fmt: skip
 
-    cores = usable_cores() if n >= PARALLEL_ROWS else 1  # it reads the cgroup quota: not for every few rows
-    if cores <= 1:
-        serve(0, n)
-    else:  # a batch file: equal parts on every usable core
-        bounds = np.linspace(0, n, cores + 1).astype(int)
-        with ThreadPoolExecutor(cores) as pool:
-            list(pool.map(serve, bounds[:-1], bounds[1:]))
+    bounds = np.linspace(0, n, cores + 1).astype(int)  # a batch file: equal parts on every usable core
+    with ThreadPoolExecutor(cores) as pool:
+        list(pool.map(serve, bounds[:-1], bounds[1:]))
     return pd.DataFrame(out, index=requests.index, columns=list(FEATURE_NAMES), copy=False)
 
 

@@ -286,16 +286,14 @@ def test_the_json_lines_file_takes_packed_lines_as_it_takes_documents(tmp_path: 
     payload = entry_to_arrow(batch_entry(40, seed=5))
     records = arrow_to_records(payload)
     limit = 3 * max(len(document) for document in records.documents)  # several files, cut between documents
-    by_documents, by_lines = (
-        JsonlSink(tmp_path / "documents", max_file_bytes=limit),
-        JsonlSink(tmp_path / "lines", max_file_bytes=limit),
-    )
+    by_documents = JsonlSink(tmp_path / "documents", max_file_bytes=limit)
+    by_lines = JsonlSink(tmp_path / "lines", max_file_bytes=limit)
     for half in (slice(0, 17), slice(17, 40)):  # two writes: the second starts in the first's last file
         part = EncodedRecords(records.request_ids[half], records.timestamps[half], records.documents[half])
         by_documents.write(part)
-    first = arrow_to_lines(payload)
-    by_lines.write(_lines_slice(first, 0, 17))
-    by_lines.write(_lines_slice(first, 17, 40))
+    lines = arrow_to_lines(payload)
+    by_lines.write(_lines_slice(lines, 0, 17))
+    by_lines.write(_lines_slice(lines, 17, 40))
     by_documents.close()
     by_lines.close()
     files = [path.read_bytes() for path in by_documents.files()]
