@@ -43,6 +43,8 @@ class ElasticSinkSettings(ElasticSettings):
     elasticsearch_backoff_s: float = 0.2
     elasticsearch_replay_interval_s: float = 2.0
     elasticsearch_timeout_s: float = 5.0
+    # A bulk that times out is waited for longer next time, up to this (see ElasticsearchSink).
+    elasticsearch_max_timeout_s: float = 60.0
     elasticsearch_max_pending_batches: int = 8  # full batches waiting for Elasticsearch; more go to the spool
 
 
@@ -139,6 +141,7 @@ class SinkStats:
 
 
 MIN_BULK_RECORDS = 16  # a timed-out bulk is halved down to this, never below
+TIMEOUT_OVER_LATENCY = 3.0  # after a bulk that took a while, the next may take this many times as long
 
 
 class _BulkFailed(Exception):
@@ -162,7 +165,11 @@ class ElasticsearchSink:
 
     A bulk that times out is resent in halves (down to ``MIN_BULK_RECORDS``), and the size grows back
     after each success: an Elasticsearch that indexes slower than one full bulk per timeout would
-    otherwise see the same too-large bulk again and again and never catch up.
+    otherwise see the same too-large bulk again and again and never catch up. It is also waited for twice
+    as long (up to ``max_timeout_s``), and after a success the wait is ``TIMEOUT_OVER_LATENCY`` times what
+    that bulk took (never under ``timeout_s``): Elasticsearch goes on indexing a bulk whose client gave up,
+    so a fixed timeout under its latency would have it index every bulk again and again (and a slow node
+    that answers every request late, whatever its size, would never get a record).
     """
 
     def __init__(
@@ -177,10 +184,15 @@ class ElasticsearchSink:
         retries: int = 3,
         backoff_s: float = 0.2,
         replay_interval_s: float = 2.0,
+        timeout_s: float = 5.0,
+        max_timeout_s: float = 60.0,
         rejected_dir: Path | None = None,
         start: bool = True,
     ) -> None:
         self.client = client
+        self.timeout_s = timeout_s
+        self.max_timeout_s = max(timeout_s, max_timeout_s)
+        self._timeout_s = timeout_s  # the current wait per bulk: doubled on a timeout, set from latency on success
         self.spool = spool
         self.bulk_max_records = bulk_max_records
         self.bulk_max_bytes = bulk_max_bytes
@@ -234,6 +246,8 @@ class ElasticsearchSink:
             retries=settings.elasticsearch_retries,
             backoff_s=settings.elasticsearch_backoff_s,
             replay_interval_s=settings.elasticsearch_replay_interval_s,
+            timeout_s=settings.elasticsearch_timeout_s,
+            max_timeout_s=settings.elasticsearch_max_timeout_s,
             start=start,
         )
 
@@ -402,20 +416,25 @@ class ElasticsearchSink:
         while pending:
             size = self._bulk_records
             chunk, rest = pending[:size], pending[size:]
+            started = time.monotonic()
             try:
                 self._bulk_strict(chunk)
             except _BulkFailed as failure:
-                if failure.timed_out and size > MIN_BULK_RECORDS:
+                if failure.timed_out:
                     self._bulk_records = max(MIN_BULK_RECORDS, size // 2)
+                    self._timeout_s = min(self.max_timeout_s, self._timeout_s * 2)
                     log.warning(
-                        "Elasticsearch timed out on a bulk of %d records; next bulks %d", size, self._bulk_records
-                    )
+                        "Elasticsearch timed out on a bulk of %d records; next bulks %d, waited for up to %.1f s",
+                        size, self._bulk_records, self._timeout_s,
+                    )  # fmt: skip
                 pending = failure.pending + rest
                 if failures >= retries:
                     raise _BulkFailed(pending, str(failure), timed_out=failure.timed_out) from failure
                 time.sleep(self.backoff_s * (2**failures) * (0.5 + random.random()))
                 failures += 1
                 continue
+            took = time.monotonic() - started
+            self._timeout_s = min(self.max_timeout_s, max(self.timeout_s, TIMEOUT_OVER_LATENCY * took))
             self._bulk_records = min(self.bulk_max_records, size * 2)
             pending = rest
 
@@ -433,7 +452,9 @@ class ElasticsearchSink:
         from elastic_transport import ApiError, ConnectionTimeout, TransportError
 
         try:
-            response = self.client.bulk(operations=bulk_body(lines), refresh=False, filter_path=BULK_RESPONSE_FIELDS)
+            response = self.client.options(request_timeout=self._timeout_s).bulk(
+                operations=bulk_body(lines), refresh=False, filter_path=BULK_RESPONSE_FIELDS
+            )
         except (TransportError, ApiError) as error:
             cause = f"bulk request failed: {type(error).__name__}: {error}"
             raise _BulkFailed(lines, cause, timed_out=isinstance(error, ConnectionTimeout)) from error

@@ -10,7 +10,13 @@ from urllib.parse import urlparse
 import orjson
 import pytest
 
-from scoreline.predlog.elastic import ElasticsearchSink, bulk_lines, bulk_serializers, prediction_index
+from scoreline.predlog.elastic import (
+    MIN_BULK_RECORDS,
+    ElasticsearchSink,
+    bulk_lines,
+    bulk_serializers,
+    prediction_index,
+)
 from scoreline.predlog.spool import DiskSpool
 from tests.elastic import TcpProxy, es_client
 from tests.scoreline.predlog.records import make_record
@@ -21,7 +27,8 @@ ALL = "scoreline-predictions-*"
 
 
 def sink_for(url: str, spool_dir: Path, **kwargs: Any) -> ElasticsearchSink:
-    options = {"flush_interval_s": 0.2, "replay_interval_s": 0.3, "retries": 1, "backoff_s": 0.05, **kwargs}
+    options = {"flush_interval_s": 0.2, "replay_interval_s": 0.3, "retries": 1, "backoff_s": 0.05, "timeout_s": 2,
+               **kwargs}  # fmt: skip
     client = es_client(url, request_timeout=2, max_retries=0, serializers=bulk_serializers())  # as from_settings
     return ElasticsearchSink(client, DiskSpool(spool_dir), **options)
 
@@ -127,6 +134,30 @@ def test_an_elasticsearch_slower_than_one_full_bulk_per_timeout_still_gets_every
         try:
             sink.deliver(records)
             wait_for(lambda: sink.spool.is_empty(), timeout_s=60)
+            stats = sink.stats()
+        finally:
+            sink.close()
+    assert stats.rejected == 0
+    assert count(es) == len(records)
+    assert distinct_request_ids(es) == len(records)
+
+
+def test_an_elasticsearch_slower_than_the_timeout_on_every_bulk_is_waited_for_not_given_up_on(
+    es: Any, osmem_url: str, tmp_path: Path
+) -> None:
+    target = urlparse(osmem_url)
+    records = [make_record(i) for i in range(48)]
+    smallest_bulk_mib = sum(len(line) for line in bulk_lines(records[:MIN_BULK_RECORDS])) / (1 << 20)
+    # Even the smallest bulk takes ~1.2 s to reach Elasticsearch, past the 0.5 s timeout: halving the bulks cannot
+    # help, only waiting longer can. With a fixed timeout nothing would ever be delivered.
+    slow = 1.2 / smallest_bulk_mib
+    with TcpProxy(target.hostname or "127.0.0.1", target.port or 80, upload_s_per_mib=slow) as proxy:
+        sink = sink_for(
+            proxy.url, tmp_path / "spool", bulk_max_records=MIN_BULK_RECORDS, retries=3, timeout_s=0.5, max_timeout_s=8
+        )
+        try:
+            sink.deliver(records)
+            wait_for(lambda: sink.spool.is_empty(), timeout_s=90)
             stats = sink.stats()
         finally:
             sink.close()
