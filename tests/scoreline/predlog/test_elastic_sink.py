@@ -121,40 +121,14 @@ def test_outage_under_load_loses_and_duplicates_nothing(es: Any, osmem_url: str,
     assert distinct_request_ids(es) == written
 
 
-def test_an_elasticsearch_slower_than_one_full_bulk_per_timeout_still_gets_everything(
-    es: Any, osmem_url: str, tmp_path: Path
+def deliver_through_a_slow_proxy(
+    es: Any, osmem_url: str, tmp_path: Path, records: list[Any], upload_s_per_mib: float, **sink_options: Any
 ) -> None:
+    """Deliver ``records`` to osmem through a proxy that holds each upload ``upload_s_per_mib`` per MiB: every
+    record reaches the index exactly once, none is refused."""
     target = urlparse(osmem_url)
-    records = [make_record(i) for i in range(1_200)]
-    body_mib = sum(len(line) for line in bulk_lines(records)) / (1 << 20)
-    # A full bulk of all the records takes ~2.5 s to send through the proxy, past the 2 s timeout; a quarter
-    # of it fits. Resending the full bulk would time out forever.
-    with TcpProxy(target.hostname or "127.0.0.1", target.port or 80, upload_s_per_mib=2.5 / body_mib) as proxy:
-        sink = sink_for(proxy.url, tmp_path / "spool", bulk_max_records=len(records), retries=3)
-        try:
-            sink.deliver(records)
-            wait_for(lambda: sink.spool.is_empty(), timeout_s=60)
-            stats = sink.stats()
-        finally:
-            sink.close()
-    assert stats.rejected == 0
-    assert count(es) == len(records)
-    assert distinct_request_ids(es) == len(records)
-
-
-def test_an_elasticsearch_slower_than_the_timeout_on_every_bulk_is_waited_for_not_given_up_on(
-    es: Any, osmem_url: str, tmp_path: Path
-) -> None:
-    target = urlparse(osmem_url)
-    records = [make_record(i) for i in range(48)]
-    smallest_bulk_mib = sum(len(line) for line in bulk_lines(records[:MIN_BULK_RECORDS])) / (1 << 20)
-    # Even the smallest bulk takes ~1.2 s to reach Elasticsearch, past the 0.5 s timeout: halving the bulks cannot
-    # help, only waiting longer can. With a fixed timeout nothing would ever be delivered.
-    slow = 1.2 / smallest_bulk_mib
-    with TcpProxy(target.hostname or "127.0.0.1", target.port or 80, upload_s_per_mib=slow) as proxy:
-        sink = sink_for(
-            proxy.url, tmp_path / "spool", bulk_max_records=MIN_BULK_RECORDS, retries=3, timeout_s=0.5, max_timeout_s=8
-        )
+    with TcpProxy(target.hostname or "127.0.0.1", target.port or 80, upload_s_per_mib=upload_s_per_mib) as proxy:
+        sink = sink_for(proxy.url, tmp_path / "spool", retries=3, **sink_options)
         try:
             sink.deliver(records)
             wait_for(lambda: sink.spool.is_empty(), timeout_s=90)
@@ -164,6 +138,29 @@ def test_an_elasticsearch_slower_than_the_timeout_on_every_bulk_is_waited_for_no
     assert stats.rejected == 0
     assert count(es) == len(records)
     assert distinct_request_ids(es) == len(records)
+
+
+def test_an_elasticsearch_slower_than_one_full_bulk_per_timeout_still_gets_everything(
+    es: Any, osmem_url: str, tmp_path: Path
+) -> None:
+    records = [make_record(i) for i in range(1_200)]
+    body_mib = sum(len(line) for line in bulk_lines(records)) / (1 << 20)
+    # A full bulk of all the records takes ~2.5 s to send through the proxy, past the 2 s timeout; a quarter
+    # of it fits. Resending the full bulk would time out forever.
+    deliver_through_a_slow_proxy(es, osmem_url, tmp_path, records, 2.5 / body_mib, bulk_max_records=len(records))
+
+
+def test_an_elasticsearch_slower_than_the_timeout_on_every_bulk_is_waited_for_not_given_up_on(
+    es: Any, osmem_url: str, tmp_path: Path
+) -> None:
+    records = [make_record(i) for i in range(48)]
+    smallest_bulk_mib = sum(len(line) for line in bulk_lines(records[:MIN_BULK_RECORDS])) / (1 << 20)
+    # Even the smallest bulk takes ~1.2 s to reach Elasticsearch, past the 0.5 s timeout: halving the bulks cannot
+    # help, only waiting longer can. With a fixed timeout nothing would ever be delivered.
+    deliver_through_a_slow_proxy(
+        es, osmem_url, tmp_path, records, 1.2 / smallest_bulk_mib,
+        bulk_max_records=MIN_BULK_RECORDS, timeout_s=0.5, max_timeout_s=8,
+    )  # fmt: skip
 
 
 def test_spooled_records_are_delivered_after_a_restart(es: Any, osmem_url: str, tmp_path: Path) -> None:
