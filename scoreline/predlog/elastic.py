@@ -44,7 +44,7 @@ class ElasticSinkSettings(ElasticSettings):
     elasticsearch_replay_interval_s: float = 2.0
     elasticsearch_timeout_s: float = 5.0
     # A bulk that times out is waited for longer next time, up to this (see ElasticsearchSink).
-    elasticsearch_max_timeout_s: float = 60.0
+    elasticsearch_max_timeout_s: float = 30.0
     elasticsearch_max_pending_batches: int = 8  # full batches waiting for Elasticsearch; more go to the spool
 
 
@@ -185,7 +185,7 @@ class ElasticsearchSink:
         backoff_s: float = 0.2,
         replay_interval_s: float = 2.0,
         timeout_s: float = 5.0,
-        max_timeout_s: float = 60.0,
+        max_timeout_s: float = 30.0,
         rejected_dir: Path | None = None,
         start: bool = True,
     ) -> None:
@@ -193,6 +193,7 @@ class ElasticsearchSink:
         self.timeout_s = timeout_s
         self.max_timeout_s = max(timeout_s, max_timeout_s)
         self._timeout_s = timeout_s  # the current wait per bulk: doubled on a timeout, set from latency on success
+        self._closing = False  # closing: one attempt per bulk at the base wait, then the spool
         self.spool = spool
         self.bulk_max_records = bulk_max_records
         self.bulk_max_bytes = bulk_max_bytes
@@ -318,6 +319,9 @@ class ElasticsearchSink:
                     self._in_flight -= len(batch)
 
     def close(self) -> None:
+        # A shutdown has a deadline (the orchestrator's grace period): what a slow Elasticsearch does not take at
+        # once goes to the fsynced spool, not into waits of up to max_timeout_s with retries.
+        self._closing = True
         self._stop.set()
         self._wake.set()
         if self._thread is not None:
@@ -401,7 +405,7 @@ class ElasticsearchSink:
             self._to_spool(lines)
             return
         try:
-            self._bulk_sized(lines, self.retries)
+            self._bulk_sized(lines, 0 if self._closing else self.retries)
         except _BulkFailed as failure:
             self._mark(healthy=False, why=str(failure))
             self._to_spool(failure.pending)
@@ -428,7 +432,7 @@ class ElasticsearchSink:
                         size, self._bulk_records, self._timeout_s,
                     )  # fmt: skip
                 pending = failure.pending + rest
-                if failures >= retries:
+                if failures >= (0 if self._closing else retries):
                     raise _BulkFailed(pending, str(failure), timed_out=failure.timed_out) from failure
                 time.sleep(self.backoff_s * (2**failures) * (0.5 + random.random()))
                 failures += 1
@@ -452,7 +456,8 @@ class ElasticsearchSink:
         from elastic_transport import ApiError, ConnectionTimeout, TransportError
 
         try:
-            response = self.client.options(request_timeout=self._timeout_s).bulk(
+            wait = self.timeout_s if self._closing else self._timeout_s
+            response = self.client.options(request_timeout=wait).bulk(
                 operations=bulk_body(lines), refresh=False, filter_path=BULK_RESPONSE_FIELDS
             )
         except (TransportError, ApiError) as error:

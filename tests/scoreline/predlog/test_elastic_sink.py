@@ -163,6 +163,33 @@ def test_an_elasticsearch_slower_than_the_timeout_on_every_bulk_is_waited_for_no
     )  # fmt: skip
 
 
+def test_a_shutdown_spools_what_a_slow_elasticsearch_does_not_take_at_once(
+    es: Any, osmem_url: str, tmp_path: Path
+) -> None:
+    target = urlparse(osmem_url)
+    records = [make_record(i) for i in range(MIN_BULK_RECORDS * 9)]
+    smallest_bulk_mib = sum(len(line) for line in bulk_lines(records[:MIN_BULK_RECORDS])) / (1 << 20)
+    options = {"bulk_max_records": MIN_BULK_RECORDS, "timeout_s": 0.5, "max_timeout_s": 8}
+    with TcpProxy(target.hostname or "127.0.0.1", target.port or 80, upload_s_per_mib=1.2 / smallest_bulk_mib) as proxy:
+        sink = sink_for(proxy.url, tmp_path / "spool", retries=3, start=False, **options)
+        sink.deliver(records[:MIN_BULK_RECORDS])  # delivered once the wait has grown past the ~1.2 s a bulk takes
+        assert count(es) == MIN_BULK_RECORDS
+        sink.write(records[MIN_BULK_RECORDS:])  # 8 bulks waiting
+        started = time.monotonic()
+        sink.close()
+        closing_s = time.monotonic() - started
+        # One attempt at the base wait, then the fsynced spool; waiting out each bulk would take ~10 s.
+        assert closing_s < 4
+        assert DiskSpool(tmp_path / "spool").stats().records >= len(records) - MIN_BULK_RECORDS * 2
+        restarted = sink_for(proxy.url, tmp_path / "spool", **options)
+        try:
+            wait_for(lambda: restarted.spool.is_empty(), timeout_s=90)
+        finally:
+            restarted.close()
+    assert count(es) == len(records)
+    assert distinct_request_ids(es) == len(records)
+
+
 def test_spooled_records_are_delivered_after_a_restart(es: Any, osmem_url: str, tmp_path: Path) -> None:
     target = urlparse(osmem_url)
     proxy = TcpProxy(target.hostname or "127.0.0.1", target.port or 80)  # not started: Elasticsearch is unreachable
