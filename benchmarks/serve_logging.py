@@ -150,10 +150,9 @@ def drain(api: ServerProcess, timeout_s: float = 300.0) -> float:
 
 
 def empty_stand_in(url: str) -> int:
-    """The prediction documents the stand-in holds, which it then deletes: osmem indexes ~1,400 documents/s into
-    a small index and ~70/s once it holds a few hundred thousand, so without this every later drain would outlast
-    its round many times over and the stand-in would still be indexing on the client core during the next round.
-    (Elasticsearch itself does not slow down like that at these sizes.)"""
+    """The prediction documents the stand-in holds, which it then deletes, so that every round starts with an
+    empty index: the stand-in keeps its documents in memory (GBs after a few closed-loop rounds), and the count
+    shows that each request's record arrived."""
     from scoreline.predlog.elastic import PREDICTIONS_PREFIX
 
     pattern = f"{PREDICTIONS_PREFIX}*"

@@ -405,7 +405,7 @@ class ElasticsearchSink:
             self._to_spool(lines)
             return
         try:
-            self._bulk_sized(lines, 0 if self._closing else self.retries)
+            self._bulk_sized(lines, self.retries)
         except _BulkFailed as failure:
             self._mark(healthy=False, why=str(failure))
             self._to_spool(failure.pending)
@@ -428,11 +428,11 @@ class ElasticsearchSink:
                     self._bulk_records = max(MIN_BULK_RECORDS, size // 2)
                     self._timeout_s = min(self.max_timeout_s, self._timeout_s * 2)
                     log.warning(
-                        "Elasticsearch timed out on a bulk of %d records; next bulks %d, waited for up to %.1f s",
+                        "Elasticsearch timed out on a bulk of %d records; next bulks %d records, %.1f s each at most",
                         size, self._bulk_records, self._timeout_s,
                     )  # fmt: skip
                 pending = failure.pending + rest
-                if failures >= (0 if self._closing else retries):
+                if failures >= retries or self._closing:  # closing: the spool, not another wait
                     raise _BulkFailed(pending, str(failure), timed_out=failure.timed_out) from failure
                 time.sleep(self.backoff_s * (2**failures) * (0.5 + random.random()))
                 failures += 1

@@ -186,25 +186,31 @@ def test_single_predictions_gathered_as_columns_give_each_its_own_document() -> 
     assert orjson.loads(columnar.documents[0])["features"]["form"] is None  # NaN, as in row logging
 
 
+class ColumnsSink:
+    """A sink that takes columns (as a sink process does) and keeps every entry it is handed."""
+
+    def __init__(self, delay_s: float = 0.0) -> None:
+        self.entries: list[PredictionEntry] = []
+        self.handed = threading.Event()
+        self.delay_s = delay_s  # each hand-off takes this long (a frame built and sent)
+
+    def write(self, records: EncodedRecords) -> None:
+        raise AssertionError("a sink that takes columns gets single predictions and batch files as columns")
+
+    def write_columns(self, entry: PredictionEntry) -> None:
+        self.entries.append(entry)
+        self.handed.set()
+        time.sleep(self.delay_s)
+
+    def close(self) -> None:
+        pass
+
+
 def test_under_steady_load_the_writer_sends_only_full_batches_until_a_flush() -> None:
     """Rows keep arriving while a frame is built and sent: they wait for the next full batch, not go out as
     a frame of a handful of rows (which costs both processes as much as a full one)."""
 
-    class SlowColumnsSink:
-        def __init__(self) -> None:
-            self.sizes: list[int] = []
-
-        def write(self, records: EncodedRecords) -> None:
-            raise AssertionError("single predictions go as columns")
-
-        def write_columns(self, entry: PredictionEntry) -> None:
-            self.sizes.append(len(entry))
-            time.sleep(0.005)  # building and sending the frame
-
-        def close(self) -> None:
-            pass
-
-    sink = SlowColumnsSink()
+    sink = ColumnsSink(delay_s=0.005)  # building and sending the frame
     writer = PredictionLogWriter(sink, batch_records=200, flush_interval_s=60).start()  # type: ignore[arg-type]
     rows = logged_rows(3_000)
     for start in range(0, len(rows), 20):  # a steady stream: 20 rows per millisecond
@@ -213,44 +219,21 @@ def test_under_steady_load_the_writer_sends_only_full_batches_until_a_flush() ->
         time.sleep(0.001)
     assert writer.flush(10)
     writer.close()
-    assert sum(sink.sizes) == 3_000 and writer.records_dropped == 0
-    assert len(sink.sizes) >= 10
-    assert set(sink.sizes[:-1]) == {200}, sink.sizes  # the flush sends the rest
+    sizes = [len(entry) for entry in sink.entries]
+    assert sum(sizes) == 3_000 and writer.records_dropped == 0
+    assert len(sizes) >= 10
+    assert set(sizes[:-1]) == {200}, sizes  # the flush sends the rest
 
 
 def test_a_batch_file_is_handed_to_the_sink_at_once_not_at_the_next_timer_tick() -> None:
-    handed = threading.Event()
-
-    class ColumnsSink:
-        def write(self, records: EncodedRecords) -> None:
-            raise AssertionError("a batch file goes as columns")
-
-        def write_columns(self, entry: PredictionEntry) -> None:
-            handed.set()
-
-        def close(self) -> None:
-            pass
-
-    writer = PredictionLogWriter(ColumnsSink(), batch_records=1_000, flush_interval_s=60).start()  # type: ignore[arg-type]
+    sink = ColumnsSink()
+    writer = PredictionLogWriter(sink, batch_records=1_000, flush_interval_s=60).start()  # type: ignore[arg-type]
     assert writer.submit(batch_entry(1_000))
-    assert handed.wait(5)  # the timer would have taken 60 s
+    assert sink.handed.wait(5)  # the timer would have taken 60 s
     writer.close()
 
 
 def test_the_writer_sends_single_predictions_as_columns_per_model_version_in_order() -> None:
-    class ColumnsSink:
-        def __init__(self) -> None:
-            self.entries: list[PredictionEntry] = []
-
-        def write(self, records: EncodedRecords) -> None:
-            raise AssertionError("single predictions go as columns to a sink that takes them")
-
-        def write_columns(self, entry: PredictionEntry) -> None:
-            self.entries.append(entry)
-
-        def close(self) -> None:
-            pass
-
     sink = ColumnsSink()
     writer = PredictionLogWriter(sink, flush_interval_s=60)  # type: ignore[arg-type]
     assert writer.takes_rows
