@@ -41,10 +41,12 @@ def logged_records(stack: LocalStack, task: str, at_least: int, timeout_s: float
     deadline = time.monotonic() + timeout_s
     records: list[dict[str, Any]] = []
     while time.monotonic() < deadline:
+        # Only lines with their newline: the sink may be writing the file meanwhile, and a reader can see the
+        # last line in part (the monitor's reader skips it too).
         records = [
             record
             for path in Path(stack.home / "predictions").rglob("*.jsonl")
-            for record in map(json.loads, path.read_text().splitlines())
+            for record in map(json.loads, path.read_text().split("\n")[:-1])
             if record.get("task") == task
         ]
         if len(records) >= at_least:
