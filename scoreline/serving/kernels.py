@@ -16,6 +16,9 @@ import math
 import numba
 import numpy as np
 
+# Rows per block of the many-rows walk: the block's rows and sums stay in the L1 cache while every tree walks them.
+BLOCK_ROWS = 64
+
 
 @numba.njit(cache=True, nogil=True)
 def tree_margins(
@@ -106,3 +109,54 @@ def prior_and_trees(rows: np.ndarray, trees: tuple, prior: tuple) -> np.ndarray:
     """:func:`prior_link` of :func:`tree_margins`, in one call: ``trees`` are tree_margins's arguments after
     the rows, ``prior`` prior_link's after the margins and the rows."""
     return prior_link(tree_margins(rows, *trees), rows, *prior)
+
+
+@numba.njit(cache=True, nogil=True)
+def tree_margins_blocked(
+    rows: np.ndarray,
+    feature: np.ndarray,
+    threshold: np.ndarray,
+    left: np.ndarray,
+    missing: np.ndarray,
+    value: np.ndarray,
+    roots: np.ndarray,
+    by_group: np.ndarray,
+    base: np.ndarray,
+    depth: int,
+) -> np.ndarray:
+    """:func:`tree_margins` for many rows (a batch file), the same numbers: tree by tree over a block of rows.
+
+    The walks of a block's rows through one tree do not depend on each other, so the CPU overlaps their
+    loads, where one row through every tree waits on each load in turn (about 1.7x faster single-threaded on a
+    600-tree champion). Each row's sum still runs base first, then its group's trees in model order."""
+    n, width = rows.shape
+    groups, per_group = by_group.shape[0], by_group.shape[1]
+    out = np.empty((n, groups), dtype=np.float32)
+    padded = np.zeros((BLOCK_ROWS, width + 1), dtype=np.float32)
+    sums = np.empty((BLOCK_ROWS, groups), dtype=np.float32)
+    for start in range(0, n, BLOCK_ROWS):
+        size = min(BLOCK_ROWS, n - start)
+        for r in range(size):
+            padded[r, :width] = rows[start + r]
+            for g in range(groups):
+                sums[r, g] = base[g]
+        for k in range(per_group):
+            for g in range(groups):
+                root = roots[by_group[g, k]]
+                for r in range(size):
+                    node = root
+                    for _ in range(depth):
+                        x = padded[r, feature[node]]
+                        node = missing[node] if np.isnan(x) else left[node] + (1 if x >= threshold[node] else 0)
+                    sums[r, g] = sums[r, g] + value[node]
+        for r in range(size):
+            for g in range(groups):
+                out[start + r, g] = sums[r, g]
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def prior_and_trees_blocked(rows: np.ndarray, trees: tuple, prior: tuple) -> np.ndarray:  # type: ignore[type-arg]
+    """:func:`prior_and_trees` for many rows (:func:`tree_margins_blocked`); it holds no GIL, so callers split
+    a batch over threads."""
+    return prior_link(tree_margins_blocked(rows, *trees), rows, *prior)

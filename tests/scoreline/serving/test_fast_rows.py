@@ -204,3 +204,30 @@ def test_a_dropped_compiled_model_is_freed_without_the_cycle_collector() -> None
         assert walk() is None  # freed by reference counting alone
     finally:
         gc.enable()
+
+
+def test_a_batch_walks_the_compiled_trees_and_gives_the_boosters_outputs(treed_bundle: Any) -> None:
+    """Many rows (a batch file) go through the blocked machine-code walk, split over the cores: the bundle's
+    outputs (XGBoost with the prior as base margin), and to the bit what a single prediction's kernel gives."""
+    from scoreline.core.cores import PARALLEL_ROWS
+
+    assert treed_bundle.booster.num_boosted_rounds() == 60
+    _, predictor = service_for(treed_bundle)
+    assert predictor._many is not None  # the blocked kernel reproduced the bundle on the input example
+    rng = np.random.default_rng(8)
+    teams = sorted(treed_bundle.serving_state["teams"])
+    n = PARALLEL_ROWS + 1_000  # enough rows to be split over the usable cores
+    home = rng.choice(len(teams), n)
+    frame = pd.DataFrame({
+        "home_team": np.asarray(teams)[home], "away_team": np.asarray(teams)[(home + rng.integers(1, len(teams), n))
+                                                                            % len(teams)],
+        "date": "2026-06-15", "neutral": rng.random(n) < 0.3, "competition": rng.choice(COMPETITIONS, n),
+    })  # fmt: skip
+    served, _ = predictor.predict_frame(frame)
+    np.testing.assert_allclose(served, treed_bundle.predict_proba(frame).to_numpy(), rtol=0, atol=1e-6)
+
+    rows = treed_bundle.features(frame).to_numpy(dtype=np.float32).copy()
+    rows[rng.random(rows.shape) < 0.2] = np.nan  # missing values take each node's default branch
+    many = predictor._many(rows)
+    np.testing.assert_allclose(many, treed_bundle.predict_rows(rows), rtol=0, atol=1e-6)
+    np.testing.assert_array_equal(many[:300], predictor._few(rows[:300]))  # same sums, same order as one by one
