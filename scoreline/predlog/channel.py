@@ -12,8 +12,10 @@ A sent frame stays in a bounded buffer until acknowledged and is sent again afte
 is full (the sink is gone or slower than serving), frames go to this process's own fsynced spool
 folder, ``<spool>/clients/<id>/``, locked by this process (``flock``) while it writes there; the sink
 process adopts and replays every such folder nobody holds, which covers this process being killed.
-Without a spool folder (the JSON Lines sink) they are counted as dropped, as the in-process writer's
-full queue did.
+Without a spool folder (the JSON Lines sink) a write waits for room (``full_wait_s``; only the writer
+thread writes, never a request) and only a sink that acknowledges nothing for that long has its
+records counted as dropped: batch files posted back to back each fill the buffer, and the second one
+was dropped while the sink was still writing the first.
 
 What a ``kill -9`` of the request process loses: the records queued in the writer
 (``prediction_log_queue_size`` entries at most, normally one flush interval) and the frames sent but
@@ -250,6 +252,7 @@ class SinkChannel:
         send_timeout_s: float = 2.0,
         ping_interval_s: float = 1.0,
         reconnect_interval_s: float = 0.2,
+        full_wait_s: float = 30.0,
         start: bool = True,
     ) -> None:
         self.address = str(address)
@@ -258,6 +261,7 @@ class SinkChannel:
         self.send_timeout_s = send_timeout_s
         self.ping_interval_s = ping_interval_s
         self.reconnect_interval_s = reconnect_interval_s
+        self.full_wait_s = full_wait_s
         self._client_spool = _ClientSpool(spool_dir / CLIENTS_FOLDER) if spool_dir is not None else None
         self._lock = threading.Lock()  # the buffer and the counters
         self._send_lock = threading.Lock()  # one writer on the socket at a time, frames in sequence order
@@ -369,12 +373,11 @@ class SinkChannel:
     # ---- sending -----------------------------------------------------------------------------
     def _submit(self, kind: bytes, payload: Payload, records: int) -> None:
         size = payload_size(payload)
+        if self._client_spool is None:  # nowhere to put a frame past the limit: wait for the sink to catch up
+            self._wait_for_room(records, size)
         with self._send_lock:
             with self._lock:
-                full = bool(self._unacked) and (
-                    self._unacked_records + records > self.max_unacked_records
-                    or self._unacked_bytes + size > self.max_unacked_bytes
-                )
+                full = self._full(records, size)
                 if not full:
                     self._sequence += 1
                     item = _Frame(self._sequence, kind, payload, records, size)
@@ -390,6 +393,22 @@ class SinkChannel:
                     send_frame(sock, kind, item.sequence, payload, timeout_s=self.send_timeout_s)
                 except OSError as error:
                     self._disconnect(sock, f"send failed: {error}")
+
+    def _full(self, records: int, size: int) -> bool:
+        return bool(self._unacked) and (
+            self._unacked_records + records > self.max_unacked_records
+            or self._unacked_bytes + size > self.max_unacked_bytes
+        )
+
+    def _wait_for_room(self, records: int, size: int) -> None:
+        """Block (the writer thread) until the unacknowledged frames leave room, for ``full_wait_s`` at most."""
+        deadline = time.monotonic() + self.full_wait_s
+        with self._lock:
+            while self._full(records, size) and not self._stopping.is_set():
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return
+                self._acked.wait(min(left, 0.5))
 
     def bind_writer(self, writer: Any) -> None:
         """Count this channel's spooled and dropped records in the writer's counters too (its /metrics)."""

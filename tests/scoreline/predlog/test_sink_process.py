@@ -317,3 +317,20 @@ def test_waiting_for_a_sink_nobody_started_says_so_and_gives_up(
         assert sink.wait_ready(0.1) is False
 
     assert any(address in record.getMessage() and "not accepting" in record.getMessage() for record in caplog.records)
+
+
+def test_batch_files_back_to_back_wait_for_the_json_lines_sink_and_are_all_written(
+    tmp_path: Path, sinks: list[SinkProcess]
+) -> None:
+    """Each batch fills the unacknowledged buffer and the JSON Lines sink has no client spool: the next batch waits
+    for the acknowledgements instead of being dropped (two of five 100k-row batches posted back to back were)."""
+    settings = log_settings(tmp_path, None).model_copy(update={"prediction_log_max_unacked_records": 4_000})
+    sink = start_sink(settings, sinks)
+    writer = connect_writer(settings, sink.address)
+    for seed in (31, 32, 33):
+        assert writer.submit(batch_entry(3_000, seed=seed))
+    assert writer.flush(60)
+    writer.close()
+    assert writer.records_dropped == 0
+    logged = read_jsonl(tmp_path / "predictions")
+    assert len(logged) == 9_000 and len({document["request_id"] for document in logged}) == 9_000
