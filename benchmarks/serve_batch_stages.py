@@ -58,6 +58,7 @@ def main() -> None:
     bundle = base.train_small(seed=1, max_depth=3).bundle
     task = get_task(base.TASK)
     predictor = Predictor(bundle, task)
+    predictor.enable_fast_path(bundle.input_example)  # as model-api serves it: a batch's trees in machine code
     entities = EntityIndex(task, bundle.serving_state)
     frame = batch_frame(bundle, args.rows)
     buffer = io.BytesIO()
