@@ -13,7 +13,9 @@ the bundled international results, registered in a real MLflow server started he
    model-api's predict fast path, so "model-api / bare (raw ASGI)" is the share of the HTTP server's limit
    that a prediction leaves; each ratio printed names the bare endpoint it uses;
 4. batch: rows/s for a 100,000-row Parquet file through ``/predict/batch`` vs in-process
-   ``ModelBundle.predict_proba`` on the same rows (features + booster);
+   ``ModelBundle.predict_proba`` on the same rows (features + booster), one batch at a time; then five batches back to
+   back with the clock stopped once the sink process reports every record in the log (the answers and the log's
+   documents sharing the cores), against five in-process ``predict_proba`` calls;
 5. swap latency, alias set → first response from the new version, by MLflow webhook and by poll (5 s).
 6. then ``benchmarks/serve_logging.py`` (the prediction log's sink process vs logging off, a 100k-row batch with
    logging vs the in-process booster) and ``benchmarks/serve_workers.py`` (1 vs N workers, p99 under hot swaps,

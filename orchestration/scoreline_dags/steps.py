@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -192,37 +190,19 @@ def promote(services: Services, task: str, decision: dict[str, Any], actor: str)
     return None
 
 
-def served_models(services: Services) -> dict[str, dict[str, Any]]:
-    """Task id → what model-api reports serving for it (``GET /v1/models``: version, last reload error...)."""
-    served = services.clients.model_api.models()
-    return {entry.task: entry.model_dump(mode="json") for entry in served.models}
-
-
-def reload_and_wait(
-    services: Services, task: str, expected_version: str, *, sleep: Callable[[float], None] = time.sleep
-) -> str:
-    """Make model-api reload and wait until it serves ``expected_version``; fail loudly if it never does."""
-    answer = services.clients.model_api.reload(task)
+def reload_and_wait(services: Services, task: str, expected_version: str) -> str:
+    """Make model-api reload and wait until every worker serves ``expected_version``; fail loudly if it never does."""
+    model_api = services.clients.model_api
+    answer = model_api.reload(task)
     log.info("model-api reload of %s answered: %s", task, answer)
-    deadline = time.monotonic() + services.settings.reload_timeout_s
-    served: dict[str, Any] = {}
-    while True:
-        served = served_models(services).get(task, {})
-        version = None if served.get("version") is None else str(served["version"])
-        if version == expected_version:
-            log.info("model-api serves version %s of %s", version, task)
-            return version
-        if time.monotonic() >= deadline:
-            break
-        sleep(services.settings.reload_poll_interval_s)
-    raise ServiceError(
-        "model-api",
-        f"model-api still serves version {served.get('version')} of {task} "
-        f"{services.settings.reload_timeout_s:.0f}s after the reload; expected the new champion {expected_version}; "
-        f"its last reload error: {served.get('last_reload_error')}",
-        code="timeout",
-        details=served.get("last_reload_error"),
+    version = model_api.wait_until_served(
+        task,
+        expected_version,
+        timeout_s=services.settings.reload_timeout_s,
+        poll_s=services.settings.reload_poll_interval_s,
     )
+    log.info("model-api serves version %s of %s", version, task)
+    return version
 
 
 def summary_message(dag_id: str, run_id: str, task: str, facts: dict[str, Any]) -> dict[str, Any]:

@@ -473,13 +473,16 @@ class ModelApiClient(_Client):
     def wait_until_served(
         self, task: str, version: str | None = None, *, timeout_s: float = 60.0, poll_s: float = 0.5
     ) -> str:
-        """Poll ``GET /v1/models`` until ``task`` is served (at ``version`` when given); the served version.
+        """Poll ``GET /v1/models`` until every worker serves ``task`` (at ``version`` when given); the version.
 
+        The worker that answers may have swapped before the others (a first load is not held back for them), so
+        its own version is not enough: a request right after could reach a worker still without it.
         Raises a ``ServiceError`` quoting model-api's last reload error when the deadline passes."""
         deadline = time.monotonic() + timeout_s
         while True:
-            served = self.models().get(task)
-            current = None if served is None or served.version is None else str(served.version)
+            listing = self.models()
+            served, everywhere = listing.get(task), listing.served_everywhere(task)
+            current = None if everywhere is None else str(everywhere)
             if current is not None and (version is None or current == str(version)):
                 return current
             if time.monotonic() >= deadline:

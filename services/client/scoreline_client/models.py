@@ -167,11 +167,31 @@ class ServedModel(Loose):
     last_reload_error: dict[str, Any] | None = None
 
 
+class ServedWorker(Loose):
+    """One model-api worker process and the version of each task it serves."""
+
+    worker: int = 0
+    pid: int = 0
+    versions: dict[str, str | None] = Field(default_factory=dict)
+    staged: dict[str, str] = Field(default_factory=dict)
+
+
 class ServedModels(Loose):
     models: list[ServedModel] = Field(default_factory=list)
+    workers: list[ServedWorker] = Field(default_factory=list)
 
     def get(self, task: str) -> ServedModel | None:
         return next((model for model in self.models if model.task == task), None)
+
+    def served_everywhere(self, task: str) -> str | None:
+        """The version of ``task`` every worker serves; None while they differ (a swap or a first load still on
+        its way: the worker that answered may be ahead of the others). Without a workers listing, the answering
+        process's version."""
+        if not self.workers:
+            model = self.get(task)
+            return None if model is None else model.version
+        versions = {worker.versions.get(task) for worker in self.workers}
+        return versions.pop() if len(versions) == 1 else None
 
 
 class TaskSchema(Loose):

@@ -253,6 +253,29 @@ def test_model_api_calls() -> None:
     assert reload.headers["authorization"] == "Bearer admin-key"
 
 
+def test_a_version_counts_as_served_once_every_worker_serves_it() -> None:
+    """The worker that answers may have swapped first: waiting on its own version let a DAG move on while the other
+    worker still served nothing (CI: the DAG's reload step passed, the next request got no version)."""
+    listings = [
+        ("3", {"match-outcome": "3"}, {"match-outcome": None}),  # a first load: worker 0 has it, worker 1 not yet
+        ("3", {"match-outcome": "3"}, {"match-outcome": "2"}),
+        ("2", {"match-outcome": "3"}, {"match-outcome": "3"}),  # the answering process lags in its own entry: fine
+    ]
+
+    def respond(request: httpx.Request) -> httpx.Response:
+        version, first, second = listings[min(len(recorder.requests), len(listings)) - 1]
+        return httpx.Response(200, json={
+            "models": [{"task": "match-outcome", "version": version, "alias": "champion"}],
+            "workers": [{"worker": 0, "pid": 10, "versions": first}, {"worker": 1, "pid": 11, "versions": second}],
+        })  # fmt: skip
+
+    recorder = Recorder(respond)
+    api = _clients(recorder).model_api
+    assert api.models().served_everywhere("match-outcome") is None
+    assert api.wait_until_served("match-outcome", "3") == "3"
+    assert len(recorder.requests) == 3  # it polled until both workers served version 3
+
+
 def test_the_example_falls_back_to_the_models_input_example() -> None:
     recorder = Recorder(lambda r: httpx.Response(200, json={"task": "t", "example": {"instances": [{"x": 1}]}}))
     assert _clients(recorder).model_api.schema("t").example_instance() == {"x": 1}
