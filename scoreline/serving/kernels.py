@@ -131,10 +131,11 @@ def tree_margins_blocked(
     n, width = rows.shape
     groups, per_group = by_group.shape[0], by_group.shape[1]
     out = np.empty((n, groups), dtype=np.float32)
-    padded = np.zeros((BLOCK_ROWS, width + 1), dtype=np.float32)
-    sums = np.empty((BLOCK_ROWS, groups), dtype=np.float32)
-    for start in range(0, n, BLOCK_ROWS):
-        size = min(BLOCK_ROWS, n - start)
+    block = max(1, min(BLOCK_ROWS, n))  # a part of fewer rows than a block allocates only its rows
+    padded = np.zeros((block, width + 1), dtype=np.float32)
+    sums = np.empty((block, groups), dtype=np.float32)
+    for start in range(0, n, block):
+        size = min(block, n - start)
         for r in range(size):
             padded[r, :width] = rows[start + r]
             for g in range(groups):
