@@ -76,6 +76,10 @@ class Predictor:
         self._trees: CompiledTrees | None = None  # the booster's trees compiled, when they reproduce it
         self._few: Callable[[np.ndarray], np.ndarray] | None = None  # few rows' outputs with the compiled trees
         self._many: Callable[[np.ndarray], np.ndarray] | None = None  # the same for a batch (machine code only)
+        # The probes and the bundle's outputs on them, kept until the first batch checks the batch kernel (a worker
+        # that never gets a batch never loads it: each numba kernel loaded costs a process tens of MiB).
+        self._many_probes: list[tuple[np.ndarray, np.ndarray]] | None = None
+        self._many_lock = threading.Lock()
         self._memo: OrderedDict[tuple, MemoRow] = OrderedDict()
         self._memo_lock = threading.Lock()
 
@@ -94,8 +98,9 @@ class Predictor:
             self.feature_names = list(features.columns)
         # A big batch on several cores: the compiled trees split over them (the booster's outputs; on one core
         # XGBoost's own walk is the faster one).
-        if self._many is not None and self._fast and len(requests) >= PARALLEL_ROWS and usable_cores() > 1:
-            output = self._many(features[self.feature_names].to_numpy(dtype=np.float32))
+        many = self._batch_kernel() if len(requests) >= PARALLEL_ROWS and usable_cores() > 1 else None
+        if many is not None:
+            output = many(features[self.feature_names].to_numpy(dtype=np.float32))
         elif hasattr(self.bundle, "predict_features"):  # features once, not again inside predict_proba
             output = self.bundle.predict_features(features)
         else:
@@ -183,7 +188,7 @@ class Predictor:
     def _compile_trees(self, rows: np.ndarray) -> None:
         """Use the compiled trees for few rows if they give the bundle's outputs on ``rows`` (the input
         example's features), on the same rows with missing values, and on a row of missing values."""
-        self._trees = self._few = self._many = None
+        self._trees = self._few = self._many = self._many_probes = None
         trees = compile_trees(self._booster, rows)
         if trees is None:
             return
@@ -207,9 +212,20 @@ class Predictor:
                 self._trees, self._few = trees, few
                 break
         if isinstance(self._few, PriorAndTrees) and self._few.walks_many:
-            many = self._few.many
-            if all(_same_outputs(many(probe), want) for probe, want in zip(probes, expected, strict=True)):
-                self._many = many
+            self._many_probes = list(zip(probes, expected, strict=True))
+
+    def _batch_kernel(self) -> Callable[[np.ndarray], np.ndarray] | None:
+        """The compiled trees for a batch, checked against the bundle on the version's probes the first time a
+        batch comes (None: the booster answers)."""
+        if not self._fast:
+            return None
+        with self._many_lock:
+            probes, self._many_probes = self._many_probes, None
+            if probes is not None and isinstance(self._few, PriorAndTrees):
+                many = self._few.many
+                if all(_same_outputs(many(probe), want) for probe, want in probes):
+                    self._many = many
+            return self._many
 
     def enable_fast_path(self, example: Sequence[Mapping[str, Any]]) -> bool:
         """Turn the booster fast path on if it gives the same answers as the bundle."""

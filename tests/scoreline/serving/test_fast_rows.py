@@ -213,7 +213,7 @@ def test_a_batch_walks_the_compiled_trees_and_gives_the_boosters_outputs(treed_b
 
     assert treed_bundle.booster.num_boosted_rounds() == 60
     _, predictor = service_for(treed_bundle)
-    assert predictor._many is not None  # the blocked kernel reproduced the bundle on the input example
+    assert predictor._many is None and predictor._many_probes is not None  # checked when the first batch comes
     rng = np.random.default_rng(8)
     teams = sorted(treed_bundle.serving_state["teams"])
     n = PARALLEL_ROWS + 1_000  # enough rows to be split over the usable cores
@@ -225,9 +225,10 @@ def test_a_batch_walks_the_compiled_trees_and_gives_the_boosters_outputs(treed_b
     })  # fmt: skip
     served, _ = predictor.predict_frame(frame)
     np.testing.assert_allclose(served, treed_bundle.predict_proba(frame).to_numpy(), rtol=0, atol=1e-6)
+    assert predictor._batch_kernel() is not None  # the blocked kernel reproduced the bundle on the probes
 
     rows = treed_bundle.features(frame).to_numpy(dtype=np.float32).copy()
     rows[rng.random(rows.shape) < 0.2] = np.nan  # missing values take each node's default branch
-    many = predictor._many(rows)
+    many = predictor._batch_kernel()(rows)  # type: ignore[misc]
     np.testing.assert_allclose(many, treed_bundle.predict_rows(rows), rtol=0, atol=1e-6)
     np.testing.assert_array_equal(many[:300], predictor._few(rows[:300]))  # same sums, same order as one by one
