@@ -6,8 +6,8 @@ whose large pieces are the entry's arrays themselves (no copy, no Python object 
 sends them as they are). The sink process turns those bytes into
 the very documents :func:`scoreline.predlog.writer.encode` builds row by row
 (:func:`arrow_to_records`): each column is serialized once as a whole (numbers by one
-``orjson.dumps`` of the column, strings once per distinct value) and each document is one
-``bytes % tuple`` of its row's pieces.
+``orjson.dumps`` of the column or matrix, strings once per distinct value) and the documents are joined from
+those texts in one pass of machine code (:mod:`scoreline.predlog.joining`).
 """
 
 from __future__ import annotations
@@ -19,11 +19,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import orjson
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from scoreline.predlog.record import EncodedRecords, PackedLines, iso_milliseconds
 
 if TYPE_CHECKING:  # the sink process reads columns without pandas
+    from scoreline.predlog.joining import DocumentJoin
     from scoreline.predlog.writer import PredictionEntry
 
 METADATA_KEY = b"scoreline.predlog"
@@ -164,8 +164,10 @@ def arrow_to_records(payload: bytes) -> EncodedRecords:
         for batch in reader:
             metadata = orjson.loads(batch.schema.metadata[METADATA_KEY])
             joined = _batch_documents(batch, metadata, out, line_end=b"")
-            for documents in joined:
-                out.documents.extend(_binaries(documents))
+            if joined is not None:
+                data, bounds = joined
+                content = data.tobytes()
+                out.documents.extend(map(content.__getitem__, map(slice, bounds[:-1].tolist(), bounds[1:].tolist())))
     return out
 
 
@@ -178,127 +180,92 @@ def arrow_to_lines(payload: bytes) -> PackedLines:
     with pa.ipc.open_stream(payload) as reader:
         for batch in reader:
             metadata = orjson.loads(batch.schema.metadata[METADATA_KEY])
-            for lines in _batch_documents(batch, metadata, out, line_end=b"\n"):
-                chunks.append(_packed(lines))
+            joined = _batch_documents(batch, metadata, out, line_end=b"\n")
+            if joined is not None:
+                chunks.append(joined)
     if not chunks:
         return PackedLines(out.request_ids, out.timestamps, memoryview(b""), np.zeros(1, np.int64))
-    data = chunks[0][0] if len(chunks) == 1 else memoryview(b"".join(chunk for chunk, _ in chunks))
-    ends = np.concatenate([[0], *(bounds[1:] for bounds in _shifted(chunks))])
-    return PackedLines(out.request_ids, out.timestamps, data, ends)
-
-
-def _shifted(chunks: list[tuple[memoryview, np.ndarray]]) -> list[np.ndarray]:
-    """Each chunk's line bounds as positions in the chunks' concatenation."""
-    shifted, start = [], 0
-    for data, bounds in chunks:
-        shifted.append(bounds + start)
-        start += len(data)
-    return shifted
-
-
-def _packed(lines: pa.Array) -> tuple[memoryview, np.ndarray]:
-    """A binary array's values as one buffer (Arrow's own, not copied) and the (n + 1) bounds of each value in it."""
-    _, offsets, data = lines.buffers()
-    bounds = np.frombuffer(offsets, np.int32, len(lines) + 1, lines.offset * 4).astype(np.int64)
-    content = memoryview(data)[bounds[0] : bounds[-1]] if data is not None else memoryview(b"")
-    return content, bounds - bounds[0]
+    if len(chunks) == 1:
+        return PackedLines(out.request_ids, out.timestamps, *chunks[0])
+    starts = np.cumsum([0, *(len(data) for data, _ in chunks)])
+    bounds = np.concatenate(
+        [[0], *(chunk_bounds[1:] + start for (_, chunk_bounds), start in zip(chunks, starts[:-1], strict=True))]
+    )
+    return PackedLines(out.request_ids, out.timestamps, memoryview(b"".join(data for data, _ in chunks)), bounds)
 
 
 def _batch_documents(
     batch: pa.RecordBatch, metadata: dict[str, Any], out: EncodedRecords, *, line_end: bytes
-) -> list[pa.Array]:
-    """The batch's documents (each followed by ``line_end``) as binary arrays, its ids and times added to ``out``."""
+) -> tuple[memoryview, np.ndarray] | None:
+    """The batch's documents (each followed by ``line_end``) in one buffer and their (n + 1) bounds in it (None
+    for no rows); their ids and times are added to ``out``."""
+    from scoreline.predlog.joining import DocumentJoin
+
     n = batch.num_rows
     if n == 0:
-        return []
+        return None
     ids = _request_ids(batch.column(REQUEST_ID))
     head = orjson.dumps(
         {"task": metadata["task"], "model_name": metadata["model_name"], "model_version": metadata["model_version"]}
     )[1:-1]
-    # The document as literal bytes with one column of JSON values between each two of them; every row's
-    # document is then joined by Arrow in one pass (no Python object per value).
+    # Each column's JSON is written once, as a whole; the documents are joined from those texts in one pass.
+    join = DocumentJoin(n)
     per_row = batch.schema.get_field_index(CREATED) >= 0
-    ids_texts = _quoted_ids(batch.column(REQUEST_ID), ids)
     if per_row:  # gathered single predictions: each row's own time
         stamps = [iso_milliseconds(created) for created in batch.column(CREATED).to_pylist()]
-        literals = [b'{"@timestamp":', b',"request_id":', b"," + head]
-        values: list[pa.Array] = [_json_texts(pa.array(stamps, pa.string())), ids_texts]
+        join.text(b'{"@timestamp":')
+        _add_value(join, pa.array(stamps, pa.string()))
+        join.text(b',"request_id":')
     else:
         stamps = [metadata["timestamp"]] * n
-        literals = [b'{"@timestamp":' + orjson.dumps(metadata["timestamp"]) + b',"request_id":', b"," + head]
-        values = [ids_texts]
-
-    def text(part: bytes) -> None:
-        literals[-1] += part
-
-    def value(opening: bytes, column: pa.Array | np.ndarray) -> None:
-        text(opening)
-        values.append(_float_texts(column) if isinstance(column, np.ndarray) else _json_texts(column))
-        literals.append(b"")
+        join.text(b'{"@timestamp":' + orjson.dumps(metadata["timestamp"]) + b',"request_id":')
+    _add_ids(join, batch.column(REQUEST_ID), ids)
+    join.text(b"," + head + b',"inputs":{')
+    for position, name in enumerate(metadata["inputs"]):
+        join.text((b"," if position else b"") + _key(name))
+        _add_value(join, batch.column(f"input:{position}"))
 
     def matrix(names: list[str], matrix_name: str, prefix: str) -> None:
-        columns = _matrix_columns(batch, matrix_name)
+        rows = _matrix_stream(join, batch, matrix_name)
         for position, name in enumerate(names):
-            column = columns[:, position] if columns is not None else batch.column(f"{prefix}:{position}")
-            value((b"," if position else b"") + _key(name), column)
+            join.text((b"," if position else b"") + _key(name))
+            if rows is not None:
+                join.value(rows)
+            else:
+                _add_value(join, batch.column(f"{prefix}:{position}"))
 
-    text(b',"inputs":{')
-    for position, name in enumerate(metadata["inputs"]):
-        value((b"," if position else b"") + _key(name), batch.column(f"input:{position}"))
-    text(b'},"features":{')
+    join.text(b'},"features":{')
     matrix(metadata["feature_names"], FEATURES, "feature")
-    text(b"}")
-    value(b',"prediction":', batch.column(PREDICTION))
+    join.text(b'},"prediction":')
+    _add_value(join, batch.column(PREDICTION))
     classes = metadata["classes"]
     if classes is None:
-        text(b',"probabilities":null')
+        join.text(b',"probabilities":null')
     else:
-        text(b',"probabilities":{')
+        join.text(b',"probabilities":{')
         matrix(classes, PROBABILITIES, "probability")
-        text(b"}")
+        join.text(b"}")
     if per_row:
-        value(b',"latency_ms":', batch.column(LATENCY))
-        text(b"}" + line_end)
+        join.text(b',"latency_ms":')
+        _add_value(join, batch.column(LATENCY))
+        join.text(b"}" + line_end)
     else:
-        text(b',"latency_ms":' + orjson.dumps(metadata["latency_ms"]) + b"}" + line_end)
-    joined = []
-    for start in range(0, n, _JOIN_ROWS):  # binary offsets are 32-bit: a slice's documents stay far below 2 GiB
-        parts: list[pa.Array | pa.Scalar] = []
-        for literal, column in zip(literals, [*values, None], strict=True):
-            if literal:
-                parts.append(pa.scalar(literal, pa.binary()))
-            if column is not None:
-                parts.append(column.slice(start, _JOIN_ROWS))
-        joined.append(pc.binary_join_element_wise(*parts, _EMPTY))
+        join.text(b',"latency_ms":' + orjson.dumps(metadata["latency_ms"]) + b"}" + line_end)
     out.request_ids.extend(ids)
     out.timestamps.extend(stamps)
-    return joined
-
-
-_JOIN_ROWS = 100_000
-_EMPTY = pa.scalar(b"", pa.binary())
-_COMMA = 44
+    return join.joined()
 
 
 def _key(name: str) -> bytes:
     return orjson.dumps(name) + b":"
 
 
-def _binaries(array: pa.Array) -> list[bytes]:
-    """A binary array as a list of bytes: one slice of its data per value (``to_pylist`` builds a scalar each)."""
-    _, offsets, data = array.buffers()
-    bounds = np.frombuffer(offsets, np.int32, len(array) + 1, array.offset * 4).tolist()
-    content = data.to_pybytes() if data is not None else b""
-    return list(map(content.__getitem__, map(slice, bounds[:-1], bounds[1:])))
-
-
-def _quoted_ids(column: pa.Array, ids: list[str]) -> pa.Array:
-    """The ids as JSON strings; drawn hex ids need no escaping, only quotes."""
+def _add_ids(join: DocumentJoin, column: pa.Array, ids: list[str]) -> None:
+    """The ids as JSON strings; drawn hex ids need no escaping, only quotes (a stream of quoted ids)."""
     if pa.types.is_fixed_size_binary(column.type):
-        text = ('"' + '""'.join(ids) + '"').encode()
-        offsets = np.arange(0, 34 * len(ids) + 1, 34, dtype=np.int32)
-        return pa.Array.from_buffers(pa.binary(), len(ids), [None, pa.py_buffer(offsets), pa.py_buffer(text)])
-    return pa.array([orjson.dumps(request_id) for request_id in ids], pa.binary())
+        join.value(join.stream(('"' + '","'.join(ids) + '"').encode()))
+    else:
+        join.table([orjson.dumps(request_id) for request_id in ids], np.arange(len(ids), dtype=np.int32))
 
 
 def _request_ids(column: pa.Array) -> list[str]:
@@ -308,57 +275,40 @@ def _request_ids(column: pa.Array) -> list[str]:
     return [str(value) for value in column.to_pylist()]
 
 
-def _json_texts(column: pa.Array) -> pa.Array:
-    """Each value of a column as JSON text (null for missing, NaN and infinities), as a binary array."""
-    n = len(column)
+def _add_value(join: DocumentJoin, column: pa.Array) -> None:
+    """Each row's value of a column as JSON (null for missing, NaN and infinities), as row logging writes it."""
     kind = column.type
     if pa.types.is_dictionary(kind):
-        return _from_dictionary(column.dictionary.to_pylist(), column.indices)
-    if pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_binary(kind):
+        _add_dictionary(join, column.dictionary.to_pylist(), column.indices)
+    elif pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_binary(kind):
         encoded = column.dictionary_encode()
-        return _from_dictionary(encoded.dictionary.to_pylist(), encoded.indices)
-    if pa.types.is_floating(kind):
+        _add_dictionary(join, encoded.dictionary.to_pylist(), encoded.indices)
+    elif pa.types.is_floating(kind):
         # orjson writes a float64 array as Python floats would be written (NaN and infinities as null);
         # a float32 column is logged as its float64 values, as row logging does.
-        return _float_texts(column.cast(pa.float64()).to_numpy(zero_copy_only=False))
-    if (pa.types.is_integer(kind) or pa.types.is_boolean(kind)) and column.null_count == 0:
+        values = column.cast(pa.float64()).to_numpy(zero_copy_only=False)
+        join.value(join.stream(orjson.dumps(values, option=orjson.OPT_SERIALIZE_NUMPY)))
+    elif (pa.types.is_integer(kind) or pa.types.is_boolean(kind)) and column.null_count == 0:
         values = column.to_numpy(zero_copy_only=False)
-        return _split_json_list(orjson.dumps(values, option=orjson.OPT_SERIALIZE_NUMPY), n)
-    if pa.types.is_integer(kind) or pa.types.is_boolean(kind):
-        return _split_json_list(orjson.dumps(column.to_pylist()), n)
-    dumped = [orjson.dumps(value, option=orjson.OPT_SERIALIZE_NUMPY) for value in column.to_pylist()]
-    return pa.array(dumped, pa.binary())
+        join.value(join.stream(orjson.dumps(values, option=orjson.OPT_SERIALIZE_NUMPY)))
+    elif pa.types.is_integer(kind) or pa.types.is_boolean(kind):
+        join.value(join.stream(orjson.dumps(column.to_pylist())))
+    else:
+        dumped = [orjson.dumps(value, option=orjson.OPT_SERIALIZE_NUMPY) for value in column.to_pylist()]
+        join.table(dumped, np.arange(len(dumped), dtype=np.int32))
 
 
-def _matrix_columns(batch: pa.RecordBatch, name: str) -> np.ndarray | None:
-    """A ``fixed_size_list<double>`` matrix column as a column-major (rows, width) array (None: not sent so)."""
+def _matrix_stream(join: DocumentJoin, batch: pa.RecordBatch, name: str) -> int | None:
+    """A ``fixed_size_list<double>`` matrix column as one stream, row by row (None: not sent so)."""
     if batch.schema.get_field_index(name) < 0:
         return None
     column = batch.column(name)
     rows = column.flatten().to_numpy(zero_copy_only=False).reshape(len(column), column.type.list_size)
-    return np.asfortranarray(rows)
+    return join.stream(orjson.dumps(np.ascontiguousarray(rows), option=orjson.OPT_SERIALIZE_NUMPY))
 
 
-def _float_texts(values: np.ndarray) -> pa.Array:
-    """A contiguous float64 array's values as JSON texts (as :func:`_json_texts` writes a float64 column)."""
-    return _split_json_list(orjson.dumps(values, option=orjson.OPT_SERIALIZE_NUMPY), len(values))
-
-
-def _split_json_list(text: bytes, n: int) -> pa.Array:
-    """``[a,b,c]`` of ``n`` values that hold no comma (numbers, booleans, null) as the binary array [a, b, c]."""
-    body = text[1:-1]
-    offsets = np.empty(n + 1, np.int32)
-    offsets[0] = 0
-    if n > 1:
-        offsets[1:-1] = np.flatnonzero(np.frombuffer(body, np.uint8) == _COMMA) - np.arange(n - 1)
-    offsets[-1] = len(body) - (n - 1)
-    data = body.replace(b",", b"")
-    return pa.Array.from_buffers(pa.binary(), n, [None, pa.py_buffer(offsets), pa.py_buffer(data)])
-
-
-def _from_dictionary(values: list[Any], indices: pa.Array) -> pa.Array:
-    """The JSON text of each distinct value taken by the codes (missing codes: null)."""
+def _add_dictionary(join: DocumentJoin, values: list[Any], indices: pa.Array) -> None:
+    """The JSON text of each distinct value, taken by the codes (missing codes: null)."""
     lookup = [orjson.dumps(value, option=orjson.OPT_SERIALIZE_NUMPY) for value in values]
     lookup.append(b"null")
-    codes = indices.fill_null(len(values)).cast(pa.int32())
-    return pa.array(lookup, pa.binary()).take(codes)
+    join.table(lookup, indices.fill_null(len(values)).cast(pa.int32()).to_numpy(zero_copy_only=False))

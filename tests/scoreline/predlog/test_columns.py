@@ -11,7 +11,6 @@ import numpy as np
 import orjson
 import pandas as pd
 import pyarrow as pa
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -249,20 +248,30 @@ def test_the_writer_sends_single_predictions_as_columns_per_model_version_in_ord
     assert writer.records_written == 9 and writer.records_dropped == 0
 
 
-def test_packed_lines_are_the_documents_as_json_lines(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_packed_lines_are_the_documents_as_json_lines() -> None:
     """A sink process with the JSON Lines file gets a batch's text in one buffer: the same documents, each with
-    its newline, whether the batch was joined in one piece or several (forced small here)."""
-    from scoreline.predlog import columns
+    its newline, whether the payload holds one record batch or several."""
+    for payload in (
+        entry_to_arrow(batch_entry(50, seed=3)),
+        entry_to_arrow(rows_entry(logged_rows(30))),
+        _in_record_batches(entry_to_arrow(batch_entry(50, seed=4)), 7),
+    ):
+        records = arrow_to_records(payload)
+        lines = arrow_to_lines(payload)
+        assert len(lines) == len(records) == arrow_rows(payload)
+        assert bytes(lines.data) == b"".join(document + b"\n" for document in records.documents)
+        assert lines.bounds.tolist()[-1] == len(lines.data)
+        assert lines.to_records() == records
 
-    for joined_rows in (100_000, 7):
-        monkeypatch.setattr(columns, "_JOIN_ROWS", joined_rows)
-        for payload in (entry_to_arrow(batch_entry(50, seed=3)), entry_to_arrow(rows_entry(logged_rows(30)))):
-            records = arrow_to_records(payload)
-            lines = arrow_to_lines(payload)
-            assert len(lines) == len(records)
-            assert bytes(lines.data) == b"".join(document + b"\n" for document in records.documents)
-            assert lines.bounds.tolist()[-1] == len(lines.data)
-            assert lines.to_records() == records
+
+def _in_record_batches(payload: bytes, rows: int) -> bytes:
+    """The same stream cut into record batches of ``rows`` rows."""
+    table = pa.ipc.open_stream(payload).read_all()
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as stream:
+        for batch in table.to_batches(max_chunksize=rows):
+            stream.write_batch(batch)
+    return sink.getvalue().to_pybytes()
 
 
 def test_the_json_lines_file_takes_packed_lines_as_it_takes_documents(tmp_path: Path) -> None:
