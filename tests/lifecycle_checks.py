@@ -4,14 +4,14 @@ end-to-end tests of the built-in tasks and of the plug-in task defined in the te
 from __future__ import annotations
 
 import io
-import json
 import time
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pandas as pd
 from scoreline_launcher.stack import LocalStack
+
+from scoreline.predlog.jsonl import read_jsonl
 
 DRIFT_ROWS = 150  # more than MonitoringSettings.drift_min_rows, so drift is measured
 
@@ -41,14 +41,8 @@ def logged_records(stack: LocalStack, task: str, at_least: int, timeout_s: float
     deadline = time.monotonic() + timeout_s
     records: list[dict[str, Any]] = []
     while time.monotonic() < deadline:
-        # Only lines with their newline: the sink may be writing the file meanwhile, and a reader can see the
-        # last line in part (the monitor's reader skips it too).
-        records = [
-            record
-            for path in Path(stack.home / "predictions").rglob("*.jsonl")
-            for record in map(json.loads, path.read_text().split("\n")[:-1])
-            if record.get("task") == task
-        ]
+        # Complete lines only: the sink may be writing a file meanwhile (read_jsonl skips a last line in part).
+        records = [record for record in read_jsonl(stack.home / "predictions") if record.get("task") == task]
         if len(records) >= at_least:
             break
         time.sleep(0.5)

@@ -19,8 +19,7 @@ import pandas as pd
 
 from scoreline.core.errors import ErrorCode, ScorelineError
 from scoreline.monitoring.indices import DRIFT_INDEX, OUTCOMES_INDEX, PREDICTIONS_PATTERN
-
-JSONL_PATTERN = "predictions-*.jsonl"
+from scoreline.predlog.jsonl import CHUNK_SUFFIX, file_documents, log_files
 
 
 class PredictionLogReader(Protocol):
@@ -52,7 +51,8 @@ def to_frame(documents: list[dict[str, Any]]) -> pd.DataFrame:
 
 
 class JsonlLogReader:
-    """model-api's embedded prediction log: ``predictions-*.jsonl`` files under a folder."""
+    """model-api's embedded prediction log: ``predictions-*.jsonl`` files (and ``.arrows`` batch files) under a
+    folder."""
 
     def __init__(self, folder: Path | str) -> None:
         self.folder = Path(folder)
@@ -69,13 +69,13 @@ class JsonlLogReader:
         documents: list[dict[str, Any]] = []
         low, high = pd.Timestamp(start), pd.Timestamp(end)
         floor = low - ORDER_SLACK
-        for path in sorted(self.folder.glob(JSONL_PATTERN), reverse=True):
+        for path in reversed(log_files(self.folder)):
             try:
                 if path.stat().st_mtime < floor.timestamp():
                     continue  # nothing in it is as recent as the window
             except FileNotFoundError:  # deleted by the sink's retention meanwhile
                 continue
-            for doc in _json_lines_backwards(path):
+            for doc in _documents_backwards(path):
                 stamp = pd.Timestamp(doc.get("@timestamp") or doc.get("timestamp"))
                 if stamp < floor:
                     break  # the rest of this file is older still
@@ -211,6 +211,19 @@ class ElasticResultStore:
 
 ORDER_SLACK = pd.Timedelta(minutes=5)  # lines of one file are in write order, give or take a queued batch
 _BLOCK = 1024 * 1024
+
+
+def _documents_backwards(path: Path) -> Iterator[dict[str, Any]]:
+    """The documents of a log file from the last back (a batch file's columns are read whole: one batch)."""
+    if path.suffix != CHUNK_SUFFIX:
+        yield from _json_lines_backwards(path)
+        return
+    try:
+        documents = file_documents(path)
+    except FileNotFoundError:  # deleted by the sink's retention meanwhile
+        return
+    for document in reversed(documents):
+        yield json.loads(document)
 
 
 def _json_lines_backwards(path: Path) -> Iterator[dict[str, Any]]:

@@ -20,7 +20,7 @@ import numpy as np
 import orjson
 import pyarrow as pa
 
-from scoreline.predlog.record import EncodedRecords, PackedLines, iso_milliseconds
+from scoreline.predlog.record import ColumnChunk, EncodedRecords, PackedLines, iso_milliseconds
 
 if TYPE_CHECKING:  # the sink process reads columns without pandas
     from scoreline.predlog.joining import DocumentJoin
@@ -148,6 +148,15 @@ class _Parts:
 
     def close(self) -> None:
         self.closed = True
+
+
+def local_log_records(payload: bytes) -> ColumnChunk | PackedLines:
+    """What the local log writes of an :func:`entry_to_arrow` payload: a batch file's as it is (one Arrow file),
+    single predictions gathered by the writer (each with its own time) as JSON lines."""
+    with pa.ipc.open_stream(payload) as reader:
+        if reader.schema.get_field_index(CREATED) >= 0:
+            return arrow_to_lines(payload)
+        return ColumnChunk(payload, sum(batch.num_rows for batch in reader))
 
 
 def arrow_rows(payload: bytes) -> int:

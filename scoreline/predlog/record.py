@@ -88,12 +88,28 @@ class PackedLines:
         return EncodedRecords(list(self.request_ids), list(self.timestamps), documents)
 
 
-def encode_records(records: EncodedRecords | PackedLines | Sequence[PredictionRecord | Document]) -> EncodedRecords:
+@dataclass(frozen=True, slots=True)
+class ColumnChunk:
+    """A batch file's predictions as the Arrow IPC stream model-api sent (:mod:`scoreline.predlog.columns`):
+    the local log keeps it as it is, one file per batch, rather than ~2 KB of JSON per row."""
+
+    payload: bytes
+    rows: int
+
+    def __len__(self) -> int:
+        return self.rows
+
+
+def encode_records(records: Records) -> EncodedRecords:
     """Records given as objects or documents, serialized; encoded records are returned as they are."""
     if isinstance(records, EncodedRecords):
         return records
     if isinstance(records, PackedLines):
         return records.to_records()
+    if isinstance(records, ColumnChunk):
+        from scoreline.predlog.columns import arrow_to_records
+
+        return arrow_to_records(records.payload)
     encoded = EncodedRecords()
     for record in records:
         document = as_document(record)
@@ -103,7 +119,7 @@ def encode_records(records: EncodedRecords | PackedLines | Sequence[PredictionRe
     return encoded
 
 
-Records = EncodedRecords | PackedLines | Sequence[PredictionRecord | Document]
+Records = EncodedRecords | PackedLines | ColumnChunk | Sequence[PredictionRecord | Document]
 
 
 class PredictionSink(Protocol):

@@ -63,12 +63,13 @@ from scoreline.predlog.channel import (
     read_frame,
 )
 from scoreline.predlog.factory import PredictionLogSettings
-from scoreline.predlog.record import EncodedRecords, PackedLines
+from scoreline.predlog.record import ColumnChunk, EncodedRecords, PackedLines
 
 if TYPE_CHECKING:
     from scoreline.predlog.writer import PredictionLogWriter
 
 log = logging.getLogger("scoreline.predlog.sinkd")
+Taken = EncodedRecords | PackedLines | ColumnChunk  # what a target is given to deliver
 SINK_LOCK = ".sink.lock"
 SINK_PROCESS_NAME = "scoreline-predlog-sink"
 RESTART_DELAY_S = 0.1
@@ -78,16 +79,15 @@ TERMINATE_GRACE_S = 10.0  # after SIGTERM: how long connected clients get to say
 
 class Target(Protocol):
     """The real sink, driven synchronously by the sink process's delivery thread (``deliver``, ``spill``,
-    ``behind``) and its replay thread (``replay``). ``takes_lines``: it is given a batch's documents as
-    :class:`PackedLines` (JSON Lines text), else as :class:`EncodedRecords`."""
+    ``behind``) and its replay thread (``replay``); ``from_columns`` turns a columns frame into what it takes."""
 
-    takes_lines: bool
+    def from_columns(self, payload: bytes) -> Taken: ...
 
-    def deliver(self, records: EncodedRecords | PackedLines) -> None: ...
+    def deliver(self, records: Taken) -> None: ...
 
     def behind(self) -> bool: ...
 
-    def spill(self, records: EncodedRecords | PackedLines) -> None: ...
+    def spill(self, records: Taken) -> None: ...
 
     def replay(self) -> int: ...
 
@@ -97,13 +97,16 @@ class Target(Protocol):
 
 
 class ElasticTarget:
-    takes_lines = False
-
     def __init__(self, settings: PredictionLogSettings) -> None:
         from scoreline.predlog.elastic import ElasticsearchSink
 
         # The delivery thread drives it: no thread of the sink's own.
         self.sink = ElasticsearchSink.from_settings(settings, start=False)
+
+    def from_columns(self, payload: bytes) -> EncodedRecords:
+        from scoreline.predlog.columns import arrow_to_records
+
+        return arrow_to_records(payload)
 
     def deliver(self, records: EncodedRecords) -> None:
         self.sink.deliver(records)
@@ -130,15 +133,19 @@ class ElasticTarget:
 
 
 class JsonlTarget:
-    takes_lines = True  # a batch's JSON Lines text goes to the file as it is
-
     def __init__(self, settings: PredictionLogSettings) -> None:
         from scoreline.predlog.factory import make_sink
 
         self.sink = make_sink(settings, writer=f"sink{os.getpid()}")
         self.delivered = 0
 
-    def deliver(self, records: EncodedRecords | PackedLines) -> None:
+    def from_columns(self, payload: bytes) -> ColumnChunk | PackedLines:
+        """A batch file's columns go to a file as they are; gathered single predictions as JSON Lines text."""
+        from scoreline.predlog.columns import local_log_records
+
+        return local_log_records(payload)
+
+    def deliver(self, records: Taken) -> None:
         self.sink.write(records)
         self.delivered += len(records)
 
@@ -157,9 +164,9 @@ class JsonlTarget:
         self.sink.close()
 
 
-def _merged(parts: list[EncodedRecords | PackedLines]) -> list[EncodedRecords | PackedLines]:
-    """Consecutive encoded records as one (one bulk body or file write); packed lines stay as they are."""
-    merged: list[EncodedRecords | PackedLines] = []
+def _merged(parts: list[Taken]) -> list[Taken]:
+    """Consecutive encoded records as one (one bulk body or file write); packed lines and chunks stay as they are."""
+    merged: list[Taken] = []
     for records in parts:
         if isinstance(records, EncodedRecords) and merged and isinstance(merged[-1], EncodedRecords):
             merged[-1].extend(records)
@@ -220,7 +227,7 @@ class _Connection:
 class _Item:
     connection: _Connection
     sequence: int
-    records: EncodedRecords | PackedLines
+    records: Taken
 
 
 class SinkServer:
@@ -329,9 +336,6 @@ class SinkServer:
 
     # ---- reading -----------------------------------------------------------------------------
     def _read_loop(self, connection: _Connection) -> None:
-        from scoreline.predlog.columns import arrow_to_lines, arrow_to_records
-
-        columns_to_records = arrow_to_lines if self.target.takes_lines else arrow_to_records
         try:
             while True:
                 received = read_frame(connection.sock)
@@ -343,7 +347,7 @@ class SinkServer:
                     continue
                 if kind == BYE:
                     break
-                records = payload_records(payload) if kind == RECORDS else columns_to_records(payload)
+                records = payload_records(payload) if kind == RECORDS else self.target.from_columns(payload)
                 with self._cond:
                     while self._queued >= self.max_queued and self._queue and not self._stop.is_set():
                         self._cond.wait(0.5)

@@ -13,8 +13,12 @@ import pytest
 
 from scoreline.monitoring import logs
 from scoreline.monitoring.logs import JsonlLogReader
+from scoreline.predlog.columns import arrow_to_records, entry_to_arrow, local_log_records
 from scoreline.predlog.jsonl import JsonlSink, read_jsonl
+from scoreline.predlog.record import ColumnChunk, PackedLines
+from scoreline.predlog.writer import rows_entry
 from tests.scoreline.predlog.records import make_record
+from tests.scoreline.predlog.test_columns import batch_entry, logged_rows
 
 KB = 1024
 
@@ -30,6 +34,24 @@ def test_a_batch_larger_than_a_file_is_split_and_no_file_passes_the_rotation_siz
     assert max(sizes) <= 64 * KB
     ids = [doc["request_id"] for doc in read_jsonl(tmp_path)]
     assert len(ids) == 2_010 and ids[:2_000] == [r.request_id for r in records]  # all there, in order
+
+
+def test_a_full_file_is_synced_to_disk_when_the_next_starts_and_the_last_on_close(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    synced: list[tuple[str, int]] = []
+
+    def fdatasync(fd: int) -> None:
+        synced.append((os.readlink(f"/proc/self/fd/{fd}"), os.fstat(fd).st_size))
+
+    monkeypatch.setattr(os, "fdatasync", fdatasync)
+    sink = JsonlSink(tmp_path, max_file_bytes=64 * KB)
+    sink.write([make_record(i) for i in range(400)])
+    files = sink.files()
+    assert len(files) > 2
+    assert synced == [(str(path), path.stat().st_size) for path in files[:-1]]  # whole, in order, not the open one
+    sink.close()
+    assert synced[-1] == (str(files[-1]), files[-1].stat().st_size)
 
 
 def test_old_files_are_deleted_past_the_total_size(tmp_path: Path) -> None:
@@ -83,3 +105,43 @@ def test_the_monitor_reads_only_the_monitored_window(tmp_path: Path, monkeypatch
     found = JsonlLogReader(tmp_path).documents("match-outcome", now - timedelta(hours=1), now, limit=1_000)
     assert {doc["request_id"] for doc in found} == {r.request_id for r in recent}
     assert parsed[0] <= len(recent) + 5  # not the 10,000 older lines
+
+
+def test_a_batch_files_columns_get_a_file_of_their_own_read_back_as_its_documents_in_write_order(
+    tmp_path: Path,
+) -> None:
+    """Lines, then a batch file's columns (one .arrows file), then lines again: the lines after the batch start a
+    new file, the reader and the monitor give every document in write order, and retention counts the batch."""
+    now = datetime.now(UTC)
+    entry = batch_entry(300, seed=2)
+    entry.timestamp = (now - timedelta(minutes=5)).isoformat()
+    payload = entry_to_arrow(entry)
+    chunk = local_log_records(payload)
+    assert isinstance(chunk, ColumnChunk) and len(chunk) == 300
+    before = [make_record(i, timestamp=(now - timedelta(minutes=10)).isoformat()) for i in range(3)]
+    after = [make_record(i) for i in range(2)]
+
+    sink = JsonlSink(tmp_path, max_file_bytes=1024 * KB)
+    sink.write(before)
+    sink.write(chunk)
+    sink.write(after)
+    sink.close()
+    assert [path.suffix for path in sink.files()] == [".jsonl", ".arrows", ".jsonl"]
+    batch_documents = arrow_to_records(payload).decoded()
+    expected = [r.to_document() for r in before] + batch_documents + [r.to_document() for r in after]
+    assert read_jsonl(tmp_path) == expected
+
+    found = JsonlLogReader(tmp_path).documents(
+        "match-outcome", now - timedelta(hours=1), now + timedelta(minutes=1), limit=10_000
+    )
+    assert [doc["request_id"] for doc in found] == [doc["request_id"] for doc in reversed(expected)]
+
+    chunk_file = sink.files()[1]
+    bounded = JsonlSink(tmp_path, max_total_bytes=chunk_file.stat().st_size // 2)
+    bounded.write(after)  # a new file: retention deletes the oldest past the total, the batch's file included
+    bounded.close()
+    assert not chunk_file.exists()
+
+
+def test_single_predictions_gathered_as_columns_stay_json_lines() -> None:
+    assert isinstance(local_log_records(entry_to_arrow(rows_entry(logged_rows(20)))), PackedLines)

@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from scoreline.predlog.jsonl import read_jsonl
 from tests.services.dashboard.conftest import ADMIN_KEY, ServingStack
 
 pytestmark = pytest.mark.slow
@@ -249,7 +250,7 @@ def test_data_lists_versions_notes_and_column_distributions(
 
 def _log_lines(stack: ServingStack) -> int:
     """Complete lines only (with their newline): the sink may be writing a file meanwhile."""
-    return sum(p.read_bytes().count(b"\n") for p in stack.prediction_log_dir.glob("*.jsonl"))
+    return len(read_jsonl(stack.prediction_log_dir))
 
 
 def test_monitoring_shows_traffic_entities_and_drift_from_the_trainer(
