@@ -451,7 +451,8 @@ def batch_figures(api: ServerProcess, bundle: Any, rows: int) -> tuple[float, fl
     sustained = rows / statistics.median(b + w for b, w in zip(batch_times, logging_times, strict=True))
     print(f"   sustained with logging (answer + log handed to the sink process): {sustained:,.0f} rows/s")
     sink_rate = rows / statistics.median(sink_times)
-    print(f"   the sink process's CPU per batch (its log written: the JSON Lines log keeps a batch as its Arrow columns): "
+    print(f"   the sink process's CPU per batch (its log written; the JSON Lines log keeps a batch's Arrow columns): "
+          f"\n   "
           f"{', '.join(f'{t * 1000:.0f}' for t in sink_times)} ms -> {sink_rate:,.0f} rows/s on its core; "
           f"sustained with the log written (the slower of the two sides, which run on separate cores): "
           f"{min(sustained, sink_rate):,.0f} rows/s")  # fmt: skip
