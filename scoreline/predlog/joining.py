@@ -1,4 +1,4 @@
-"""Prediction documents of a batch joined in one pass of machine code.
+"""Prediction documents of a batch joined from its columns' JSON texts.
 
 A document is literal text (keys, braces) with one value between each two literals. Each value comes from a
 *stream* or a *table*:
@@ -9,90 +9,24 @@ A document is literal text (keys, braces) with one value between each two litera
   document may read one stream in turn (the columns of a row-major matrix);
 - a table is a list of JSON texts and one code per row (the distinct strings of a column, or one text per row).
 
-Imported only by the sink process, when a batch's documents are built (numba is a heavy import).
+A frame of at least ``MACHINE_CODE_ROWS`` documents is joined in one pass of machine code
+(:mod:`scoreline.predlog.join_kernel`); a smaller one (single predictions gathered by the writer) by Arrow's
+element-wise join, so that a sink process that never sees a batch file never loads numba.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
-import numba
 import numpy as np
-from numba.core import cgutils, types
-from numba.extending import intrinsic
+import pyarrow as pa
+import pyarrow.compute as pc
 
 STREAM = 0
 TABLE = 1
-_COMMA, _OPEN, _CLOSE = 44, 91, 93
-
-
-@intrinsic
-def _copy(typing_context: Any, target: Any, target_at: Any, source: Any, source_at: Any, count: Any) -> tuple[Any, Any]:
-    """``target[target_at : target_at + count] = source[source_at : source_at + count]`` as one ``memcpy`` (a
-    loop over the bytes, or a slice assignment, costs several times as much for these short runs)."""
-    signature = types.void(target, types.intp, source, types.intp, types.intp)
-
-    def codegen(context: Any, builder: Any, _signature: Any, args: Any) -> None:
-        target_array = context.make_array(target)(context, builder, args[0])
-        source_array = context.make_array(source)(context, builder, args[2])
-        cgutils.raw_memcpy(
-            builder,
-            builder.gep(target_array.data, [args[1]]),
-            builder.gep(source_array.data, [args[3]]),
-            args[4],
-            1,
-        )
-
-    return signature, codegen
-
-
-@numba.njit(cache=True, nogil=True)
-def _join(
-    n: int,
-    literals: np.ndarray,
-    literal_bounds: np.ndarray,
-    kinds: np.ndarray,
-    sources: np.ndarray,
-    data: np.ndarray,
-    stream_bounds: np.ndarray,
-    table_bounds: np.ndarray,
-    table_starts: np.ndarray,
-    codes: np.ndarray,
-    out: np.ndarray,
-    bounds: np.ndarray,
-) -> int:
-    """Row by row: literal 0, value 0, literal 1, ..., value k - 1, literal k; ``bounds[i]`` is where row
-    ``i`` starts in ``out``, ``bounds[n]`` (returned) where the last one ends."""
-    values = len(kinds)
-    cursors = stream_bounds[:-1].copy()
-    position = 0
-    for row in range(n):
-        bounds[row] = position
-        for segment in range(values + 1):
-            start = literal_bounds[segment]
-            count = literal_bounds[segment + 1] - start
-            _copy(out, position, literals, start, count)
-            position += count
-            if segment == values:
-                break
-            source = sources[segment]
-            if kinds[segment] == STREAM:
-                start = cursors[source]
-                stop = stream_bounds[source + 1]
-                while start < stop and (data[start] == _COMMA or data[start] == _OPEN or data[start] == _CLOSE):
-                    start += 1
-                end = start
-                while end < stop and not (data[end] == _COMMA or data[end] == _OPEN or data[end] == _CLOSE):
-                    end += 1
-                cursors[source] = end
-            else:
-                entry = table_starts[source] + codes[source * n + row]
-                start, end = table_bounds[entry], table_bounds[entry + 1]
-            _copy(out, position, data, start, end - start)
-            position += end - start
-    bounds[n] = position
-    return position
+MACHINE_CODE_ROWS = 10_000
+_COMMA = 44
+_EMPTY = pa.scalar(b"", pa.binary())
 
 
 class DocumentJoin:
@@ -136,6 +70,10 @@ class DocumentJoin:
 
     def joined(self) -> tuple[memoryview, np.ndarray]:
         """The documents one after another, and the (n + 1) bounds of each in that buffer."""
+        if self.n < MACHINE_CODE_ROWS:
+            return self._joined_by_arrow()
+        from scoreline.predlog.join_kernel import join
+
         n = self.n
         literals = np.frombuffer(b"".join(self._literals), np.uint8)
         literal_bounds = np.cumsum([0, *map(len, self._literals)], dtype=np.int64)
@@ -152,7 +90,7 @@ class DocumentJoin:
         )
         out = np.empty(n * len(literals) + stream_bounds[-1] + table_bytes, np.uint8)
         bounds = np.empty(n + 1, np.int64)
-        end = _join(
+        end = join(
             n,
             literals,
             literal_bounds,
@@ -167,3 +105,43 @@ class DocumentJoin:
             bounds,
         )
         return memoryview(out)[:end], bounds
+
+    def _joined_by_arrow(self) -> tuple[memoryview, np.ndarray]:
+        n = self.n
+        if n == 0:
+            return memoryview(b""), np.zeros(1, np.int64)
+        streams = [_stream_values(text) for text in self._streams]
+        reads = [self._sources[position] for position, kind in enumerate(self._kinds) if kind == STREAM]
+        taken = [0] * len(streams)
+        parts: list[pa.Array | pa.Scalar] = []
+        for literal, kind, source in zip(self._literals, [*self._kinds, None], [*self._sources, None], strict=True):
+            if literal:
+                parts.append(pa.scalar(literal, pa.binary()))
+            if kind == STREAM:
+                per_document = reads.count(source)  # a matrix's stream is read once per column, row by row
+                values = streams[source]
+                if per_document > 1:
+                    values = values.take(pa.array(np.arange(taken[source], n * per_document, per_document)))
+                taken[source] += 1
+                parts.append(values)
+            elif kind == TABLE:
+                parts.append(pa.array(self._tables[source], pa.binary()).take(pa.array(self._codes[source])))
+        documents = pc.binary_join_element_wise(*parts, _EMPTY)
+        _, offsets, data = documents.buffers()
+        bounds = np.frombuffer(offsets, np.int32, n + 1, documents.offset * 4).astype(np.int64)
+        content = memoryview(data)[bounds[0] : bounds[-1]] if data is not None else memoryview(b"")
+        return content, bounds - bounds[0]
+
+
+def _stream_values(text: bytes) -> pa.Array:
+    """A stream's values, in order, as a binary array (the brackets dropped, cut at the commas)."""
+    body = text.translate(None, b"[]")
+    commas = np.flatnonzero(np.frombuffer(body, np.uint8) == _COMMA)
+    count = len(commas) + 1 if body else 0
+    offsets = np.empty(count + 1, np.int32)
+    offsets[0] = 0
+    offsets[1:-1] = commas - np.arange(len(commas))
+    offsets[-1] = len(body) - len(commas)
+    return pa.Array.from_buffers(
+        pa.binary(), count, [None, pa.py_buffer(offsets), pa.py_buffer(body.replace(b",", b""))]
+    )
