@@ -28,7 +28,7 @@ class JsonlSink:
     single document larger than the limit gets a file of its own). When a file is started, the oldest files are
     deleted while the folder holds more than ``max_total_bytes`` or they are older than ``retention_s`` (the
     file being written is never deleted). A full file is synced to disk when the next one starts, and on close.
-    Files are named ``predictions-<UTC time>-<n>.jsonl`` so their names
+    Files are named ``predictions-<UTC time>-<n>.jsonl`` (``.arrows`` for a batch file's) so their names
     sort in write order. Readers may dedupe on ``request_id`` (a record re-sent after a failure appears twice).
     """
 
