@@ -18,6 +18,7 @@ FILE_PREFIX = "predictions-"
 LINES_SUFFIX = ".jsonl"
 CHUNK_SUFFIX = ".arrows"  # an Arrow IPC stream: one batch file's predictions (scoreline.predlog.columns)
 PARTIAL_SUFFIX = ".part"  # a batch file's columns being written
+ABANDONED_PART_S = 600.0  # a part untouched this long was left by a sink that stopped (one takes about a second)
 
 
 class JsonlSink:
@@ -134,10 +135,16 @@ class JsonlSink:
             self._path = self._path.rename(self._path.with_suffix(""))  # readers never see a part of it
 
     def _enforce_retention(self) -> None:
-        """Delete the oldest files past the total size or the age limit (never the file being written)."""
+        """Delete the oldest files past the total size or the age limit (never the file being written), and a
+        batch file's part left by a sink that stopped while writing it (its records were never acknowledged, so
+        they were sent again)."""
+        now = time.time()
+        for part in self.folder.glob(f"{FILE_PREFIX}*{CHUNK_SUFFIX}{PARTIAL_SUFFIX}"):
+            with contextlib.suppress(FileNotFoundError):
+                if part != self._path and now - part.stat().st_mtime > ABANDONED_PART_S:
+                    part.unlink()
         if self.max_total_bytes is None and self.retention_s is None:
             return
-        now = time.time()
         sized: list[tuple[Path, int, float]] = []
         for path in self.files():
             try:

@@ -145,3 +145,18 @@ def test_a_batch_files_columns_get_a_file_of_their_own_read_back_as_its_document
 
 def test_single_predictions_gathered_as_columns_stay_json_lines() -> None:
     assert isinstance(local_log_records(entry_to_arrow(rows_entry(logged_rows(20)))), PackedLines)
+
+
+def test_a_batch_part_left_by_a_stopped_sink_is_deleted_and_a_recent_one_kept(tmp_path: Path) -> None:
+    abandoned = tmp_path / "predictions-20200101T000000Z-sink1-000001.arrows.part"
+    recent = tmp_path / "predictions-20200101T000000Z-sink2-000001.arrows.part"
+    for part in (abandoned, recent):
+        part.write_bytes(b"part of an Arrow stream")
+    hour_ago = time.time() - 3_600
+    os.utime(abandoned, (hour_ago, hour_ago))
+    sink = JsonlSink(tmp_path)
+    sink.write([make_record(1)])
+    sink.close()
+    assert not abandoned.exists()
+    assert recent.exists()  # another sink may be writing it now
+    assert len(read_jsonl(tmp_path)) == 1  # parts are never read
