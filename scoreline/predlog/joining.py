@@ -68,9 +68,14 @@ class DocumentJoin:
         self._sources.append(source)
         self._literals.append(b"")
 
+    @property
+    def machine_code(self) -> bool:
+        """Whether :meth:`joined` runs the machine-code join (else Arrow's)."""
+        return self.n >= MACHINE_CODE_ROWS
+
     def joined(self) -> tuple[memoryview, np.ndarray]:
         """The documents one after another, and the (n + 1) bounds of each in that buffer."""
-        if self.n < MACHINE_CODE_ROWS:
+        if not self.machine_code:
             return self._joined_by_arrow()
         from scoreline.predlog.join_kernel import join
 

@@ -11,6 +11,7 @@ import numpy as np
 import orjson
 import pandas as pd
 import pyarrow as pa
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -72,7 +73,11 @@ def batch_entry(n: int, *, seed: int = 0, classes: tuple[str, ...] = ("home", "d
     )
 
 
-def test_columns_give_the_row_documents_byte_for_byte() -> None:
+@pytest.mark.parametrize("machine_code", [False, True], ids=["arrow-join", "machine-code-join"])
+def test_columns_give_the_row_documents_byte_for_byte(machine_code: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    from scoreline.predlog import joining
+
+    monkeypatch.setattr(joining, "MACHINE_CODE_ROWS", 1_000 if machine_code else 10**9)
     entry = batch_entry(2_000)
     payload = entry_to_arrow(entry)
     assert arrow_rows(payload) == 2_000
