@@ -11,7 +11,10 @@ the bundled international results, registered in a real MLflow server started he
    JSON after reading the body, either through FastAPI's routing ("bare (FastAPI route)") or from a raw ASGI
    handler before routing ("bare (raw ASGI)", ``_bare_app.create_raw_app``): the same kind of handler as
    model-api's predict fast path, so "model-api / bare (raw ASGI)" is the share of the HTTP server's limit
-   that a prediction leaves; each ratio printed names the bare endpoint it uses;
+   that a prediction leaves; each ratio printed names the bare endpoint it uses; and "model-api (constant)",
+   model-api's own process with its predict handler answering a constant (``_constant_model_api``): the most of
+   the bare endpoint any prediction could leave, and what the prediction itself costs (the CPU per request
+   between the two);
 4. batch: rows/s for a 100,000-row Parquet file through ``/predict/batch`` vs in-process
    ``ModelBundle.predict_proba`` on the same rows (features + booster), one batch at a time; then five batches back to
    back with the clock stopped once the sink process reports every record in the log (the answers and the log's
@@ -568,6 +571,9 @@ def serve_rounds(
                headers={"Content-Type": "application/json"}, timeout=60).raise_for_status()  # fmt: skip
     bare = stack.enter_context(bare_process(logs).start(timeout_s=60))
     bare_raw = stack.enter_context(bare_process(logs, "create_raw_app").start(timeout_s=60))
+    constant = stack.enter_context(
+        model_api(work, mlflow_url, logs, module="benchmarks._constant_model_api").start(timeout_s=120, ready=ready)
+    )
     predict = f"{api.url}/v1/{TASK}/predict"
     for body in bodies:  # the memo holds the input examples once they were asked
         httpx.post(predict, content=body, headers=JSON, timeout=10)
@@ -586,6 +592,7 @@ def serve_rounds(
         f"mlflow serve ({paced})": (invocations, teams, "dataframe_records", mlflow_serve, args.rate),
         "bare (FastAPI route)": (f"{bare.url}/predict", bodies, None, bare, None),
         "bare (raw ASGI)": (f"{bare_raw.url}/predict", bodies, None, bare_raw, None),
+        "model-api (constant)": (f"{constant.url}/v1/{TASK}/predict", bodies, None, constant, None),
     }
     runs: dict[str, list[dict[str, float]]] = {name: [] for name in plans}
     print(f"model-api vs mlflow models serve vs bare endpoints: {args.rounds} rounds of {args.seconds} s, "
@@ -619,6 +626,9 @@ def serve_rounds(
         ("model-api (memo hits)", "bare (raw ASGI)", "rps", ""),
         ("model-api (memo hits)", "bare (FastAPI route)", "rps", ">= 0.8x (issue 17)"),
         ("model-api (memo hits)", "mlflow serve (repeat)", "p99_ms", "<= 0.1x (issue 17)"),
+        ("model-api (constant)", "bare (raw ASGI)", "rps", "(no prediction: the most any prediction could leave)"),
+        ("model-api (fresh)", "model-api (constant)", "rps", ""),
+        ("model-api (memo hits)", "model-api (constant)", "rps", ""),
     )
     for ours, theirs, key, goal in table:
         what = "throughput" if key == "rps" else "p99"
@@ -630,8 +640,17 @@ def serve_rounds(
         ("model-api (fresh)", "bare (raw ASGI)"),
         ("model-api (memo hits)", "mlflow serve (repeat)"),
         ("model-api (memo hits)", "bare (raw ASGI)"),
+        ("model-api (constant)", "bare (raw ASGI)"),
     ):
         print(f"   {ours:<28} / {theirs:<28} {'CPU/req':<10} {ratio(theirs, ours, 'cpu_us'):>8.3f}x  (theirs / ours)")
+    cpu = {name: median(r["cpu_us"] for r in measured) for name, measured in runs.items()}
+    # 0.5x of the bare endpoint's throughput on one core is a budget of twice its CPU per request, of which
+    # model-api's process spends its constant-answer figure before any prediction.
+    budget = 2 * cpu["bare (raw ASGI)"] - cpu["model-api (constant)"]
+    print(f"   the prediction's own CPU per request in model-api's process (minus the constant answer's): fresh "
+          f"{cpu['model-api (fresh)'] - cpu['model-api (constant)']:.0f} us, memo hits "
+          f"{cpu['model-api (memo hits)'] - cpu['model-api (constant)']:.0f} us; 0.5x the bare endpoint leaves it "
+          f"{budget:.0f} us")  # fmt: skip
     for name in (f"model-api ({paced})", f"mlflow serve ({paced})"):
         achieved = median(r["rps"] for r in runs[name])
         print(f"   {name}: {achieved:.0f} req/s achieved of {args.rate:g} offered")
