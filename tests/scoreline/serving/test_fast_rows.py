@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from scoreline.serving.holder import ModelHolder
-from scoreline.serving.model import Predictor, ServedModel
+from scoreline.serving.model import Predictor, ServedModel, memo_key
 from scoreline.serving.service import PredictionService
 from scoreline.serving.trees import compile_trees
 from scoreline.serving.validation import EntityIndex
@@ -69,6 +69,29 @@ def test_served_answers_equal_the_bundle_on_a_miss_and_the_next_hit(small_bundle
         assert [p["prediction"] for p in hit["predictions"]] == [p["prediction"] for p in miss["predictions"]]
 
     check()
+
+
+@given(
+    st.dictionaries(st.sampled_from(["a", "b", "c"]), st.sampled_from(["a", "b", "c", 1, None]), max_size=3),
+    st.dictionaries(st.sampled_from(["a", "b", "c"]), st.sampled_from(["a", "b", "c", 1, None]), max_size=3),
+)
+def test_memo_keys_are_equal_exactly_for_equal_instances(first: dict[str, Any], second: dict[str, Any]) -> None:
+    reordered = dict(reversed(list(first.items())))
+    assert memo_key(7, first) == memo_key(7, reordered)  # the fields' order in the body does not matter
+    assert (memo_key(7, first) == memo_key(7, second)) == (first == second)
+    assert memo_key(7, first) != memo_key(8, first)
+
+
+def test_a_memo_entry_holds_only_its_own_row(small_bundle: Any) -> None:
+    """A memoized row owns its arrays: a view of the request's feature matrix or of the booster's outputs would
+    keep the whole base array alive for as long as the entry lives (65,536 entries)."""
+    service, predictor = service_for(small_bundle)
+    teams = sorted(small_bundle.serving_state["teams"])
+    batch = [{"home_team": teams[i], "away_team": teams[i + 1], "neutral": True} for i in range(4)]
+    service.predict(TASK, {"instances": batch})
+    rows = list(predictor._memo.values())
+    assert len(rows) >= len(batch)
+    assert all(row.features.base is None and row.probabilities.base is None for row in rows)
 
 
 def test_few_rows_add_the_prior_margin_as_the_booster_does(small_bundle: Any) -> None:
