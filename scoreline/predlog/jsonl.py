@@ -128,11 +128,17 @@ class JsonlSink:
             return
         with self._lock:
             file = self._open_new(CHUNK_SUFFIX + PARTIAL_SUFFIX)
-            file.write(chunk.payload)
-            _finish(file)
-            self._file = None
-            assert self._path is not None
-            self._path = self._path.rename(self._path.with_suffix(""))  # readers never see a part of it
+            part, self._file = self._path, None  # the next lines start a file of their own, whatever happens here
+            assert part is not None
+            try:
+                file.write(chunk.payload)
+                _finish(file)
+            except BaseException:  # unacknowledged, so sent again: no part of it stays behind
+                with contextlib.suppress(OSError):
+                    file.close()
+                part.unlink(missing_ok=True)
+                raise
+            self._path = part.rename(part.with_suffix(""))  # readers never see a part of it
 
     def _enforce_retention(self) -> None:
         """Delete the oldest files past the total size or the age limit (never the file being written), and a

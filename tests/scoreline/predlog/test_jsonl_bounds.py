@@ -160,3 +160,26 @@ def test_a_batch_part_left_by_a_stopped_sink_is_deleted_and_a_recent_one_kept(tm
     assert not abandoned.exists()
     assert recent.exists()  # another sink may be writing it now
     assert len(read_jsonl(tmp_path)) == 1  # parts are never read
+
+
+def test_a_batch_file_that_fails_to_write_leaves_no_part_and_the_next_lines_a_readable_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A batch file's write that fails (the disk full) raises, so its records are not acknowledged and are sent
+    again; the single predictions after it still go to a .jsonl file the readers read, not into the part."""
+    chunk = local_log_records(entry_to_arrow(batch_entry(50, seed=3)))
+    sink = JsonlSink(tmp_path)
+
+    def disk_full(fd: int) -> None:
+        raise OSError(28, "No space left on device")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(os, "fdatasync", disk_full)
+        with pytest.raises(OSError):
+            sink.write(chunk)
+    after = make_record(7)
+    sink.write([after])
+    sink.close()
+    assert not list(tmp_path.glob("*.part"))
+    assert [path.suffix for path in sink.files()] == [".jsonl"]
+    assert [doc["request_id"] for doc in read_jsonl(tmp_path)] == [after.request_id]
